@@ -1,0 +1,215 @@
+"""Typed, strict configuration: one place for every default.
+
+A config file is YAML with the sections ``data``, ``descriptor``, ``gdf``, ``model``,
+``training`` and ``output``; every key is optional except ``data.train``. Unknown keys
+are an error with a "did you mean" hint. ``gdfnn config --defaults`` prints this schema
+with its defaults and descriptions; every run writes the resolved config beside its
+results (:func:`write_resolved_config`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gdfnn.errors import ConfigError
+from gdfnn.fileio import atomic_write
+
+RESOLVED_CONFIG_NAME = "config_resolved.yaml"
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors with a close-match hint."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else (
+                        f"; known keys: {', '.join(known)}")
+                    raise ValueError(f"unknown key {key!r}{hint}")
+        return data
+
+
+class DataConfig(StrictModel):
+    train: list[str] = Field(
+        default_factory=list,
+        description="training data: 'path [slice]' entries (ase formats, n2p2 input.data; "
+        "braces and globs expand) or SIMPLE-NN structure_list files; relative to the config",
+    )
+    test: list[str] = Field(default_factory=list, description="held-out test data, same form")
+    valid_rate: float = Field(0.1, ge=0, lt=1, description="fraction of each group for validation")
+    test_rate: float = Field(0.0, ge=0, lt=1, description="fraction of each group split off as test")
+    split_seed: int = Field(0, description="seed of the per-group shuffle")
+    length_unit: float | str = Field("angstrom", description="length unit of the input files "
+                                     "(angstrom, bohr, nm or Å per unit)")
+    energy_unit: float | str = Field("ev", description="energy unit of the input files "
+                                     "(ev, hartree, ... or eV per unit)")
+    use_stress: bool = Field(False, description="read and require stress (eV/Å^3)")
+
+
+class DescriptorConfig(StrictModel):
+    elements: list[str] | None = Field(None, description="element order; null = from the data, "
+                                       "sorted")
+    params: dict[str, str] | None = Field(None, description="SIMPLE-NN params_XX file per element;"
+                                          " null = the SIMPLE-NN default set")
+    cutoff: float = Field(6.0, gt=0, description="cutoff radius of the default set (Å)")
+    store: str | None = Field(None, description="HDF5 feature store; null = "
+                              "<output.directory>/features.h5")
+
+
+class GdfConfig(StrictModel):
+    enabled: bool = Field(False, description="weight the force loss by the GDF (paper eq. 3)")
+    sigma: float | Literal["auto"] | dict[str, float] = Field(
+        0.02, description="Gaussian width on [-1, 1]-scaled features: a number, per element, or "
+        "'auto' (SIMPLE-NN rule: max nearest-neighbour RMS distance / 3)")
+    modifier: Literal["sigmoid-paper", "sigmoid-shifted", "linear", "none"] = Field(
+        "sigmoid-paper", description="Theta applied to 1/rho (eq. 4 or SIMPLE-NN's shifted form)")
+    b: float = Field(150.0, gt=0, description="sigmoid slope b")
+    c: float | Literal["auto"] = Field(1.0, description="sigmoid offset c; 'auto' = SIMPLE-NN fit")
+    chunk: int | None = Field(None, gt=0, description="query rows per GEMM block; null = auto")
+    approximate: bool = Field(False, description="cluster references (for 1e6+ atoms per element)")
+
+    @field_validator("sigma")
+    @classmethod
+    def _positive_sigma(cls, value):
+        values = value.values() if isinstance(value, dict) else [value]
+        if any(v != "auto" and not v > 0 for v in values):
+            raise ValueError(f"sigma must be positive, got {value}")
+        return value
+
+
+class ModelConfig(StrictModel):
+    hidden: list[int] = Field([30, 30], description="hidden layer widths of each element's MLP")
+    activation: Literal["sigmoid", "tanh", "silu", "softplus"] = Field(
+        "sigmoid", description="hidden activation (output is linear)")
+    dtype: Literal["float64", "float32"] = Field("float64", description="network and feature "
+                                                 "precision")
+    scaling: Literal["minmax", "meanstd", "none"] = Field(
+        "minmax", description="feature scaling fitted on the training split")
+    pca: bool = Field(False, description="PCA whitening after scaling (SIMPLE-NN semantics)")
+    pca_min_whiten_level: float = Field(1e-8, gt=0, description="floor of PCA variances")
+
+
+class TrainingConfig(StrictModel):
+    epochs: int = Field(1000, ge=0, description="passes over the training set")
+    batch_size: int = Field(16, gt=0, description="structures per optimiser step")
+    optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
+    learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
+    final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")
+    scheduler: Literal["exponential", "plateau", "none"] = Field(
+        "exponential", description="learning-rate schedule")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty of the optimiser")
+    force_coeff: float = Field(0.1, ge=0, description="mu in eq. 1/3 (SIMPLE-NN default 0.1)")
+    stress_coeff: float = Field(0.0, ge=0, description="weight of the stress term (eV/Å^3)^-2")
+    valid_every: int = Field(10, gt=0, description="epochs between validations")
+    patience: int | None = Field(None, gt=0, description="early stopping after this many "
+                                 "validations without improvement; null = off")
+    seed: int = Field(0, description="seed of weights, batches and everything random")
+    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads; null = torch default")
+
+
+class OutputConfig(StrictModel):
+    directory: str = Field("results", description="where potential, logs and plots go "
+                           "(relative to the config)")
+    checkpoint_every: int = Field(50, gt=0, description="epochs between checkpoints")
+    plots: bool = Field(True, description="write PNG plots")
+    progress: bool = Field(True, description="show progress bars")
+
+
+class Config(StrictModel):
+    """The whole configuration of a gdfnn run."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    descriptor: DescriptorConfig = Field(default_factory=DescriptorConfig)
+    gdf: GdfConfig = Field(default_factory=GdfConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "top level"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def _absolute(entry: str, base: Path) -> str:
+    path, _, rest = entry.strip().partition(" ")
+    full = path if os.path.isabs(path) else str((base / path).resolve())
+    return f"{full} {rest.strip()}".strip()
+
+
+def config_from_dict(values: dict, *, source: str = "config", base_dir: str | Path = ".") -> Config:
+    """Validate ``values``; relative paths become absolute against ``base_dir``."""
+    try:
+        config = Config.model_validate(values or {})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+    base = Path(base_dir).resolve()
+    config.data.train = [_absolute(e, base) for e in config.data.train]
+    config.data.test = [_absolute(e, base) for e in config.data.test]
+    if config.descriptor.params:
+        config.descriptor.params = {k: _absolute(v, base)
+                                    for k, v in config.descriptor.params.items()}
+    if config.descriptor.store:
+        config.descriptor.store = _absolute(config.descriptor.store, base)
+    config.output.directory = _absolute(config.output.directory, base)
+    return config
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a YAML config file (paths relative to the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
+    return config_from_dict(values or {}, source=str(path), base_dir=path.parent)
+
+
+def write_resolved_config(config: Config, directory: str | os.PathLike) -> Path:
+    """Write ``config_resolved.yaml`` (every key, defaults filled in) into ``directory``."""
+    target = Path(directory) / RESOLVED_CONFIG_NAME
+    with atomic_write(target) as out:
+        yaml.safe_dump(config.model_dump(mode="json"), out, sort_keys=False)
+    return target
+
+
+def defaults_yaml() -> str:
+    """The full schema as commented YAML: every key, its default and its meaning."""
+    lines = ["# gdfnn configuration: defaults (units: eV, Å, eV/Å, eV/Å^3)"]
+    for section, field in Config.model_fields.items():
+        lines.append(f"{section}:")
+        for key, sub in field.annotation.model_fields.items():
+            default = sub.get_default(call_default_factory=True)
+            value = yaml.safe_dump(default, default_flow_style=True).strip()
+            value = value.removesuffix("\n...").removesuffix("...").strip()
+            lines.append(f"  {key}: {value}  # {sub.description}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,69 @@
+import re
+import subprocess
+import sys
+
+import ase.io
+import numpy as np
+import pytest
+
+from gdfnn.cli import PLANNED, main
+from tests.conftest import labelled_si
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ["featurize", "config", *PLANNED]:
+        assert name in out
+
+
+def test_version_and_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "gdfnn", "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.startswith("gdfnn ")
+
+
+def test_config_defaults(capsys):
+    assert main(["config", "--defaults"]) == 0
+    assert "force_coeff: 0.1" in capsys.readouterr().out
+
+
+def test_dry_run_summary(tmp_path, capsys):
+    path = tmp_path / "si.xyz"
+    ase.io.write(path, labelled_si(3))
+    assert main(["featurize", "--dry-run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "frames 3, atoms 24" in out and "groups bulk 3" in out and "eV/Å" in out
+
+
+def test_dry_run_bad_input_is_one_line_without_traceback(tmp_path, capsys):
+    frames = labelled_si(3)
+    frames[2].calc.results["forces"][1, 2] = np.nan
+    path = tmp_path / "nan.xyz"
+    ase.io.write(path, frames)
+    empty = tmp_path / "empty.xyz"
+    empty.write_text("")
+    assert main(["featurize", "--dry-run", str(path), str(empty)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gdfnn: error: {path} frame 2: forces contain NaN or inf (at index (1, 2))",
+                   f"gdfnn: error: {empty}: file is empty"]
+
+
+def test_unknown_element_option(tmp_path, capsys):
+    path = tmp_path / "si.xyz"
+    ase.io.write(path, labelled_si(1))
+    assert main(["featurize", "--dry-run", "--elements", "Ni", str(path)]) == 2
+    assert "element(s) Si not in" in capsys.readouterr().err
+
+
+def test_planned_commands_say_so(capsys):
+    assert main(["demo"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
+
+
+def test_dry_run_real_data(dft_dir, capsys):
+    files = sorted(str(p) for p in dft_dir.glob("*.xyz"))
+    assert main(["featurize", "--dry-run", *files]) == 0
+    assert len(re.findall(r"frames \d+, atoms \d+", capsys.readouterr().out)) == len(files)
