@@ -4,7 +4,7 @@ import torch
 from ase import Atoms
 from scipy.spatial.transform import Rotation
 
-from gdfnn.descriptors import SymmetryFunctions
+from gdfnn.descriptors import SymmetryFunctions, compiled
 from gdfnn.errors import InputError
 from tests.descriptors.conftest import (
     cluster,
@@ -31,10 +31,15 @@ def dense_jacobian(block, n_atoms):
     return dense
 
 
+BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.skipif(
+    not compiled.available(), reason="numba not installed"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(STRUCTURES))
-def test_values_match_loop_reference(name, mixed):
+def test_values_match_loop_reference(name, backend, mixed):
     atoms = STRUCTURES[name]()
-    block = mixed.compute(atoms)
+    block = mixed.compute(atoms, backend=backend)
     assert block.values.dtype == torch.float64 and block.values.shape == (len(atoms), 18)
     np.testing.assert_allclose(block.values.numpy(), reference_features(atoms, mixed),
                                rtol=1e-11, atol=1e-13)
@@ -48,11 +53,12 @@ def test_default_set_matches_reference_on_vacancy_cell():
                                rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(STRUCTURES))
-def test_derivatives_match_central_finite_differences(name, mixed):
+def test_derivatives_match_central_finite_differences(name, backend, mixed):
     atoms = STRUCTURES[name]()
     n = len(atoms)
-    analytic = dense_jacobian(mixed.compute(atoms, derivatives=True), n)
+    analytic = dense_jacobian(mixed.compute(atoms, derivatives=True, backend=backend), n)
     h = 1e-5
     numeric = np.zeros_like(analytic)
     for j in range(n):
@@ -86,9 +92,10 @@ def test_derivatives_match_autograd(mixed):
     np.testing.assert_allclose(analytic, jac.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_virial_is_the_strain_derivative(mixed):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_virial_is_the_strain_derivative(backend, mixed):
     atoms = two_element_triclinic()
-    block = mixed.compute(atoms, derivatives=True)
+    block = mixed.compute(atoms, derivatives=True, backend=backend)
     h = 1e-6
     for a in range(3):
         for b in range(3):
@@ -142,6 +149,20 @@ def test_smooth_at_the_cutoff(mixed):
         previous = size
     far = mixed.compute(Atoms("Si2", positions=[[0, 0, 0], [rc + 1e-9, 0, 0]]), derivatives=True)
     assert far.values.abs().max() == 0 and far.dG.abs().max() == 0
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
+def test_compiled_kernel_equals_torch_kernel():
+    sf = SymmetryFunctions.default(["Si", "C"], cutoff=5.0)
+    frames = [two_element_triclinic(), cluster(), self_image_cell(), rattled_si(9, repeat=2)]
+    for dtype, tol in [(torch.float64, 1e-12), (torch.float32, 2e-4)]:
+        ours = sf.compute_many(frames, derivatives=True, dtype=dtype, backend="numba")
+        ref = sf.compute_many(frames, derivatives=True, dtype=dtype, backend="torch")
+        for a, b in zip(ours, ref, strict=True):
+            assert torch.equal(a.pairs, b.pairs) and a.values.dtype == dtype
+            for name in ["values", "dG", "virial"]:
+                x, y = getattr(a, name), getattr(b, name)
+                assert (x - y).abs().max() <= tol * max(1.0, y.abs().max().item()), name
 
 
 def test_batch_equals_one_by_one(mixed):

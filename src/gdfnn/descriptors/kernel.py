@@ -144,7 +144,7 @@ class KernelOutput:
     virial: torch.Tensor | None = None
 
 
-def symmetry_functions(
+def entry_features(
     positions: torch.Tensor,
     species: torch.Tensor,
     centers: torch.Tensor,
@@ -152,8 +152,9 @@ def symmetry_functions(
     offsets: torch.Tensor,
     table: FunctionTable,
     derivatives: bool = False,
-) -> KernelOutput:
-    """Symmetry functions of a (batched) structure.
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Values ``(n_atoms, D)``, per-entry derivatives dG_i/dD_e ``(n_entries, D, 3)`` (or
+    None) and entry vectors D_e ``(n_entries, 3)`` Å.
 
     Args:
         positions: ``(n_atoms, 3)`` Å.
@@ -161,7 +162,7 @@ def symmetry_functions(
         centers, neighbors: ``(n_entries,)`` neighbour-list entries, sorted by centre.
         offsets: ``(n_entries, 3)`` Å, ``S @ cell`` of each entry's neighbour image.
         table: parameters on the same device and dtype as ``positions``.
-        derivatives: also return the sparse Jacobian and virial terms.
+        derivatives: also compute the per-entry derivatives.
     """
     n_atoms, width = positions.shape[0], table.n_features + 1
     vec = positions[neighbors] - positions[centers] + offsets
@@ -175,20 +176,42 @@ def symmetry_functions(
         for start in range(0, e1_all.numel(), TRIPLET_CHUNK):
             chunk = slice(start, start + TRIPLET_CHUNK)
             _angular(e1_all[chunk], e2_all[chunk], vec, d, ce, sn, centers, table, values, dge)
-    out = KernelOutput(values[:, :-1])
-    if not derivatives:
-        return out
-    dge = dge[:, :-1]
+    return values[:, :-1], (dge[:, :-1] if derivatives else None), vec
+
+
+def assemble_jacobian(values: torch.Tensor, centers: torch.Tensor, neighbors: torch.Tensor,
+                      vec: torch.Tensor, dge: torch.Tensor) -> KernelOutput:
+    """Merge per-entry derivatives into unique (centre, neighbour) pairs, add the self pairs
+    (translation invariance) and the virial terms."""
+    n_atoms, n_features = values.shape
+    device = values.device
     keys = torch.cat([centers * n_atoms + neighbors,
-                      torch.arange(n_atoms, device=positions.device) * (n_atoms + 1)])
+                      torch.arange(n_atoms, device=device) * (n_atoms + 1)])
     unique, inverse = torch.unique(keys, return_inverse=True)
     n_entries = centers.numel()
-    dG = positions.new_zeros(unique.numel(), table.n_features, 3)
+    dG = values.new_zeros(unique.numel(), n_features, 3)
     dG.index_add_(0, inverse[:n_entries], dge)
-    per_centre = positions.new_zeros(n_atoms, table.n_features, 3).index_add_(0, centers, dge)
+    per_centre = values.new_zeros(n_atoms, n_features, 3).index_add_(0, centers, dge)
     dG.index_add_(0, inverse[n_entries:], -per_centre)
-    virial = positions.new_zeros(n_atoms, table.n_features, 3, 3).index_add_(
+    virial = values.new_zeros(n_atoms, n_features, 3, 3).index_add_(
         0, centers, dge[..., :, None] * vec[:, None, None, :])
-    out.pairs = torch.stack([unique // n_atoms, unique % n_atoms], dim=1)
-    out.dG, out.virial = dG, virial
-    return out
+    pairs = torch.stack([unique // n_atoms, unique % n_atoms], dim=1)
+    return KernelOutput(values, pairs, dG, virial)
+
+
+def symmetry_functions(
+    positions: torch.Tensor,
+    species: torch.Tensor,
+    centers: torch.Tensor,
+    neighbors: torch.Tensor,
+    offsets: torch.Tensor,
+    table: FunctionTable,
+    derivatives: bool = False,
+) -> KernelOutput:
+    """Symmetry functions of a (batched) structure by the torch kernel (differentiable by
+    autograd); arguments as :func:`entry_features`."""
+    values, dge, vec = entry_features(positions, species, centers, neighbors, offsets, table,
+                                      derivatives)
+    if not derivatives:
+        return KernelOutput(values)
+    return assemble_jacobian(values, centers, neighbors, vec, dge)

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gdfnn.descriptors import compiled
 from gdfnn.descriptors import params as P
-from gdfnn.descriptors.kernel import FunctionTable, symmetry_functions
+from gdfnn.descriptors.kernel import FunctionTable, KernelOutput, symmetry_functions
 from gdfnn.descriptors.neighbors import neighbor_list
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
@@ -198,28 +199,56 @@ class SymmetryFunctions:
 
     # ----- computation ----------------------------------------------------------------------
     def compute(self, atoms: ase.Atoms, derivatives: bool = False, *,
-                dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"
-                ) -> FeatureBlock:
-        """Features of one structure (and, with ``derivatives``, dG/dR and virial terms)."""
+                dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
+                backend: str = "auto") -> FeatureBlock:
+        """Features of one structure (and, with ``derivatives``, dG/dR and virial terms);
+        arguments as :meth:`compute_many`."""
         return self.compute_many([atoms], derivatives, dtype=dtype, device=device,
-                                 progress=False)[0]
+                                 backend=backend, progress=False)[0]
 
     def compute_many(self, frames: Sequence[ase.Atoms], derivatives: bool = False, *,
                      dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
-                     progress: bool = True) -> list[FeatureBlock]:
-        """Features of many structures, several per kernel call; shows a progress bar."""
+                     backend: str = "auto", progress: bool = True) -> list[FeatureBlock]:
+        """Features of many structures, several per kernel call; shows a progress bar.
+
+        Args:
+            frames: structures (positions in Å).
+            derivatives: also compute the sparse Jacobian dG/dR and the virial terms.
+            dtype: float64 (default) or float32.
+            device: where the result lives and, for the torch backend, where it is computed.
+            backend: ``"numba"`` (compiled CPU kernel), ``"torch"`` (vectorised torch,
+                any device) or ``"auto"``: numba on CPU when installed, else torch.
+        """
         device = torch.device(device)
-        table = self.table(dtype, device)
+        if backend == "auto":
+            backend = "numba" if device.type == "cpu" and compiled.available() else "torch"
+        if backend not in ("numba", "torch"):
+            raise ValueError(f"unknown backend {backend!r}: numba, torch or auto")
+        if backend == "numba" and not compiled.available():
+            raise ImportError("backend 'numba' needs numba: pip install numba")
         blocks: list[FeatureBlock] = []
         bar = tqdm(total=len(frames), desc="featurising", unit="frame",
                    disable=not progress or len(frames) < 2)
         for batch in _batches(frames):
-            blocks.extend(self._compute_batch(batch, table, derivatives, dtype, device))
+            blocks.extend(self._compute_batch(batch, derivatives, dtype, device, backend))
             bar.update(len(batch))
         bar.close()
         return blocks
 
-    def _compute_batch(self, frames, table, derivatives, dtype, device) -> list[FeatureBlock]:
+    def _run_numba(self, positions, species, centers, neighbors, offsets, derivatives, dtype
+                   ) -> KernelOutput:
+        if "numba" not in self._tables:
+            self._tables["numba"] = compiled.compiled_tables(self.table())
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        vec = (positions[neighbors] - positions[centers] + offsets).astype(np_dtype)
+        values, dge = compiled.entry_features(self._tables["numba"], species, centers, neighbors,
+                                              vec, self.width, derivatives)
+        if not derivatives:
+            return KernelOutput(torch.from_numpy(values))
+        pairs, dG, virial = compiled.assemble(centers, neighbors, vec, dge, len(species))
+        return KernelOutput(*(torch.from_numpy(x) for x in (values, pairs, dG, virial)))
+
+    def _compute_batch(self, frames, derivatives, dtype, device, backend) -> list[FeatureBlock]:
         species, centers, neighbors, offsets = [], [], [], []
         start = 0
         for atoms in frames:
@@ -230,13 +259,18 @@ class SymmetryFunctions:
             offsets.append(nl.shifts @ atoms.cell.array)
             start += len(atoms)
 
-        def tensor(parts, dt=None):
-            return torch.from_numpy(np.concatenate(parts)).to(device=device, dtype=dt)
-
-        positions = tensor([a.positions for a in frames], dtype)
-        species_t = tensor(species)
-        out = symmetry_functions(positions, species_t, tensor(centers), tensor(neighbors),
-                                 tensor(offsets, dtype), table, derivatives)
+        arrays = [np.concatenate(x) for x in
+                  ([a.positions for a in frames], species, centers, neighbors, offsets)]
+        if backend == "numba":
+            out = self._run_numba(*arrays, derivatives, dtype)
+        else:
+            positions, species_t, centers_t, neighbors_t, offsets_t = (
+                torch.from_numpy(x).to(device) for x in arrays)
+            out = symmetry_functions(positions.to(dtype), species_t, centers_t, neighbors_t,
+                                     offsets_t.to(dtype), self.table(dtype, device), derivatives)
+        out = KernelOutput(*(None if x is None else x.to(device) for x in
+                             (out.values, out.pairs, out.dG, out.virial)))
+        species_t = torch.from_numpy(arrays[1]).to(device)
         sizes = [len(a) for a in frames]
         values = out.values.split(sizes)
         spec = species_t.split(sizes)
