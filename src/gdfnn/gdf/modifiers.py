@@ -1,0 +1,60 @@
+"""Modifiers Theta applied to x = 1/rho, and weights normalised to mean 1 (paper eq. 3-4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gdfnn.errors import InputError
+
+MODIFIERS = ("sigmoid-paper", "sigmoid-shifted", "linear", "none")
+#: Fraction of the sorted 1/rho used by SIMPLE-NN's automatic c of the shifted sigmoid.
+AUTO_C_FRACTION = 0.75
+
+
+def auto_c(x: torch.Tensor) -> float:
+    """SIMPLE-NN's automatic c: a straight line fitted to the lowest 75 % of the sorted
+    values x (against their rank), evaluated at the 75 % rank."""
+    values = torch.sort(x.to(torch.float64).flatten()).values.cpu().numpy()
+    n_fit = max(int(AUTO_C_FRACTION * values.size), 2)
+    if values.size < 2:
+        return float(values[0])
+    slope, intercept = np.polyfit(np.arange(min(n_fit, values.size)), values[:n_fit], 1)
+    return float(intercept + slope * n_fit)
+
+
+def theta(x: torch.Tensor, modifier: str, b: float = 150.0, c: float | str = 1.0) -> torch.Tensor:
+    """Theta(x) before normalisation (A = 1).
+
+    ``sigmoid-paper``: x / (1 + exp(-b x + c)) (eq. 4); ``sigmoid-shifted``: x / (1 +
+    exp(-b (x - c))), c = ``"auto"`` for SIMPLE-NN's fit; ``linear``: x; ``none``: 1.
+    Written with ``torch.sigmoid``, so no exp overflows for any x (1e9 included).
+    """
+    if modifier not in MODIFIERS:
+        raise InputError(f"GDF: unknown modifier {modifier!r}; choose from {', '.join(MODIFIERS)}")
+    if modifier == "none":
+        return torch.ones_like(x)
+    if modifier == "linear":
+        return x.clone()
+    if c == "auto":
+        if modifier != "sigmoid-shifted":
+            raise InputError("GDF: c = 'auto' is defined for the sigmoid-shifted modifier only")
+        c = auto_c(x)
+    if modifier == "sigmoid-paper":
+        return x * torch.sigmoid(b * x - c)
+    return x * torch.sigmoid(b * (x - c))
+
+
+def weights(rho: torch.Tensor, modifier: str = "sigmoid-paper", b: float = 150.0,
+            c: float | str = 1.0) -> torch.Tensor:
+    """Theta(1/rho) normalised to mean 1 over the given atoms (one element's training atoms).
+
+    The normalising constant is the paper's A. ``rho`` must be positive.
+    """
+    rho = torch.as_tensor(rho, dtype=torch.float64)
+    if rho.numel() == 0:
+        raise InputError("GDF: no atoms to weight (empty element?)")
+    if not (torch.isfinite(rho).all() and (rho > 0).all()):
+        raise InputError("GDF: rho must be finite and positive")
+    w = theta(1.0 / rho, modifier, b, c)
+    return w / w.mean()
