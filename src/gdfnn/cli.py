@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gdfnn
 from gdfnn.errors import GdfnnError
 
+if TYPE_CHECKING:
+    from gdfnn.config import Config
+
 #: Subcommands that later work will build, with the issue that builds them.
 PLANNED = {
     "train": "train a potential from a config (issue 5)",
-    "gdf": "compute GDF weights and plots (issue 4)",
     "evaluate": "errors and plots of a potential on data (issue 6)",
     "export": "write LAMMPS potentials (issue 6)",
     "md": "molecular dynamics with a potential (issue 6)",
@@ -33,12 +38,44 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-forces", action="store_true", help="do not require forces")
 
 
+def _is_config(path: str) -> bool:
+    return path.endswith((".yaml", ".yml"))
+
+
+def _config_for(inputs: list[str], output: str | None, sections: dict) -> Config:
+    """A config from a YAML file (one input) or from data files with default settings."""
+    from gdfnn.config import config_from_dict, load_config
+
+    if len(inputs) == 1 and _is_config(inputs[0]):
+        config = load_config(inputs[0])
+        for section, values in sections.items():
+            for key, value in values.items():
+                if value is not None:
+                    setattr(getattr(config, section), key, value)
+    else:
+        values = {k: {kk: vv for kk, vv in v.items() if vv is not None}
+                  for k, v in sections.items()}
+        values.setdefault("data", {})["train"] = list(inputs)
+        config = config_from_dict(values, source="command line", base_dir=".")
+    if output:
+        config.output.directory = str(Path(output).resolve())
+    return config
+
+
 def _cmd_featurize(args: argparse.Namespace) -> int:
     from gdfnn.data import format_summary, read_structures, summarize, validate_structures
 
     if not args.dry_run:
-        print("gdfnn featurize: only --dry-run is implemented yet (issue 3)", file=sys.stderr)
-        return 2
+        from gdfnn.pipeline import prepare
+
+        config = _config_for(args.inputs, args.output, {"data": {
+            "length_unit": args.length_unit, "energy_unit": args.energy_unit}})
+        prepared = prepare(config)
+        store = prepared.store
+        print(f"{store.n_structures} structures, {int(store.atom_offset[-1])} atoms, "
+              f"elements {', '.join(store.elements)}, D = {prepared.descriptor.width} -> "
+              f"{store.path}")
+        return 0
     elements = args.elements.split(",") if args.elements else None
     failed = 0
     for path in args.inputs:
@@ -52,6 +89,17 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
             continue
         print(format_summary(path, summarize(frames)))
     return 2 if failed else 0
+
+
+def _cmd_gdf(args: argparse.Namespace) -> int:
+    from gdfnn.workflows.gdf import format_summary, run_gdf
+
+    config = _config_for(args.inputs, args.output, {"gdf": {
+        "sigma": args.sigma, "modifier": args.modifier, "approximate": args.approximate or None}})
+    config.gdf.enabled = True
+    components = tuple(int(x) for x in args.components.split(",")) if args.components else None
+    print(format_summary(run_gdf(config, components, args.split_group)))
+    return 0
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -84,13 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gdfnn {gdfnn.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("featurize", help="featurise data (--dry-run: validate and summarise)",
-                       description="Validate and summarise input files (--dry-run).")
-    p.add_argument("inputs", nargs="+", metavar="FILE", help="data files (any ase.io format)")
+    p = sub.add_parser("featurize", help="featurise data into an HDF5 store (--dry-run: "
+                       "validate and summarise)",
+                       description="Featurise a config's data (or data files, default "
+                       "descriptor) into <output>/features.h5; --dry-run only validates and "
+                       "summarises each file.")
+    p.add_argument("inputs", nargs="+", metavar="CONFIG_OR_FILE",
+                   help="a config YAML, or data files (any ase.io format)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate and print a summary per file; do not featurise")
+    p.add_argument("--output", default=None, help="output directory (default: the config's)")
     _add_input_options(p)
     p.set_defaults(run=_cmd_featurize)
+
+    p = sub.add_parser("gdf", help="compute GDF weights, statistics and plots",
+                       description="Compute the Gaussian density function (paper eq. 2) of every "
+                       "training atom per element on scaled features, the weights Theta(1/rho) "
+                       "(eq. 3-4), store them with the features, print statistics and write "
+                       "plots (1/rho histogram, Figure 1b feature map).")
+    p.add_argument("inputs", nargs="+", metavar="CONFIG_OR_FILE",
+                   help="a config YAML, or data files (defaults for everything else)")
+    p.add_argument("--sigma", type=lambda v: v if v == "auto" else float(v), default=None,
+                   help="Gaussian width on scaled features, or 'auto' (default: config's, 0.02)")
+    p.add_argument("--modifier", default=None,
+                   choices=["sigmoid-paper", "sigmoid-shifted", "linear", "none"],
+                   help="Theta (default: config's, sigmoid-paper)")
+    p.add_argument("--approximate", action="store_true",
+                   help="merged-cell approximation for 1e6+ atoms (error checked and printed)")
+    p.add_argument("--components", default=None, metavar="I,J",
+                   help="feature columns of the map (default: widest radial and angular)")
+    p.add_argument("--split-group", default=None, metavar="TAG",
+                   help="draw atoms of structures in group TAG apart from the others")
+    p.add_argument("--output", default=None, help="output directory (default: the config's)")
+    p.set_defaults(run=_cmd_gdf)
 
     p = sub.add_parser("config", help="print the default config or check a config file",
                        description="Print every config key with its default and meaning.")
@@ -109,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gdfnn`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.run(args)
     except GdfnnError as exc:

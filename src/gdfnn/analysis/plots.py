@@ -1,0 +1,54 @@
+"""Plots of the GDF analysis (paper Figure 1b) and of weights. PNG files, Agg backend."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
+
+
+def inverse_rho_histogram(inverse_rho: dict[str, np.ndarray], markers: dict[str, float | None],
+                          path: str | os.PathLike, marker_label: str = "sigmoid midpoint") -> None:
+    """Histogram of 1/rho per element on log-log axes, the modifier's transition marked."""
+    fig, axes = plt.subplots(1, len(inverse_rho), figsize=(5 * len(inverse_rho), 3.6),
+                             squeeze=False)
+    for ax, (element, x) in zip(axes[0], inverse_rho.items(), strict=True):
+        bins = np.logspace(np.log10(x.min()), np.log10(x.max()) + 1e-9, 50)
+        ax.hist(x, bins=bins, color="tab:blue")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1 / rho")
+        ax.set_ylabel("training atoms")
+        ax.set_title(element)
+        if markers.get(element) is not None:
+            ax.axvline(markers[element], color="tab:red", ls="--", label=marker_label)
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def feature_count_map(points: dict[str, np.ndarray], axis_names: tuple[str, str],
+                      path: str | os.PathLike, bins: int = 20) -> None:
+    """Paper Figure 1b: counts of training points on a ``bins x bins`` mesh of two feature
+    components, log colour scale; one panel per subset (e.g. bulk and defect atoms)."""
+    every = np.concatenate(list(points.values()))
+    edges = [np.linspace(every[:, k].min(), every[:, k].max() + 1e-12, bins + 1) for k in (0, 1)]
+    fig, axes = plt.subplots(1, len(points), figsize=(4.6 * len(points), 4), squeeze=False)
+    for ax, (label, xy) in zip(axes[0], points.items(), strict=True):
+        counts, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=edges)
+        counts = np.ma.masked_equal(counts.T, 0)
+        mesh = ax.pcolormesh(edges[0], edges[1], counts, norm=LogNorm(vmin=1, vmax=max(
+            2, counts.max())), cmap="viridis")
+        fig.colorbar(mesh, ax=ax, label="training points")
+        ax.set_xlabel(axis_names[0])
+        ax.set_ylabel(axis_names[1])
+        ax.set_title(f"{label} ({len(xy)} atoms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

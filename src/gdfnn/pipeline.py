@@ -1,0 +1,91 @@
+"""Shared preparation of a run: read, validate, split and featurise (cached) the data."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gdfnn.config import Config
+from gdfnn.data.sources import load_sources
+from gdfnn.data.split import Split, split_by_group
+from gdfnn.data.store import FeatureStore, store_digest, write_store
+from gdfnn.data.structure import Structure
+from gdfnn.data.validation import validate_structures
+from gdfnn.descriptors import SymmetryFunctions
+from gdfnn.errors import InputError
+
+log = logging.getLogger("gdfnn")
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass
+class PreparedData:
+    """Frames, split, featuriser and feature stores of a run."""
+
+    structures: list[Structure]
+    split: Split
+    descriptor: SymmetryFunctions
+    store: FeatureStore
+    test_structures: list[Structure]
+    test_store: FeatureStore | None
+
+
+def read_frames(entries: list[str], config: Config, elements: list[str] | None) -> list[Structure]:
+    frames = load_sources(entries, length_unit=config.data.length_unit,
+                          energy_unit=config.data.energy_unit, progress=config.output.progress)
+    validate_structures(frames, require_stress=config.data.use_stress, elements=elements)
+    return frames
+
+
+def build_descriptor(config: Config, frames: list[Structure]) -> SymmetryFunctions:
+    elements = config.descriptor.elements or sorted(
+        {s for f in frames for s in f.atoms.get_chemical_symbols()})
+    params = config.descriptor.params
+    if params:
+        missing = sorted(set(elements) - set(params))
+        if missing:
+            raise InputError(f"descriptor.params has no file for element(s) {missing}")
+        return SymmetryFunctions.from_simple_nn({e: params[e] for e in elements})
+    return SymmetryFunctions.default(elements, cutoff=config.descriptor.cutoff)
+
+
+def cached_store(path: Path, frames: list[Structure], sf: SymmetryFunctions, dtype: str,
+                 progress: bool) -> FeatureStore:
+    """The store at ``path`` if it matches the frames and descriptor, else a new one."""
+    digest = store_digest(frames, sf.to_dict(), dtype)
+    if path.is_file():
+        try:
+            store = FeatureStore(path)
+            if store.digest == digest:
+                log.info("features: reusing %s", path)
+                return store
+        except InputError:
+            pass
+        log.info("features: %s is stale, re-featurising", path)
+    write_store(path, frames, sf, dtype=DTYPES[dtype], digest=digest, progress=progress)
+    return FeatureStore(path)
+
+
+def prepare(config: Config) -> PreparedData:
+    """Read and validate the data, split it per group, featurise it (or reuse the cache)."""
+    if not config.data.train:
+        raise InputError("config: data.train names no data")
+    frames = read_frames(config.data.train, config, config.descriptor.elements)
+    sf = build_descriptor(config, frames)
+    split = split_by_group(frames, config.data.valid_rate, config.data.test_rate,
+                           config.data.split_seed)
+    if split.train.size == 0:
+        raise InputError("the training split is empty: lower data.valid_rate/test_rate")
+    out = Path(config.output.directory)
+    store_path = Path(config.descriptor.store) if config.descriptor.store else out / "features.h5"
+    store = cached_store(store_path, frames, sf, config.model.dtype, config.output.progress)
+    test_frames, test_store = [], None
+    if config.data.test:
+        test_frames = read_frames(config.data.test, config, sf.elements)
+        test_store = cached_store(store_path.with_name(store_path.stem + "_test.h5"),
+                                  test_frames, sf, config.model.dtype, config.output.progress)
+    return PreparedData(frames, split, sf, store, test_frames, test_store)
