@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 #: Subcommands that later work will build, with the issue that builds them.
 PLANNED = {
-    "train": "train a potential from a config (issue 5)",
     "evaluate": "errors and plots of a potential on data (issue 6)",
     "export": "write LAMMPS potentials (issue 6)",
     "md": "molecular dynamics with a potential (issue 6)",
@@ -102,6 +101,19 @@ def _cmd_gdf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gdfnn.config import load_config
+    from gdfnn.workflows.train import train
+
+    config = load_config(args.config)
+    if args.epochs is not None:
+        config.training.epochs = args.epochs
+    if args.output:
+        config.output.directory = str(Path(args.output).resolve())
+    train(config, resume=args.resume)
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from gdfnn.config import defaults_yaml, load_config
 
@@ -165,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw atoms of structures in group TAG apart from the others")
     p.add_argument("--output", default=None, help="output directory (default: the config's)")
     p.set_defaults(run=_cmd_gdf)
+
+    p = sub.add_parser("train", help="train a potential from a config",
+                       description="Featurise (cached), compute GDF weights when gdf.enabled, "
+                       "train, and write potential.pt, learning_curve.csv, metrics.json and "
+                       "config_resolved.yaml into output.directory. Ctrl-C or a file named STOP "
+                       "in that directory stops cleanly; --resume continues from checkpoint.pt. "
+                       "Data parallel: torchrun --nproc_per_node=N -m gdfnn train CONFIG.")
+    p.add_argument("config", help="config YAML (see gdfnn config --defaults)")
+    p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
+    p.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    p.add_argument("--output", default=None, help="override output.directory")
+    p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("config", help="print the default config or check a config file",
                        description="Print every config key with its default and meaning.")

@@ -40,7 +40,7 @@ FEATURES = "G"  # (N, D) raw symmetry functions
 FORCES = "forces"  # (N, 3) float64 reference forces, eV/Å (NaN when absent)
 VIRIAL = "virial"  # (N, D, 3, 3) sum over neighbour entries of dG/dD (x) D
 GDF_RHO = "gdf_rho"  # (N,) float64 GDF against the training atoms (written by `gdfnn gdf`)
-GDF_WEIGHT = "gdf_weight"  # (N,) float64 GDF weight (training atoms; 1 elsewhere)
+GDF_WEIGHT = "gdf_weight"  # (N,) float64 Theta(1/rho) / its mean over the training atoms
 # per pair (P rows)
 PAIRS = "pairs"  # (P, 2) int32 [centre, neighbour], atom indices local to the structure
 DG = "dG"  # (P, D, 3) dG[centre]/dr[neighbour], 1/Å

@@ -11,7 +11,7 @@ from gdfnn.config import GdfConfig
 from gdfnn.data.store import FEATURES, SPECIES, FeatureSet
 from gdfnn.gdf.approximate import approximate_density
 from gdfnn.gdf.density import auto_sigma, density
-from gdfnn.gdf.modifiers import auto_c, weights
+from gdfnn.gdf.modifiers import auto_c, theta
 from gdfnn.model.scaling import ElementTransform
 
 
@@ -23,7 +23,7 @@ class ElementGdf:
     sigma: float
     c: float | None
     rho: torch.Tensor  # (n_atoms_of_element,) against the training atoms
-    weights: torch.Tensor  # (n_atoms_of_element,) training atoms weighted, others 1
+    weights: torch.Tensor  # (n_atoms_of_element,) Theta(1/rho) / mean over training atoms
     is_train: torch.Tensor  # (n_atoms_of_element,) bool
     approximate_error: float | None = None
 
@@ -41,8 +41,10 @@ class ElementGdf:
 def dataset_gdf(data: FeatureSet, is_train_atom: torch.Tensor,
                 transforms: dict[str, ElementTransform], elements: list[str], config: GdfConfig,
                 progress: bool = False) -> dict[str, ElementGdf]:
-    """rho of every atom against the training atoms of its element, and weights from the
-    training atoms' rho (paper eq. 2-4; modifier and sigma from ``config``)."""
+    """rho of every atom against the training atoms of its element (paper eq. 2) and weights
+    Theta(1/rho) normalised to mean 1 over the training atoms (eq. 3-4): the training loss
+    uses the training atoms' weights; other atoms get the same function of their rho, for
+    GDF-weighted validation and test errors."""
     result = {}
     species = data.arrays[SPECIES]
     for n, element in enumerate(elements):
@@ -68,8 +70,8 @@ def dataset_gdf(data: FeatureSet, is_train_atom: torch.Tensor,
         c = config.c
         if config.modifier == "sigmoid-shifted" and c == "auto":
             c = auto_c(1.0 / rho_train)
-        w = torch.ones_like(rho)
-        w[train] = weights(rho_train, config.modifier, config.b, c)
+        w = theta(1.0 / rho, config.modifier, config.b, c)
+        w = w / w[train].mean()
         c_used = float(c) if config.modifier.startswith("sigmoid") else None
         result[element] = ElementGdf(element, float(sigma), c_used, rho, w, train, error)
     return result

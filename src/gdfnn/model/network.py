@@ -1,0 +1,62 @@
+"""Per-element multilayer perceptrons and the Behler-Parrinello sum over atoms."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus}
+
+
+class ElementNet(nn.Sequential):
+    """MLP ``D -> hidden... -> 1`` with the given activation and a linear output (eV)."""
+
+    def __init__(self, n_in: int, hidden: list[int], activation: str = "sigmoid"):
+        layers: list[nn.Module] = []
+        width = n_in
+        for n_out in hidden:
+            layers += [nn.Linear(width, n_out), ACTIVATIONS[activation]()]
+            width = n_out
+        layers.append(nn.Linear(width, 1))
+        super().__init__(*layers)
+
+
+class AtomicEnergies(nn.Module):
+    """One :class:`ElementNet` per element; atomic energies scattered back with index_add_.
+
+    ``forward(x, species)`` takes network inputs ``x (N, D)`` (transformed features; element
+    e reads its first ``n_features[e]`` columns) and ``species (N,)``, and returns ``(N,)``
+    atomic energies in eV. No Python loop runs over atoms or structures, only over elements.
+    """
+
+    def __init__(self, elements: list[str], n_features: dict[str, int], hidden: list[int],
+                 activation: str = "sigmoid"):
+        super().__init__()
+        self.elements = list(elements)
+        self.n_features = dict(n_features)
+        self.hidden = list(hidden)
+        self.activation = activation
+        self.nets = nn.ModuleDict({e: ElementNet(n_features[e], hidden, activation)
+                                   for e in elements})
+
+    def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        energies = x.new_zeros(x.shape[0])
+        for n, element in enumerate(self.elements):
+            rows = torch.nonzero(species == n).flatten()
+            if rows.numel():
+                out = self.nets[element](x[rows, : self.n_features[element]]).squeeze(-1)
+                energies = energies.index_add(0, rows, out)
+        return energies
+
+    def set_reference_energies(self, per_atom: dict[str, float]) -> None:
+        """Start each element's output bias at its fitted per-atom energy (eV)."""
+        with torch.no_grad():
+            for element, value in per_atom.items():
+                self.nets[element][-1].bias.fill_(value)
+
+
+def fit_reference_energies(energies: torch.Tensor, counts: torch.Tensor,
+                           elements: list[str]) -> dict[str, float]:
+    """Least-squares per-atom energies from totals ``(S,)`` eV and element counts ``(S, E)``."""
+    solution = torch.linalg.lstsq(counts.to(torch.float64), energies.to(torch.float64)[:, None])
+    return {e: float(v) for e, v in zip(elements, solution.solution.flatten(), strict=True)}

@@ -1,0 +1,144 @@
+"""Training data resident in memory as network inputs, and batches gathered from it.
+
+Features are transformed once (scaling/PCA of each element: ``x = G @ A + b``; the Jacobian
+and virial terms with ``A``), so an epoch is matrix products, one gather and scatters: nothing
+is re-read or re-densified per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gdfnn.data.store import (
+    ATOM_OFFSET,
+    DG,
+    ENERGY,
+    FEATURES,
+    FORCES,
+    GDF_WEIGHT,
+    PAIR_OFFSET,
+    PAIRS,
+    SPECIES,
+    STRESS,
+    VIRIAL,
+    VOLUME,
+    WEIGHT,
+    FeatureSet,
+)
+from gdfnn.model.scaling import ElementTransform
+
+
+@dataclass
+class Batch:
+    """Structures of one batch, concatenated with batch-local atom indices.
+
+    Per atom: ``x (N, D)`` network inputs, ``species (N,)``, ``forces (N, 3)`` eV/Å,
+    ``atom_weight (N,)`` GDF weight, ``structure (N,)`` index in the batch. Per pair:
+    ``pairs (P, 2)``, ``dx (P, D, 3)`` = dx[centre]/dr[neighbour] (1/Å). Per structure:
+    ``energy (B,)`` eV, ``n_atoms (B,)``, ``weight (B,)``; with stress: ``virial (N, D, 3, 3)``,
+    ``stress (B, 6)`` eV/Å^3, ``volume (B,)`` Å^3.
+    """
+
+    x: torch.Tensor
+    species: torch.Tensor
+    forces: torch.Tensor
+    atom_weight: torch.Tensor
+    structure: torch.Tensor
+    pairs: torch.Tensor
+    dx: torch.Tensor
+    energy: torch.Tensor
+    n_atoms: torch.Tensor
+    weight: torch.Tensor
+    virial: torch.Tensor | None = None
+    stress: torch.Tensor | None = None
+    volume: torch.Tensor | None = None
+
+
+def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Concatenation of ``arange(s, s + c)`` for each (s, c), without a Python loop."""
+    total = int(counts.sum())
+    before = torch.cumsum(counts, 0) - counts
+    return torch.repeat_interleave(starts - before, counts, output_size=total) + torch.arange(
+        total, device=starts.device)
+
+
+class TrainingSet:
+    """A :class:`FeatureSet` turned into network inputs, ready for batching.
+
+    Args:
+        data: featurised structures.
+        transforms: per element, the fitted feature transform.
+        elements: element order of ``data``'s species.
+        with_stress: keep virial terms and stress labels.
+        use_gdf: take the GDF weights of the store (else all atom weights are 1: eq. 1).
+    """
+
+    def __init__(self, data: FeatureSet, transforms: dict[str, ElementTransform],
+                 elements: list[str], dtype: torch.dtype = torch.float64,
+                 with_stress: bool = False, use_gdf: bool = False):
+        a = data.arrays
+        species = a[SPECIES]
+        pairs = a[PAIRS]
+        features = a[FEATURES].to(torch.float64)
+        x = torch.zeros_like(features)
+        dx = torch.zeros(a[DG].shape, dtype=torch.float64)
+        virial = torch.zeros(a[VIRIAL].shape, dtype=torch.float64) if with_stress else None
+        centre_species = species[pairs[:, 0]]
+        for n, element in enumerate(elements):
+            t = transforms[element]
+            matrix, d = t.matrix, t.shift.numel()
+            rows = species == n
+            x[rows, :d] = features[rows, :d] @ matrix + t.offset
+            prow = centre_species == n
+            dx[prow, :d] = torch.einsum("pdk,de->pek", a[DG][prow, :d].to(torch.float64), matrix)
+            if with_stress:
+                virial[rows, :d] = torch.einsum("ndab,de->neab",
+                                                a[VIRIAL][rows, :d].to(torch.float64), matrix)
+        self.x = x.to(dtype)
+        self.dx = dx.to(dtype)
+        self.virial = None if virial is None else virial.to(dtype)
+        self.species = species
+        self.pairs = pairs
+        self.forces = a[FORCES].to(dtype)
+        self.atom_weight = (a[GDF_WEIGHT] if use_gdf else torch.ones(species.numel())).to(dtype)
+        self.atom_offset, self.pair_offset = a[ATOM_OFFSET], a[PAIR_OFFSET]
+        self.energy = a[ENERGY].to(dtype)
+        self.weight = a[WEIGHT].to(dtype)
+        self.stress = a[STRESS].to(dtype)
+        self.volume = a[VOLUME].to(dtype)
+        self.group = data.group
+        self.elements = list(elements)
+
+    @property
+    def n_structures(self) -> int:
+        return self.atom_offset.numel() - 1
+
+    def to(self, device: torch.device) -> TrainingSet:
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        return self
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        """Gather structures ``index`` ``(B,)`` into a :class:`Batch`."""
+        ao, po = self.atom_offset, self.pair_offset
+        n_atoms = ao[index + 1] - ao[index]
+        n_pairs = po[index + 1] - po[index]
+        atoms = _ranges(ao[index], n_atoms)
+        pair_rows = _ranges(po[index], n_pairs)
+        new_start = torch.cumsum(n_atoms, 0) - n_atoms
+        shift = torch.repeat_interleave(new_start - ao[index], n_pairs,
+                                        output_size=pair_rows.numel())
+        structure = torch.repeat_interleave(torch.arange(index.numel(), device=index.device),
+                                            n_atoms, output_size=atoms.numel())
+        stress = self.virial is not None
+        return Batch(
+            x=self.x[atoms], species=self.species[atoms], forces=self.forces[atoms],
+            atom_weight=self.atom_weight[atoms], structure=structure,
+            pairs=self.pairs[pair_rows] + shift[:, None], dx=self.dx[pair_rows],
+            energy=self.energy[index], n_atoms=n_atoms, weight=self.weight[index],
+            virial=self.virial[atoms] if stress else None,
+            stress=self.stress[index] if stress else None,
+            volume=self.volume[index] if stress else None)

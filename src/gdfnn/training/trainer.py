@@ -1,0 +1,237 @@
+"""The training loop: batches, optimiser, schedule, validation, best model, early stopping,
+graceful stop (Ctrl-C or a ``STOP`` file), checkpoints that resume bit-identically, CSV log."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from gdfnn.config import TrainingConfig
+from gdfnn.errors import ConfigError
+from gdfnn.training.batches import TrainingSet
+from gdfnn.training.distributed import shard
+from gdfnn.training.loss import loss_terms, predict
+from gdfnn.training.metrics import residuals, summarize
+
+log = logging.getLogger("gdfnn")
+
+CHECKPOINT = "checkpoint.pt"
+LEARNING_CURVE = "learning_curve.csv"
+STOP_FILE = "STOP"
+CURVE_COLUMNS = ["epoch", "learning_rate", "train_loss", "valid_loss", "valid_energy_rmse_mev_atom",
+                 "valid_force_rmse", "valid_force_rmse_gdf", "seconds"]
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs to continue bit-identically."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    best_weights: dict | None = None
+    stale_validations: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    try:
+        cls = getattr(torch.optim, name)
+    except AttributeError:
+        raise ConfigError(f"training.optimizer: torch.optim has no optimizer {name!r}") from None
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+def make_scheduler(config: TrainingConfig, optimizer):
+    if config.scheduler == "exponential":
+        gamma = (config.final_learning_rate / config.learning_rate) ** (1 / max(config.epochs, 1))
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    if config.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5,
+                                                          min_lr=config.final_learning_rate)
+    return None
+
+
+class Trainer:
+    """Train ``model`` on ``train`` (and validate on ``valid``) as ``config`` says.
+
+    Args:
+        model: the per-element networks (:class:`~gdfnn.model.network.AtomicEnergies`).
+        train, valid: data sets (``valid`` may have no structures).
+        output: directory of checkpoint, learning curve and STOP file.
+        save_potential: called with the model's best weights loaded, to write the potential.
+        rank, world: data-parallel position (1 process: 0, 1).
+    """
+
+    def __init__(self, model, train: TrainingSet, valid: TrainingSet | None,
+                 config: TrainingConfig, output: Path, *,
+                 save_potential: Callable[[], None] = lambda: None, checkpoint_every: int = 50,
+                 use_stress: bool = False, progress: bool = True, rank: int = 0, world: int = 1):
+        self.model, self.train_set, self.valid_set = model, train, valid
+        self.config, self.output = config, Path(output)
+        self.save_potential, self.checkpoint_every = save_potential, checkpoint_every
+        self.use_stress, self.progress = use_stress, progress and rank == 0
+        self.rank, self.world = rank, world
+        self.wrapped = DistributedDataParallel(model) if world > 1 else model
+        self.optimizer = make_optimizer(config.optimizer, model.parameters(),
+                                        config.learning_rate, config.weight_decay)
+        self.scheduler = make_scheduler(config, self.optimizer)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.state = TrainState()
+        self._stop_reason: str | None = None
+
+    # ----- checkpoints ------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "state": vars(self.state)}
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        path = self.output / CHECKPOINT
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(self.checkpoint(), tmp)
+        tmp.replace(path)
+
+    def resume(self, path: Path | None = None) -> None:
+        """Continue from a checkpoint written by :meth:`save_checkpoint`."""
+        data = torch.load(path or self.output / CHECKPOINT, weights_only=False)
+        self.model.load_state_dict(data["model"])
+        self.optimizer.load_state_dict(data["optimizer"])
+        if self.scheduler is not None and data["scheduler"] is not None:
+            self.scheduler.load_state_dict(data["scheduler"])
+        self.generator.set_state(data["generator"])
+        torch.set_rng_state(data["torch_rng"])
+        self.state = TrainState(**data["state"])
+        if self.rank == 0:  # the curve holds exactly the epochs of the checkpoint
+            (self.output / LEARNING_CURVE).unlink(missing_ok=True)
+            for row in self.state.history:
+                self._log_row(row)
+
+    # ----- the loop -----------------------------------------------------------------------
+    def _request_stop(self, signum, frame) -> None:
+        """Ctrl-C: finish the current epoch (a second or so), save, stop."""
+        self._stop_reason = "interrupted (SIGINT)"
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        device = self.train_set.x.device
+        order = torch.randperm(self.train_set.n_structures, generator=self.generator).to(device)
+        total, count = 0.0, 0
+        n_atoms_all = self.train_set.atom_offset.diff()
+        for start in range(0, order.numel(), self.config.batch_size):
+            global_index = order[start:start + self.config.batch_size]
+            batch = self.train_set.batch(shard(global_index, self.rank, self.world))
+            pred = predict(self.wrapped, batch, forces=self.config.force_coeff > 0,
+                           stress=self.use_stress, create_graph=True)
+            terms = loss_terms(pred, batch, self.config.force_coeff,
+                               self.config.stress_coeff if self.use_stress else 0.0,
+                               n_structures=global_index.numel(),
+                               n_atoms=int(n_atoms_all[global_index].sum()))
+            self.optimizer.zero_grad(set_to_none=True)
+            # DDP averages gradients over ranks; the terms are already global sums.
+            (terms["total"] * self.world).backward()
+            self.optimizer.step()
+            total += terms["total"].item() * global_index.numel()
+            count += global_index.numel()
+        if self.world > 1:
+            summed = torch.tensor([total], dtype=torch.float64)
+            dist.all_reduce(summed)
+            total = float(summed) / self.world
+        return total / max(count, 1)
+
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        if self.valid_set is None or self.valid_set.n_structures == 0:
+            return {}
+        return summarize(residuals(self.model, self.valid_set, self.config.force_coeff),
+                         self.valid_set.elements)
+
+    def run(self) -> TrainState:
+        """Train until ``epochs``, early stopping, Ctrl-C or a STOP file; then load the best
+        weights, save the potential and a final checkpoint."""
+        config = self.config
+        previous = signal.signal(signal.SIGINT, self._request_stop)
+        stop_file = self.output / STOP_FILE
+        self.output.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(total=config.epochs, initial=self.state.epoch, desc="training", unit="epoch",
+                   disable=not self.progress)
+        try:
+            while self.state.epoch < config.epochs and not self._stop_reason:
+                started = time.perf_counter()
+                train_loss = self.train_epoch()
+                self.state.epoch += 1
+                lr = self.optimizer.param_groups[0]["lr"]
+                row = {"epoch": self.state.epoch, "learning_rate": lr, "train_loss": train_loss}
+                if self.state.epoch % config.valid_every == 0 or self.state.epoch == config.epochs:
+                    self._after_validation(row, self.validate())
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    if "valid_loss" in row:
+                        self.scheduler.step(row["valid_loss"])
+                elif self.scheduler is not None:
+                    self.scheduler.step()
+                row["seconds"] = time.perf_counter() - started
+                self.state.history.append(row)
+                self._log_row(row)
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss:.3g}",
+                                F=f"{row.get('valid_force_rmse', math.nan):.3f}")
+                if stop_file.exists():
+                    self._stop_reason = f"{STOP_FILE} file found"
+                if (config.patience and self.state.stale_validations >= config.patience):
+                    self._stop_reason = (f"early stopping: no improvement in {config.patience} "
+                                         "validations")
+                if self.state.epoch % self.checkpoint_every == 0 or self._stop_reason:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            signal.signal(signal.SIGINT, previous)
+        self.save_checkpoint()
+        if self.state.best_weights is not None:
+            self.model.load_state_dict(self.state.best_weights)
+        if self.rank == 0:
+            self.save_potential()
+        if self._stop_reason:
+            log.info("stopped after epoch %d: %s", self.state.epoch, self._stop_reason)
+        return self.state
+
+    def _after_validation(self, row: dict, metrics: dict[str, float]) -> None:
+        if not metrics:  # no validation set: the last model is the best
+            self.state.best_weights = copy.deepcopy(self.model.state_dict())
+            self.state.best_epoch = self.state.epoch
+            return
+        row.update(valid_loss=metrics["loss"],
+                   valid_energy_rmse_mev_atom=metrics["energy_rmse_mev_atom"],
+                   valid_force_rmse=metrics["force_rmse"],
+                   valid_force_rmse_gdf=metrics["force_rmse_gdf"])
+        if metrics["loss"] < self.state.best_loss:
+            self.state.best_loss, self.state.best_epoch = metrics["loss"], self.state.epoch
+            self.state.best_weights = copy.deepcopy(self.model.state_dict())
+            self.state.stale_validations = 0
+        else:
+            self.state.stale_validations += 1
+
+    def _log_row(self, row: dict) -> None:
+        if self.rank != 0:
+            return
+        path = self.output / LEARNING_CURVE
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in CURVE_COLUMNS})

@@ -1,0 +1,50 @@
+import torch
+
+from gdfnn.config import config_from_dict  # noqa: F401  (fixture module import side effects)
+from gdfnn.data.store import FEATURES, SPECIES
+from gdfnn.model.network import AtomicEnergies
+from gdfnn.model.scaling import fit_transforms
+from gdfnn.pipeline import prepare
+from gdfnn.training.batches import TrainingSet
+from gdfnn.training.loss import loss_terms, predict
+
+
+def setup(config):
+    prepared = prepare(config)
+    data = prepared.store.load()
+    sf = prepared.descriptor
+    transforms = fit_transforms(data.arrays[FEATURES], data.arrays[SPECIES], sf.n_features,
+                                sf.elements)
+    torch.manual_seed(0)
+    model = AtomicEnergies(sf.elements, sf.n_features, [6], "tanh").double()
+    return TrainingSet(data, transforms, sf.elements, with_stress=True), model
+
+
+def test_eq3_with_unit_weights_is_eq1_and_one_weight_touches_one_atom(toy_config):
+    data, model = setup(toy_config())
+    batch = data.batch(torch.arange(3))
+    pred = predict(model, batch, forces=True)
+    base = loss_terms(pred, batch, 0.1)
+    batch.atom_weight = torch.ones_like(batch.atom_weight)
+    assert torch.equal(loss_terms(pred, batch, 0.1)["total"], base["total"])
+    j = 5
+    batch.atom_weight[j] = 3.0
+    changed = loss_terms(pred, batch, 0.1)
+    error_j = ((batch.forces[j] - pred.forces[j]) ** 2).sum()
+    expected = base["force"] + 0.1 / (3 * batch.x.shape[0]) * 2.0 * error_j
+    assert torch.allclose(changed["force"], expected, rtol=1e-12)
+    assert torch.equal(changed["energy"], base["energy"])
+
+
+def test_loss_formula_by_hand(toy_config):
+    data, model = setup(toy_config())
+    batch = data.batch(torch.tensor([0, 2]))
+    pred = predict(model, batch, forces=True, stress=True)
+    terms = loss_terms(pred, batch, force_coeff=0.3, stress_coeff=2.0)
+    n = batch.n_atoms.double()
+    energy = (((batch.energy - pred.energy) / n) ** 2).mean()
+    force = 0.3 / (3 * batch.x.shape[0]) * ((batch.forces - pred.forces) ** 2).sum()
+    stress = 2.0 / (6 * 2) * ((batch.stress - pred.stress) ** 2).sum()
+    assert torch.allclose(terms["energy"], energy) and torch.allclose(terms["force"], force)
+    assert torch.allclose(terms["stress"], stress)
+    assert torch.allclose(terms["total"], energy + force + stress)

@@ -1,0 +1,86 @@
+import csv
+import json
+import os
+import signal
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+
+from gdfnn import Potential, train
+from gdfnn.errors import InputError
+from gdfnn.training.trainer import STOP_FILE, Trainer
+from gdfnn.workflows import train as workflow
+from tests.training.conftest import morse_frames
+
+
+def weights_of(directory):
+    return torch.load(directory / "potential.pt", weights_only=True)["weights"]
+
+
+def test_training_a_toy_system_lowers_the_force_error(toy_config, tmp_path):
+    config = toy_config(training={"epochs": 60, "valid_every": 10, "learning_rate": 1e-2})
+    pot = train(config)
+    curve = list(csv.DictReader(open(tmp_path / "out" / "learning_curve.csv")))
+    assert len(curve) == 60
+    losses = [float(r["train_loss"]) for r in curve]
+    assert np.mean(losses[-10:]) < 0.3 * np.mean(losses[:5])
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    forces = np.concatenate([a.get_forces() for a in morse_frames(16)])
+    assert metrics["train"]["force_rmse"] < 0.5 * np.sqrt((forces**2).mean())
+    assert set(metrics["valid"]) >= {"force_rmse[Si]", "force_rmse{hot}", "energy_rmse_mev_atom"}
+    assert (tmp_path / "out" / "config_resolved.yaml").is_file()
+    assert isinstance(pot, Potential) and pot.predict(morse_frames(1)[0])["forces"].shape == (8, 3)
+
+
+class InterruptedTrainer(Trainer):
+    """Sends itself SIGINT (Ctrl-C) at the end of epoch 3."""
+
+    def train_epoch(self):
+        loss = super().train_epoch()
+        if self.state.epoch == 2:  # the epoch counter is advanced after this returns
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+
+def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monkeypatch):
+    train(toy_config(training={"epochs": 6}, output={"directory": "straight"}))
+    interrupted = toy_config(training={"epochs": 6}, output={"directory": "split"})
+    monkeypatch.setattr(workflow, "Trainer", InterruptedTrainer)
+    train(interrupted)
+    rows = list(csv.DictReader(open(tmp_path / "split" / "learning_curve.csv")))
+    assert len(rows) == 3 and (tmp_path / "split" / "potential.pt").is_file()
+    monkeypatch.setattr(workflow, "Trainer", Trainer)
+    train(interrupted, resume=True)
+    a, b = weights_of(tmp_path / "straight"), weights_of(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows_a = list(csv.DictReader(open(tmp_path / "straight" / "learning_curve.csv")))
+    rows_b = list(csv.DictReader(open(tmp_path / "split" / "learning_curve.csv")))
+    assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
+
+
+def test_gdf_weighted_training_runs_and_reports_weighted_errors(toy_config, tmp_path):
+    config = toy_config(gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"})
+    train(config)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["gdf"][0]["element"] == "Si"
+    assert metrics["valid"]["force_rmse_gdf"] != metrics["valid"]["force_rmse"]
+
+
+def test_stop_file_ends_training_cleanly(toy_config, tmp_path):
+    config = toy_config(training={"epochs": 50})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / STOP_FILE).write_text("")
+    train(config)
+    curve = list(csv.DictReader(open(tmp_path / "out" / "learning_curve.csv")))
+    assert len(curve) == 1 and (tmp_path / "out" / "potential.pt").is_file()
+
+
+def test_nan_in_inputs_is_caught_before_training(toy_config, tmp_path):
+    frames = morse_frames(4)
+    frames[2].calc.results["forces"][3, 0] = np.nan
+    ase.io.write(tmp_path / "toy.xyz", frames)
+    with pytest.raises(InputError, match="toy.xyz frame 2: forces contain NaN"):
+        train(toy_config())
+    assert not (tmp_path / "out" / "potential.pt").exists()
