@@ -115,11 +115,15 @@ class TrainingSet:
     def n_structures(self) -> int:
         return self.atom_offset.numel() - 1
 
-    def to(self, device: torch.device) -> TrainingSet:
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+           ) -> TrainingSet:
+        """A copy on ``device`` with floating-point tensors in ``dtype``."""
+        copy = TrainingSet.__new__(TrainingSet)
         for name, value in vars(self).items():
             if isinstance(value, torch.Tensor):
-                setattr(self, name, value.to(device))
-        return self
+                value = value.to(device=device, dtype=dtype if value.is_floating_point() else None)
+            setattr(copy, name, value)
+        return copy
 
     def batch(self, index: torch.Tensor) -> Batch:
         """Gather structures ``index`` ``(B,)`` into a :class:`Batch`."""
