@@ -2,9 +2,10 @@
 
 References are merged into clusters (a fine grid, then leader clustering of the cells, see
 :func:`merge_into_cells`) whose members lie within about ``f sigma`` of their leader in the
-RMS (|.|/sqrt(D)) metric of eq. 2 (f = ``radius_fraction``). Each query then sums over the weighted centroids instead of
-all references: cost M x K for K occupied cells instead of M x M. Because the centroid is the
-mean, first-order errors cancel; what is left is of order f^2 (a few 1e-3 for f = 0.1).
+RMS (|.|/sqrt(D)) metric of eq. 2 (f = ``radius_fraction``). Each query then sums over the
+weighted centroids instead of all references: cost M x K for K clusters instead of M x M.
+Because each centroid is its members' mean, first-order errors cancel; what is left is of
+order f^2 (a few 1e-3 for f = 0.1).
 
 The bound is checked, not assumed: the exact rho of a sample of queries (random ones and the
 lowest-density ones, whose weights GDF raises and which approximations get wrong first) is
