@@ -60,3 +60,13 @@ def test_bad_files(tmp_path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(bad)
+
+
+def test_shipped_examples_are_valid():
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).parents[1] / "examples").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        config = load_config(path)  # unknown keys or bad values would raise
+        assert config.data.train and config.output.directory.startswith(str(path.parents[1]))
