@@ -112,6 +112,9 @@ class ModelConfig(StrictModel):
 class TrainingConfig(StrictModel):
     epochs: int = Field(1000, ge=0, description="passes over the training set")
     batch_size: int = Field(16, gt=0, description="structures per optimiser step")
+    shuffle: Literal["structures", "batches"] = Field(
+        "structures", description="'structures': new random batches every epoch; 'batches': "
+        "random batches drawn once, their order shuffled every epoch (no copying: faster)")
     optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
     learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
     final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")

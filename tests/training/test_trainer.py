@@ -44,9 +44,11 @@ class InterruptedTrainer(Trainer):
         return loss
 
 
-def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monkeypatch):
-    train(toy_config(training={"epochs": 6}, output={"directory": "straight"}))
-    interrupted = toy_config(training={"epochs": 6}, output={"directory": "split"})
+@pytest.mark.parametrize("shuffle", ["structures", "batches"])
+def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monkeypatch, shuffle):
+    train(toy_config(training={"epochs": 6, "shuffle": shuffle}, output={"directory": "straight"}))
+    interrupted = toy_config(training={"epochs": 6, "shuffle": shuffle},
+                             output={"directory": "split"})
     monkeypatch.setattr(workflow, "Trainer", InterruptedTrainer)
     train(interrupted)
     rows = list(csv.DictReader(open(tmp_path / "split" / "learning_curve.csv")))

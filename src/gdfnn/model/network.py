@@ -40,6 +40,9 @@ class AtomicEnergies(nn.Module):
                                    for e in elements})
 
     def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        if len(self.elements) == 1:  # one element: no selection, no scatter
+            element = self.elements[0]
+            return self.nets[element](x[:, : self.n_features[element]]).squeeze(-1)
         energies = x.new_zeros(x.shape[0])
         for n, element in enumerate(self.elements):
             rows = torch.nonzero(species == n).flatten()

@@ -117,13 +117,45 @@ class TrainingSet:
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
            ) -> TrainingSet:
-        """A copy on ``device`` with floating-point tensors in ``dtype``."""
+        """A (shallow) copy on ``device`` with floating-point tensors in ``dtype``."""
         copy = TrainingSet.__new__(TrainingSet)
         for name, value in vars(self).items():
             if isinstance(value, torch.Tensor):
                 value = value.to(device=device, dtype=dtype if value.is_floating_point() else None)
             setattr(copy, name, value)
         return copy
+
+    def reordered(self, order: torch.Tensor) -> TrainingSet:
+        """A copy with the structures in ``order`` (one gather, at set-up time)."""
+        b = self.batch(order)
+        copy = self.to()
+        copy.x, copy.species, copy.forces, copy.atom_weight = b.x, b.species, b.forces, \
+            b.atom_weight
+        copy.pairs, copy.dx, copy.virial = b.pairs, b.dx, b.virial
+        copy.energy, copy.weight = b.energy, b.weight
+        copy.stress, copy.volume = self.stress[order], self.volume[order]
+        copy.atom_offset = torch.cat([b.n_atoms.new_zeros(1), torch.cumsum(b.n_atoms, 0)])
+        n_pairs = self.pair_offset[order + 1] - self.pair_offset[order]
+        copy.pair_offset = torch.cat([n_pairs.new_zeros(1), torch.cumsum(n_pairs, 0)])
+        copy.group = [self.group[i] for i in order.tolist()]
+        return copy
+
+    def window(self, start: int, stop: int) -> Batch:
+        """Structures ``start:stop`` as a :class:`Batch` of views (no copy of dx or x)."""
+        a0, a1 = int(self.atom_offset[start]), int(self.atom_offset[stop])
+        p0, p1 = int(self.pair_offset[start]), int(self.pair_offset[stop])
+        n_atoms = self.atom_offset[start + 1:stop + 1] - self.atom_offset[start:stop]
+        structure = torch.repeat_interleave(torch.arange(stop - start, device=n_atoms.device),
+                                            n_atoms, output_size=a1 - a0)
+        stress = self.virial is not None
+        return Batch(
+            x=self.x[a0:a1], species=self.species[a0:a1], forces=self.forces[a0:a1],
+            atom_weight=self.atom_weight[a0:a1], structure=structure,
+            pairs=self.pairs[p0:p1] - a0, dx=self.dx[p0:p1], energy=self.energy[start:stop],
+            n_atoms=n_atoms, weight=self.weight[start:stop],
+            virial=self.virial[a0:a1] if stress else None,
+            stress=self.stress[start:stop] if stress else None,
+            volume=self.volume[start:stop] if stress else None)
 
     def batch(self, index: torch.Tensor) -> Batch:
         """Gather structures ``index`` ``(B,)`` into a :class:`Batch`."""

@@ -25,3 +25,9 @@ def init(device: torch.device) -> tuple[int, int]:
 def shard(index: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     """This rank's share of a global batch of structure indices."""
     return index[rank::world]
+
+
+def shard_range(start: int, stop: int, rank: int, world: int) -> tuple[int, int]:
+    """This rank's contiguous share of the structures ``start:stop``."""
+    per = -(-(stop - start) // world)
+    return min(start + rank * per, stop), min(start + (rank + 1) * per, stop)

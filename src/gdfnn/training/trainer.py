@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from gdfnn.config import TrainingConfig
 from gdfnn.errors import ConfigError
 from gdfnn.training.batches import TrainingSet
-from gdfnn.training.distributed import shard
+from gdfnn.training.distributed import shard, shard_range
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals, summarize
 
@@ -89,6 +89,9 @@ class Trainer:
                                         config.learning_rate, config.weight_decay)
         self.scheduler = make_scheduler(config, self.optimizer)
         self.generator = torch.Generator().manual_seed(config.seed)
+        if config.shuffle == "batches":  # random composition once; then batches are views
+            order = torch.randperm(train.n_structures, generator=self.generator)
+            self.train_set = train.reordered(order.to(train.x.device))
         self.state = TrainState()
         self._stop_reason: str | None = None
 
@@ -127,15 +130,28 @@ class Trainer:
         """Ctrl-C: finish the current epoch (a second or so), save, stop."""
         self._stop_reason = "interrupted (SIGINT)"
 
+    def _batches(self):
+        """(global structure indices, this rank's batch) for one epoch."""
+        data, size = self.train_set, self.config.batch_size
+        device = data.x.device
+        if self.config.shuffle == "batches":
+            starts = torch.arange(0, data.n_structures, size)
+            for k in torch.randperm(starts.numel(), generator=self.generator).tolist():
+                start = int(starts[k])
+                stop = min(start + size, data.n_structures)
+                lo, hi = shard_range(start, stop, self.rank, self.world)
+                yield torch.arange(start, stop, device=device), data.window(lo, hi)
+            return
+        order = torch.randperm(data.n_structures, generator=self.generator).to(device)
+        for start in range(0, order.numel(), size):
+            global_index = order[start:start + size]
+            yield global_index, data.batch(shard(global_index, self.rank, self.world))
+
     def train_epoch(self) -> float:
         self.model.train()
-        device = self.train_set.x.device
-        order = torch.randperm(self.train_set.n_structures, generator=self.generator).to(device)
         total, count = 0.0, 0
         n_atoms_all = self.train_set.atom_offset.diff()
-        for start in range(0, order.numel(), self.config.batch_size):
-            global_index = order[start:start + self.config.batch_size]
-            batch = self.train_set.batch(shard(global_index, self.rank, self.world))
+        for global_index, batch in self._batches():
             pred = predict(self.wrapped, batch, forces=self.config.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
             terms = loss_terms(pred, batch, self.config.force_coeff,
