@@ -115,6 +115,9 @@ class TrainingConfig(StrictModel):
     shuffle: Literal["structures", "batches"] = Field(
         "structures", description="'structures': new random batches every epoch; 'batches': "
         "random batches drawn once, their order shuffled every epoch (no copying: faster)")
+    stream_chunk: int | None = Field(
+        None, gt=0, description="read the training set from the feature store in chunks of this "
+        "many structures each epoch (data larger than memory); null = hold it in memory")
     optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
     learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
     final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")

@@ -86,3 +86,35 @@ def test_nan_in_inputs_is_caught_before_training(toy_config, tmp_path):
     with pytest.raises(InputError, match="toy.xyz frame 2: forces contain NaN"):
         train(toy_config())
     assert not (tmp_path / "out" / "potential.pt").exists()
+
+
+def test_streaming_from_the_store_trains_and_reports(toy_config, tmp_path):
+    config = toy_config(training={"epochs": 30, "stream_chunk": 5, "learning_rate": 1e-2})
+    train(config)
+    curve = list(csv.DictReader(open(tmp_path / "out" / "learning_curve.csv")))
+    losses = [float(r["train_loss"]) for r in curve]
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["train"]["force_rmse"] > 0 and "force_rmse{hot}" in metrics["train"]
+
+
+def test_early_stopping(toy_config, tmp_path):
+    config = toy_config(training={"epochs": 200, "valid_every": 1, "patience": 2,
+                                  "learning_rate": 0.5, "final_learning_rate": 0.4})
+    train(config)  # a learning rate far too large: validation stops improving at once
+    curve = list(csv.DictReader(open(tmp_path / "out" / "learning_curve.csv")))
+    assert len(curve) < 200
+    losses = [float(r["valid_loss"]) for r in curve]
+    best = int(np.argmin(losses))
+    assert len(curve) == best + 1 + 2
+
+
+def test_featurisation_is_cached_until_inputs_change(toy_config, tmp_path):
+    from gdfnn.pipeline import prepare
+
+    config = toy_config()
+    first = prepare(config).store.path
+    stamp = first.stat().st_mtime_ns
+    assert prepare(config).store.path.stat().st_mtime_ns == stamp
+    config.descriptor.cutoff = 4.5
+    assert prepare(config).store.path.stat().st_mtime_ns != stamp

@@ -7,8 +7,10 @@ is re-read or re-densified per epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from gdfnn.data.store import (
@@ -26,6 +28,7 @@ from gdfnn.data.store import (
     VOLUME,
     WEIGHT,
     FeatureSet,
+    FeatureStore,
 )
 from gdfnn.model.scaling import ElementTransform
 
@@ -178,3 +181,23 @@ class TrainingSet:
             virial=self.virial[atoms] if stress else None,
             stress=self.stress[index] if stress else None,
             volume=self.volume[index] if stress else None)
+
+
+class StreamedSet:
+    """Training structures read from the feature store chunk by chunk, every epoch.
+
+    Chunks are runs of ``chunk`` consecutive training structures (large contiguous reads);
+    each epoch visits the chunks in a random order and shuffles the structures inside each.
+    Only one chunk is in memory at a time.
+    """
+
+    def __init__(self, store: FeatureStore, indices: np.ndarray, chunk: int,
+                 make_set: Callable[[FeatureSet], TrainingSet]):
+        self.store, self.indices, self.chunk, self.make_set = store, np.asarray(indices), chunk, \
+            make_set
+        self.n_structures = len(self.indices)
+
+    def chunks(self, generator: torch.Generator) -> Iterator[TrainingSet]:
+        starts = list(range(0, self.n_structures, self.chunk))
+        for k in torch.randperm(len(starts), generator=generator).tolist():
+            yield self.make_set(self.store.load(self.indices[starts[k]:starts[k] + self.chunk]))

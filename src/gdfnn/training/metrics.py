@@ -47,6 +47,20 @@ def residuals(model, data: TrainingSet, force_coeff: float, batch_size: int = 64
                      torch.cat(structure).numpy(), list(data.group), loss / max(weight_sum, 1))
 
 
+def merge(parts: list[Residuals]) -> Residuals:
+    """Residuals of several sets (e.g. streamed chunks) as one."""
+    offsets = np.cumsum([0] + [len(p.energy_per_atom) for p in parts[:-1]])
+    total = sum(len(p.energy_per_atom) for p in parts)
+    return Residuals(
+        np.concatenate([p.energy_per_atom for p in parts]),
+        np.concatenate([p.forces for p in parts]),
+        np.concatenate([p.species for p in parts]),
+        np.concatenate([p.atom_weight for p in parts]),
+        np.concatenate([p.structure + o for p, o in zip(parts, offsets, strict=True)]),
+        [g for p in parts for g in p.group],
+        sum(p.loss * len(p.energy_per_atom) for p in parts) / max(total, 1))
+
+
 def rmse(x: np.ndarray, weights: np.ndarray | None = None) -> float:
     """sqrt(sum w x^2 / sum w) over all entries (rows weighted by ``weights``)."""
     if x.size == 0:

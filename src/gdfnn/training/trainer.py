@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from gdfnn.config import TrainingConfig
 from gdfnn.errors import ConfigError
-from gdfnn.training.batches import TrainingSet
+from gdfnn.training.batches import StreamedSet, TrainingSet
 from gdfnn.training.distributed import shard, shard_range
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals, summarize
@@ -89,7 +89,8 @@ class Trainer:
                                         config.learning_rate, config.weight_decay)
         self.scheduler = make_scheduler(config, self.optimizer)
         self.generator = torch.Generator().manual_seed(config.seed)
-        if config.shuffle == "batches":  # random composition once; then batches are views
+        if config.shuffle == "batches" and isinstance(train, TrainingSet):
+            # random composition once; then every batch is a view
             order = torch.randperm(train.n_structures, generator=self.generator)
             self.train_set = train.reordered(order.to(train.x.device))
         self.state = TrainState()
@@ -131,39 +132,46 @@ class Trainer:
         self._stop_reason = "interrupted (SIGINT)"
 
     def _batches(self):
-        """(global structure indices, this rank's batch) for one epoch."""
-        data, size = self.train_set, self.config.batch_size
-        device = data.x.device
-        if self.config.shuffle == "batches":
+        """(structures, atoms) of each global batch and this rank's share of it."""
+        size = self.config.batch_size
+        if isinstance(self.train_set, StreamedSet):
+            for chunk in self.train_set.chunks(self.generator):
+                yield from self._shuffled_batches(chunk, size)
+        elif self.config.shuffle == "batches":
+            data = self.train_set
             starts = torch.arange(0, data.n_structures, size)
             for k in torch.randperm(starts.numel(), generator=self.generator).tolist():
                 start = int(starts[k])
                 stop = min(start + size, data.n_structures)
                 lo, hi = shard_range(start, stop, self.rank, self.world)
-                yield torch.arange(start, stop, device=device), data.window(lo, hi)
-            return
-        order = torch.randperm(data.n_structures, generator=self.generator).to(device)
+                n_atoms = int(data.atom_offset[stop] - data.atom_offset[start])
+                yield stop - start, n_atoms, data.window(lo, hi)
+        else:
+            yield from self._shuffled_batches(self.train_set, size)
+
+    def _shuffled_batches(self, data: TrainingSet, size: int):
+        order = torch.randperm(data.n_structures, generator=self.generator).to(data.x.device)
+        n_atoms_all = data.atom_offset.diff()
         for start in range(0, order.numel(), size):
-            global_index = order[start:start + size]
-            yield global_index, data.batch(shard(global_index, self.rank, self.world))
+            index = order[start:start + size]
+            yield (index.numel(), int(n_atoms_all[index].sum()),
+                   data.batch(shard(index, self.rank, self.world)))
 
     def train_epoch(self) -> float:
         self.model.train()
         total, count = 0.0, 0
-        n_atoms_all = self.train_set.atom_offset.diff()
-        for global_index, batch in self._batches():
+        for n_structures, n_atoms, batch in self._batches():
             pred = predict(self.wrapped, batch, forces=self.config.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
             terms = loss_terms(pred, batch, self.config.force_coeff,
                                self.config.stress_coeff if self.use_stress else 0.0,
-                               n_structures=global_index.numel(),
-                               n_atoms=int(n_atoms_all[global_index].sum()))
+                               n_structures=n_structures, n_atoms=n_atoms)
             self.optimizer.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; the terms are already global sums.
             (terms["total"] * self.world).backward()
             self.optimizer.step()
-            total += terms["total"].item() * global_index.numel()
-            count += global_index.numel()
+            total += terms["total"].item() * n_structures
+            count += n_structures
         if self.world > 1:
             summed = torch.tensor([total], dtype=torch.float64)
             dist.all_reduce(summed)

@@ -20,8 +20,8 @@ from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import fit_transforms
 from gdfnn.pipeline import DTYPES, PreparedData, prepare
 from gdfnn.training import distributed
-from gdfnn.training.batches import TrainingSet
-from gdfnn.training.metrics import residuals, summarize
+from gdfnn.training.batches import StreamedSet, TrainingSet
+from gdfnn.training.metrics import merge, residuals, summarize
 from gdfnn.training.trainer import Trainer
 from gdfnn.workflows.gdf import training_atom_mask
 
@@ -86,9 +86,17 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
             prepared.store.write_gdf(rho, weights)
         gdf_summary = [r.stats() for r in per_element.values()]
     dtype = DTYPES[config.model.dtype]
-    sets = {name: TrainingSet(prepared.store.load(index), transforms, sf.elements, dtype,
-                              config.data.use_stress, config.gdf.enabled).to(device)
-            for name, index in [("train", split.train), ("valid", split.valid)]}
+
+    def make_set(data: FeatureSet) -> TrainingSet:
+        return TrainingSet(data, transforms, sf.elements, dtype, config.data.use_stress,
+                           config.gdf.enabled).to(device)
+
+    sets = {"valid": make_set(prepared.store.load(split.valid))}
+    if config.training.stream_chunk:
+        train_source = StreamedSet(prepared.store, split.train, config.training.stream_chunk,
+                                   make_set)
+    else:
+        sets["train"] = train_source = make_set(prepared.store.load(split.train))
     torch.manual_seed(config.training.seed)
     model = AtomicEnergies(sf.elements, sf.n_features, config.model.hidden,
                            config.model.activation).to(dtype)
@@ -101,7 +109,7 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
         potential = Potential(sf, transforms, model, {"config": config.model_dump(mode="json")})
         potential.save(out / POTENTIAL_FILE)
 
-    trainer = Trainer(model, sets["train"], sets["valid"], config.training, out,
+    trainer = Trainer(model, train_source, sets["valid"], config.training, out,
                       save_potential=save_potential,
                       checkpoint_every=config.output.checkpoint_every,
                       use_stress=config.data.use_stress, progress=config.output.progress,
@@ -114,6 +122,10 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     potential = Potential.load(out / POTENTIAL_FILE, device) if rank == 0 else None
     if rank == 0:
         report = final_report(model, sets, prepared, transforms, config, dtype, device)
+        if "train" not in report:  # streamed: errors chunk by chunk
+            chunks = prepared.store.iter_chunks(split.train, config.training.stream_chunk)
+            report["train"] = summarize(merge([residuals(
+                model, make_set(c), config.training.force_coeff) for c in chunks]), sf.elements)
         report.update(best_epoch=state.best_epoch, epochs=state.epoch, gdf=gdf_summary)
         with atomic_write(out / METRICS_FILE) as f:
             json.dump(report, f, indent=2)
@@ -127,7 +139,7 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
 def final_report(model, sets, prepared, transforms, config, dtype, device) -> dict:
     """Errors of the best model on train, validation and test sets."""
     report = {}
-    for name, data in sets.items():
+    for name, data in sorted(sets.items()):
         if data.n_structures:
             report[name] = summarize(residuals(model, data, config.training.force_coeff),
                                      data.elements)
