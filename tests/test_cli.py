@@ -67,3 +67,21 @@ def test_dry_run_real_data(dft_dir, capsys):
     files = sorted(str(p) for p in dft_dir.glob("*.xyz"))
     assert main(["featurize", "--dry-run", *files]) == 0
     assert len(re.findall(r"frames \d+, atoms \d+", capsys.readouterr().out)) == len(files)
+
+
+def test_featurize_writes_a_store(tmp_path, capsys):
+    from gdfnn.data.store import FeatureStore
+
+    path = tmp_path / "si.xyz"
+    ase.io.write(path, labelled_si(3))
+    assert main(["featurize", str(path), "--output", str(tmp_path / "out")]) == 0
+    assert "3 structures, 24 atoms, elements Si, D = 26" in capsys.readouterr().out
+    assert FeatureStore(tmp_path / "out" / "features.h5").n_structures == 3
+
+
+def test_train_command_errors_are_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("training: {epohcs: 3}\n")
+    assert main(["train", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "did you mean 'epochs'" in err

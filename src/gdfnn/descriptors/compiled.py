@@ -93,8 +93,12 @@ def _triplets(start, d, vec, sn, species, ang_m, ang_q, funcs, ef, def_, values,
         dbc = np.zeros(n_m_max)
         aq = np.zeros(n_q_max)
         daq = np.zeros(n_q_max)
+        # derivatives with respect to D_e1 summed over all partners e2, written once per e1
+        acc = np.zeros((dge.shape[1] if derivatives else 0, 3), dtype=dge.dtype)
         for e1 in range(start[i], start[i + 1]):
             ra = d[e1]
+            if derivatives:
+                acc[:] = 0.0
             for e2 in range(e1 + 1, start[i + 1]):
                 rb = d[e2]
                 cx = vec[e2, 0] - vec[e1, 0]
@@ -167,8 +171,12 @@ def _triplets(start, d, vec, sn, species, ang_m, ang_q, funcs, ef, def_, values,
                         pb = (a_ * dbb[m] - db_ * cos * inv_rb) * inv_rb + cjk
                         k = db_ * inv_ab - cjk
                         for x in range(3):
-                            dge[e1, col, x] += pa * vec[e1, x] + k * vec[e2, x]
+                            acc[col, x] += pa * vec[e1, x] + k * vec[e2, x]
                             dge[e2, col, x] += pb * vec[e2, x] + k * vec[e1, x]
+            if derivatives:
+                for col in range(acc.shape[0]):
+                    for x in range(3):
+                        dge[e1, col, x] += acc[col, x]
 
 
 def _accumulate(start, inverse, self_slot, vec, dge, dG, virial):
