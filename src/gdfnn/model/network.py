@@ -63,3 +63,22 @@ def fit_reference_energies(energies: torch.Tensor, counts: torch.Tensor,
     """Least-squares per-atom energies from totals ``(S,)`` eV and element counts ``(S, E)``."""
     solution = torch.linalg.lstsq(counts.to(torch.float64), energies.to(torch.float64)[:, None])
     return {e: float(v) for e, v in zip(elements, solution.solution.flatten(), strict=True)}
+
+
+def linear_layers(net: ElementNet) -> list[nn.Linear]:
+    """The Linear layers of an element network, input to output."""
+    return [m for m in net if isinstance(m, nn.Linear)]
+
+
+def set_layers(net: ElementNet, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Load ``(weight (out, in), bias (out,))`` pairs into the Linear layers of ``net``."""
+    targets = linear_layers(net)
+    if len(targets) != len(layers):
+        raise ValueError(f"network has {len(targets)} layers, got {len(layers)}")
+    with torch.no_grad():
+        for linear, (w, b) in zip(targets, layers, strict=True):
+            if tuple(w.shape) != tuple(linear.weight.shape):
+                raise ValueError(f"layer shape {tuple(w.shape)} does not match "
+                                 f"{tuple(linear.weight.shape)}")
+            linear.weight.copy_(w)
+            linear.bias.copy_(b)

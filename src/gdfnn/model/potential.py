@@ -98,6 +98,22 @@ class Potential:
             raise InputError(f"{path}: not a gdfnn potential ({exc})") from None
         return cls.from_dict(data).to(device)
 
+    @classmethod
+    def from_n2p2(cls, directory: str | os.PathLike, *, length_unit: float | str = 1.0,
+                  energy_unit: float | str = 1.0) -> Potential:
+        """Import an n2p2 potential (``input.nn``, ``scaling.data``, ``weights.NNN.data``)
+        trained in ``length_unit``/``energy_unit`` (e.g. ``"bohr"``, ``"hartree"``)."""
+        from gdfnn.export.n2p2 import read_n2p2_potential
+
+        return read_n2p2_potential(directory, length_unit=length_unit, energy_unit=energy_unit)
+
+    @classmethod
+    def from_simple_nn(cls, path: str | os.PathLike) -> Potential:
+        """Import a SIMPLE-NN ``potential_saved`` file."""
+        from gdfnn.export.simple_nn import read_simple_nn_potential
+
+        return read_simple_nn_potential(path)
+
     def to(self, device: torch.device | str) -> Potential:
         self.model.to(device)
         self.transforms = {e: ElementTransform(*(None if v is None else v.to(device) for v in (

@@ -212,8 +212,10 @@ class Trainer:
                 self.state.history.append(row)
                 self._log_row(row)
                 bar.update(1)
+                last = next((r for r in reversed(self.state.history) if "valid_force_rmse" in r),
+                            {})
                 bar.set_postfix(loss=f"{train_loss:.3g}",
-                                F=f"{row.get('valid_force_rmse', math.nan):.3f}")
+                                valid_F=f"{last.get('valid_force_rmse', math.nan):.3f}")
                 if stop_file.exists():
                     self._stop_reason = f"{STOP_FILE} file found"
                 if (config.patience and self.state.stale_validations >= config.patience):

@@ -1,0 +1,236 @@
+"""n2p2 potentials (LAMMPS ``pair_style hdnnp``): ``input.nn``, ``scaling.data`` and one
+``weights.NNN.data`` per element (NNN = atomic number).
+
+n2p2 conventions used here (from its documentation and source):
+- symmetry functions: type 2 = G2, type 3 = G4 (narrow), type 9 = G5 (wide), cutoff type 1
+  (cosine); n2p2 sorts each element's functions by (type, rc, eta, rs, zeta, lambda, e1, e2)
+  with elements indexed by atomic number: the network inputs and ``scaling.data`` follow
+  that order, not the order of ``input.nn``;
+- ``scale_symmetry_functions``: G* = Smin + (Smax - Smin) (G - Gmin) / (Gmax - Gmin);
+  ``center_symmetry_functions``: G* = G - <G>; ``scale_center_symmetry_functions``:
+  Smin + (Smax - Smin)(G - <G>)/(Gmax - Gmin); ``..._sigma``: Smin + (Smax - Smin)(G - <G>)/sigma;
+- activations ``t`` tanh, ``s`` logistic, ``p`` softplus, ``l`` linear;
+- ``atom_energy``: per-atom reference energies, part of the total energy;
+- n2p2 is unit-agnostic: ``length_unit``/``energy_unit`` say what the files are in.
+
+Export writes our min-max/mean-std scaling exactly as n2p2 scaling (Smin = -1, Smax = 1,
+Gmin/Gmax = shift -/+ scale) and folds PCA whitening into the first layer's weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase.data import atomic_numbers
+
+from gdfnn.descriptors import SymmetryFunctions
+from gdfnn.descriptors.params import KIND_TO_N2P2, RADIAL, format_n2p2_symfunction
+from gdfnn.errors import InputError
+from gdfnn.fileio import atomic_write
+from gdfnn.model.network import AtomicEnergies, linear_layers, set_layers
+from gdfnn.model.potential import Potential
+from gdfnn.model.scaling import ElementTransform
+from gdfnn.units import energy_factor, length_factor
+
+ACTIVATION_CODES = {"t": "tanh", "s": "sigmoid", "p": "softplus"}
+SCALINGS = ("scale_symmetry_functions", "center_symmetry_functions",
+            "scale_center_symmetry_functions", "scale_center_symmetry_functions_sigma")
+
+
+def n2p2_elements(elements: list[str]) -> list[str]:
+    """n2p2's element order: by atomic number."""
+    return sorted(elements, key=lambda e: atomic_numbers[e])
+
+
+def n2p2_order(sf: SymmetryFunctions, element: str) -> list[int]:
+    """Indices of ``element``'s functions in the order n2p2 sorts them."""
+    index = {e: n for n, e in enumerate(n2p2_elements(sf.elements))}
+
+    def key(k: int):
+        f = sf.functions[element][k]
+        types = sorted(index[e] for e in f.neighbors)
+        tail = (f.zeta, f.lam, *types) if f.kind != RADIAL else (*types,)
+        return (KIND_TO_N2P2[f.kind], f.cutoff, f.eta, f.rs, *tail)
+
+    return sorted(range(len(sf.functions[element])), key=key)
+
+
+# ----- reading ------------------------------------------------------------------------------
+def _settings(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+    settings: dict[str, list[str]] = {}
+    functions = []
+    for raw in path.read_text().splitlines():
+        fields = raw.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if fields[0] == "symfunction_short":
+            functions.append(" ".join(fields))
+        elif fields[0] == "atom_energy":
+            settings.setdefault("atom_energy", []).extend(fields[1:3])
+        else:
+            settings[fields[0]] = fields[1:]
+    return settings, functions
+
+
+def _read_scaling(path: Path, elements: list[str]) -> dict[str, np.ndarray]:
+    rows = np.loadtxt(path, comments="#", ndmin=2)
+    return {e: rows[rows[:, 0] == n + 1][:, 2:6] for n, e in enumerate(elements)}
+
+
+def _read_weights(path: Path, widths: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    layers = [(torch.zeros(widths[k + 1], widths[k], dtype=torch.float64),
+               torch.zeros(widths[k + 1], dtype=torch.float64)) for k in range(len(widths) - 1)]
+    for raw in path.read_text().splitlines():
+        fields = raw.split("#", 1)[0].split()
+        if not fields:
+            continue
+        value = float(fields[0])
+        if fields[1] == "a":  # weight: layer_from neuron_from layer_to neuron_to
+            l_from, n_from, _, n_to = (int(x) for x in fields[3:7])
+            layers[l_from][0][n_to - 1, n_from - 1] = value
+        elif fields[1] == "b":  # bias: layer neuron
+            layer, neuron = int(fields[3]), int(fields[4])
+            layers[layer - 1][1][neuron - 1] = value
+    return layers
+
+
+def _transform(settings: dict, stats: np.ndarray, where: str) -> ElementTransform:
+    gmin, gmax, mean, sigma = (torch.tensor(stats[:, k], dtype=torch.float64) for k in range(4))
+    smin = float(settings.get("scale_min_short", ["0"])[0])
+    smax = float(settings.get("scale_max_short", ["1"])[0])
+    chosen = [s for s in SCALINGS if s in settings]
+    if len(chosen) > 1:
+        raise InputError(f"{where}: several scaling keywords {chosen}")
+    mode = chosen[0] if chosen else None
+    if mode is None:
+        return ElementTransform(torch.zeros_like(gmin), torch.ones_like(gmin))
+    if mode == "center_symmetry_functions":
+        return ElementTransform(mean, torch.ones_like(mean))
+    spread = sigma if mode.endswith("sigma") else gmax - gmin
+    spread = torch.where(spread > 0, spread, 1.0)  # constant functions: leave unscaled
+    scale = spread / (smax - smin)
+    centre = gmin if mode == "scale_symmetry_functions" else mean
+    # x = smin + (G - centre) / scale = (G - shift) / scale with shift = centre - smin scale
+    return ElementTransform(centre - smin * scale, scale)
+
+
+def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | str = 1.0,
+                        energy_unit: float | str = 1.0) -> Potential:
+    """Import an n2p2 potential directory; ``length_unit``/``energy_unit`` are the units it
+    was trained in (e.g. ``"bohr"``, ``"hartree"``). Predictions are in eV and Å."""
+    directory = Path(directory)
+    input_nn = directory / "input.nn"
+    if not input_nn.is_file():
+        raise InputError(f"{directory}: no input.nn")
+    settings, lines = _settings(input_nn)
+    if "normalize" in settings:
+        raise InputError(f"{input_nn}: 'normalize' (internal unit conversion) is not supported")
+    cutoff = settings.get("cutoff_type", ["1"])
+    if cutoff[0] != "1" or (len(cutoff) > 1 and float(cutoff[1]) != 0.0):
+        raise InputError(f"{input_nn}: cutoff_type {' '.join(cutoff)} is not the plain cosine "
+                         "cutoff (type 1, alpha 0) of gdfnn")
+    elements = n2p2_elements(settings["elements"])
+    to_angstrom, to_ev = length_factor(length_unit), energy_factor(energy_unit)
+    sf = SymmetryFunctions.from_n2p2_lines(elements, lines, str(input_nn), to_angstrom)
+    sf = SymmetryFunctions(elements, {e: [sf.functions[e][k] for k in n2p2_order(sf, e)]
+                                      for e in elements})
+    codes = settings["global_activation_short"]
+    hidden = [int(x) for x in settings["global_nodes_short"]]
+    if codes[-1] != "l" or len(set(codes[:-1])) != 1 or codes[0] not in ACTIVATION_CODES:
+        raise InputError(f"{input_nn}: activations {' '.join(codes)} not supported (hidden layers "
+                         f"all one of {', '.join(ACTIVATION_CODES)}, output l)")
+    model = AtomicEnergies(elements, sf.n_features, hidden, ACTIVATION_CODES[codes[0]]).double()
+    reference = dict(zip(settings.get("atom_energy", [])[::2],
+                         (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
+    stats = _read_scaling(directory / "scaling.data", elements)
+    transforms = {}
+    for element in elements:
+        weights_file = directory / f"weights.{atomic_numbers[element]:03d}.data"
+        if not weights_file.is_file():
+            raise InputError(f"{directory}: no {weights_file.name} for {element}")
+        layers = _read_weights(weights_file, [sf.n_features[element], *hidden, 1])
+        w, b = layers[-1]  # energies to eV, reference energy folded into the output bias
+        layers[-1] = (w * to_ev, (b + reference.get(element, 0.0)) * to_ev)
+        set_layers(model.nets[element], layers)
+        transforms[element] = _transform(settings, stats[element], str(input_nn))
+    return Potential(sf, transforms, model, {"source": str(directory)})
+
+
+# ----- writing ------------------------------------------------------------------------------
+def _folded_first_layer(potential: Potential, element: str, order: list[int]):
+    """First-layer weights and bias acting on n2p2-scaled inputs x* = (G - shift)/scale."""
+    t = potential.transforms[element]
+    first = linear_layers(potential.model.nets[element])[0]
+    w, b = first.weight.detach().double(), first.bias.detach().double()
+    if t.pca_matrix is not None:  # x_net = (x* - mean) @ M: fold into W and b
+        m = t.pca_matrix.double()
+        b = b - (t.pca_mean.double() @ m) @ w.T
+        w = w @ m.T
+    return w[:, order], b
+
+
+def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
+                         length_unit: float | str = 1.0, energy_unit: float | str = 1.0) -> Path:
+    """Write ``input.nn``, ``scaling.data`` and ``weights.NNN.data`` into ``directory``."""
+    model = potential.model
+    codes = {v: k for k, v in ACTIVATION_CODES.items()}
+    if model.activation not in codes:
+        raise InputError(f"n2p2 has no {model.activation!r} activation ({', '.join(codes)})")
+    for element in potential.elements:
+        for f in potential.descriptor.functions[element]:
+            if f.kind not in KIND_TO_N2P2:
+                raise InputError(f"{element}: type {f.kind} has no n2p2 equivalent")
+    directory = Path(directory)
+    to_file_len, to_file_en = length_factor(length_unit), 1.0 / energy_factor(energy_unit)
+    elements = n2p2_elements(potential.elements)
+    sf = potential.descriptor
+    orders = {e: n2p2_order(sf, e) for e in elements}
+    hidden = model.hidden
+    lines = [f"number_of_elements {len(elements)}", "elements " + " ".join(elements),
+             "cutoff_type 1", "scale_symmetry_functions", "scale_min_short -1.0",
+             "scale_max_short 1.0", f"global_hidden_layers_short {len(hidden)}",
+             "global_nodes_short " + " ".join(map(str, hidden)),
+             "global_activation_short " + " ".join([codes[model.activation]] * len(hidden) + ["l"]),
+             "use_short_forces"]
+    scaling = []
+    for n, element in enumerate(elements):
+        t = potential.transforms[element]
+        functions = sf.functions[element]
+        for k, idx in enumerate(orders[element]):
+            f = functions[idx]
+            lines.append(format_n2p2_symfunction(element, f, to_file_len))
+            shift, scale = float(t.shift[idx]), float(t.scale[idx])
+            scaling.append(f"{n + 1:4d} {k + 1:4d} {shift - scale!r} {shift + scale!r} "
+                           f"{shift!r} {scale!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_write(directory / "input.nn") as out:
+        out.write("\n".join(lines) + "\n")
+    with atomic_write(directory / "scaling.data") as out:
+        out.write("\n".join(scaling) + "\n")
+    for element in elements:
+        layers = [(lin.weight.detach().double(), lin.bias.detach().double())
+                  for lin in linear_layers(model.nets[element])]
+        layers[0] = _folded_first_layer(potential, element, orders[element])
+        w, b = layers[-1]
+        layers[-1] = (w * to_file_en, b * to_file_en)
+        _write_weights(directory / f"weights.{atomic_numbers[element]:03d}.data", layers)
+    return directory
+
+
+def _write_weights(path: Path, layers) -> None:
+    rows, count = [], 0
+    for k, (w, b) in enumerate(layers):
+        for i in range(w.shape[1]):
+            for j in range(w.shape[0]):
+                count += 1
+                rows.append(f"{float(w[j, i]):.16E} a {count:9d} {k:5d} {i + 1:5d} {k + 1:5d} "
+                            f"{j + 1:5d}")
+        for j in range(w.shape[0]):
+            count += 1
+            rows.append(f"{float(b[j]):.16E} b {count:9d} {k + 1:5d} {j + 1:5d}")
+    with atomic_write(path) as out:
+        out.write("\n".join(rows) + "\n")
+
