@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from gdfnn.descriptors import compiled
 from gdfnn.descriptors import params as P
 from gdfnn.descriptors.kernel import FunctionTable, KernelOutput, symmetry_functions
-from gdfnn.descriptors.neighbors import neighbor_list
+from gdfnn.descriptors.neighbors import Neighbors, neighbor_list
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
 
@@ -200,15 +200,18 @@ class SymmetryFunctions:
     # ----- computation ----------------------------------------------------------------------
     def compute(self, atoms: ase.Atoms, derivatives: bool = False, *,
                 dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
-                backend: str = "auto") -> FeatureBlock:
+                backend: str = "auto", neighbors: Neighbors | None = None) -> FeatureBlock:
         """Features of one structure (and, with ``derivatives``, dG/dR and virial terms);
-        arguments as :meth:`compute_many`."""
+        ``neighbors``: a precomputed list within :attr:`cutoff` (e.g. from a
+        :class:`NeighborCache`); other arguments as :meth:`compute_many`."""
         return self.compute_many([atoms], derivatives, dtype=dtype, device=device,
-                                 backend=backend, progress=False)[0]
+                                 backend=backend, progress=False,
+                                 neighbor_lists=None if neighbors is None else [neighbors])[0]
 
     def compute_many(self, frames: Sequence[ase.Atoms], derivatives: bool = False, *,
                      dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
-                     backend: str = "auto", progress: bool = True) -> list[FeatureBlock]:
+                     backend: str = "auto", progress: bool = True,
+                     neighbor_lists: Sequence[Neighbors] | None = None) -> list[FeatureBlock]:
         """Features of many structures, several per kernel call; shows a progress bar.
 
         Args:
@@ -218,6 +221,7 @@ class SymmetryFunctions:
             device: where the result lives and, for the torch backend, where it is computed.
             backend: ``"numba"`` (compiled CPU kernel), ``"torch"`` (vectorised torch,
                 any device) or ``"auto"``: numba on CPU when installed, else torch.
+            neighbor_lists: one precomputed list per frame (default: built here).
         """
         device = torch.device(device)
         if backend == "auto":
@@ -229,8 +233,10 @@ class SymmetryFunctions:
         blocks: list[FeatureBlock] = []
         bar = tqdm(total=len(frames), desc="featurising", unit="frame",
                    disable=not progress or len(frames) < 2)
+        lists = iter(neighbor_lists) if neighbor_lists is not None else None
         for batch in _batches(frames):
-            blocks.extend(self._compute_batch(batch, derivatives, dtype, device, backend))
+            given = None if lists is None else [next(lists) for _ in batch]
+            blocks.extend(self._compute_batch(batch, derivatives, dtype, device, backend, given))
             bar.update(len(batch))
         bar.close()
         return blocks
@@ -248,11 +254,12 @@ class SymmetryFunctions:
         pairs, dG, virial = compiled.assemble(centers, neighbors, vec, dge, len(species))
         return KernelOutput(*(torch.from_numpy(x) for x in (values, pairs, dG, virial)))
 
-    def _compute_batch(self, frames, derivatives, dtype, device, backend) -> list[FeatureBlock]:
+    def _compute_batch(self, frames, derivatives, dtype, device, backend, given=None
+                       ) -> list[FeatureBlock]:
         species, centers, neighbors, offsets = [], [], [], []
         start = 0
-        for atoms in frames:
-            nl = neighbor_list(atoms, self.cutoff)
+        for k, atoms in enumerate(frames):
+            nl = neighbor_list(atoms, self.cutoff) if given is None else given[k]
             species.append(self.species_of(atoms))
             centers.append(nl.centers + start)
             neighbors.append(nl.neighbors + start)

@@ -134,13 +134,29 @@ class Potential:
             x[rows, :d] = features[rows, :d] @ matrices[n] + t.offset.to(features.dtype)
         return x, matrices
 
-    def predict(self, atoms: ase.Atoms, *, stress: bool | None = None) -> dict[str, np.ndarray]:
+    def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
+                neighbors=None) -> dict[str, np.ndarray]:
         """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
-        periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign)."""
+        periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
+        ``neighbors``: a precomputed neighbour list (see :class:`NeighborCache`)."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
-                                        device=self.device)
+                                        device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
         return self.evaluate_block(block, len(atoms), atoms.get_volume() if want_stress else None)
+
+    def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False
+                     ) -> list[dict[str, np.ndarray]]:
+        """:meth:`predict` for many frames, featurised together in batches."""
+        blocks = self.descriptor.compute_many(frames, derivatives=True, dtype=self.dtype,
+                                              device=self.device, progress=progress)
+        return [self.evaluate_block(b, len(a), a.get_volume() if a.pbc.all() else None)
+                for a, b in zip(frames, blocks, strict=True)]
+
+    def calculator(self, **kwargs):
+        """An ASE calculator (:class:`gdfnn.calculator.NNPCalculator`) for this potential."""
+        from gdfnn.calculator import NNPCalculator
+
+        return NNPCalculator(self, **kwargs)
 
     def evaluate_block(self, block, n_atoms: int, volume: float | None) -> dict[str, np.ndarray]:
         """Energies, forces and stress from a :class:`FeatureBlock` with derivatives."""

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+from ase import units
+from ase.build import bulk
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
+
+from gdfnn import Potential
+from gdfnn.errors import InputError
+from tests.conftest import POTENTIALS_DIR
+from tests.model.test_potential import _structure, random_potential
+
+
+def si_potential() -> Potential:
+    if not POTENTIALS_DIR.is_dir():
+        pytest.skip(f"published potentials not found at {POTENTIALS_DIR}")
+    return Potential.from_n2p2(POTENTIALS_DIR / "mlearn-n2p2-Si", length_unit="bohr",
+                               energy_unit="hartree")
+
+
+def test_forces_and_stress_are_derivatives_of_the_energy():
+    atoms = _structure(5)
+    atoms.calc = random_potential().calculator()
+    forces = atoms.get_forces()
+    h = 1e-5
+    for j, x in [(0, 0), (3, 1), (6, 2)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.calc = minus.calc = atoms.calc
+        plus.positions[j, x] += h
+        minus.positions[j, x] -= h
+        numeric = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
+        assert forces[j, x] == pytest.approx(numeric, abs=1e-7)
+    numeric_stress = atoms.calc.calculate_numerical_stress(atoms, d=1e-6)
+    np.testing.assert_allclose(atoms.get_stress(), numeric_stress, atol=1e-7)
+    assert atoms.get_potential_energy() == pytest.approx(atoms.get_potential_energies().sum())
+    assert atoms.get_potential_energy(force_consistent=True) == atoms.get_potential_energy()
+
+
+def test_cell_and_supercell_give_identical_atomic_energies():
+    pot = random_potential(elements=("Si",))
+    cell = _structure(3, carbon=False)
+    cell.calc = pot.calculator()
+    big = cell * (2, 1, 2)
+    big.calc = pot.calculator()
+    np.testing.assert_allclose(big.get_potential_energies(),
+                               np.tile(cell.get_potential_energies(), 4), atol=1e-10)
+    np.testing.assert_allclose(big.get_forces(), np.tile(cell.get_forces(), (4, 1)), atol=1e-10)
+
+
+def test_unknown_element_is_a_clear_error():
+    atoms = _structure(1)
+    atoms.calc = random_potential(elements=("Si",)).calculator()
+    with pytest.raises(InputError, match="element.s. C not in the descriptor's elements"):
+        atoms.get_potential_energy()
+
+
+def test_nve_energy_drift_is_small_and_neighbour_lists_are_reused():
+    """64-atom diamond Si, 300 K, 1 fs, 1,000 steps with the published n2p2 Si potential."""
+    pot = si_potential()
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    calc = pot.calculator(skin=0.5)
+    atoms.calc = calc
+    total = []
+    dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
+    dyn.attach(lambda: total.append(atoms.get_total_energy() / len(atoms)), interval=10)
+    dyn.run(1000)
+    drift = np.abs(np.array(total) - total[0]).max()
+    assert drift < 2e-4  # eV/atom over 1 ps
+    assert 1 < calc.neighbors.builds < 200
+    assert atoms.get_temperature() > 100  # it really moved
