@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from gdfnn import Potential
@@ -58,7 +58,7 @@ def test_nve_energy_drift_is_small_and_neighbour_lists_are_reused():
     """64-atom diamond Si, 300 K, 1 fs, 1,000 steps with the published n2p2 Si potential."""
     pot = si_potential()
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
-    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
     calc = pot.calculator(skin=0.5)
     atoms.calc = calc
     total = []

@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
 #: Subcommands that later work will build, with the issue that builds them.
 PLANNED = {
-    "evaluate": "errors and plots of a potential on data (issue 6)",
-    "export": "write LAMMPS potentials (issue 6)",
-    "md": "molecular dynamics with a potential (issue 6)",
     "reproduce": "the paper's experiments (issue 7)",
     "demo": "quick Si-vacancy NNP-c vs NNP-GDF run (issue 7)",
 }
@@ -114,6 +111,72 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _potential(path: str, args: argparse.Namespace):
+    from gdfnn.workflows.convert import load_potential
+
+    return load_potential(path, length_unit=args.potential_length_unit,
+                          energy_unit=args.potential_energy_unit)
+
+
+def _add_potential_units(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--potential-length-unit", default="angstrom",
+                   help="length unit an n2p2 potential was trained in (e.g. bohr)")
+    p.add_argument("--potential-energy-unit", default="ev",
+                   help="energy unit an n2p2 potential was trained in (e.g. hartree)")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gdfnn.workflows.convert import convert
+
+    potential = _potential(args.potential, args)
+    print(convert(potential, args.to, args.output, length_unit=args.length_unit,
+                  energy_unit=args.energy_unit))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from gdfnn.data import load_sources, validate_structures
+    from gdfnn.workflows.evaluate import DefectRule, evaluate, format_result, training_features
+
+    potentials = {Path(p).stem if Path(p).name != "potential.pt" else Path(p).parent.name:
+                  _potential(p, args) for p in args.potentials}
+    frames = load_sources(args.data)
+    first = next(iter(potentials.values()))
+    validate_structures(frames, elements=first.elements)
+    references = {k: training_features(p) for k, p in potentials.items()}
+    defect = None
+    if args.defect_cutoff:
+        defect = DefectRule(args.defect_cutoff, args.defect_coordination)
+    result = evaluate(potentials, frames, references=references, sigma=args.sigma, defect=defect,
+                      output=args.output, plot=not args.no_plots)
+    print(format_result(result))
+    print(f"results in {args.output}/ (evaluation.json, per_atom.csv, *.png)")
+    return 0
+
+
+def _cmd_md(args: argparse.Namespace) -> int:
+    from ase.io import read
+
+    from gdfnn.workflows.md import MDSettings, run_md
+
+    potential = _potential(args.potential, args)
+    try:
+        atoms = read(args.structure, index=args.index)
+    except Exception as exc:
+        from gdfnn.errors import InputError
+
+        raise InputError(f"{args.structure}: cannot read a structure ({exc})") from None
+    if args.supercell:
+        atoms = atoms * tuple(int(x) for x in args.supercell.split(","))
+    low, _, high = args.temperature.partition(":")
+    settings = MDSettings(args.ensemble, float(low), float(high) if high else None, args.steps,
+                          args.timestep, args.friction, args.pressure, args.interval,
+                          args.min_distance, args.max_drift, args.seed)
+    summary = run_md(atoms, potential.calculator(), settings, args.output)
+    print(", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from gdfnn.config import defaults_yaml, load_config
 
@@ -189,6 +252,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs")
     p.add_argument("--output", default=None, help="override output.directory")
     p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="errors, tables and plots of potentials on data",
+                       description="Energy RMSE/MAE (meV/atom) and force RMSE/MAE (eV/Å) per "
+                       "element, group, defect subset and GDF bin; evaluation.json, per_atom.csv "
+                       "and plots (parity, force error vs GDF, atomic energies).")
+    p.add_argument("potentials", nargs="+", metavar="POTENTIAL",
+                   help="potential.pt, n2p2 directory or potential_saved (several: compared)")
+    p.add_argument("--data", nargs="+", required=True, help="labelled data files")
+    p.add_argument("--output", default="evaluation", help="output directory")
+    p.add_argument("--sigma", type=float, default=0.02, help="GDF width for the GDF bins")
+    p.add_argument("--defect-cutoff", type=float, default=None,
+                   help="defect atoms: fewer than --defect-coordination neighbours within this "
+                   "many Å (e.g. 2.6 for Si)")
+    p.add_argument("--defect-coordination", type=int, default=4)
+    p.add_argument("--no-plots", action="store_true")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a potential for LAMMPS (n2p2/hdnnp, SIMPLE-NN/nn)",
+                       description="Convert between potential.pt, n2p2 directories (LAMMPS "
+                       "pair_style hdnnp) and SIMPLE-NN potential_saved (pair_style nn); prints "
+                       "the LAMMPS lines. Importing: give an n2p2 directory or potential_saved "
+                       "and --to gdfnn.")
+    p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
+    p.add_argument("--to", required=True, choices=["n2p2", "simple-nn", "gdfnn"])
+    p.add_argument("--output", required=True, help="file (simple-nn, gdfnn) or directory (n2p2)")
+    p.add_argument("--length-unit", default="angstrom", help="n2p2 output length unit")
+    p.add_argument("--energy-unit", default="ev", help="n2p2 output energy unit")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_export)
+
+    p = sub.add_parser("md", help="molecular dynamics with a potential",
+                       description="NVE, Langevin or Nose-Hoover NVT, or Berendsen NPT with ASE; "
+                       "temperature ramps (--temperature 500:1300); md.traj and thermo.csv; stops "
+                       "with a message when atoms come closer than --min-distance or NVE energy "
+                       "drifts. Units: K, fs, GPa, Å.")
+    p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
+    p.add_argument("structure", help="starting structure (any ase.io format)")
+    p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
+    p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
+    p.add_argument("--ensemble", default="langevin",
+                   choices=["nve", "langevin", "nose-hoover", "npt-berendsen"])
+    p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--timestep", type=float, default=1.0, help="fs")
+    p.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
+    p.add_argument("--pressure", type=float, default=0.0, help="NPT pressure, GPa")
+    p.add_argument("--interval", type=int, default=10, help="steps between log/trajectory/checks")
+    p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
+    p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="md", help="output directory")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_md)
 
     p = sub.add_parser("config", help="print the default config or check a config file",
                        description="Print every config key with its default and meaning.")

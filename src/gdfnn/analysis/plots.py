@@ -52,3 +52,42 @@ def feature_count_map(points: dict[str, np.ndarray], axis_names: tuple[str, str]
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+
+
+def parity(pairs: dict[str, tuple[np.ndarray, np.ndarray]], quantity: str, unit: str,
+           path: str | os.PathLike) -> None:
+    """Predicted vs reference values, one colour per potential, with the identity line."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    every = np.concatenate([np.concatenate(p) for p in pairs.values()])
+    low, high = every.min(), every.max()
+    ax.plot([low, high], [low, high], color="0.5", lw=1)
+    for color, (label, (ref, pred)) in zip(COLORS, pairs.items(), strict=False):
+        rmse = np.sqrt(((pred - ref) ** 2).mean())
+        ax.scatter(ref, pred, s=4, alpha=0.5, color=color, label=f"{label} (RMSE {rmse:.3g})")
+    ax.set_xlabel(f"reference {quantity} ({unit})")
+    ax.set_ylabel(f"predicted {quantity} ({unit})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None:
+    """Paper Figure 1c: mean force error per log-spaced GDF bin, quartile band shaded."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    for color, (label, rows) in zip(COLORS, curves.items(), strict=False):
+        rows = [r for r in rows if r["n"] > 0]
+        centre = np.sqrt([r["low"] * r["high"] for r in rows])
+        ax.plot(centre, [r["mean_norm"] for r in rows], "o-", color=color, label=label)
+        ax.fill_between(centre, [r["q25"] for r in rows], [r["q75"] for r in rows],
+                        color=color, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("GDF rho")
+    ax.set_ylabel("|F_ref - F| (eV/Å)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

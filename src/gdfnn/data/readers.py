@@ -118,9 +118,12 @@ def read_structures(
     for i in selection:
         atoms = images[i]
         energy, forces, stress = _labels_from_atoms(atoms)
+        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+        energies = results.get("energies")
         atoms.calc = None
         tag = group or str(atoms.info.get("config_type", DEFAULT_GROUP))
-        frame = Structure(atoms, energy, forces, stress, tag, float(weight), str(path), i)
+        frame = Structure(atoms, energy, forces, stress, tag, float(weight), str(path), i,
+                          None if energies is None else np.array(energies, dtype=float))
         frame.convert_units(to_angstrom, to_ev)
         structures.append(frame)
     return structures

@@ -24,6 +24,8 @@ class Structure:
         weight: structure weight in the loss (structure_list header, default 1.0).
         source: the file the frame was read from.
         index: the frame's index in that file (0-based).
+        energies: ``(n_atoms,)`` reference per-atom energies in eV (when the source has them,
+            e.g. a classical reference potential), or None.
     """
 
     atoms: ase.Atoms
@@ -34,6 +36,7 @@ class Structure:
     weight: float = 1.0
     source: str = ""
     index: int = 0
+    energies: np.ndarray | None = None
 
     @property
     def n_atoms(self) -> int:
@@ -51,6 +54,8 @@ class Structure:
             self.forces = self.forces * (ev_per_energy / angstrom_per_length)
         if self.stress is not None:
             self.stress = self.stress * (ev_per_energy / angstrom_per_length**3)
+        if self.energies is not None:
+            self.energies = self.energies * ev_per_energy
 
     @property
     def label(self) -> str:
