@@ -15,13 +15,6 @@ from gdfnn.errors import GdfnnError
 if TYPE_CHECKING:
     from gdfnn.config import Config
 
-#: Subcommands that later work will build, with the issue that builds them.
-PLANNED = {
-    "reproduce": "the paper's experiments (issue 7)",
-    "demo": "quick Si-vacancy NNP-c vs NNP-GDF run (issue 7)",
-}
-
-
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=":", help="frames to read, ase slice (default ':')")
     p.add_argument("--format", default=None, help="ase.io format or 'n2p2' (default: guess)")
@@ -177,6 +170,31 @@ def _cmd_md(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.experiment == "si-vacancy":
+        from gdfnn.experiments.si_vacancy import report, run_si_vacancy
+
+        results = run_si_vacancy(args.output or "si_vacancy", preset=args.preset,
+                                 reference=args.reference, seed=args.seed)
+        print(report(results))
+    else:
+        from gdfnn.experiments.si_mlearn import report, run_si_mlearn
+
+        results = run_si_mlearn(args.output or "si_mlearn", data=args.data, epochs=args.epochs,
+                                seed=args.seed)
+        print(report(results))
+    print(f"results in {args.output or args.experiment.replace('-', '_')}/")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gdfnn.experiments.si_vacancy import report, run_si_vacancy
+
+    print(report(run_si_vacancy(args.output, preset="quick", reference="sw-si", seed=args.seed)))
+    print(f"results in {args.output}/ (results.json, report.md, PNG figures)")
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from gdfnn.config import defaults_yaml, load_config
 
@@ -188,14 +206,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
         return 0
     print(defaults_yaml(), end="")
     return 0
-
-
-def _planned(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"gdfnn {name}: not implemented yet ({PLANNED[name]})", file=sys.stderr)
-        return 2
-
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,6 +317,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_potential_units(p)
     p.set_defaults(run=_cmd_md)
 
+    p = sub.add_parser("reproduce", help="the paper's experiments on reference potentials or DFT",
+                       description="si-vacancy: the paper's Figure 1 on a classical reference "
+                       "potential (sample MD, train NNP-c and NNP-GDF, defect/bulk force RMSE, "
+                       "error vs GDF, feature map, NEB barrier). si-mlearn: NNP-c vs NNP-GDF on "
+                       "the mlearn Si DFT data, test errors per config_type and defect atoms.")
+    p.add_argument("experiment", choices=["si-vacancy", "si-mlearn"])
+    p.add_argument("--preset", default="quick", choices=["quick", "full", "tiny"],
+                   help="si-vacancy size: quick (<10 min), full (the paper's 800 frames)")
+    p.add_argument("--reference", default="sw-si", choices=["sw-si", "tersoff-si"])
+    p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
+    p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default=None, help="output directory")
+    p.set_defaults(run=_cmd_reproduce)
+
+    p = sub.add_parser("demo", help="quick Si-vacancy NNP-c vs NNP-GDF run (under 10 minutes)",
+                       description="gdfnn reproduce si-vacancy --preset quick: Stillinger-Weber "
+                       "Si stands in for DFT.")
+    p.add_argument("--output", default="demo", help="output directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_cmd_demo)
+
     p = sub.add_parser("config", help="print the default config or check a config file",
                        description="Print every config key with its default and meaning.")
     group = p.add_mutually_exclusive_group()
@@ -314,10 +346,6 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--check", metavar="CONFIG", help="validate CONFIG, print it resolved")
     p.set_defaults(run=_cmd_config)
 
-    for name, text in PLANNED.items():
-        p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        p.set_defaults(run=_planned(name))
     return parser
 
 

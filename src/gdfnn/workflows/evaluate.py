@@ -61,12 +61,18 @@ def reference_from_features(potential: Potential, features: torch.Tensor,
 
 def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
              references: dict[str, dict[str, torch.Tensor] | None] | None = None,
-             sigma: float = 0.02, defect: DefectRule | None = None,
+             sigma: float = 0.02, defect: DefectRule | str | None = None,
              output: str | Path | None = None, plot: bool = True) -> dict:
-    """Errors of every potential on ``frames`` (which need energies and forces)."""
+    """Errors of every potential on ``frames`` (which need energies and forces).
+
+    ``defect``: a :class:`DefectRule`, or the name of a per-atom array of the frames (e.g.
+    ``"defect"`` as written by :mod:`gdfnn.experiments.sampling`) marking the defect atoms.
+    """
     references = references or {}
     defect_mask = None
-    if defect is not None:
+    if isinstance(defect, str):
+        defect_mask = np.concatenate([s.atoms.arrays[defect].astype(bool) for s in frames])
+    elif defect is not None:
         defect_mask = np.concatenate([coordination(s.atoms, defect.cutoff) < defect.coordination
                                       for s in frames])
     result, per_atom, curves = {}, {}, {}
