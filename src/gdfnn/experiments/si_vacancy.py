@@ -175,6 +175,7 @@ def report(results: dict) -> str:
         "atoms = atoms bonded to the vacancy site in each frame.", "",
         markdown_table(headers, rows), "",
         f"Reference ({results['reference']}) migration barrier: {ref['barrier_eV']:.3f} eV "
-        f"(NEB converged: {ref['converged']}).", "",
+        f"(NEB converged: {ref['converged']}; lowest image {ref['lowest_image_eV']:.3f} eV "
+        "relative to the simple vacancy).", "",
         "Figures: evaluation_train/force_error_vs_gdf.png (Figure 1c), feature_map_fig1b.png "
         "(Figure 1b), evaluation_*/parity_*.png."])

