@@ -164,15 +164,6 @@ class FeatureSet:
         """``(N,)`` structure index of each atom."""
         return torch.repeat_interleave(torch.arange(self.n_structures), self.n_atoms)
 
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> FeatureSet:
-        def move(t):
-            if dtype is not None and t.is_floating_point():
-                t = t.to(dtype)
-            return t.to(device)
-
-        return FeatureSet({k: move(v) for k, v in self.arrays.items()}, self.group, self.source,
-                          self.elements)
-
 
 class FeatureStore:
     """Read access to a store written by :func:`write_store` (lazy; nothing loaded yet)."""

@@ -12,7 +12,8 @@ term with respect to the entry vectors a = D_ij and b = D_ik is written as
 
     dT/da = Pa a + K b,     dT/db = Pb b + K a,
 
-with scalar coefficients Pa, Pb, K (derived in the module docstring of ``kernel``).
+with scalar coefficients Pa, Pb, K: from dcos/da = (b/|b| - cos a/|a|)/|a| and
+dR_jk/da = -(b - a)/R_jk (and the same with a and b swapped), every direction is a or b.
 """
 
 from __future__ import annotations
