@@ -81,13 +81,13 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
 
 def _cmd_gdf(args: argparse.Namespace) -> int:
-    from gdfnn.workflows.gdf import format_summary, run_gdf
+    from gdfnn.workflows.gdf import format_gdf_summary, run_gdf
 
     config = _config_for(args.inputs, args.output, {"gdf": {
         "sigma": args.sigma, "modifier": args.modifier, "approximate": args.approximate or None}})
     config.gdf.enabled = True
     components = tuple(int(x) for x in args.components.split(",")) if args.components else None
-    print(format_summary(run_gdf(config, components, args.split_group)))
+    print(format_gdf_summary(run_gdf(config, components, args.split_group)))
     return 0
 
 

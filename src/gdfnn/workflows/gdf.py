@@ -98,7 +98,7 @@ def _plots(config, prepared, data, is_train, per_element, components, split_grou
     return files
 
 
-def format_summary(summary: dict) -> str:
+def format_gdf_summary(summary: dict) -> str:
     lines = [f"GDF weights (modifier {summary['modifier']}), over training atoms:",
              "element  sigma     c         atoms   min      median   max       >1     ESS"]
     for s in summary["elements"]:
