@@ -55,7 +55,7 @@ PRESETS = {
     # 16 ps of MD, a frame every 20 fs: 800 frames, 50,400 atoms (the paper's size)
     "full": Preset(steps=8000, interval=10, epochs=1000),
     # 4 ps, 200 frames: under 10 minutes on 2 cores
-    "quick": Preset(steps=2000, interval=10, epochs=150),
+    "quick": Preset(steps=2000, interval=10, epochs=500),
     # a smoke test for CI: 20 frames, a few epochs, a short NEB
     "tiny": Preset(steps=200, interval=10, epochs=3, batch_size=8, neb_images=3, neb_steps=5),
 }
