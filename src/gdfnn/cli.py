@@ -15,13 +15,14 @@ from gdfnn.errors import GdfnnError
 if TYPE_CHECKING:
     from gdfnn.config import Config
 
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=":", help="frames to read, ase slice (default ':')")
     p.add_argument("--format", default=None, help="ase.io format or 'n2p2' (default: guess)")
-    p.add_argument("--length-unit", default="angstrom",
-                   help="length unit of the files: angstrom, bohr, nm or Å per unit")
-    p.add_argument("--energy-unit", default="ev",
-                   help="energy unit of the files: ev, hartree, ... or eV per unit")
+    p.add_argument("--length-unit", default=None,
+                   help="length unit of the files: angstrom (default), bohr, nm or Å per unit")
+    p.add_argument("--energy-unit", default=None,
+                   help="energy unit of the files: ev (default), hartree, ... or eV per unit")
     p.add_argument("--elements", default=None,
                    help="comma-separated elements the potential knows (others are an error)")
     p.add_argument("--no-forces", action="store_true", help="do not require forces")
@@ -70,7 +71,8 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     for path in args.inputs:
         try:
             frames = read_structures(path, args.index, format=args.format,
-                                     length_unit=args.length_unit, energy_unit=args.energy_unit)
+                                     length_unit=args.length_unit or "angstrom",
+                                     energy_unit=args.energy_unit or "ev")
             validate_structures(frames, require_forces=not args.no_forces, elements=elements)
         except GdfnnError as exc:
             print(f"gdfnn: error: {exc}", file=sys.stderr)
