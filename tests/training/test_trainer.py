@@ -77,6 +77,7 @@ def test_stop_file_ends_training_cleanly(toy_config, tmp_path):
     train(config)
     curve = list(csv.DictReader(open(tmp_path / "out" / "learning_curve.csv")))
     assert len(curve) == 1 and (tmp_path / "out" / "potential.pt").is_file()
+    assert not (tmp_path / "out" / STOP_FILE).exists()
 
 
 def test_nan_in_inputs_is_caught_before_training(toy_config, tmp_path):

@@ -217,7 +217,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{train_loss:.3g}",
                                 valid_F=f"{last.get('valid_force_rmse', math.nan):.3f}")
                 if stop_file.exists():
-                    self._stop_reason = f"{STOP_FILE} file found"
+                    self._stop_reason = f"{STOP_FILE} file found (removed)"
+                    if self.rank == 0:
+                        stop_file.unlink(missing_ok=True)  # else the next run stops at once
                 if (config.patience and self.state.stale_validations >= config.patience):
                     self._stop_reason = (f"early stopping: no improvement in {config.patience} "
                                          "validations")
