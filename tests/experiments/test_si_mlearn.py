@@ -1,0 +1,17 @@
+import json
+
+
+def test_si_mlearn_runs_on_the_real_data_and_reports_every_group(dft_dir, tmp_path, capsys):
+    from gdfnn.cli import main
+
+    assert main(["reproduce", "si-mlearn", "--data", str(dft_dir), "--epochs", "2",
+                 "--output", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    for name in ("nnp_c", "nnp_gdf"):
+        assert set(results["test"][name]["per_group"]) == {"Vacancy", "AIMD-NVT", "Elastic",
+                                                          "Surface"}
+        assert results["vacancy_frames"][name]["defect_atoms"]["n"] > 0
+        assert "per_gdf_bin" in results["test"][name]
+    report = (tmp_path / "report.md").read_text()
+    assert "| nnp_gdf |" in report and "F Vacancy defect atoms" in report
+    assert "| nnp_c |" in capsys.readouterr().out
