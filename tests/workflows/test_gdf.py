@@ -48,3 +48,13 @@ def test_gdf_command_stores_weights_and_writes_plots(tmp_path, capsys):
                                rtol=1e-10)
     np.testing.assert_allclose(w[~atoms_train].numpy(), (1 / expected_valid / mean_train).numpy(),
                                rtol=1e-10)
+
+
+def test_gdf_command_approximate_mode_reports_its_checked_error(tmp_path, capsys):
+    ase.io.write(tmp_path / "si.xyz", labelled_si(6))
+    assert main(["gdf", str(tmp_path / "si.xyz"), "--approximate", "--sigma", "0.05",
+                 "--output", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "gdf_summary.json").read_text())
+    error = summary["elements"][0]["approximate_max_rel_error"]
+    assert error is not None and 0 <= error < 0.01
+    capsys.readouterr()
