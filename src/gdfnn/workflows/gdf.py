@@ -106,6 +106,9 @@ def format_gdf_summary(summary: dict) -> str:
         lines.append(f"{s['element']:<8} {s['sigma']:<9.4g} {c:<9} {s['atoms']:<7d} "
                      f"{s['min']:<8.3g} {s['median']:<8.3g} {s['max']:<9.4g} "
                      f"{s['fraction_above_1']:<6.3f} {s['effective_sample_size']:.3f}")
+        if s["approximate_max_rel_error"] is not None:
+            lines.append(f"  {s['element']}: approximate mode, max relative error of the "
+                         f"weights on the checked sample {s['approximate_max_rel_error']:.2e}")
     lines.append(f"weights stored in {summary['store']}")
     lines += [f"plot: {p}" for p in summary["files"].values()]
     return "\n".join(lines)
