@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
+from ase.calculators.fd import calculate_numerical_stress
 from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
@@ -30,7 +31,7 @@ def test_forces_and_stress_are_derivatives_of_the_energy():
         minus.positions[j, x] -= h
         numeric = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
         assert forces[j, x] == pytest.approx(numeric, abs=1e-7)
-    numeric_stress = atoms.calc.calculate_numerical_stress(atoms, d=1e-6)
+    numeric_stress = calculate_numerical_stress(atoms, eps=1e-6)
     np.testing.assert_allclose(atoms.get_stress(), numeric_stress, atol=1e-7)
     assert atoms.get_potential_energy() == pytest.approx(atoms.get_potential_energies().sum())
     assert atoms.get_potential_energy(force_consistent=True) == atoms.get_potential_energy()
