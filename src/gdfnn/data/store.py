@@ -195,6 +195,12 @@ class FeatureStore:
     def n_structures(self) -> int:
         return len(self.atom_offset) - 1
 
+    @property
+    def groups(self) -> list[str]:
+        """Group tag of every structure (read without loading any array)."""
+        with h5py.File(self.path, "r") as f:
+            return [g.decode() if isinstance(g, bytes) else g for g in f[GROUP][:]]
+
     def load(self, indices: Sequence[int] | np.ndarray | None = None) -> FeatureSet:
         """Structures ``indices`` (default all) as an in-memory :class:`FeatureSet`."""
         idx = np.arange(self.n_structures) if indices is None else np.asarray(indices, np.int64)

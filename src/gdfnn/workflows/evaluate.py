@@ -41,8 +41,7 @@ def training_features(potential: Potential) -> dict[str, torch.Tensor] | None:
     if not store_path.is_file():
         return None
     store = FeatureStore(store_path)
-    groups = store.load().group
-    split = split_by_group([SimpleNamespace(group=g) for g in groups],
+    split = split_by_group([SimpleNamespace(group=g) for g in store.groups],
                            config["data"]["valid_rate"], config["data"]["test_rate"],
                            config["data"]["split_seed"])
     data = store.load(split.train)
