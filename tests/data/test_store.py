@@ -44,6 +44,9 @@ def test_store_round_trip_and_subsets(tmp_path, frames):
         assert torch.allclose(subset.arrays[DG][lo:hi], block.dG)
     assert subset.arrays[ENERGY].tolist() == [frames[3].energy, frames[1].energy]
     assert subset.group == ["bulk", "bulk"] and subset.structure_of_atom().tolist() == [0] * 8 + [1] * 8
+    light = store.load([3, 1], features_only=True)
+    assert torch.equal(light.arrays[FEATURES], subset.arrays[FEATURES])
+    assert DG not in light.arrays and light.n_atoms.tolist() == [8, 8]
     chunks = list(store.iter_chunks([0, 1, 2, 3, 4], 2))
     assert [c.n_structures for c in chunks] == [2, 2, 1]
 

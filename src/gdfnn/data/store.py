@@ -201,17 +201,21 @@ class FeatureStore:
         with h5py.File(self.path, "r") as f:
             return [g.decode() if isinstance(g, bytes) else g for g in f[GROUP][:]]
 
-    def load(self, indices: Sequence[int] | np.ndarray | None = None) -> FeatureSet:
-        """Structures ``indices`` (default all) as an in-memory :class:`FeatureSet`."""
+    def load(self, indices: Sequence[int] | np.ndarray | None = None, *,
+             features_only: bool = False) -> FeatureSet:
+        """Structures ``indices`` (default all) as an in-memory :class:`FeatureSet`;
+        ``features_only`` reads just G, species and the per-structure labels (no Jacobian,
+        no virial: what scaling and GDF need, a few percent of the store)."""
         idx = np.arange(self.n_structures) if indices is None else np.asarray(indices, np.int64)
+        per_atom = (SPECIES, FEATURES) if features_only else (*PER_ATOM, GDF_RHO, GDF_WEIGHT)
         with h5py.File(self.path, "r") as f:
             atom_rows = _rows(self.atom_offset, idx)
-            pair_rows = _rows(self.pair_offset, idx)
             arrays = {name: torch.from_numpy(f[name][:][idx]) for name in PER_STRUCTURE}
-            arrays.update({name: torch.from_numpy(_take(f[name], atom_rows))
-                           for name in (*PER_ATOM, GDF_RHO, GDF_WEIGHT)})
-            arrays[DG] = torch.from_numpy(_take(f[DG], pair_rows))
-            local = torch.from_numpy(_take(f[PAIRS], pair_rows).astype(np.int64))
+            arrays.update({name: torch.from_numpy(_take(f[name], atom_rows)) for name in per_atom})
+            if not features_only:
+                pair_rows = _rows(self.pair_offset, idx)
+                arrays[DG] = torch.from_numpy(_take(f[DG], pair_rows))
+                local = torch.from_numpy(_take(f[PAIRS], pair_rows).astype(np.int64))
             group = [g.decode() if isinstance(g, bytes) else g for g in f[GROUP][:][idx]]
             source = [g.decode() if isinstance(g, bytes) else g for g in f[SOURCE][:][idx]]
         n_atoms = np.diff(self.atom_offset)[idx]
@@ -219,8 +223,9 @@ class FeatureStore:
         atom_offset = torch.from_numpy(np.concatenate([[0], np.cumsum(n_atoms)]))
         arrays[ATOM_OFFSET] = atom_offset
         arrays[PAIR_OFFSET] = torch.from_numpy(np.concatenate([[0], np.cumsum(n_pairs)]))
-        shift = torch.repeat_interleave(atom_offset[:-1], torch.from_numpy(n_pairs))
-        arrays[PAIRS] = local + shift[:, None]
+        if not features_only:
+            shift = torch.repeat_interleave(atom_offset[:-1], torch.from_numpy(n_pairs))
+            arrays[PAIRS] = local + shift[:, None]
         return FeatureSet(arrays, group, source, self.elements)
 
     def iter_chunks(self, indices: Sequence[int], chunk: int) -> Iterator[FeatureSet]:

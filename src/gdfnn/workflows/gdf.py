@@ -48,7 +48,7 @@ def run_gdf(config: Config, components: tuple[int, int] | None = None,
             split_group: str | None = None) -> dict:
     """Compute GDF weights of ``config``'s data, store them, write summary and plots."""
     prepared = prepare(config)
-    data = prepared.store.load()
+    data = prepared.store.load(features_only=True)
     sf = prepared.descriptor
     is_train = training_atom_mask(data, prepared.split.train)
     transforms = fit_transforms(data.arrays[FEATURES][is_train], data.arrays[SPECIES][is_train],

@@ -71,7 +71,7 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     out = Path(config.output.directory)
     prepared = _prepare_once(config, rank)
     sf, split = prepared.descriptor, prepared.split
-    everything = prepared.store.load()
+    everything = prepared.store.load(features_only=True)
     is_train = training_atom_mask(everything, split.train)
     transforms = fit_transforms(everything.arrays[FEATURES][is_train],
                                 everything.arrays[SPECIES][is_train], sf.n_features, sf.elements,
@@ -100,7 +100,7 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     torch.manual_seed(config.training.seed)
     model = AtomicEnergies(sf.elements, sf.n_features, config.model.hidden,
                            config.model.activation).to(dtype)
-    train_data = prepared.store.load(split.train)
+    train_data = prepared.store.load(split.train, features_only=True)
     model.set_reference_energies(fit_reference_energies(
         train_data.arrays[ENERGY], _element_counts(train_data, len(sf.elements)), sf.elements))
     model.to(device)
