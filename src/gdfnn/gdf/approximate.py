@@ -27,7 +27,7 @@ import torch
 
 from gdfnn.gdf.density import as_points, check_sigma, density
 from gdfnn.gdf.kernel import gaussian_sums
-from gdfnn.gdf.modifiers import theta
+from gdfnn.gdf.modifiers import auto_c, theta
 
 
 @dataclass
@@ -83,6 +83,8 @@ def approximate_density(
     dtype: torch.dtype = torch.float32,
     check: int = 1000,
     modifier: str = "linear",
+    b: float = 150.0,
+    c: float | str = 1.0,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = False,
@@ -94,8 +96,7 @@ def approximate_density(
         dtype: dtype of the kernel sums (float32 by default: its error, ~1e-4, is far below
             the approximation's and it is ~2.5x faster on CPU).
         check: size of the checked sample (half random, half lowest approximate rho).
-        modifier: modifier whose weights' error is reported (sigmoids with their default
-            b and c).
+        modifier, b, c: the modifier whose weights' error is reported.
     """
     sigma = check_sigma(sigma)
     points = as_points(X, "features", torch.float64, device)
@@ -110,8 +111,10 @@ def approximate_density(
     rel_rho = ((rho[sample] - exact).abs() / exact).max().item()
     # Weights are Theta(1/rho) / mean(Theta(1/rho)). If every Theta is within a factor
     # (1 +- e) of its exact value, so is the mean, and a weight is within (1+e)/(1-e).
-    theta_approx = theta(1.0 / rho[sample], modifier)
-    theta_exact = theta(1.0 / exact, modifier)
+    if c == "auto":  # SIMPLE-NN's fit on all points, then the same c on both sides
+        c = auto_c(1.0 / rho)
+    theta_approx = theta(1.0 / rho[sample], modifier, b, c)
+    theta_exact = theta(1.0 / exact, modifier, b, c)
     e = ((theta_approx - theta_exact).abs() / theta_exact).max().item()
     rel_w = (1.0 + e) / (1.0 - e) - 1.0 if e < 1 else float("inf")
     return ApproximateDensity(rho, int(counts.numel()), int(sample.numel()), rel_rho, rel_w)

@@ -59,7 +59,7 @@ def dataset_gdf(data: FeatureSet, is_train_atom: torch.Tensor,
         error = None
         if config.approximate:
             approx = approximate_density(x[train], sigma, modifier=config.modifier,
-                                         progress=progress)
+                                         b=config.b, c=config.c, progress=progress)
             rho_train, error = approx.rho, approx.max_rel_error_weights
         else:
             rho_train = density(x[train], sigma, progress=progress)
