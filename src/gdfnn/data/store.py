@@ -199,7 +199,7 @@ class FeatureStore:
     def groups(self) -> list[str]:
         """Group tag of every structure (read without loading any array)."""
         with h5py.File(self.path, "r") as f:
-            return [g.decode() if isinstance(g, bytes) else g for g in f[GROUP][:]]
+            return _strings(f[GROUP][:])
 
     def load(self, indices: Sequence[int] | np.ndarray | None = None, *,
              features_only: bool = False) -> FeatureSet:
@@ -216,8 +216,7 @@ class FeatureStore:
                 pair_rows = _rows(self.pair_offset, idx)
                 arrays[DG] = torch.from_numpy(_take(f[DG], pair_rows))
                 local = torch.from_numpy(_take(f[PAIRS], pair_rows).astype(np.int64))
-            group = [g.decode() if isinstance(g, bytes) else g for g in f[GROUP][:][idx]]
-            source = [g.decode() if isinstance(g, bytes) else g for g in f[SOURCE][:][idx]]
+            group, source = _strings(f[GROUP][:][idx]), _strings(f[SOURCE][:][idx])
         n_atoms = np.diff(self.atom_offset)[idx]
         n_pairs = np.diff(self.pair_offset)[idx]
         atom_offset = torch.from_numpy(np.concatenate([[0], np.cumsum(n_atoms)]))
@@ -239,6 +238,11 @@ class FeatureStore:
         with h5py.File(self.path, "r+") as f:
             f[GDF_RHO][:] = rho
             f[GDF_WEIGHT][:] = weight
+
+
+def _strings(values: np.ndarray) -> list[str]:
+    """h5py returns variable-length strings as bytes."""
+    return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
 def _rows(offset: np.ndarray, idx: np.ndarray) -> np.ndarray:

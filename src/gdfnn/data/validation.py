@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from vesin import NeighborList
 
 from gdfnn.data.structure import Structure
+from gdfnn.descriptors.neighbors import closest_pair
 from gdfnn.errors import InputError
 
 #: Closest approach of two atoms accepted (Å); closer means broken or duplicated input.
@@ -39,16 +39,11 @@ def _check_cell(s: Structure) -> None:
 
 
 def _check_distances(s: Structure, min_distance: float) -> None:
-    atoms = s.atoms
-    if len(atoms) < 2:
-        return
-    nl = NeighborList(cutoff=min_distance, full_list=False)
-    box = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
-    i, j, d = nl.compute(atoms.positions, box, atoms.pbc.tolist(), quantities="ijd")
-    if len(d):
-        k = int(np.argmin(d))
+    close = closest_pair(s.atoms, min_distance)
+    if close is not None:
+        i, j, d = close
         raise InputError(
-            f"{s.label}: atoms {i[k]} and {j[k]} are {d[k]:.4f} Å apart "
+            f"{s.label}: atoms {i} and {j} are {d:.4f} Å apart "
             f"(< {min_distance} Å): duplicated atoms or wrong length units?"
         )
 

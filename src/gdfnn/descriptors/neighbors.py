@@ -35,6 +35,20 @@ def neighbor_list(atoms: ase.Atoms, cutoff: float) -> Neighbors:
     return Neighbors(i.astype(np.int64), j.astype(np.int64), s.astype(np.int64))
 
 
+def closest_pair(atoms: ase.Atoms, within: float) -> tuple[int, int, float] | None:
+    """The closest pair of atoms nearer than ``within`` Å (periodic images included), as
+    (i, j, distance), or None."""
+    if len(atoms) < 2:
+        return None
+    nl = NeighborList(cutoff=within, full_list=False)
+    box = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
+    i, j, d = nl.compute(atoms.positions, box, atoms.pbc.tolist(), quantities="ijd")
+    if len(d) == 0:
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k])
+
+
 class NeighborCache:
     """Neighbour lists reused between MD steps (a Verlet list).
 

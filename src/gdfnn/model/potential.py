@@ -18,7 +18,7 @@ import torch
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.model.network import AtomicEnergies
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.model.scaling import ElementTransform, transform_features
 
 FORMAT_VERSION = 1
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -124,15 +124,9 @@ class Potential:
     def network_inputs(self, features: torch.Tensor, species: torch.Tensor
                        ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Transformed features ``(N, D)`` and per-species transform matrices."""
-        x = torch.zeros_like(features)
-        matrices = {}
-        for n, element in enumerate(self.elements):
-            t = self.transforms[element]
-            d = t.shift.numel()
-            rows = species == n
-            matrices[n] = t.matrix.to(features.dtype)
-            x[rows, :d] = features[rows, :d] @ matrices[n] + t.offset.to(features.dtype)
-        return x, matrices
+        matrices = {n: self.transforms[e].matrix.to(features.dtype)
+                    for n, e in enumerate(self.elements)}
+        return transform_features(features, species, self.transforms, self.elements), matrices
 
     def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
                 neighbors=None) -> dict[str, np.ndarray]:

@@ -106,3 +106,17 @@ def fit_transforms(features: torch.Tensor, species: torch.Tensor, n_features: di
             raise ValueError(f"no training atoms of element {element}")
         transforms[element] = fit_transform(rows, kind, pca, min_whiten_level, element)
     return transforms
+
+
+def transform_features(features: torch.Tensor, species: torch.Tensor,
+                       transforms: dict[str, ElementTransform], elements: list[str]
+                       ) -> torch.Tensor:
+    """Network inputs ``(N, D)``: each atom's features through its element's transform
+    (columns beyond the element's own count stay 0)."""
+    x = torch.zeros_like(features)
+    for n, element in enumerate(elements):
+        t = transforms[element]
+        d = t.shift.numel()
+        rows = species == n
+        x[rows, :d] = features[rows, :d] @ t.matrix.to(x.dtype) + t.offset.to(x.dtype)
+    return x

@@ -30,7 +30,7 @@ from gdfnn.data.store import (
     FeatureSet,
     FeatureStore,
 )
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.model.scaling import ElementTransform, transform_features
 
 
 @dataclass
@@ -84,8 +84,7 @@ class TrainingSet:
         a = data.arrays
         species = a[SPECIES]
         pairs = a[PAIRS]
-        features = a[FEATURES].to(torch.float64)
-        x = torch.zeros_like(features)
+        x = transform_features(a[FEATURES].to(torch.float64), species, transforms, elements)
         dx = torch.zeros(a[DG].shape, dtype=torch.float64)
         virial = torch.zeros(a[VIRIAL].shape, dtype=torch.float64) if with_stress else None
         centre_species = species[pairs[:, 0]]
@@ -93,7 +92,6 @@ class TrainingSet:
             t = transforms[element]
             matrix, d = t.matrix, t.shift.numel()
             rows = species == n
-            x[rows, :d] = features[rows, :d] @ matrix + t.offset
             prow = centre_species == n
             dx[prow, :d] = torch.einsum("pdk,de->pek", a[DG][prow, :d].to(torch.float64), matrix)
             if with_stress:

@@ -14,13 +14,15 @@ from ase import units
 from ase.io import Trajectory
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
-from vesin import NeighborList
 
+from gdfnn.descriptors.neighbors import closest_pair
 from gdfnn.errors import GdfnnError, InputError
 
 ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
                   "etot_eV", "pressure_GPa", "min_distance_A"]
+#: The nearest-neighbour distance is logged when it is below this (Å).
+NEAREST_LOGGED = 3.0
 
 
 class MDUnstableError(GdfnnError):
@@ -47,17 +49,6 @@ class MDSettings:
     min_distance: float = 1.0
     max_drift: float = 0.05
     seed: int = 0
-
-
-def closest_pair(atoms: ase.Atoms, within: float) -> tuple[int, int, float] | None:
-    """The closest pair of atoms nearer than ``within`` Å (periodic images included)."""
-    nl = NeighborList(cutoff=within, full_list=False)
-    box = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
-    i, j, d = nl.compute(atoms.positions, box, atoms.pbc.tolist(), quantities="ijd")
-    if len(d) == 0:
-        return None
-    k = int(np.argmin(d))
-    return int(i[k]), int(j[k]), float(d[k])
 
 
 def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
@@ -120,8 +111,8 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
     def check_and_log():
         step = dyn.nsteps
         epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
-        close = closest_pair(atoms, s.min_distance)
-        nearest = closest_pair(atoms, 3.0)
+        nearest = closest_pair(atoms, max(NEAREST_LOGGED, s.min_distance))
+        close = nearest if nearest is not None and nearest[2] < s.min_distance else None
         row = {"step": step, "time_ps": step * s.timestep / 1000,
                "temperature_K": atoms.get_temperature(), "target_K": state["target"],
                "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
