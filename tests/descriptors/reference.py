@@ -55,7 +55,7 @@ def reference_features(atoms, sf) -> np.ndarray:
                     if sorted((symbols[j], symbols[k])) != sorted(f.neighbors):
                         continue
                     ra, rb, rjk = np.linalg.norm(a), np.linalg.norm(b), np.linalg.norm(b - a)
-                    cos = float(np.dot(a, b)) / (ra * rb)
+                    cos = min(max(float(np.dot(a, b)) / (ra * rb), -1.0), 1.0)  # rounding
                     term = 2.0 ** (1 - f.zeta) * (1 + f.lam * cos) ** f.zeta
                     if f.kind == 4:
                         term *= math.exp(-f.eta * (ra**2 + rb**2 + rjk**2))

@@ -8,6 +8,7 @@ from gdfnn.descriptors import SymmetryFunctions, compiled
 from gdfnn.errors import InputError
 from tests.descriptors.conftest import (
     cluster,
+    mixed_set,
     rattled_si,
     self_image_cell,
     two_element_triclinic,
@@ -152,9 +153,12 @@ def test_smooth_at_the_cutoff(mixed):
 
 
 @pytest.mark.skipif(not compiled.available(), reason="numba not installed")
-def test_compiled_kernel_equals_torch_kernel():
-    sf = SymmetryFunctions.default(["Si", "C"], cutoff=5.0)
-    frames = [two_element_triclinic(), cluster(), self_image_cell(), rattled_si(9, repeat=2)]
+@pytest.mark.parametrize("sf", [SymmetryFunctions.default(["Si", "C"], cutoff=5.0), mixed_set()],
+                         ids=["default", "mixed"])
+def test_compiled_kernel_equals_torch_kernel(sf):
+    lonely = Atoms("SiCSi", positions=[[0, 0, 0], [1.9, 0, 0], [20, 0, 0]])  # 1, 1, 0 neighbours
+    frames = [two_element_triclinic(), cluster(), self_image_cell(), rattled_si(9, repeat=2),
+              lonely]
     for dtype, tol in [(torch.float64, 1e-12), (torch.float32, 2e-4)]:
         ours = sf.compute_many(frames, derivatives=True, dtype=dtype, backend="numba")
         ref = sf.compute_many(frames, derivatives=True, dtype=dtype, backend="torch")
@@ -163,6 +167,34 @@ def test_compiled_kernel_equals_torch_kernel():
             for name in ["values", "dG", "virial"]:
                 x, y = getattr(a, name), getattr(b, name)
                 assert (x - y).abs().max() <= tol * max(1.0, y.abs().max().item()), name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_collinear_triplets_stay_finite(backend, mixed):
+    """On a straight chain cos = +-1 up to rounding; (1 + lambda cos)^zeta with zeta = 3.5 must
+    not see a base of -1e-16 (NaN)."""
+    chain = Atoms("Si3", positions=[[0, 0, 0], [1.7, 0, 0], [3.4, 0, 0]], cell=[5.1, 12, 12],
+                  pbc=[True, False, False])
+    chain.rotate(37, (1, 2, 3), rotate_cell=True)  # irrational directions: cos rounds both ways
+    block = mixed.compute(chain, derivatives=True, backend=backend)
+    for name in ["values", "dG", "virial"]:
+        assert torch.isfinite(getattr(block, name)).all(), name
+    np.testing.assert_allclose(block.values.numpy(), reference_features(chain, mixed), atol=1e-12)
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
+def test_compiled_exp_and_cutoff_polynomials_are_accurate():
+    x = np.linspace(-700.0, 700.0, 20001)
+    ours = np.array([compiled._exp(v) for v in x])
+    assert np.max(np.abs(ours / np.exp(x) - 1.0)) < 5e-14
+    near = np.linspace(-40.0, 0.0, 4001)
+    assert np.max(np.abs(np.array([compiled._exp(v) for v in near]) / np.exp(near) - 1)) < 3e-15
+    r = np.linspace(0.0, 7.0, 7001)
+    fc, dfc = np.array([compiled._cutoff(v, 6.0) for v in r]).T
+    inside = r < 6.0
+    np.testing.assert_allclose(fc, np.where(inside, 0.5 * (np.cos(np.pi * r / 6) + 1), 0), atol=1e-15)
+    np.testing.assert_allclose(dfc, np.where(inside, -0.5 * np.pi / 6 * np.sin(np.pi * r / 6), 0),
+                               atol=1e-15)
 
 
 def test_batch_equals_one_by_one(mixed):

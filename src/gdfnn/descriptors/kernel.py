@@ -92,7 +92,8 @@ def _angular(e1, e2, vec, d, ce_entry, sn, centers, table, values, dge):
     c = b - a
     ra, rb = d[e1][:, None], d[e2][:, None]
     rjk = torch.linalg.vector_norm(c, dim=1)[:, None]
-    cos = (a * b).sum(1)[:, None] / (ra * rb)
+    # rounding can push |cos| of collinear triplets past 1; base**zeta needs base >= 0
+    cos = ((a * b).sum(1)[:, None] / (ra * rb)).clamp(-1.0, 1.0)
     p = {k: v[ce_entry[e1]] for k, v in table.angular.items()}  # (T, F3)
     s1, s2 = sn[e1][:, None], sn[e2][:, None]
     match = ((p["t1"] == s1) & (p["t2"] == s2)) | ((p["t1"] == s2) & (p["t2"] == s1))

@@ -247,12 +247,11 @@ class SymmetryFunctions:
             self._tables["numba"] = compiled.compiled_tables(self.table())
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         vec = (positions[neighbors] - positions[centers] + offsets).astype(np_dtype)
-        values, dge = compiled.entry_features(self._tables["numba"], species, centers, neighbors,
-                                              vec, self.width, derivatives)
+        out = compiled.features(self._tables["numba"], species, centers, neighbors, vec,
+                                self.width, derivatives)
         if not derivatives:
-            return KernelOutput(torch.from_numpy(values))
-        pairs, dG, virial = compiled.assemble(centers, neighbors, vec, dge, len(species))
-        return KernelOutput(*(torch.from_numpy(x) for x in (values, pairs, dG, virial)))
+            return KernelOutput(torch.from_numpy(out))
+        return KernelOutput(*(torch.from_numpy(x) for x in out))
 
     def _compute_batch(self, frames, derivatives, dtype, device, backend, given=None
                        ) -> list[FeatureBlock]:
