@@ -6,7 +6,7 @@ features, forces by autograd through a linear energy) and dscribe's ACSF (values
 same G2/G4 functions). Prints atoms/s and the ratio of ours to the fastest peer that also
 gives forces.
 
-    python benchmarks/featurize.py [--quick]
+    python -m benchmarks.featurize [--quick]
 """
 
 from __future__ import annotations
