@@ -1,5 +1,11 @@
-"""Neighbour lists with vesin: periodic, mixed and open boundaries, any triclinic cell, and
-cutoffs larger than the cell (several images of one atom are separate entries)."""
+"""Neighbour lists: periodic, mixed and open boundaries, any triclinic cell, and cutoffs
+larger than the cell (several images of one atom are separate entries).
+
+vesin (a cell list) builds them in general. Small structures that are periodic in all three
+directions or in none take a compiled all-pairs search instead, parallel over atoms: vesin's
+per-call cost dominates there (~0.5 ms for 63 atoms with a 6 Å cutoff, 4x the compiled
+search), and featurising many small cells is the common case of training.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,14 @@ from dataclasses import dataclass
 import ase
 import numpy as np
 from vesin import NeighborList
+
+try:
+    import numba
+except ImportError:  # vesin is used for every structure
+    numba = None
+
+#: Largest atoms^2 x periodic images searched all-pairs (about 1 ms); beyond, vesin.
+ALL_PAIRS_LIMIT = 500_000
 
 
 @dataclass
@@ -29,10 +43,68 @@ class Neighbors:
 def neighbor_list(atoms: ase.Atoms, cutoff: float) -> Neighbors:
     """All (i, j, S) with |r_j + S @ cell - r_i| < cutoff (Å), j != i unless S != 0."""
     periodic = atoms.pbc.tolist()
+    if numba is not None and (all(periodic) or not any(periodic)):
+        images = _image_range(atoms.cell.array, cutoff) if all(periodic) else np.zeros(3, int)
+        if len(atoms) ** 2 * np.prod(2 * images + 1) <= ALL_PAIRS_LIMIT:
+            return _all_pairs(atoms, cutoff, images)
     box = atoms.cell.array if any(periodic) else np.zeros((3, 3))
     nl = NeighborList(cutoff=cutoff, full_list=True, sorted=True)
     i, j, s = nl.compute(atoms.positions, box, periodic, quantities="ijS")
     return Neighbors(i.astype(np.int64), j.astype(np.int64), s.astype(np.int64))
+
+
+def _image_range(cell: np.ndarray, cutoff: float) -> np.ndarray:
+    """Cell shifts needed along each vector: cutoff / (spacing of the lattice planes)."""
+    plane_spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
+    return np.ceil(cutoff / plane_spacing).astype(np.int64)
+
+
+def _all_pairs(atoms: ase.Atoms, cutoff: float, images: np.ndarray) -> Neighbors:
+    """Every atom against every atom and image, positions first wrapped into the cell (which
+    keeps the image range at ceil(cutoff / spacing)); shifts refer to the given positions."""
+    if atoms.pbc.all():
+        cell = atoms.cell.array
+        frac = np.linalg.solve(cell.T, atoms.positions.T).T
+        wraps = np.floor(frac)
+        positions = (frac - wraps) @ cell
+    else:
+        cell, wraps, positions = np.zeros((3, 3)), np.zeros((len(atoms), 3)), atoms.positions
+    grid = np.stack(np.meshgrid(*(np.arange(-n, n + 1) for n in images), indexing="ij"),
+                    axis=-1).reshape(-1, 3)
+    offsets = grid @ cell
+    n_atoms = len(atoms)
+    neighbors = np.empty((n_atoms, len(grid) * n_atoms), dtype=np.int64)  # room for all
+    image = np.empty_like(neighbors)
+    counts = _search_pairs(positions, offsets, cutoff * cutoff, neighbors, image)
+    kept = np.arange(neighbors.shape[1]) < counts[:, None]
+    centers = np.repeat(np.arange(n_atoms), counts)
+    neighbors = neighbors[kept]
+    shifts = grid[image[kept]] + (wraps[centers] - wraps[neighbors]).astype(np.int64)
+    return Neighbors(centers, neighbors, shifts)
+
+
+def _search_pairs(positions, offsets, cutoff2, neighbors, image):
+    """Row i of ``neighbors``/``image`` gets the (j, image) of i's neighbours; returns counts."""
+    zero = offsets.shape[0] // 2  # the (0, 0, 0) image
+    counts = np.zeros(positions.shape[0], dtype=np.int64)
+    for i in numba.prange(positions.shape[0]):
+        k = 0
+        for s in range(offsets.shape[0]):
+            for j in range(positions.shape[0]):
+                d2 = 0.0
+                for x in range(3):
+                    d = positions[j, x] + offsets[s, x] - positions[i, x]
+                    d2 += d * d
+                if d2 < cutoff2 and (j != i or s != zero):
+                    neighbors[i, k] = j
+                    image[i, k] = s
+                    k += 1
+        counts[i] = k
+    return counts
+
+
+if numba is not None:
+    _search_pairs = numba.njit(parallel=True, cache=True)(_search_pairs)
 
 
 def closest_pair(atoms: ase.Atoms, within: float) -> tuple[int, int, float] | None:

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from vesin import NeighborList
+
+from gdfnn.descriptors import neighbors
+from tests.descriptors.conftest import (
+    cluster,
+    rattled_si,
+    self_image_cell,
+    two_element_triclinic,
+)
+
+pytestmark = pytest.mark.skipif(neighbors.numba is None, reason="numba not installed")
+
+
+def vesin_entries(atoms, cutoff):
+    periodic = atoms.pbc.tolist()
+    box = atoms.cell.array if any(periodic) else np.zeros((3, 3))
+    i, j, s = NeighborList(cutoff=cutoff, full_list=True).compute(
+        atoms.positions, box, periodic, quantities="ijS")
+    return sorted(zip(i.tolist(), j.tolist(), map(tuple, s.tolist()), strict=True))
+
+
+def entries(nl):
+    assert np.all(np.diff(nl.centers) >= 0)
+    return sorted(zip(nl.centers.tolist(), nl.neighbors.tolist(), map(tuple, nl.shifts.tolist()),
+                      strict=True))
+
+
+def unwrapped(atoms):
+    """The same structure with atoms moved by whole and fractional cell vectors."""
+    moved = atoms.copy()
+    moved.positions += [7.3, -12.1, 3.3]
+    moved.positions[0] += 2.0 * atoms.cell.array[0] - 3.0 * atoms.cell.array[2]
+    return moved
+
+
+@pytest.mark.parametrize("cutoff", [4.2, 6.0, 9.0])
+@pytest.mark.parametrize("make", [lambda: rattled_si(3), two_element_triclinic, cluster,
+                                  self_image_cell, lambda: unwrapped(two_element_triclinic()),
+                                  lambda: unwrapped(self_image_cell())],
+                         ids=["si", "triclinic", "cluster", "self-images", "unwrapped-triclinic",
+                              "unwrapped-self-images"])
+def test_all_pairs_search_equals_vesin(make, cutoff):
+    atoms = make()
+    nl = neighbors.neighbor_list(atoms, cutoff)
+    assert entries(nl) == vesin_entries(atoms, cutoff)
+
+
+def test_large_or_mixed_boundary_structures_go_to_vesin(monkeypatch):
+    slab = rattled_si(1, repeat=2)
+    slab.pbc = [True, True, False]
+    assert entries(neighbors.neighbor_list(slab, 5.0)) == vesin_entries(slab, 5.0)
+    atoms = rattled_si(2, repeat=2)
+    monkeypatch.setattr(neighbors, "_all_pairs", None)  # would fail if called
+    monkeypatch.setattr(neighbors, "ALL_PAIRS_LIMIT", 0)
+    assert entries(neighbors.neighbor_list(atoms, 5.0)) == vesin_entries(atoms, 5.0)
