@@ -24,7 +24,7 @@ from ase.md.verlet import VelocityVerlet
 
 from benchmarks.common import best_time, print_table, set_threads
 from benchmarks.featurize import torchani_forces
-from gdfnn import Potential, SymmetryFunctions
+from gdfnn import NNPCalculator, Potential, SymmetryFunctions
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.scaling import ElementTransform
 
@@ -41,7 +41,7 @@ def potential() -> Potential:
 def md_step_time(pot: Potential, atoms, skin: float, steps: int) -> float:
     atoms = atoms.copy()
     thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
-    atoms.calc = pot.calculator(skin=skin)
+    atoms.calc = NNPCalculator(pot, skin=skin)
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
     return best_time(lambda: dyn.run(steps), repeats=3) / steps
 

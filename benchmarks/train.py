@@ -28,7 +28,7 @@ from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.scaling import fit_transforms
 from gdfnn.training.batches import TrainingSet
-from gdfnn.training.trainer import Trainer
+from gdfnn.training.trainer import Trainer, TrainOptions
 
 BATCH = 32
 
@@ -49,7 +49,8 @@ def make_set(n_frames: int, directory: Path) -> tuple[TrainingSet, SymmetryFunct
 
 
 def ours(data: TrainingSet, sf, dtype, epochs: int, shuffle: str) -> float:
-    config = TrainingConfig(epochs=epochs, batch_size=BATCH, scheduler="none", shuffle=shuffle)
+    config = TrainOptions.from_mapping(TrainingConfig(
+        epochs=epochs, batch_size=BATCH, scheduler="none", shuffle=shuffle).model_dump())
     torch.manual_seed(0)
     model = AtomicEnergies(sf.elements, sf.n_features, [30, 30], "sigmoid").to(dtype)
     with tempfile.TemporaryDirectory() as out:

@@ -1,40 +1,234 @@
-"""Shared fixtures: small labelled frames made by code, and the real DFT data when present."""
+"""Shared fixtures: small labelled frames and structures made by code, small potentials, tiny
+training configs, and the real DFT data and published potentials when present.
+
+Builders that tests call with arguments are fixtures returning the builder; no test module
+imports another module of the test suite.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
+import torch
+from ase import Atoms
 from ase.build import bulk
+from ase.calculators.morse import MorsePotential
 from ase.calculators.singlepoint import SinglePointCalculator
+
+from gdfnn import Potential, SymmetryFunctions
+from gdfnn.config import config_from_dict
+from gdfnn.descriptors import SymmetryFunction
+from gdfnn.model.network import AtomicEnergies
+from gdfnn.model.scaling import fit_transform
 
 DFT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dft"
 POTENTIALS_DIR = DFT_DIR.parent / "potentials"
 
 
-def labelled_si(n_frames: int = 4, seed: int = 0, config_type: str | None = "bulk"):
+# ----- labelled frames ------------------------------------------------------------------------
+def _labelled_si(n_frames: int = 4, seed: int = 0, config_type: str | None = "bulk"):
     """Rattled 8-atom diamond Si cells with made-up energies (eV) and forces (eV/Å)."""
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(n_frames):
         atoms = bulk("Si", "diamond", a=5.43, cubic=True)
         atoms.rattle(0.05, seed=int(rng.integers(1 << 30)))
-        calc = SinglePointCalculator(
-            atoms,
-            energy=-5.4 * len(atoms) + rng.normal(0, 0.1),
-            forces=rng.normal(0, 0.5, (len(atoms), 3)),
-            stress=rng.normal(0, 0.01, 6),
-        )
-        atoms.calc = calc
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=-5.4 * len(atoms) + rng.normal(0, 0.1),
+            forces=rng.normal(0, 0.5, (len(atoms), 3)), stress=rng.normal(0, 0.01, 6))
         if config_type:
             atoms.info["config_type"] = config_type
         frames.append(atoms)
     return frames
 
 
+def _morse_frames(n: int, seed: int = 0):
+    """Rattled 8-atom Si cells labelled by a Morse potential (energy, forces, stress); every
+    fourth frame is tagged ``hot``, the others ``bulk``."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n):
+        atoms = bulk("Si", "diamond", a=5.43 * (1 + rng.uniform(-0.02, 0.02)), cubic=True)
+        atoms.rattle(0.05 + 0.1 * rng.random(), seed=int(rng.integers(1 << 30)))
+        atoms.calc = MorsePotential(epsilon=0.5, r0=2.35, rho0=4.0, rcut1=3.6, rcut2=4.2)
+        labels = dict(energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+                      stress=atoms.get_stress())
+        atoms.calc = SinglePointCalculator(atoms, **labels)
+        atoms.info["config_type"] = "hot" if k % 4 == 0 else "bulk"
+        frames.append(atoms)
+    return frames
+
+
+@pytest.fixture
+def labelled_si():
+    """``labelled_si(n_frames=4, seed=0, config_type="bulk")`` -> list of ase.Atoms."""
+    return _labelled_si
+
+
+@pytest.fixture
+def morse_frames():
+    """``morse_frames(n, seed=0)`` -> Morse-labelled 8-atom Si frames."""
+    return _morse_frames
+
+
+# ----- structures -----------------------------------------------------------------------------
+def _rattled_si(seed=0, repeat=1, amplitude=0.1) -> Atoms:
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * repeat
+    atoms.rattle(amplitude, seed=seed)
+    return atoms
+
+
+def _two_element_triclinic(seed=1) -> Atoms:
+    """A sheared, triclinic Si/C cell, periodic in all directions."""
+    atoms = _rattled_si(seed)
+    atoms.symbols[[1, 4, 6]] = "C"
+    cell = atoms.cell.array.copy()
+    cell[1] += [1.1, 0.0, 0.0]
+    cell[2] += [0.4, -0.7, 0.0]
+    atoms.set_cell(cell, scale_atoms=True)
+    return atoms
+
+
+def _cluster(seed=2) -> Atoms:
+    rng = np.random.default_rng(seed)
+    return Atoms("Si4C3", positions=rng.uniform(0, 4.5, (7, 3)))
+
+
+def _self_image_cell() -> Atoms:
+    """2-atom primitive Si (3.84 Å vectors): with Rc 4.2 Å atoms see their own images."""
+    atoms = bulk("Si", "diamond", a=5.43)
+    atoms.rattle(0.08, seed=5)
+    return atoms
+
+
+def _sheared_si_c(seed=0, carbon=True) -> Atoms:
+    """8-atom Si cell (two atoms C when ``carbon``), rattled and sheared (triclinic)."""
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    if carbon:
+        atoms.symbols[[2, 5]] = "C"
+    atoms.rattle(0.1, seed=seed)
+    cell = atoms.cell.array.copy()
+    cell[2] += [0.3, -0.2, 0.0]
+    atoms.set_cell(cell, scale_atoms=True)
+    return atoms
+
+
+@pytest.fixture
+def structures():
+    """Builders of the test structures by name (each called with its own defaults)."""
+    return {"periodic_si": lambda: _rattled_si(3), "two_element_triclinic": _two_element_triclinic,
+            "cluster": _cluster, "self_images": _self_image_cell}
+
+
+@pytest.fixture
+def two_element_triclinic():
+    return _two_element_triclinic
+
+
+@pytest.fixture
+def cluster():
+    return _cluster
+
+
+@pytest.fixture
+def self_image_cell():
+    return _self_image_cell
+
+
+@pytest.fixture
+def rattled_si():
+    """``rattled_si(seed=0, repeat=1, amplitude=0.1)`` -> diamond Si, 8 * repeat^3 atoms."""
+    return _rattled_si
+
+
+@pytest.fixture
+def sheared_si_c():
+    """``sheared_si_c(seed=0, carbon=True)`` -> a triclinic 8-atom Si (or Si/C) cell."""
+    return _sheared_si_c
+
+
+def _mixed_set(elements=("Si", "C"), cutoff=4.2) -> SymmetryFunctions:
+    """G2 with shifts, G4 and G5 with both lambdas and zeta 1, 2, 3.5, per neighbour types."""
+    pairs = [(a, b) for n, a in enumerate(elements) for b in elements[n:]]
+    funcs = [SymmetryFunction(2, (t,), cutoff, eta, rs=rs) for t in elements
+             for eta, rs in [(0.05, 0.0), (0.5, 2.2), (1.4, 0.0)]]
+    funcs += [SymmetryFunction(kind, p, cutoff, eta, zeta=zeta, lam=lam) for p in pairs
+              for kind, eta, zeta, lam in [(4, 0.01, 1.0, 1.0), (4, 0.09, 3.5, -1.0),
+                                           (5, 0.03, 2.0, 1.0), (5, 0.0, 1.0, -1.0)]]
+    return SymmetryFunctions(list(elements), {e: funcs for e in elements})
+
+
+@pytest.fixture
+def mixed_set():
+    """``mixed_set(elements=("Si", "C"), cutoff=4.2)`` -> a G2/G4/G5 set with zeta 3.5."""
+    return _mixed_set
+
+
+@pytest.fixture
+def mixed() -> SymmetryFunctions:
+    return _mixed_set()
+
+
+# ----- potentials -----------------------------------------------------------------------------
+def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float64
+                      ) -> Potential:
+    """A potential with random weights: default set (Rc 4 Å), scaling fitted on three
+    sheared cells, 10-7 sigmoid networks."""
+    sf = SymmetryFunctions.default(list(elements), cutoff=4.0)
+    torch.manual_seed(1)
+    frames = [_sheared_si_c(seed, carbon="C" in elements) for seed in range(3)]
+    blocks = sf.compute_many(frames, progress=False)
+    values = torch.cat([b.values for b in blocks])
+    species = torch.cat([b.species for b in blocks])
+    with warnings.catch_warnings():  # C-C functions never vary in three small cells
+        warnings.simplefilter("ignore", UserWarning)
+        transforms = {e: fit_transform(values[species == n][:, : sf.n_features[e]], pca=pca)
+                      for n, e in enumerate(sf.elements)}
+    networks = AtomicEnergies(sf.elements, sf.n_features, [10, 7], "sigmoid").double()
+    return Potential(sf, transforms, networks).to(dtype)
+
+
+@pytest.fixture
+def random_potential():
+    """``random_potential(pca=False, elements=("Si", "C"), dtype=torch.float64)``."""
+    return _random_potential
+
+
+# ----- configs --------------------------------------------------------------------------------
+@pytest.fixture
+def toy_config(tmp_path):
+    """``toy_config(**sections)``: a small, fast training config over 16 Morse frames in
+    ``tmp_path`` (sections update the defaults below)."""
+    ase.io.write(tmp_path / "toy.xyz", _morse_frames(16))
+
+    def make(**sections):
+        values = {"data": {"train": ["toy.xyz"], "valid_rate": 0.25},
+                  "descriptor": {"cutoff": 4.0},
+                  "model": {"hidden": [8, 8], "activation": "tanh"},
+                  "training": {"epochs": 4, "batch_size": 4, "valid_every": 2, "seed": 3,
+                               "learning_rate": 5e-3, "final_learning_rate": 1e-3},
+                  "output": {"directory": "out", "progress": False, "plots": False}}
+        for section, update in sections.items():
+            values.setdefault(section, {}).update(update)
+        return config_from_dict(values, base_dir=tmp_path)
+
+    return make
+
+
+# ----- shared data ----------------------------------------------------------------------------
 @pytest.fixture
 def dft_dir() -> Path:
     if not DFT_DIR.is_dir():
         pytest.skip(f"real DFT data not found at {DFT_DIR} (../shared/data/dft beside the repo)")
     return DFT_DIR
+
+
+@pytest.fixture
+def potentials_dir() -> Path:
+    if not POTENTIALS_DIR.is_dir():
+        pytest.skip(f"published potentials not found at {POTENTIALS_DIR}")
+    return POTENTIALS_DIR

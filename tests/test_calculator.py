@@ -2,26 +2,24 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
+from ase.calculators.calculator import CalculatorError, CalculatorSetupError
 from ase.calculators.fd import calculate_numerical_stress
 from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
-from gdfnn import Potential
-from gdfnn.errors import InputError
-from tests.conftest import POTENTIALS_DIR
-from tests.model.test_potential import _structure, random_potential
+from gdfnn import NNPCalculator, Potential, load_potential
 
 
-def si_potential() -> Potential:
-    if not POTENTIALS_DIR.is_dir():
-        pytest.skip(f"published potentials not found at {POTENTIALS_DIR}")
-    return Potential.from_n2p2(POTENTIALS_DIR / "mlearn-n2p2-Si", length_unit="bohr",
-                               energy_unit="hartree")
+@pytest.fixture
+def si_potential(potentials_dir) -> Potential:
+    """The published mlearn n2p2 Si potential (Bohr, Hartree)."""
+    return load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
+                          energy_unit="hartree")
 
 
-def test_forces_and_stress_are_derivatives_of_the_energy():
-    atoms = _structure(5)
-    atoms.calc = random_potential().calculator()
+def test_forces_and_stress_are_derivatives_of_the_energy(random_potential, sheared_si_c):
+    atoms = sheared_si_c(5)
+    atoms.calc = NNPCalculator(random_potential())
     forces = atoms.get_forces()
     h = 1e-5
     for j, x in [(0, 0), (3, 1), (6, 2)]:
@@ -37,30 +35,32 @@ def test_forces_and_stress_are_derivatives_of_the_energy():
     assert atoms.get_potential_energy(force_consistent=True) == atoms.get_potential_energy()
 
 
-def test_cell_and_supercell_give_identical_atomic_energies():
+def test_cell_and_supercell_give_identical_atomic_energies(random_potential, sheared_si_c):
     pot = random_potential(elements=("Si",))
-    cell = _structure(3, carbon=False)
-    cell.calc = pot.calculator()
+    cell = sheared_si_c(3, carbon=False)
+    cell.calc = NNPCalculator(pot)
     big = cell * (2, 1, 2)
-    big.calc = pot.calculator()
+    big.calc = NNPCalculator(pot)
     np.testing.assert_allclose(big.get_potential_energies(),
                                np.tile(cell.get_potential_energies(), 4), atol=1e-10)
     np.testing.assert_allclose(big.get_forces(), np.tile(cell.get_forces(), (4, 1)), atol=1e-10)
 
 
-def test_unknown_element_is_a_clear_error():
-    atoms = _structure(1)
-    atoms.calc = random_potential(elements=("Si",)).calculator()
-    with pytest.raises(InputError, match="element.s. C not in the descriptor's elements"):
+def test_unknown_element_is_a_clear_error(random_potential, sheared_si_c):
+    atoms = sheared_si_c(1)
+    atoms.calc = NNPCalculator(random_potential(elements=("Si",)))
+    with pytest.raises(CalculatorError, match=r"element\(s\) C not in the potential's elements"):
         atoms.get_potential_energy()
+    with pytest.raises(CalculatorSetupError, match="no such potential"):
+        NNPCalculator("missing.pt")
 
 
-def test_nve_energy_drift_is_small_and_neighbour_lists_are_reused():
+def test_nve_energy_drift_is_small_and_neighbour_lists_are_reused(si_potential):
     """64-atom diamond Si, 300 K, 1 fs, 1,000 steps with the published n2p2 Si potential."""
-    pot = si_potential()
+    pot = si_potential
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
     thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
-    calc = pot.calculator(skin=0.5)
+    calc = NNPCalculator(pot, skin=0.5)
     atoms.calc = calc
     total = []
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)

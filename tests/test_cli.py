@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from gdfnn.cli import main
-from tests.conftest import labelled_si
 
 COMMANDS = ["train", "featurize", "gdf", "evaluate", "export", "md", "reproduce", "demo",
             "config"]
@@ -33,7 +32,7 @@ def test_config_defaults(capsys):
     assert "force_coeff: 0.1" in capsys.readouterr().out
 
 
-def test_dry_run_summary(tmp_path, capsys):
+def test_dry_run_summary(labelled_si, tmp_path, capsys):
     path = tmp_path / "si.xyz"
     ase.io.write(path, labelled_si(3))
     assert main(["featurize", "--dry-run", str(path)]) == 0
@@ -41,7 +40,7 @@ def test_dry_run_summary(tmp_path, capsys):
     assert "frames 3, atoms 24" in out and "groups bulk 3" in out and "eV/Å" in out
 
 
-def test_dry_run_bad_input_is_one_line_without_traceback(tmp_path, capsys):
+def test_dry_run_bad_input_is_one_line_without_traceback(labelled_si, tmp_path, capsys):
     frames = labelled_si(3)
     frames[2].calc.results["forces"][1, 2] = np.nan
     path = tmp_path / "nan.xyz"
@@ -54,7 +53,7 @@ def test_dry_run_bad_input_is_one_line_without_traceback(tmp_path, capsys):
                    f"gdfnn: error: {empty}: file is empty"]
 
 
-def test_unknown_element_option(tmp_path, capsys):
+def test_unknown_element_option(labelled_si, tmp_path, capsys):
     path = tmp_path / "si.xyz"
     ase.io.write(path, labelled_si(1))
     assert main(["featurize", "--dry-run", "--elements", "Ni", str(path)]) == 2
@@ -67,7 +66,7 @@ def test_dry_run_real_data(dft_dir, capsys):
     assert len(re.findall(r"frames \d+, atoms \d+", capsys.readouterr().out)) == len(files)
 
 
-def test_featurize_writes_a_store(tmp_path, capsys):
+def test_featurize_writes_a_store(labelled_si, tmp_path, capsys):
     from gdfnn.data.store import FeatureStore
 
     path = tmp_path / "si.xyz"

@@ -2,38 +2,72 @@
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
-from ase.calculators.calculator import Calculator, all_changes
+import torch
+from ase.calculators.calculator import (
+    Calculator,
+    CalculatorError,
+    CalculatorSetupError,
+    all_changes,
+)
 
-from gdfnn.descriptors.neighbors import NeighborCache
+from gdfnn.errors import GdfnnError
+from gdfnn.export.formats import load_potential
 from gdfnn.model.potential import Potential
+from gdfnn.neighbors import NeighborCache
+
+
+class PotentialSetupError(CalculatorSetupError, GdfnnError):
+    """The calculator cannot be built: unreadable potential, unknown device."""
+
+
+class PotentialInputError(CalculatorError, GdfnnError):
+    """The atoms cannot be evaluated: an element the potential does not know."""
 
 
 class NNPCalculator(Calculator):
     """Energies in eV, forces in eV/Å, stress in eV/Å^3 (ASE sign; 3-D periodic cells only),
-    per-atom ``energies`` in eV. float64 by default; runs where the potential lives (CPU or
-    CUDA). Neighbour lists are reused between calls while atoms move less than ``skin / 2``.
+    per-atom ``energies`` in eV. Runs in the potential's dtype (float64 by default) where the
+    potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
+    less than ``skin / 2``.
 
     Args:
-        potential: a :class:`Potential` or the path of a ``potential.pt``.
+        potential: a :class:`Potential`, or the path of any file :func:`gdfnn.load_potential`
+            reads.
         skin: Verlet skin (Å) of the reused neighbour list; 0 rebuilds every call.
         device: move the potential there (``"cuda"``) first.
+
+    Raises:
+        PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be
+            read or a device that does not exist.
     """
 
     implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress",
                                                    "energies"]
 
-    def __init__(self, potential: Potential | str, skin: float = 0.5, device: str | None = None,
-                 **kwargs):
+    def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
+                 device: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.potential = Potential.load(potential) if isinstance(potential, str) else potential
-        if device is not None:
-            self.potential.to(device)
-        self.neighbors = NeighborCache(self.potential.descriptor.cutoff, skin)
+        try:
+            if not isinstance(potential, Potential):
+                potential = load_potential(potential)
+            if device is not None:
+                potential.to(torch.device(device))
+        except (GdfnnError, RuntimeError) as exc:
+            raise PotentialSetupError(str(exc).splitlines()[0]) from None
+        if skin < 0:
+            raise PotentialSetupError(f"skin must be >= 0 Å, got {skin}")
+        self.potential = potential
+        self.neighbors = NeighborCache(potential.descriptor.cutoff, skin)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        unknown = sorted(set(self.atoms.get_chemical_symbols()) - set(self.potential.elements))
+        if unknown:
+            raise PotentialInputError(f"element(s) {', '.join(unknown)} not in the potential's "
+                                      f"elements [{', '.join(self.potential.elements)}]")
         out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms))
         self.results = {"energy": out["energy"], "free_energy": out["energy"],
                         "forces": out["forces"], "energies": out["energies"]}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gdfnn
-from gdfnn.errors import GdfnnError
+from gdfnn.errors import GdfnnError, InputError
 
 if TYPE_CHECKING:
     from gdfnn.config import Config
@@ -33,30 +33,39 @@ def _is_config(path: str) -> bool:
 
 
 def _config_for(inputs: list[str], output: str | None, sections: dict) -> Config:
-    """A config from a YAML file (one input) or from data files with default settings."""
-    from gdfnn.config import config_from_dict, load_config
+    """A config from a YAML file (one input) or from data files with default settings, with
+    the command line's values (``{section: {key: value or None}}``) on top."""
+    from gdfnn.config import config_from_dict, load_config, with_overrides
 
+    sections = {**sections, "output": {**sections.get("output", {}), "directory": (
+        str(Path(output).resolve()) if output else None)}}
     if len(inputs) == 1 and _is_config(inputs[0]):
-        config = load_config(inputs[0])
-        for section, values in sections.items():
-            for key, value in values.items():
-                if value is not None:
-                    setattr(getattr(config, section), key, value)
-    else:
-        values = {k: {kk: vv for kk, vv in v.items() if vv is not None}
-                  for k, v in sections.items()}
-        values.setdefault("data", {})["train"] = list(inputs)
-        config = config_from_dict(values, source="command line", base_dir=".")
-    if output:
-        config.output.directory = str(Path(output).resolve())
-    return config
+        return with_overrides(load_config(inputs[0]), sections)
+    values = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in sections.items()}
+    values.setdefault("data", {})["train"] = list(inputs)
+    return config_from_dict(values, source="command line", base_dir=".")
+
+
+def _set_threads(threads: int | None) -> None:
+    """CPU threads of torch and numba (the library leaves them alone; the command line sets
+    ``training.threads``)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+        try:
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            pass
 
 
 def _cmd_featurize(args: argparse.Namespace) -> int:
     from gdfnn.data import format_summary, read_structures, summarize, validate_structures
 
     if not args.dry_run:
-        from gdfnn.pipeline import prepare
+        from gdfnn.workflows.prepare import prepare
 
         config = _config_for(args.inputs, args.output, {"data": {
             "length_unit": args.length_unit, "energy_unit": args.energy_unit}})
@@ -86,28 +95,24 @@ def _cmd_gdf(args: argparse.Namespace) -> int:
     from gdfnn.workflows.gdf import format_gdf_summary, run_gdf
 
     config = _config_for(args.inputs, args.output, {"gdf": {
-        "sigma": args.sigma, "modifier": args.modifier, "approximate": args.approximate or None}})
-    config.gdf.enabled = True
+        "enabled": True, "sigma": args.sigma, "modifier": args.modifier,
+        "approximate": args.approximate or None}})
     components = tuple(int(x) for x in args.components.split(",")) if args.components else None
     print(format_gdf_summary(run_gdf(config, components, args.split_group)))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from gdfnn.config import load_config
     from gdfnn.workflows.train import train
 
-    config = load_config(args.config)
-    if args.epochs is not None:
-        config.training.epochs = args.epochs
-    if args.output:
-        config.output.directory = str(Path(args.output).resolve())
+    config = _config_for([args.config], args.output, {"training": {"epochs": args.epochs}})
+    _set_threads(config.training.threads)
     train(config, resume=args.resume)
     return 0
 
 
 def _potential(path: str, args: argparse.Namespace):
-    from gdfnn.workflows.convert import load_potential
+    from gdfnn.export.formats import load_potential
 
     return load_potential(path, length_unit=args.potential_length_unit,
                           energy_unit=args.potential_energy_unit)
@@ -121,7 +126,7 @@ def _add_potential_units(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from gdfnn.workflows.convert import convert
+    from gdfnn.export.formats import convert
 
     potential = _potential(args.potential, args)
     print(convert(potential, args.to, args.output, length_unit=args.length_unit,
@@ -131,19 +136,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gdfnn.data import load_sources, validate_structures
-    from gdfnn.workflows.evaluate import DefectRule, evaluate, format_result, training_features
+    from gdfnn.workflows.evaluate import DefectRule, evaluate, format_result
 
     potentials = {Path(p).stem if Path(p).name != "potential.pt" else Path(p).parent.name:
                   _potential(p, args) for p in args.potentials}
     frames = load_sources(args.data)
-    first = next(iter(potentials.values()))
-    validate_structures(frames, elements=first.elements)
-    references = {k: training_features(p) for k, p in potentials.items()}
+    for pot in potentials.values():
+        validate_structures(frames, elements=pot.elements)
     defect = None
     if args.defect_cutoff:
         defect = DefectRule(args.defect_cutoff, args.defect_coordination)
-    result = evaluate(potentials, frames, references=references, sigma=args.sigma, defect=defect,
-                      output=args.output, plot=not args.no_plots)
+    result = evaluate(potentials, frames, sigma=args.sigma, defect=defect, output=args.output,
+                      plot=not args.no_plots)
     print(format_result(result))
     print(f"results in {args.output}/ (evaluation.json, per_atom.csv, *.png)")
     return 0
@@ -152,22 +156,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_md(args: argparse.Namespace) -> int:
     from ase.io import read
 
+    from gdfnn.calculator import NNPCalculator
     from gdfnn.workflows.md import MDSettings, run_md
 
     potential = _potential(args.potential, args)
     try:
         atoms = read(args.structure, index=args.index)
     except Exception as exc:
-        from gdfnn.errors import InputError
-
         raise InputError(f"{args.structure}: cannot read a structure ({exc})") from None
     if args.supercell:
         atoms = atoms * tuple(int(x) for x in args.supercell.split(","))
     low, _, high = args.temperature.partition(":")
-    settings = MDSettings(args.ensemble, float(low), float(high) if high else None, args.steps,
-                          args.timestep, args.friction, args.pressure, args.interval,
-                          args.min_distance, args.max_drift, args.seed)
-    summary = run_md(atoms, potential.calculator(), settings, args.output)
+    try:
+        low, high = float(low), float(high) if high else None
+    except ValueError:
+        raise InputError(f"--temperature {args.temperature!r}: expected K or START:END") from None
+    settings = MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
+                          args.pressure, args.interval, args.min_distance, args.max_drift,
+                          args.seed, args.tdamp, args.taup)
+    summary = run_md(atoms, NNPCalculator(potential), settings, args.output)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0
 
@@ -211,6 +218,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gdfnn.experiments.si_vacancy import LATTICE, PRESETS
+    from gdfnn.export.formats import FORMATS
+    from gdfnn.gdf.density import DEFAULT_SIGMA
+    from gdfnn.gdf.modifiers import DEFAULT_MODIFIER, MODIFIERS
+    from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS
+
     parser = argparse.ArgumentParser(
         prog="gdfnn",
         description="Behler-Parrinello neural-network potentials with Gaussian-density-function "
@@ -240,10 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="CONFIG_OR_FILE",
                    help="a config YAML, or data files (defaults for everything else)")
     p.add_argument("--sigma", type=lambda v: v if v == "auto" else float(v), default=None,
-                   help="Gaussian width on scaled features, or 'auto' (default: config's, 0.02)")
+                   help="Gaussian width on scaled features, or 'auto' (default: the config's, "
+                   f"{DEFAULT_SIGMA})")
     p.add_argument("--modifier", default=None,
-                   choices=["sigmoid-paper", "sigmoid-shifted", "linear", "none"],
-                   help="Theta (default: config's, sigmoid-paper)")
+                   choices=MODIFIERS, help=f"Theta (default: the config's, {DEFAULT_MODIFIER})")
     p.add_argument("--approximate", action="store_true",
                    help="merged-cell approximation for 1e6+ atoms (error checked and printed)")
     p.add_argument("--components", default=None, metavar="I,J",
@@ -273,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="potential.pt, n2p2 directory or potential_saved (several: compared)")
     p.add_argument("--data", nargs="+", required=True, help="labelled data files")
     p.add_argument("--output", default="evaluation", help="output directory")
-    p.add_argument("--sigma", type=float, default=0.02, help="GDF width for the GDF bins")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="GDF width for the GDF bins (default: the one each potential was trained "
+                   f"with, else {DEFAULT_SIGMA})")
     p.add_argument("--defect-cutoff", type=float, default=None,
                    help="defect atoms: fewer than --defect-coordination neighbours within this "
                    "many Å (e.g. 2.6 for Si)")
@@ -288,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "the LAMMPS lines. Importing: give an n2p2 directory or potential_saved "
                        "and --to gdfnn.")
     p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
-    p.add_argument("--to", required=True, choices=["n2p2", "simple-nn", "gdfnn"])
+    p.add_argument("--to", required=True, choices=FORMATS)
     p.add_argument("--output", required=True, help="file (simple-nn, gdfnn) or directory (n2p2)")
     p.add_argument("--length-unit", default="angstrom", help="n2p2 output length unit")
     p.add_argument("--energy-unit", default="ev", help="n2p2 output energy unit")
@@ -305,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
     p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
     p.add_argument("--ensemble", default="langevin",
-                   choices=["nve", "langevin", "nose-hoover", "npt-berendsen"])
+                   choices=ENSEMBLES)
     p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--timestep", type=float, default=1.0, help="fs")
@@ -315,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
     p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tdamp", type=float, default=None,
+                   help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
+    p.add_argument("--taup", type=float, default=None,
+                   help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
     p.add_argument("--output", default="md", help="output directory")
     _add_potential_units(p)
     p.set_defaults(run=_cmd_md)
@@ -325,9 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "error vs GDF, feature map, NEB barrier). si-mlearn: NNP-c vs NNP-GDF on "
                        "the mlearn Si DFT data, test errors per config_type and defect atoms.")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn"])
-    p.add_argument("--preset", default="quick", choices=["quick", "full", "tiny"],
+    p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="si-vacancy size: quick (<10 min), full (the paper's 800 frames)")
-    p.add_argument("--reference", default="sw-si", choices=["sw-si", "tersoff-si"])
+    p.add_argument("--reference", default="sw-si", choices=list(LATTICE))
     p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
     p.add_argument("--seed", type=int, default=0)

@@ -24,8 +24,14 @@ from pydantic import (
     model_validator,
 )
 
-from gdfnn.errors import ConfigError
+from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write
+from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
+from gdfnn.model.network import ACTIVATIONS, DTYPES
+from gdfnn.model.scaling import SCALINGS
+from gdfnn.training.trainer import SCHEDULERS, SHUFFLE_MODES, optimizer_class
+from gdfnn.units import energy_factor, length_factor
 
 RESOLVED_CONFIG_NAME = "config_resolved.yaml"
 
@@ -65,6 +71,25 @@ class DataConfig(StrictModel):
                                      "(ev, hartree, ... or eV per unit)")
     use_stress: bool = Field(False, description="read and require stress (eV/Å^3)")
 
+    @field_validator("length_unit")
+    @classmethod
+    def _known_length_unit(cls, value):
+        length_factor(value)  # raises for an unknown name or a non-positive factor
+        return value
+
+    @field_validator("energy_unit")
+    @classmethod
+    def _known_energy_unit(cls, value):
+        energy_factor(value)
+        return value
+
+    @model_validator(mode="after")
+    def _rates_leave_training_data(self):
+        if self.valid_rate + self.test_rate >= 1:
+            raise ValueError(f"valid_rate + test_rate = {self.valid_rate + self.test_rate:g} "
+                             "leaves no training data (must be < 1)")
+        return self
+
 
 class DescriptorConfig(StrictModel):
     elements: list[str] | None = Field(None, description="element order; null = from the data, "
@@ -79,12 +104,13 @@ class DescriptorConfig(StrictModel):
 class GdfConfig(StrictModel):
     enabled: bool = Field(False, description="weight the force loss by the GDF (paper eq. 3)")
     sigma: float | Literal["auto"] | dict[str, float] = Field(
-        0.02, description="Gaussian width on [-1, 1]-scaled features: a number, per element, or "
+        DEFAULT_SIGMA, description="Gaussian width on [-1, 1]-scaled features: a number, per element, or "
         "'auto' (SIMPLE-NN rule: max nearest-neighbour RMS distance / 3)")
-    modifier: Literal["sigmoid-paper", "sigmoid-shifted", "linear", "none"] = Field(
-        "sigmoid-paper", description="Theta applied to 1/rho (eq. 4 or SIMPLE-NN's shifted form)")
-    b: float = Field(150.0, gt=0, description="sigmoid slope b")
-    c: float | Literal["auto"] = Field(1.0, description="sigmoid offset c; 'auto' = SIMPLE-NN fit")
+    modifier: Literal[MODIFIERS] = Field(
+        DEFAULT_MODIFIER, description="Theta applied to 1/rho (eq. 4 or SIMPLE-NN's shifted form)")
+    b: float = Field(DEFAULT_B, gt=0, description="sigmoid slope b")
+    c: float | Literal["auto"] = Field(DEFAULT_C, description="sigmoid offset c; 'auto' = "
+                                       "SIMPLE-NN fit (sigmoid-shifted only)")
     chunk: int | None = Field(None, gt=0, description="query rows per GEMM block; null = auto")
     approximate: bool = Field(False, description="cluster references (for 1e6+ atoms per element)")
 
@@ -96,14 +122,21 @@ class GdfConfig(StrictModel):
             raise ValueError(f"sigma must be positive, got {value}")
         return value
 
+    @model_validator(mode="after")
+    def _auto_c_needs_shifted_sigmoid(self):
+        if self.c == "auto" and self.modifier != "sigmoid-shifted":
+            raise ValueError(f"c: 'auto' is defined for modifier sigmoid-shifted, not "
+                             f"{self.modifier}")
+        return self
+
 
 class ModelConfig(StrictModel):
     hidden: list[int] = Field([30, 30], description="hidden layer widths of each element's MLP")
-    activation: Literal["sigmoid", "tanh", "silu", "softplus"] = Field(
+    activation: Literal[tuple(ACTIVATIONS)] = Field(
         "sigmoid", description="hidden activation (output is linear)")
-    dtype: Literal["float64", "float32"] = Field("float64", description="network and feature "
-                                                 "precision")
-    scaling: Literal["minmax", "meanstd", "none"] = Field(
+    dtype: Literal[tuple(DTYPES)] = Field("float64", description="network and feature "
+                                          "precision")
+    scaling: Literal[SCALINGS] = Field(
         "minmax", description="feature scaling fitted on the training split")
     pca: bool = Field(False, description="PCA whitening after scaling (SIMPLE-NN semantics)")
     pca_min_whiten_level: float = Field(1e-8, gt=0, description="floor of PCA variances")
@@ -112,7 +145,7 @@ class ModelConfig(StrictModel):
 class TrainingConfig(StrictModel):
     epochs: int = Field(1000, ge=0, description="passes over the training set")
     batch_size: int = Field(16, gt=0, description="structures per optimiser step")
-    shuffle: Literal["structures", "batches"] = Field(
+    shuffle: Literal[SHUFFLE_MODES] = Field(
         "structures", description="'structures': new random batches every epoch; 'batches': "
         "random batches drawn once, their order shuffled every epoch (no copying: faster)")
     stream_chunk: int | None = Field(
@@ -121,8 +154,12 @@ class TrainingConfig(StrictModel):
     optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
     learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
     final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")
-    scheduler: Literal["exponential", "plateau", "none"] = Field(
+    scheduler: Literal[SCHEDULERS] = Field(
         "exponential", description="learning-rate schedule")
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="plateau schedule: factor the "
+                                  "learning rate is multiplied by")
+    plateau_patience: int = Field(5, ge=0, description="plateau schedule: validations without "
+                                  "improvement before the learning rate drops")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty of the optimiser")
     force_coeff: float = Field(0.1, ge=0, description="mu in eq. 1/3 (SIMPLE-NN default 0.1)")
     stress_coeff: float = Field(0.0, ge=0, description="weight of the stress term (eV/Å^3)^-2")
@@ -131,7 +168,17 @@ class TrainingConfig(StrictModel):
                                  "validations without improvement; null = off")
     seed: int = Field(0, description="seed of weights, batches and everything random")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
-    threads: int | None = Field(None, gt=0, description="torch CPU threads; null = torch default")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads, set by the command "
+                                "line (the library leaves them as they are); null = torch default")
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, value):
+        try:
+            optimizer_class(value)
+        except GdfnnError as exc:
+            raise ValueError(str(exc).split(": ", 1)[1]) from None
+        return value
 
 
 class OutputConfig(StrictModel):
@@ -152,13 +199,33 @@ class Config(StrictModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
+    @model_validator(mode="after")
+    def _per_element_values_cover_the_elements(self):
+        elements = self.descriptor.elements
+        if elements:
+            check_per_element(self, elements)
+        return self
+
+
+def check_per_element(config: Config, elements: list[str]) -> None:
+    """Per-element settings (``gdf.sigma`` as a mapping, ``descriptor.params``) must name
+    every element; raises ``ValueError`` naming the key and the missing elements."""
+    for key, mapping in (("gdf.sigma", config.gdf.sigma), ("descriptor.params",
+                                                         config.descriptor.params)):
+        if isinstance(mapping, dict):
+            missing = sorted(set(elements) - set(mapping))
+            if missing:
+                raise ValueError(f"{key} has no value for element(s) {', '.join(missing)}")
+
 
 def _format_errors(source: str, error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "top level"
+        # pydantic adds the tried union member or the literal to the location: drop them
+        loc = [str(p) for p in item["loc"] if not (isinstance(p, str) and (
+            "[" in p or p in {"float", "str", "int", "dict[str,float]"}))]
         message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return f"{source}: " + "; ".join(parts)
 
 
@@ -184,6 +251,18 @@ def config_from_dict(values: dict, *, source: str = "config", base_dir: str | Pa
         config.descriptor.store = _absolute(config.descriptor.store, base)
     config.output.directory = _absolute(config.output.directory, base)
     return config
+
+
+def with_overrides(config: Config, overrides: dict[str, dict[str, Any]], *,
+                   source: str = "command line") -> Config:
+    """A copy of ``config`` with ``{section: {key: value}}`` replaced (``None`` values are
+    skipped), validated as a whole: a bad value is a :class:`ConfigError` naming the key."""
+    values = config.model_dump(mode="json")
+    for section, updates in overrides.items():
+        if section not in values:
+            raise ConfigError(f"{source}: unknown config section {section!r}")
+        values[section].update({k: v for k, v in updates.items() if v is not None})
+    return config_from_dict(values, source=source)
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -27,3 +27,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_save(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save(obj, path)`` through :func:`atomic_write`: ``path`` is whole or untouched."""
+    import torch
+
+    with atomic_write(path, "wb") as handle:
+        torch.save(obj, handle)
+    return Path(path)

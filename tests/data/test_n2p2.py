@@ -5,7 +5,6 @@ from ase import units
 
 from gdfnn.data import read_n2p2, read_structures, write_n2p2
 from gdfnn.errors import InputError
-from tests.conftest import labelled_si
 
 BLOCK = """begin
 comment tiny
@@ -32,7 +31,7 @@ def test_read_with_units(tmp_path):
                                / units.Bohr)
 
 
-def test_round_trip_through_ase_frames(tmp_path):
+def test_round_trip_through_ase_frames(labelled_si, tmp_path):
     ase.io.write(tmp_path / "si.xyz", labelled_si(3))
     original = read_structures(tmp_path / "si.xyz")
     write_n2p2(tmp_path / "input.data", original, length_unit="bohr", energy_unit="hartree")
@@ -44,7 +43,7 @@ def test_round_trip_through_ase_frames(tmp_path):
         assert b.energy == pytest.approx(a.energy, rel=1e-11)
 
 
-def test_writer_leaves_nothing_on_error(tmp_path):
+def test_writer_leaves_nothing_on_error(labelled_si, tmp_path):
     ase.io.write(tmp_path / "si.xyz", labelled_si(2))
     frames = read_structures(tmp_path / "si.xyz")
     frames[1].forces = None

@@ -4,11 +4,9 @@ import pytest
 
 from gdfnn.data import load_sources, read_structures, summarize
 from gdfnn.errors import InputError
-from tests.conftest import labelled_si
-from tests.data.outcar import write_minimal_outcar
 
 
-def test_extxyz_round_trip_keeps_labels_group_and_source(tmp_path):
+def test_extxyz_round_trip_keeps_labels_group_and_source(labelled_si, tmp_path):
     frames = labelled_si(3)
     path = tmp_path / "si.xyz"
     ase.io.write(path, frames)
@@ -22,7 +20,7 @@ def test_extxyz_round_trip_keeps_labels_group_and_source(tmp_path):
         assert s.group == "bulk" and s.source == str(path) and s.atoms.calc is None
 
 
-def test_index_slice_and_explicit_group(tmp_path):
+def test_index_slice_and_explicit_group(labelled_si, tmp_path):
     path = tmp_path / "si.xyz"
     ase.io.write(path, labelled_si(5))
     structures = read_structures(path, "1::2", group="g", weight=2.5)
@@ -31,7 +29,7 @@ def test_index_slice_and_explicit_group(tmp_path):
     assert [s.index for s in read_structures(path, -1)] == [4]
 
 
-def test_outcar_uses_force_consistent_free_energy(tmp_path):
+def test_outcar_uses_force_consistent_free_energy(labelled_si, write_minimal_outcar, tmp_path):
     frames = labelled_si(2)
     path = tmp_path / "OUTCAR"
     forces = [a.get_forces() for a in frames]
@@ -41,7 +39,7 @@ def test_outcar_uses_force_consistent_free_energy(tmp_path):
     np.testing.assert_allclose(structures[1].forces, forces[1], atol=1e-6)
 
 
-def test_traj_round_trip(tmp_path):
+def test_traj_round_trip(labelled_si, tmp_path):
     frames = labelled_si(2)
     path = tmp_path / "si.traj"
     ase.io.write(path, frames)
@@ -49,7 +47,7 @@ def test_traj_round_trip(tmp_path):
     np.testing.assert_allclose(structures[1].forces, frames[1].get_forces())
 
 
-def test_unit_conversion_scales_every_label(tmp_path):
+def test_unit_conversion_scales_every_label(labelled_si, tmp_path):
     frames = labelled_si(1)
     path = tmp_path / "si.xyz"
     ase.io.write(path, frames)
@@ -72,7 +70,7 @@ def test_empty_and_unreadable_files(tmp_path, content, message):
         read_structures(path)
 
 
-def test_missing_file_and_bad_index(tmp_path):
+def test_missing_file_and_bad_index(labelled_si, tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_structures(tmp_path / "absent.xyz")
     path = tmp_path / "si.xyz"

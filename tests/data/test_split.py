@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
+from ase import Atoms
 
 from gdfnn.data import Structure, split_by_group
-from tests.conftest import labelled_si
 
 
 def frames(counts: dict[str, int]) -> list[Structure]:
-    atoms = labelled_si(1)[0]
+    atoms = Atoms("Si2", positions=[[0, 0, 0], [1.5, 1.5, 1.5]], cell=[5, 5, 5], pbc=True)
     return [Structure(atoms, group=g) for g, n in counts.items() for _ in range(n)]
 
 

@@ -17,11 +17,10 @@ from gdfnn.data.store import (
 )
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.errors import InputError
-from tests.conftest import labelled_si
 
 
 @pytest.fixture
-def frames(tmp_path):
+def frames(tmp_path, labelled_si):
     ase.io.write(tmp_path / "si.xyz", labelled_si(5))
     return read_structures(tmp_path / "si.xyz")
 

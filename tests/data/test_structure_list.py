@@ -3,7 +3,6 @@ import pytest
 
 from gdfnn.data import expand_braces, load_sources, parse_structure_list
 from gdfnn.errors import InputError
-from tests.conftest import labelled_si
 
 
 def test_brace_expansion():
@@ -14,7 +13,7 @@ def test_brace_expansion():
     assert expand_braces("plain{}") == ["plain{}"]
 
 
-def test_structure_list_groups_weights_slices_globs(tmp_path):
+def test_structure_list_groups_weights_slices_globs(labelled_si, tmp_path):
     for k in range(1, 4):
         ase.io.write(tmp_path / f"md_{k}.xyz", labelled_si(4, seed=k))
     (tmp_path / "sub").mkdir()

@@ -4,25 +4,23 @@ from ase import Atoms
 
 from gdfnn.data import Structure, validate_structure
 from gdfnn.errors import InputError
-from tests.conftest import labelled_si
 
 
-def good() -> Structure:
-    atoms = labelled_si(1)[0]
-    s = Structure(atoms.copy(), atoms.get_potential_energy(), atoms.get_forces(),
-                  atoms.get_stress(), "bulk", 1.0, "si.xyz", 7)
-    s.atoms.calc = None
-    return s
+@pytest.fixture
+def good(labelled_si):
+    """``good()`` -> a valid labelled frame (frame 7 of si.xyz)."""
+    def make() -> Structure:
+        atoms = labelled_si(1)[0]
+        s = Structure(atoms.copy(), atoms.get_potential_energy(), atoms.get_forces(),
+                      atoms.get_stress(), "bulk", 1.0, "si.xyz", 7)
+        s.atoms.calc = None
+        return s
+
+    return make
 
 
-def test_good_frame_passes():
+def test_good_frame_passes(good):
     validate_structure(good(), elements=["Si"], require_stress=True)
-
-
-def broken(change):
-    s = good()
-    change(s)
-    return s
 
 
 CASES = [
@@ -44,14 +42,16 @@ CASES = [
 
 
 @pytest.mark.parametrize(("change", "message"), CASES)
-def test_bad_frames_raise_one_line_naming_file_and_frame(change, message):
+def test_bad_frames_raise_one_line_naming_file_and_frame(good, change, message):
+    frame = good()
+    change(frame)
     with pytest.raises(InputError, match=message) as info:
-        validate_structure(broken(change))
+        validate_structure(frame)
     text = str(info.value)
     assert text.startswith("si.xyz frame 7: ") and "\n" not in text
 
 
-def test_unknown_element_and_empty_frame():
+def test_unknown_element_and_empty_frame(good):
     s = good()
     s.atoms.symbols[2] = "Ge"
     with pytest.raises(InputError, match=r"element\(s\) Ge not in the potential's elements \[Si\]"):
@@ -70,7 +70,7 @@ def test_close_periodic_image_is_found():
     validate_structure(s)
 
 
-def test_optional_labels_may_be_absent():
+def test_optional_labels_may_be_absent(good):
     s = good()
     s.energy, s.forces = None, None
     validate_structure(s, require_energy=False, require_forces=False)

@@ -1,57 +1,77 @@
-"""Small structures and symmetry-function sets shared by the descriptor tests."""
+"""Fixtures of the descriptor tests: direct, loop-based symmetry functions written from the
+formulas (independent of gdfnn's kernels): explicit periodic images, every neighbour pair
+j < k visited once."""
+
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
-from ase import Atoms
-from ase.build import bulk
-
-from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
 
 
-def mixed_set(elements=("Si", "C"), cutoff=4.2) -> SymmetryFunctions:
-    """G2 with shifts, G4 and G5 with both lambdas and zeta 1, 2, 3.5, per neighbour types."""
-    pairs = [(a, b) for n, a in enumerate(elements) for b in elements[n:]]
-    funcs = [SymmetryFunction(2, (t,), cutoff, eta, rs=rs) for t in elements
-             for eta, rs in [(0.05, 0.0), (0.5, 2.2), (1.4, 0.0)]]
-    funcs += [SymmetryFunction(kind, p, cutoff, eta, zeta=zeta, lam=lam) for p in pairs
-              for kind, eta, zeta, lam in [(4, 0.01, 1.0, 1.0), (4, 0.09, 3.5, -1.0),
-                                           (5, 0.03, 2.0, 1.0), (5, 0.0, 1.0, -1.0)]]
-    return SymmetryFunctions(list(elements), {e: funcs for e in elements})
+def fc(r: float, rc: float) -> float:
+    return 0.5 * (math.cos(math.pi * r / rc) + 1.0) if r < rc else 0.0
 
 
-def rattled_si(seed=0, repeat=1, amplitude=0.1) -> Atoms:
-    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * repeat
-    atoms.rattle(amplitude, seed=seed)
-    return atoms
+def neighbour_images(atoms, i: int, cutoff: float) -> list[tuple[int, np.ndarray]]:
+    """(j, D_ij) for every image of every atom within ``cutoff`` of atom i (not i itself)."""
+    cell = atoms.cell.array
+    reach = []
+    for axis in range(3):
+        if atoms.pbc[axis]:
+            # number of images needed along this axis: cutoff / layer spacing, rounded up
+            normal = np.cross(cell[(axis + 1) % 3], cell[(axis + 2) % 3])
+            spacing = abs(np.dot(cell[axis], normal)) / np.linalg.norm(normal)
+            reach.append(range(-math.ceil(cutoff / spacing) - 1, math.ceil(cutoff / spacing) + 2))
+        else:
+            reach.append(range(1))
+    out = []
+    for j, pos in enumerate(atoms.positions):
+        for shift in itertools.product(*reach):
+            if j == i and shift == (0, 0, 0):
+                continue
+            vec = pos + np.dot(shift, cell) - atoms.positions[i]
+            if np.linalg.norm(vec) < cutoff:
+                out.append((j, vec))
+    return out
 
 
-def two_element_triclinic(seed=1) -> Atoms:
-    """A sheared, triclinic Si/C cell, periodic in all directions."""
-    atoms = rattled_si(seed)
-    atoms.symbols[[1, 4, 6]] = "C"
-    cell = atoms.cell.array.copy()
-    cell[1] += [1.1, 0.0, 0.0]
-    cell[2] += [0.4, -0.7, 0.0]
-    atoms.set_cell(cell, scale_atoms=True)
-    return atoms
+def reference_features(atoms, sf) -> np.ndarray:
+    """(n_atoms, D) features of ``atoms`` for SymmetryFunctions ``sf``, by plain loops."""
+    symbols = atoms.get_chemical_symbols()
+    values = np.zeros((len(atoms), sf.width))
+    for i in range(len(atoms)):
+        funcs = sf.functions[symbols[i]]
+        nbrs = neighbour_images(atoms, i, sf.cutoff)
+        for col, f in enumerate(funcs):
+            total = 0.0
+            if f.kind == 2:
+                for j, vec in nbrs:
+                    r = np.linalg.norm(vec)
+                    if symbols[j] == f.neighbors[0]:
+                        total += math.exp(-f.eta * (r - f.rs) ** 2) * fc(r, f.cutoff)
+            else:
+                for (j, a), (k, b) in itertools.combinations(nbrs, 2):
+                    if sorted((symbols[j], symbols[k])) != sorted(f.neighbors):
+                        continue
+                    ra, rb, rjk = np.linalg.norm(a), np.linalg.norm(b), np.linalg.norm(b - a)
+                    cos = min(max(float(np.dot(a, b)) / (ra * rb), -1.0), 1.0)  # rounding
+                    term = 2.0 ** (1 - f.zeta) * (1 + f.lam * cos) ** f.zeta
+                    if f.kind == 4:
+                        term *= math.exp(-f.eta * (ra**2 + rb**2 + rjk**2))
+                        term *= fc(ra, f.cutoff) * fc(rb, f.cutoff) * fc(rjk, f.cutoff)
+                    else:
+                        term *= math.exp(-f.eta * (ra**2 + rb**2))
+                        term *= fc(ra, f.cutoff) * fc(rb, f.cutoff)
+                    total += term
+            values[i, col] = total
+    return values
 
 
-def cluster(seed=2) -> Atoms:
-    rng = np.random.default_rng(seed)
-    positions = rng.uniform(0, 4.5, (7, 3))
-    atoms = Atoms("Si4C3", positions=positions)
-    return atoms
-
-
-def self_image_cell() -> Atoms:
-    """2-atom primitive Si (3.84 Å vectors): with Rc 4.2 Å atoms see their own images."""
-    atoms = bulk("Si", "diamond", a=5.43)
-    atoms.rattle(0.08, seed=5)
-    return atoms
-
-
-@pytest.fixture
-def mixed() -> SymmetryFunctions:
-    return mixed_set()
+@pytest.fixture(name="reference_features")
+def reference_features_fixture():
+    """``reference_features(atoms, sf)`` -> ``(n_atoms, D)`` from explicit loops."""
+    return reference_features

@@ -3,7 +3,6 @@ import pytest
 from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
 from gdfnn.descriptors.params import DEFAULT_G2_ETA
 from gdfnn.errors import InputError
-from tests.descriptors.conftest import mixed_set
 
 
 def test_default_sets_have_simple_nn_sizes():
@@ -50,7 +49,7 @@ def test_params_errors_name_file_and_line(tmp_path, line, message):
     assert f"{path}: line 2: " in str(info.value)
 
 
-def test_n2p2_lines_round_trip_with_units():
+def test_n2p2_lines_round_trip_with_units(mixed_set):
     sf = mixed_set()
     bohr = 0.529177210544
     lines = sf.to_n2p2_lines(length_factor=bohr)
@@ -75,6 +74,6 @@ def test_n2p2_lines_that_do_not_map(line, message):
         SymmetryFunctions.from_n2p2_lines(["Si"], [line])
 
 
-def test_dict_round_trip():
+def test_dict_round_trip(mixed_set):
     sf = mixed_set()
     assert SymmetryFunctions.from_dict(sf.to_dict()) == sf

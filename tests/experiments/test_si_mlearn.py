@@ -10,7 +10,7 @@ def test_si_mlearn_runs_on_the_real_data_and_reports_every_group(dft_dir, tmp_pa
     for name in ("nnp_c", "nnp_gdf"):
         assert set(results["test"][name]["per_group"]) == {"Vacancy", "AIMD-NVT", "Elastic",
                                                           "Surface"}
-        assert results["vacancy_frames"][name]["defect_atoms"]["n"] > 0
+        assert results["vacancy_frames"][name]["subsets"]["defect_atoms"]["force"]["n"] > 0
         assert "per_gdf_bin" in results["test"][name]
     report = (tmp_path / "report.md").read_text()
     assert "| nnp_gdf |" in report and "F Vacancy defect atoms" in report

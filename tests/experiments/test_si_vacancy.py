@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("matscipy", reason="the experiment needs a reference potential")
 
 
+@pytest.mark.slow
 def test_reference_vacancy_migration_barrier_is_physical():
     from gdfnn.experiments.neb import migration_barrier
     from gdfnn.reference import get_reference
@@ -17,6 +18,7 @@ def test_reference_vacancy_migration_barrier_is_physical():
     assert abs(result["end_point_difference_eV"]) < 0.01  # the end points are equivalent
 
 
+@pytest.mark.slow
 def test_tiny_preset_end_to_end(tmp_path, capsys):
     from gdfnn.cli import main
 
@@ -26,8 +28,9 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
     for split in ("train", "test"):
         for name in ("nnp_c", "nnp_gdf"):
             table = results[split][name]
-            assert {"defect_atoms", "other_atoms", "force", "energy_mev_atom",
-                    "per_gdf_bin", "atomic_energy_mev"} <= set(table)
+            assert {"subsets", "force", "energy_mev_atom", "per_gdf_bin",
+                    "atomic_energy_mev"} <= set(table)
+            assert set(table["subsets"]) == {"defect_atoms", "other_atoms"}
     assert set(results["neb"]) == {"reference", "nnp_c", "nnp_gdf"}
     for path in ["report.md", "feature_map_fig1b.png", "evaluation_train/force_error_vs_gdf.png",
                  "evaluation_test/parity_forces.png"]:

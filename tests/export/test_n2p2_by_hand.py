@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ase import Atoms, units
 
-from gdfnn import Potential
+from gdfnn import load_potential
 
 # input.nn order is deliberately not n2p2's sorted order:
 # sorted: radial(eta 0.02), radial(eta 0.05), angular(eta 0.01, zeta 1, lambda 1)
@@ -85,7 +85,7 @@ def direct_energy(positions_bohr):
 
 def test_hand_built_n2p2_potential_matches_direct_formulas(tmp_path):
     write_files(tmp_path)
-    pot = Potential.from_n2p2(tmp_path, length_unit="bohr", energy_unit="hartree")
+    pot = load_potential(tmp_path, length_unit="bohr", energy_unit="hartree")
     rng = np.random.default_rng(0)
     positions = rng.uniform(0, 4.0, (5, 3))  # Å
     atoms = Atoms("Si5", positions=positions)
@@ -101,11 +101,10 @@ def test_hand_built_n2p2_potential_matches_direct_formulas(tmp_path):
         assert out["forces"][atom, axis] == pytest.approx(force, rel=1e-6, abs=1e-8)
 
 
-def test_published_n2p2_si_potential_reproduces_n2p2_accuracy(dft_dir):
+def test_published_n2p2_si_potential_reproduces_n2p2_accuracy(potentials_dir, dft_dir):
     from gdfnn.data import read_structures
-    from tests.conftest import POTENTIALS_DIR
 
-    pot = Potential.from_n2p2(POTENTIALS_DIR / "mlearn-n2p2-Si", length_unit="bohr",
+    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
                               energy_unit="hartree")
     e_err, f_err = [], []
     for s in read_structures(dft_dir / "si_mlearn_test.xyz"):

@@ -1,14 +1,12 @@
 import torch
 
-from tests.training.test_loss import setup
-
 
 def fields(batch):
     return {k: v for k, v in vars(batch).items() if isinstance(v, torch.Tensor)}
 
 
-def test_window_equals_gathered_batch_and_reordering_keeps_structures(toy_config):
-    data, _ = setup(toy_config())
+def test_window_equals_gathered_batch_and_reordering_keeps_structures(toy_set):
+    data, _ = toy_set
     window, gathered = data.window(3, 7), data.batch(torch.arange(3, 7))
     for name, value in fields(gathered).items():
         assert torch.equal(fields(window)[name], value), name

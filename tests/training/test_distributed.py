@@ -1,9 +1,11 @@
 """Two data-parallel processes (gloo) give the result of one process with the same global
-batch."""
+batch, GDF weighting included, starting from an empty output directory."""
 
 import os
 import socket
+import warnings
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -16,19 +18,42 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank, world, port, config):
+def _worker(rank, world, port, config, caught):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    train(config)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        potential = train(config)
+    caught[rank] = ([str(w.message) for w in seen], potential is not None)
 
 
-def test_two_processes_equal_one(toy_config, tmp_path):
-    single = toy_config(output={"directory": "single"})
-    train(single)
-    double = toy_config(output={"directory": "double"})
-    mp.spawn(_worker, args=(2, _free_port(), double), nprocs=2, join=True)
-    a = torch.load(tmp_path / "single" / "potential.pt", weights_only=True)["weights"]
-    b = torch.load(tmp_path / "double" / "potential.pt", weights_only=True)["weights"]
+def _state(directory):
+    return torch.load(directory / "potential.pt", weights_only=True)["state_dict"]
+
+
+def _two_ranks_equal_one(toy_config, tmp_path, **sections):
+    train(toy_config(output={"directory": "single"}, **sections))
+    double = toy_config(output={"directory": "double"}, **sections)
+    assert not (tmp_path / "double").exists()
+    caught = mp.Manager().dict()
+    mp.spawn(_worker, args=(2, _free_port(), double, caught), nprocs=2, join=True)
+    a, b = _state(tmp_path / "single"), _state(tmp_path / "double")
     for key in a:
         assert torch.allclose(a[key], b[key], rtol=1e-9, atol=1e-11), key
+    for rank in range(2):
+        messages, returned = caught[rank]
+        assert returned, f"rank {rank} got no potential back"
+        assert not [m for m in messages if "strides" in m], messages
+
+
+def test_two_processes_with_gdf_equal_one_from_an_empty_directory(toy_config, tmp_path):
+    # each rank featurises only after rank 0 wrote the store; GDF is written by rank 0 alone
+    # (this crashed with "unable to lock file" when every rank touched the store)
+    _two_ranks_equal_one(toy_config, tmp_path,
+                         gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"})
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one(toy_config, tmp_path):
+    _two_ranks_equal_one(toy_config, tmp_path)

@@ -1,27 +1,10 @@
 import torch
 
-from gdfnn.config import config_from_dict  # noqa: F401  (fixture module import side effects)
-from gdfnn.data.store import FEATURES, SPECIES
-from gdfnn.model.network import AtomicEnergies
-from gdfnn.model.scaling import fit_transforms
-from gdfnn.pipeline import prepare
-from gdfnn.training.batches import TrainingSet
 from gdfnn.training.loss import loss_terms, predict
 
 
-def setup(config):
-    prepared = prepare(config)
-    data = prepared.store.load()
-    sf = prepared.descriptor
-    transforms = fit_transforms(data.arrays[FEATURES], data.arrays[SPECIES], sf.n_features,
-                                sf.elements)
-    torch.manual_seed(0)
-    model = AtomicEnergies(sf.elements, sf.n_features, [6], "tanh").double()
-    return TrainingSet(data, transforms, sf.elements, with_stress=True), model
-
-
-def test_eq3_with_unit_weights_is_eq1_and_one_weight_touches_one_atom(toy_config):
-    data, model = setup(toy_config())
+def test_eq3_with_unit_weights_is_eq1_and_one_weight_touches_one_atom(toy_set):
+    data, model = toy_set
     batch = data.batch(torch.arange(3))
     pred = predict(model, batch, forces=True)
     base = loss_terms(pred, batch, 0.1)
@@ -36,8 +19,8 @@ def test_eq3_with_unit_weights_is_eq1_and_one_weight_touches_one_atom(toy_config
     assert torch.equal(changed["energy"], base["energy"])
 
 
-def test_loss_formula_by_hand(toy_config):
-    data, model = setup(toy_config())
+def test_loss_formula_by_hand(toy_set):
+    data, model = toy_set
     batch = data.batch(torch.tensor([0, 2]))
     pred = predict(model, batch, forces=True, stress=True)
     terms = loss_terms(pred, batch, force_coeff=0.3, stress_coeff=2.0)

@@ -3,47 +3,73 @@ import json
 import ase.io
 import numpy as np
 import pytest
+import torch
 
 from gdfnn import Potential
 from gdfnn.cli import main
 from gdfnn.data import read_structures
 from gdfnn.workflows.evaluate import DefectRule, evaluate
-from tests.model.test_potential import random_potential
-from tests.training.conftest import morse_frames
 
 
-def test_evaluate_tables_and_plots(tmp_path):
+def test_evaluate_numbers_equal_a_direct_computation(morse_frames, random_potential, tmp_path):
     pot = random_potential(elements=("Si",))
     frames_atoms = morse_frames(6)
     for a in frames_atoms:  # per-atom reference energies, as a classical potential gives
         a.calc.results["energies"] = np.full(len(a), a.get_potential_energy() / len(a))
     ase.io.write(tmp_path / "d.xyz", frames_atoms)
     frames = read_structures(tmp_path / "d.xyz")
-    assert frames[0].energies is not None
-    x = pot.descriptor.compute_many([s.atoms for s in frames], progress=False)
-    import torch
-
-    from gdfnn.workflows.evaluate import reference_from_features
-
-    reference = reference_from_features(pot, torch.cat([b.values for b in x]),
-                                        torch.cat([b.species for b in x]))
-    result = evaluate({"a": pot, "b": pot}, frames, references={"a": reference, "b": reference},
-                      defect=DefectRule(2.6, 4), output=tmp_path / "out")
+    # the potential's GDF reference: the scaled features of the first three frames
+    blocks = pot.descriptor.compute_many([s.atoms for s in frames[:3]], progress=False)
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(torch.cat([b.values for b in blocks]))}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.3}}
+    result = evaluate({"a": pot, "b": pot}, frames, defect=DefectRule(2.3, 4),
+                      output=tmp_path / "out")
     a = result["a"]
-    errors = np.concatenate([pot.predict(s.atoms)["forces"] - s.forces for s in frames])
-    assert a["force"]["rmse"] == pytest.approx(np.sqrt((errors**2).mean()))
-    assert set(a["per_group"]) == {"hot", "bulk"} and "Si" in a["force_per_element"]
-    assert sum(r["n"] for r in a["per_gdf_bin"]) == 48
-    assert a["defect_atoms"]["n"] + a["other_atoms"]["n"] == 48
-    assert "atomic_energy_mev" in a
+    # direct: predictions frame by frame, plain numpy statistics
+    preds = [pot.predict(s.atoms) for s in frames]
+    f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+    e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(preds, frames,
+                                                                             strict=True)])
+    group = np.repeat([s.group for s in frames], 8)
+    assert a["force"]["rmse"] == pytest.approx(np.sqrt((f_err**2).mean()), rel=1e-12)
+    assert a["force"]["mae"] == pytest.approx(np.abs(f_err).mean(), rel=1e-12)
+    assert a["energy_mev_atom"]["rmse"] == pytest.approx(1000 * np.sqrt((e_err**2).mean()))
+    for g in ("hot", "bulk"):
+        assert a["per_group"][g]["force"]["rmse"] == pytest.approx(
+            np.sqrt((f_err[group == g] ** 2).mean()), rel=1e-12)
+    assert a["per_element"]["Si"]["force"]["n"] == 48
+    defect = np.concatenate([[len(np.flatnonzero(
+        s.atoms.get_all_distances(mic=True)[i] < 2.3)) - 1 < 4 for i in range(8)]
+        for s in frames])
+    assert a["subsets"]["defect_atoms"]["force"]["n"] == defect.sum()
+    if defect.any():
+        assert a["subsets"]["defect_atoms"]["force"]["rmse"] == pytest.approx(
+            np.sqrt((f_err[defect] ** 2).mean()), rel=1e-12)
+    x = torch.cat([b.values for b in pot.descriptor.compute_many([s.atoms for s in frames])])
+    scaled = pot.transforms["Si"].scaled(x)
+    ref = pot.gdf_reference["Si"]
+    rho = torch.exp(-torch.cdist(scaled, ref) ** 2 / (2 * 0.3**2 * 26)).mean(1).numpy()
+    rows = a["per_gdf_bin"]
+    assert sum(r["n"] for r in rows) == 48
+    edges = [rows[0]["low"]] + [r["high"] for r in rows]
+    assert rho.min() == pytest.approx(edges[0], rel=1e-9)
+    assert rho.max() == pytest.approx(edges[-1], rel=1e-6)
+    atomic_err = np.concatenate([p["energies"] - s.energies for p, s in zip(preds, frames,
+                                                                             strict=True)])
+    assert a["atomic_energy_mev"]["mae"] == pytest.approx(1000 * np.abs(atomic_err).mean())
     for name in ["evaluation.json", "per_atom.csv", "parity_energy.png", "parity_forces.png",
                  "force_error_vs_gdf.png", "atomic_energy_correlation.png"]:
         assert (tmp_path / "out" / name).stat().st_size > 100, name
     assert json.loads((tmp_path / "out" / "evaluation.json").read_text())["b"] == \
         json.loads(json.dumps(result["b"]))
+    per_atom = (tmp_path / "out" / "per_atom.csv").read_text().splitlines()
+    assert len(per_atom) == 1 + 2 * 48
+    first = per_atom[1].split(",")
+    assert float(first[6]) == pytest.approx(rho[0], rel=1e-5)
+    assert float(first[7]) == pytest.approx(np.linalg.norm(f_err[0]), abs=1e-6)
 
 
-def test_export_command_round_trip_and_lammps_lines(tmp_path, capsys):
+def test_export_command_round_trip_and_lammps_lines(morse_frames, random_potential, tmp_path, capsys):
     pot = random_potential(elements=("Si",))
     pot.save(tmp_path / "potential.pt")
     assert main(["export", str(tmp_path / "potential.pt"), "--to", "n2p2", "--output",
@@ -60,7 +86,7 @@ def test_export_command_round_trip_and_lammps_lines(tmp_path, capsys):
                                atol=1e-10)
 
 
-def test_evaluate_command(tmp_path, capsys):
+def test_evaluate_command(morse_frames, random_potential, tmp_path, capsys):
     pot = random_potential(elements=("Si",))
     pot.save(tmp_path / "potential.pt")
     ase.io.write(tmp_path / "d.xyz", morse_frames(3))

@@ -10,10 +10,9 @@ from gdfnn.data.split import split_by_group
 from gdfnn.data.store import FEATURES, GDF_RHO, GDF_WEIGHT, SPECIES, FeatureStore
 from gdfnn.gdf import density
 from gdfnn.model.scaling import fit_transform
-from tests.conftest import labelled_si
 
 
-def test_gdf_command_stores_weights_and_writes_plots(tmp_path, capsys):
+def test_gdf_command_stores_weights_and_writes_plots(labelled_si, tmp_path, capsys):
     frames = labelled_si(8, config_type="bulk") + labelled_si(4, seed=3, config_type="hot")
     for a in frames[8:]:
         a.rattle(0.3, seed=1)
@@ -50,7 +49,7 @@ def test_gdf_command_stores_weights_and_writes_plots(tmp_path, capsys):
                                rtol=1e-10)
 
 
-def test_gdf_command_approximate_mode_reports_its_checked_error(tmp_path, capsys):
+def test_gdf_command_approximate_mode_reports_its_checked_error(labelled_si, tmp_path, capsys):
     ase.io.write(tmp_path / "si.xyz", labelled_si(6))
     assert main(["gdf", str(tmp_path / "si.xyz"), "--approximate", "--sigma", "0.05",
                  "--output", str(tmp_path / "out")]) == 0

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from gdfnn import NNPCalculator
 from gdfnn.cli import main
 from gdfnn.errors import InputError
 from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
-from tests.model.test_potential import random_potential
 
 
 def si_cell():
@@ -16,10 +16,10 @@ def si_cell():
     return atoms
 
 
-def test_langevin_ramp_writes_trajectory_and_thermo_log(tmp_path):
+def test_langevin_ramp_writes_trajectory_and_thermo_log(random_potential, tmp_path):
     pot = random_potential(elements=("Si",))
     settings = MDSettings("langevin", 300.0, 900.0, steps=40, timestep=1.0, interval=10)
-    summary = run_md(si_cell(), pot.calculator(), settings, tmp_path, progress=False)
+    summary = run_md(si_cell(), NNPCalculator(pot), settings, tmp_path, progress=False)
     rows = list(csv.DictReader(open(tmp_path / "thermo.csv")))
     assert [int(r["step"]) for r in rows] == [0, 10, 20, 30, 40]
     assert float(rows[-1]["target_K"]) == pytest.approx(900.0)
@@ -29,12 +29,12 @@ def test_langevin_ramp_writes_trajectory_and_thermo_log(tmp_path):
     assert len(read(tmp_path / "md.traj", ":")) == 5 and summary["steps"] == 40
 
 
-def test_blow_up_stops_with_a_clear_message(tmp_path):
+def test_blow_up_stops_with_a_clear_message(random_potential, tmp_path):
     pot = random_potential(elements=("Si",))
     atoms = si_cell()
     atoms.positions[1] = atoms.positions[0] + [0.4, 0.0, 0.0]  # far too close from the start
     with pytest.raises(MDUnstableError, match=r"MD unstable at step 0 .*atoms 0 and 1 are 0.40 Å"):
-        run_md(atoms, pot.calculator(), MDSettings("nve", steps=10), tmp_path, progress=False)
+        run_md(atoms, NNPCalculator(pot), MDSettings("nve", steps=10), tmp_path, progress=False)
     assert (tmp_path / "thermo.csv").read_text().count("\n") == 2  # header + the step logged
 
 
@@ -43,7 +43,7 @@ def test_nve_ramp_is_refused(tmp_path):
         run_md(si_cell(), None, MDSettings("nve", 300, 600), tmp_path, progress=False)
 
 
-def test_md_command(tmp_path, capsys):
+def test_md_command(random_potential, tmp_path, capsys):
     pot = random_potential(elements=("Si",))
     pot.save(tmp_path / "potential.pt")
     from ase.io import write

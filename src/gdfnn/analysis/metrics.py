@@ -1,25 +1,87 @@
 """Error tables: RMSE and MAE of energies (meV/atom) and forces (eV/Å, over Cartesian
-components) overall, per element, per group, per atom subset and per GDF bin."""
+components) overall, per element, per group, per atom subset and per GDF bin.
+
+:func:`error_table` is the one implementation behind the training report (``metrics.json``)
+and ``gdfnn evaluate`` (``evaluation.json``); docs/metrics.md describes its schema.
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 
 import numpy as np
 
+# keys of an error table (nested dicts; every leaf "stats" is {"rmse", "mae", "n"})
+STRUCTURES = "structures"  # int, structures in the table
+ATOMS = "atoms"  # int, atoms in the table
+ENERGY = "energy_mev_atom"  # stats of the per-atom energy error (E_pred - E_ref) / n, meV/atom
+FORCE = "force"  # stats of force components F_pred - F_ref, eV/Å
+FORCE_GDF = "force_gdf_weighted"  # {"rmse", "n"}: force RMSE with atoms weighted by GDF weights
+PER_ELEMENT = "per_element"  # {element: {FORCE: stats}}
+PER_GROUP = "per_group"  # {group: {ENERGY: stats, FORCE: stats}}
+SUBSETS = "subsets"  # {name: {FORCE: stats}}, atom subsets such as defect_atoms / other_atoms
+PER_GDF_BIN = "per_gdf_bin"  # [{low, high, n, rmse, mae, mean_norm, q25, q75}], by GDF rho
+ATOMIC_ENERGY = "atomic_energy_mev"  # stats of atomic-energy errors, meV (reference has them)
+LOSS = "loss"  # float, the training loss of the set (training report only)
 
-def error_stats(errors: np.ndarray) -> dict[str, float]:
-    """RMSE and MAE over all entries, and the count of rows."""
+
+def error_stats(errors: np.ndarray, scale: float = 1.0) -> dict[str, float]:
+    """RMSE and MAE over all entries (times ``scale``), and the count of rows."""
     if errors.size == 0:
         return {"rmse": float("nan"), "mae": float("nan"), "n": 0}
-    return {"rmse": float(np.sqrt((errors**2).mean())), "mae": float(np.abs(errors).mean()),
-            "n": len(errors)}
+    return {"rmse": scale * float(np.sqrt((errors**2).mean())),
+            "mae": scale * float(np.abs(errors).mean()), "n": len(errors)}
+
+
+def weighted_rmse(errors: np.ndarray, weights: np.ndarray) -> float:
+    """sqrt(sum_i w_i mean(e_i^2) / sum_i w_i) over the rows of ``errors``."""
+    if errors.size == 0:
+        return float("nan")
+    squares = (errors.reshape(len(errors), -1) ** 2).mean(1)
+    return float(np.sqrt((weights * squares).sum() / weights.sum()))
+
+
+def error_table(energy_error: np.ndarray, force_error: np.ndarray, *, symbols: np.ndarray,
+                groups: np.ndarray, atom_structure: np.ndarray,
+                atom_weight: np.ndarray | None = None,
+                subsets: Mapping[str, np.ndarray] | None = None) -> dict:
+    """The nested error table of one potential on one set of structures.
+
+    Args:
+        energy_error: ``(S,)`` per-atom energy error of each structure, eV/atom.
+        force_error: ``(N, 3)`` force error of each atom, eV/Å.
+        symbols: ``(N,)`` element of each atom; groups ``(S,)`` group tag of each structure;
+            atom_structure ``(N,)`` structure index of each atom.
+        atom_weight: ``(N,)`` GDF weights, for the GDF-weighted force RMSE.
+        subsets: named ``(N,)`` boolean masks of atoms (e.g. defect atoms).
+    """
+    symbols, groups = np.asarray(symbols), np.asarray(groups)
+    atom_group = groups[atom_structure] if len(groups) else groups
+    table = {STRUCTURES: len(energy_error), ATOMS: len(force_error),
+             ENERGY: error_stats(energy_error, 1000.0), FORCE: error_stats(force_error),
+             PER_ELEMENT: {e: {FORCE: error_stats(force_error[symbols == e])}
+                           for e in dict.fromkeys(symbols.tolist())},
+             PER_GROUP: {g: {ENERGY: error_stats(energy_error[groups == g], 1000.0),
+                             FORCE: error_stats(force_error[atom_group == g])}
+                         for g in dict.fromkeys(groups.tolist())}}
+    if atom_weight is not None:
+        table[FORCE_GDF] = {"rmse": weighted_rmse(force_error, atom_weight),
+                            "n": len(force_error)}
+    if subsets:
+        table[SUBSETS] = {name: {FORCE: error_stats(force_error[mask])}
+                          for name, mask in subsets.items()}
+    return table
 
 
 def log_bins(values: np.ndarray, n_bins: int = 10) -> np.ndarray:
-    """``n_bins + 1`` log-spaced edges spanning the positive ``values``."""
-    low, high = np.log10(values.min()), np.log10(values.max())
-    return np.logspace(low, high + 1e-9, n_bins + 1)
+    """``n_bins + 1`` log-spaced edges spanning the positive ``values``: the first is their
+    minimum and the last lies just above their maximum, so every value falls in a bin
+    (``10 ** log10(x)`` need not give back x, so both ends are set exactly)."""
+    low, high = values.min(), values.max()
+    edges = np.logspace(np.log10(low), np.log10(high), n_bins + 1)
+    edges[0], edges[-1] = low, np.nextafter(high, np.inf)
+    return edges
 
 
 def binned(values: np.ndarray, errors: np.ndarray, edges: np.ndarray) -> list[dict]:
@@ -36,13 +98,3 @@ def binned(values: np.ndarray, errors: np.ndarray, edges: np.ndarray) -> list[di
                          q75=float(np.quantile(norms[inside], 0.75)))
         rows.append(entry)
     return rows
-
-
-def coordination(atoms, cutoff: float) -> np.ndarray:
-    """Number of neighbours of each atom within ``cutoff`` Å (periodic images included)."""
-    from vesin import NeighborList
-
-    nl = NeighborList(cutoff=cutoff, full_list=True)
-    box = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
-    (i,) = nl.compute(atoms.positions, box, atoms.pbc.tolist(), quantities="i")
-    return np.bincount(i, minlength=len(atoms))

@@ -1,22 +1,33 @@
-"""Plots of the GDF analysis (paper Figure 1b) and of weights. PNG files, Agg backend."""
+"""Plots of the GDF analysis (paper Figures 1b, 1c), parity plots and weights: PNG files.
+
+Figures are made with matplotlib's object API (``Figure`` and its Agg canvas), never through
+``pyplot``: no global backend is chosen or changed, so a notebook's inline plots keep working.
+"""
 
 from __future__ import annotations
 
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+
+def _subplots(ncols: int = 1, figsize: tuple[float, float] = (5.0, 4.0)):
+    """A figure and a ``(1, ncols)`` array of axes, without pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(1, ncols, squeeze=False)
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def inverse_rho_histogram(inverse_rho: dict[str, np.ndarray], markers: dict[str, float | None],
                           path: str | os.PathLike, marker_label: str = "sigmoid midpoint") -> None:
     """Histogram of 1/rho per element on log-log axes, the modifier's transition marked."""
-    fig, axes = plt.subplots(1, len(inverse_rho), figsize=(5 * len(inverse_rho), 3.6),
-                             squeeze=False)
+    fig, axes = _subplots(len(inverse_rho), (5 * len(inverse_rho), 3.6))
     for ax, (element, x) in zip(axes[0], inverse_rho.items(), strict=True):
         bins = np.logspace(np.log10(x.min()), np.log10(x.max()) + 1e-9, 50)
         ax.hist(x, bins=bins, color="tab:blue")
@@ -28,9 +39,7 @@ def inverse_rho_histogram(inverse_rho: dict[str, np.ndarray], markers: dict[str,
         if markers.get(element) is not None:
             ax.axvline(markers[element], color="tab:red", ls="--", label=marker_label)
             ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def feature_count_map(points: dict[str, np.ndarray], axis_names: tuple[str, str],
@@ -39,7 +48,7 @@ def feature_count_map(points: dict[str, np.ndarray], axis_names: tuple[str, str]
     components, log colour scale; one panel per subset (e.g. bulk and defect atoms)."""
     every = np.concatenate(list(points.values()))
     edges = [np.linspace(every[:, k].min(), every[:, k].max() + 1e-12, bins + 1) for k in (0, 1)]
-    fig, axes = plt.subplots(1, len(points), figsize=(4.6 * len(points), 4), squeeze=False)
+    fig, axes = _subplots(len(points), (4.6 * len(points), 4))
     for ax, (label, xy) in zip(axes[0], points.items(), strict=True):
         counts, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=edges)
         counts = np.ma.masked_equal(counts.T, 0)
@@ -49,9 +58,7 @@ def feature_count_map(points: dict[str, np.ndarray], axis_names: tuple[str, str]
         ax.set_xlabel(axis_names[0])
         ax.set_ylabel(axis_names[1])
         ax.set_title(f"{label} ({len(xy)} atoms)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
@@ -60,7 +67,8 @@ COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
 def parity(pairs: dict[str, tuple[np.ndarray, np.ndarray]], quantity: str, unit: str,
            path: str | os.PathLike) -> None:
     """Predicted vs reference values, one colour per potential, with the identity line."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    fig, axes = _subplots(1, (4.6, 4.4))
+    ax = axes[0, 0]
     every = np.concatenate([np.concatenate(p) for p in pairs.values()])
     low, high = every.min(), every.max()
     ax.plot([low, high], [low, high], color="0.5", lw=1)
@@ -70,14 +78,13 @@ def parity(pairs: dict[str, tuple[np.ndarray, np.ndarray]], quantity: str, unit:
     ax.set_xlabel(f"reference {quantity} ({unit})")
     ax.set_ylabel(f"predicted {quantity} ({unit})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None:
     """Paper Figure 1c: mean force error per log-spaced GDF bin, quartile band shaded."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, axes = _subplots(1, (5.2, 3.8))
+    ax = axes[0, 0]
     for color, (label, rows) in zip(COLORS, curves.items(), strict=False):
         rows = [r for r in rows if r["n"] > 0]
         centre = np.sqrt([r["low"] * r["high"] for r in rows])
@@ -88,6 +95,4 @@ def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None
     ax.set_xlabel("GDF rho")
     ax.set_ylabel("|F_ref - F| (eV/Å)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)

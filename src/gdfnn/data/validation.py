@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from gdfnn.data.structure import Structure
-from gdfnn.descriptors.neighbors import closest_pair
 from gdfnn.errors import InputError
+from gdfnn.neighbors import closest_pair
 
 #: Closest approach of two atoms accepted (Å); closer means broken or duplicated input.
 MIN_DISTANCE = 0.1

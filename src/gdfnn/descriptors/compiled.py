@@ -38,7 +38,9 @@ from dcos/da = (b/|b| - cos a/|a|)/|a| and dR_jk/da = -(b - a)/R_jk.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 
 import numpy as np
 
@@ -49,6 +51,8 @@ try:
     from numba.extending import intrinsic
 except ImportError:  # the torch kernel is used instead
     numba = None
+
+log = logging.getLogger("gdfnn")
 
 _FASTMATH = {"reassoc", "contract", "nsz"}  # lets LLVM vectorise the sums; no nan/inf shortcuts
 
@@ -382,6 +386,24 @@ def _entry_start(centers, n_atoms):
     return start
 
 
+def _announce_compilation() -> None:
+    """Say once, at the first call in a process, when the kernel has no cached machine code
+    yet: numba then compiles it (about 10 s, once per install), silently otherwise."""
+    global _compilation_checked
+    if _compilation_checked or _features.signatures:
+        return
+    _compilation_checked = True
+    try:
+        cached = os.path.exists(_features._cache._cache_file._index_path)
+    except AttributeError:  # numba's cache internals changed: say nothing
+        return
+    if not cached:
+        log.info("compiling the descriptor kernels (once per install, about 10 s)")
+
+
+_compilation_checked = False
+
+
 def features(tables, species, centers, neighbors, vec, n_features, derivatives):
     """Symmetry functions of a batch from its neighbour list (``centers`` sorted).
 
@@ -405,6 +427,7 @@ def features(tables, species, centers, neighbors, vec, n_features, derivatives):
         pairs = np.zeros((0, 2), dtype=np.int64)
     dG = np.zeros((pairs.shape[0], n_features, 3), dtype=vec.dtype)
     virial = np.zeros((n_atoms if derivatives else 0, n_features, 3, 3), dtype=vec.dtype)
+    _announce_compilation()
     _features(start, vec, sn, species, slot, self_slot, tables["rad"], tables["ang_m"],
               tables["ang_q"], tables["pfuncs"], values, dG, virial, derivatives)
     if not derivatives:

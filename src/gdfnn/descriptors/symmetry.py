@@ -15,9 +15,9 @@ from tqdm.auto import tqdm
 from gdfnn.descriptors import compiled
 from gdfnn.descriptors import params as P
 from gdfnn.descriptors.kernel import FunctionTable, KernelOutput, symmetry_functions
-from gdfnn.descriptors.neighbors import Neighbors, neighbor_list
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
+from gdfnn.neighbors import Neighbors, neighbor_list
 
 #: Structures featurised together in one kernel call by :meth:`SymmetryFunctions.compute_many`
 #: (bounded by atoms too, see ``MAX_BATCH_ATOMS``).

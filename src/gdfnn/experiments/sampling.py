@@ -16,7 +16,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
-from gdfnn.analysis.metrics import coordination
+from gdfnn.neighbors import coordination
 
 SI_LATTICE = 5.431  # Å, diamond Si (Stillinger-Weber's equilibrium)
 SI_BOND_CUTOFF = 2.6  # Å, between the first (2.35) and second (3.84) neighbour shells

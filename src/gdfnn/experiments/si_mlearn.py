@@ -14,7 +14,8 @@ from gdfnn.config import config_from_dict
 from gdfnn.data import read_structures
 from gdfnn.errors import InputError
 from gdfnn.experiments.report import markdown_table, write_results
-from gdfnn.workflows.evaluate import DefectRule, evaluate, training_features
+from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, DefectRule, evaluate
 from gdfnn.workflows.train import train
 
 DEFECT = DefectRule(cutoff=2.6, coordination=4)
@@ -32,18 +33,16 @@ def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path = "../sh
         potentials[name] = train(config_from_dict({
             "data": {"train": [str(train_file)], "test": [str(test_file)], "valid_rate": 0.1},
             "descriptor": {"store": str(out / "features.h5")},
-            "gdf": {"enabled": gdf, "sigma": 0.02, "modifier": "linear"},
+            "gdf": {"enabled": gdf, "sigma": DEFAULT_SIGMA, "modifier": "linear"},
             "model": {"hidden": [30, 30], "activation": "tanh"},
             "training": {"epochs": epochs, "batch_size": 16, "seed": seed,
                          "learning_rate": 1e-3, "final_learning_rate": 1e-5,
                          "valid_every": max(epochs // 50, 1)},
             "output": {"directory": str(out / name), "progress": progress}}, source=name))
     test = read_structures(test_file)
-    references = {k: training_features(p) for k, p in potentials.items()}
     vacancy = [s for s in test if s.group == "Vacancy"]
     results = {"epochs": epochs, "seed": seed,
-               "test": evaluate(potentials, test, references=references,
-                                output=out / "evaluation_test"),
+               "test": evaluate(potentials, test, output=out / "evaluation_test"),
                "vacancy_frames": evaluate(potentials, vacancy, defect=DEFECT, plot=False)}
     write_results(out, results, report(results))
     return results
@@ -56,7 +55,7 @@ def report(results: dict) -> str:
         t, v = results["test"][name], results["vacancy_frames"][name]
         rows.append([name, t["energy_mev_atom"]["rmse"], t["force"]["rmse"],
                      *(t["per_group"][g]["force"]["rmse"] for g in groups),
-                     v["defect_atoms"]["rmse"], v["other_atoms"]["rmse"]])
+                     *(v["subsets"][k]["force"]["rmse"] for k in (DEFECT_ATOMS, OTHER_ATOMS))])
     headers = ["potential", "E RMSE meV/atom", "F RMSE all", *(f"F {g}" for g in groups),
                "F Vacancy defect atoms", "F Vacancy other atoms"]
     return "\n".join([f"# mlearn Si DFT: NNP-c vs NNP-GDF ({results['epochs']} epochs, seed "

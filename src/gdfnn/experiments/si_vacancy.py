@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from gdfnn.analysis.plots import feature_count_map
+from gdfnn.calculator import NNPCalculator
 from gdfnn.config import config_from_dict
 from gdfnn.data import read_structures
 from gdfnn.experiments.neb import migration_barrier
@@ -30,8 +31,9 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
+from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.reference import get_reference
-from gdfnn.workflows.evaluate import evaluate, training_features
+from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
 from gdfnn.workflows.gdf import default_components
 from gdfnn.workflows.train import train
 
@@ -98,7 +100,7 @@ def training_config(out: Path, name: str, gdf: bool, preset: Preset, seed: int, 
         "data": {"train": [str(out / "train.xyz")], "test": [str(out / "test.xyz")],
                  "valid_rate": 0.0},
         "descriptor": {"store": str(out / "features.h5")},
-        "gdf": {"enabled": gdf, "sigma": 0.02, "modifier": "sigmoid-paper"},
+        "gdf": {"enabled": gdf, "sigma": DEFAULT_SIGMA, "modifier": "sigmoid-paper"},
         "model": {"hidden": [30, 30], "activation": "tanh"},
         "training": {"epochs": preset.epochs, "batch_size": preset.batch_size, "seed": seed,
                      "learning_rate": 1e-3, "final_learning_rate": 1e-5,
@@ -133,19 +135,19 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
         potentials[name] = train(training_config(out, name, gdf, p, seed, progress))
     train_frames = read_structures(out / "train.xyz")
     test_frames = read_structures(out / "test.xyz")
-    references = {k: training_features(pot) for k, pot in potentials.items()}
     results = {"preset": preset, "reference": reference, "seed": seed,
                "settings": asdict(p), "frames": {"train": len(train_frames),
                                                  "test": len(test_frames)}}
     for split, frames in (("train", train_frames), ("test", test_frames)):
-        results[split] = evaluate(potentials, frames, references=references, defect="defect",
+        results[split] = evaluate(potentials, frames, defect="defect",
                                   output=out / f"evaluation_{split}")
     feature_map(potentials["nnp_c"], train_frames, out / "feature_map_fig1b.png")
     a = LATTICE[reference]
     neb = {"reference": migration_barrier(lambda: get_reference(reference), a,
                                           images=p.neb_images, steps=p.neb_steps)}
     for name, pot in potentials.items():
-        neb[name] = migration_barrier(pot.calculator, a, images=p.neb_images, steps=p.neb_steps)
+        neb[name] = migration_barrier(lambda pot=pot: NNPCalculator(pot), a,
+                                      images=p.neb_images, steps=p.neb_steps)
     results["neb"] = neb
     markdown = report(results)
     write_results(out, results, markdown)
@@ -158,7 +160,8 @@ def report(results: dict) -> str:
         row = [name]
         for split in ("train", "test"):
             r = results[split][name]
-            row += [r["defect_atoms"]["rmse"], r["other_atoms"]["rmse"], r["force"]["rmse"],
+            row += [r["subsets"][DEFECT_ATOMS]["force"]["rmse"],
+                    r["subsets"][OTHER_ATOMS]["force"]["rmse"], r["force"]["rmse"],
                     r["energy_mev_atom"]["rmse"]]
         row += [results["neb"][name]["barrier_eV"],
                 results["neb"][name]["barrier_eV"] - results["neb"]["reference"]["barrier_eV"]]

@@ -163,7 +163,7 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
 def _folded_first_layer(potential: Potential, element: str, order: list[int]):
     """First-layer weights and bias acting on n2p2-scaled inputs x* = (G - shift)/scale."""
     t = potential.transforms[element]
-    first = linear_layers(potential.model.nets[element])[0]
+    first = linear_layers(potential.networks.nets[element])[0]
     w, b = first.weight.detach().double(), first.bias.detach().double()
     if t.pca_matrix is not None:  # x_net = (x* - mean) @ M: fold into W and b
         m = t.pca_matrix.double()
@@ -175,7 +175,7 @@ def _folded_first_layer(potential: Potential, element: str, order: list[int]):
 def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
                          length_unit: float | str = 1.0, energy_unit: float | str = 1.0) -> Path:
     """Write ``input.nn``, ``scaling.data`` and ``weights.NNN.data`` into ``directory``."""
-    model = potential.model
+    model = potential.networks
     codes = {v: k for k, v in ACTIVATION_CODES.items()}
     if model.activation not in codes:
         raise InputError(f"n2p2 has no {model.activation!r} activation ({', '.join(codes)})")

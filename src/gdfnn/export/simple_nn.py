@@ -38,7 +38,7 @@ def _numbers(values) -> str:
 
 def write_simple_nn_potential(potential: Potential, path: str | os.PathLike) -> Path:
     """Write ``potential`` as a SIMPLE-NN ``potential_saved`` file (atomically)."""
-    model = potential.model
+    model = potential.networks
     if model.activation not in ACTIVATION_NAMES:
         raise InputError(f"pair_style nn has no {model.activation!r} activation "
                          f"(it has {', '.join(ACTIVATION_NAMES)})")

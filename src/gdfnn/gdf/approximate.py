@@ -27,7 +27,7 @@ import torch
 
 from gdfnn.gdf.density import as_points, check_sigma, density
 from gdfnn.gdf.kernel import gaussian_sums
-from gdfnn.gdf.modifiers import auto_c, theta
+from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, auto_c, theta
 
 
 @dataclass
@@ -83,8 +83,8 @@ def approximate_density(
     dtype: torch.dtype = torch.float32,
     check: int = 1000,
     modifier: str = "linear",
-    b: float = 150.0,
-    c: float | str = 1.0,
+    b: float = DEFAULT_B,
+    c: float | str = DEFAULT_C,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = False,

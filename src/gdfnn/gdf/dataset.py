@@ -1,4 +1,4 @@
-"""GDF of a featurised data set: per element, on scaled pre-PCA training features."""
+"""GDF of a data set: per element, on scaled pre-PCA features, against the training atoms."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gdfnn.config import GdfConfig
-from gdfnn.data.store import FEATURES, SPECIES, FeatureSet
 from gdfnn.gdf.approximate import approximate_density
-from gdfnn.gdf.density import auto_sigma, density
-from gdfnn.gdf.modifiers import auto_c, theta
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.gdf.density import DEFAULT_SIGMA, auto_sigma, density
+from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, auto_c, theta
 
 
 @dataclass
@@ -38,43 +35,47 @@ class ElementGdf:
                 "approximate_max_rel_error": self.approximate_error}
 
 
-def dataset_gdf(data: FeatureSet, is_train_atom: torch.Tensor,
-                transforms: dict[str, ElementTransform], elements: list[str], config: GdfConfig,
-                progress: bool = False) -> dict[str, ElementGdf]:
-    """rho of every atom against the training atoms of its element (paper eq. 2) and weights
-    Theta(1/rho) normalised to mean 1 over the training atoms (eq. 3-4): the training loss
-    uses the training atoms' weights; other atoms get the same function of their rho, for
-    GDF-weighted validation and test errors."""
-    result = {}
-    species = data.arrays[SPECIES]
-    for n, element in enumerate(elements):
-        mine = species == n
-        transform = transforms[element]
-        d = transform.shift.numel()
-        x = transform.scaled(data.arrays[FEATURES][mine][:, :d].to(torch.float64))
-        train = is_train_atom[mine]
-        sigma = config.sigma if not isinstance(config.sigma, dict) else config.sigma[element]
-        if sigma == "auto":
-            sigma = auto_sigma(x[train])
-        error = None
-        if config.approximate:
-            approx = approximate_density(x[train], sigma, modifier=config.modifier,
-                                         b=config.b, c=config.c, progress=progress)
-            rho_train, error = approx.rho, approx.max_rel_error_weights
-        else:
-            rho_train = density(x[train], sigma, progress=progress)
-        rho = torch.empty(x.shape[0], dtype=torch.float64)
-        rho[train] = rho_train
-        if (~train).any():
-            rho[~train] = density(x[~train], sigma, reference=x[train])
-        c = config.c
-        if config.modifier == "sigmoid-shifted" and c == "auto":
-            c = auto_c(1.0 / rho_train)
-        w = theta(1.0 / rho, config.modifier, config.b, c)
-        w = w / w[train].mean()
-        c_used = float(c) if config.modifier.startswith("sigmoid") else None
-        result[element] = ElementGdf(element, float(sigma), c_used, rho, w, train, error)
-    return result
+def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
+                sigma: float | str = DEFAULT_SIGMA, modifier: str = DEFAULT_MODIFIER,
+                b: float = DEFAULT_B, c: float | str = DEFAULT_C, approximate: bool = False,
+                chunk: int | None = None, progress: bool = False, distributed: bool = False
+                ) -> ElementGdf:
+    """GDF of one element's atoms.
+
+    Args:
+        x: ``(n, D)`` scaled pre-PCA features of every atom of the element (data order).
+        is_train: ``(n,)`` bool, the training atoms: the references of rho, and the atoms
+            over which the weights are normalised to mean 1.
+        sigma: Gaussian width, or ``"auto"`` (SIMPLE-NN's rule on the training atoms).
+        modifier, b, c: Theta of eq. 3-4 (``c="auto"``: SIMPLE-NN's fit, shifted sigmoid).
+        approximate: merged-cell references (for 1e6+ atoms), its error checked.
+        distributed: split the kernel sums over the ranks of torch.distributed.
+
+    Other atoms (validation, test) get rho against the training atoms and the same Theta
+    with the training normalisation, for GDF-weighted error reports.
+    """
+    x = x.to(torch.float64)
+    if sigma == "auto":
+        sigma = auto_sigma(x[is_train])
+    error = None
+    if approximate:
+        approx = approximate_density(x[is_train], sigma, modifier=modifier, b=b, c=c,
+                                     progress=progress)
+        rho_train, error = approx.rho, approx.max_rel_error_weights
+    else:
+        rho_train = density(x[is_train], sigma, chunk=chunk, progress=progress,
+                            distributed=distributed)
+    rho = torch.empty(x.shape[0], dtype=torch.float64)
+    rho[is_train] = rho_train
+    if (~is_train).any():
+        rho[~is_train] = density(x[~is_train], sigma, reference=x[is_train], chunk=chunk,
+                                 distributed=distributed)
+    if modifier == "sigmoid-shifted" and c == "auto":
+        c = auto_c(1.0 / rho_train)
+    w = theta(1.0 / rho, modifier, b, c)
+    w = w / w[is_train].mean()
+    c_used = float(c) if modifier.startswith("sigmoid") else None
+    return ElementGdf(element, float(sigma), c_used, rho, w, is_train, error)
 
 
 def scatter_to_atoms(per_element: dict[str, ElementGdf], species: torch.Tensor,

@@ -19,6 +19,9 @@ from gdfnn.errors import InputError
 from gdfnn.gdf.kernel import gaussian_sums, nearest_sq_distances
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
+#: Default Gaussian width on [-1, 1]-scaled features (SIMPLE-NN's automatic rule gave worse
+#: weights on the calibration data; see docs/design-notes.md).
+DEFAULT_SIGMA = 0.02
 
 
 def as_points(x: ArrayLike, name: str, dtype: torch.dtype, device: torch.device | str | None
@@ -42,16 +45,16 @@ def check_sigma(sigma: float) -> float:
     return float(sigma)
 
 
-def _split_by_rank(n: int) -> tuple[int, int]:
-    if not (dist.is_available() and dist.is_initialized()):
+def _split_by_rank(n: int, distributed: bool) -> tuple[int, int]:
+    if not distributed:
         return 0, n
     rank, size = dist.get_rank(), dist.get_world_size()
     per = -(-n // size)
     return min(rank * per, n), min((rank + 1) * per, n)
 
 
-def _gather(local: torch.Tensor, n: int) -> torch.Tensor:
-    if not (dist.is_available() and dist.is_initialized()):
+def _gather(local: torch.Tensor, n: int, distributed: bool) -> torch.Tensor:
+    if not distributed:
         return local
     size = dist.get_world_size()
     per = -(-n // size)
@@ -71,6 +74,7 @@ def density(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float64,
     progress: bool = False,
+    distributed: bool = False,
 ) -> torch.Tensor:
     """GDF rho of each row of ``X`` (paper eq. 2).
 
@@ -84,10 +88,12 @@ def density(
         dtype: float64 (default) or float32 (about 2.5x faster on CPU; its error is measured
             in ``benchmarks/gdf.py``).
         progress: show a progress bar.
+        distributed: split the queries across the ranks of the initialised
+            ``torch.distributed`` process group (every rank must call, with the same
+            arguments); all ranks receive the whole result.
 
     Returns:
-        ``(M,)`` rho in (0, 1], float64 on ``device``. With ``torch.distributed`` initialised,
-        each rank computes a slice of the queries and all ranks receive the whole result.
+        ``(M,)`` rho in (0, 1], float64 on ``device``.
     """
     sigma = check_sigma(sigma)
     queries = as_points(X, "features", dtype, device)
@@ -99,11 +105,13 @@ def density(
     n_ref = queries.shape[0] if refs is None else refs.shape[0]
     inv_h = 1.0 / (2.0 * sigma**2 * queries.shape[1])
     tiles = {} if chunk is None else {"tile_rows": int(chunk)}
-    start, stop = _split_by_rank(queries.shape[0])
+    if distributed and not (dist.is_available() and dist.is_initialized()):
+        raise InputError("GDF: distributed=True needs an initialised torch.distributed group")
+    start, stop = _split_by_rank(queries.shape[0], distributed)
     if refs is None and (start, stop) != (0, queries.shape[0]):
         refs = queries  # a slice of the queries no longer sees all references
     sums = gaussian_sums(queries[start:stop], refs, inv_h, progress=progress, **tiles)
-    return _gather(sums.to(torch.float64) / n_ref, queries.shape[0])
+    return _gather(sums.to(torch.float64) / n_ref, queries.shape[0], distributed)
 
 
 def auto_sigma(X: ArrayLike, *, device: torch.device | str | None = None) -> float:

@@ -8,6 +8,10 @@ import torch
 from gdfnn.errors import InputError
 
 MODIFIERS = ("sigmoid-paper", "sigmoid-shifted", "linear", "none")
+#: Defaults of eq. 4: the modifier, its slope b and offset c (the paper's 150 and 1.0).
+DEFAULT_MODIFIER = "sigmoid-paper"
+DEFAULT_B = 150.0
+DEFAULT_C = 1.0
 #: Fraction of the sorted 1/rho used by SIMPLE-NN's automatic c of the shifted sigmoid.
 AUTO_C_FRACTION = 0.75
 
@@ -23,7 +27,8 @@ def auto_c(x: torch.Tensor) -> float:
     return float(intercept + slope * n_fit)
 
 
-def theta(x: torch.Tensor, modifier: str, b: float = 150.0, c: float | str = 1.0) -> torch.Tensor:
+def theta(x: torch.Tensor, modifier: str, b: float = DEFAULT_B, c: float | str = DEFAULT_C
+          ) -> torch.Tensor:
     """Theta(x) before normalisation (A = 1).
 
     ``sigmoid-paper``: x / (1 + exp(-b x + c)) (eq. 4); ``sigmoid-shifted``: x / (1 +
@@ -45,8 +50,8 @@ def theta(x: torch.Tensor, modifier: str, b: float = 150.0, c: float | str = 1.0
     return x * torch.sigmoid(b * (x - c))
 
 
-def weights(rho: torch.Tensor, modifier: str = "sigmoid-paper", b: float = 150.0,
-            c: float | str = 1.0) -> torch.Tensor:
+def weights(rho: torch.Tensor, modifier: str = DEFAULT_MODIFIER, b: float = DEFAULT_B,
+            c: float | str = DEFAULT_C) -> torch.Tensor:
     """Theta(1/rho) normalised to mean 1 over the given atoms (one element's training atoms).
 
     The normalising constant is the paper's A. ``rho`` must be positive.

@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+#: Hidden-layer activations by name (the output layer is linear).
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus}
+#: Precisions of features and networks by name (float64 is the default everywhere).
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 class ElementNet(nn.Sequential):

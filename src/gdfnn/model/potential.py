@@ -1,9 +1,10 @@
-"""The trained potential: descriptor, scaling/PCA and networks in one self-contained object.
+"""The trained potential: descriptor, feature transforms and networks in one ``nn.Module``.
 
 The file ``potential.pt`` holds only tensors and plain values (``torch.load(...,
 weights_only=True)`` reads it): format version, element list, symmetry-function parameters,
-per-element transforms, network shapes, activation and weights, and a digest of the training
-configuration.
+network shapes and activation, the module's ``state_dict`` (transforms and networks),
+metadata (training-config digest, GDF settings) and, when stored, the GDF reference: the
+scaled training features of each element, against which the GDF of new atoms is computed.
 """
 
 from __future__ import annotations
@@ -14,77 +15,141 @@ from pathlib import Path
 import ase
 import numpy as np
 import torch
+from torch import nn
 
-from gdfnn.descriptors import SymmetryFunctions
+from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
+from gdfnn.fileio import atomic_save
 from gdfnn.model.network import AtomicEnergies
+from gdfnn.model.outputs import Prediction, atomistic_outputs
 from gdfnn.model.scaling import ElementTransform, transform_features
+from gdfnn.neighbors import Neighbors
 
-FORMAT_VERSION = 1
-VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+#: Version of the file layout written by :meth:`Potential.save`; 1 is still read.
+FORMAT_VERSION = 2
+
+# keys of the potential file
+FORMAT = "format_version"  # int
+ELEMENTS = "elements"  # list[str], the species index order
+DESCRIPTOR = "descriptor"  # SymmetryFunctions.to_dict()
+HIDDEN = "hidden"  # list[int], hidden widths of every element's network
+ACTIVATION = "activation"  # str, see model.network.ACTIVATIONS
+STATE = "state_dict"  # {name: tensor}: transforms.<element>.*, networks.nets.<element>.*
+METADATA = "metadata"  # plain values: config, GDF settings, source of an import
+GDF_REFERENCE = "gdf_reference"  # {element: (M_e, D_e) float64} scaled training features
 
 
-class Potential:
+class Potential(nn.Module):
     """A Behler-Parrinello potential: energies (eV), forces (eV/Å), stress (eV/Å^3).
+
+    ``forward(features, species)`` maps raw symmetry functions ``(N, D)`` to atomic energies
+    ``(N,)`` eV. ``.to(device)`` / ``.to(torch.float32)`` move and cast transforms and
+    networks together; inference runs in the dtype of the networks.
 
     Args:
         descriptor: the symmetry functions.
         transforms: per element, the feature transform fitted on the training set.
-        model: the per-element networks.
-        metadata: plain values kept in the file (e.g. the training-config digest).
+        networks: the per-element networks.
+        metadata: plain values kept in the file (training-config digest, GDF settings).
+        gdf_reference: per element, the scaled pre-PCA training features ``(M_e, D_e)``
+            (kept on the CPU in float64; not moved by ``.to``).
     """
 
     def __init__(self, descriptor: SymmetryFunctions, transforms: dict[str, ElementTransform],
-                 model: AtomicEnergies, metadata: dict | None = None):
+                 networks: AtomicEnergies, metadata: dict | None = None,
+                 gdf_reference: dict[str, torch.Tensor] | None = None):
+        super().__init__()
         self.descriptor = descriptor
-        self.transforms = transforms
-        self.model = model
+        self.transforms = nn.ModuleDict(transforms)
+        self.networks = networks
         self.metadata = dict(metadata or {})
-        self.elements = descriptor.elements
+        self.gdf_reference = dict(gdf_reference or {})
+
+    @property
+    def elements(self) -> list[str]:
+        return self.descriptor.elements
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
+        return next(self.networks.parameters()).dtype
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return next(self.networks.parameters()).device
+
+    def network_inputs(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Transformed features ``(N, D)`` (scaling, PCA) of raw features ``(N, D)``."""
+        return transform_features(features, species, self.transforms, self.elements)
+
+    def forward(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Atomic energies ``(N,)`` eV of raw symmetry functions ``(N, D)``."""
+        return self.networks(self.network_inputs(features, species), species)
+
+    # ----- evaluation -----------------------------------------------------------------
+    def outputs(self, block: FeatureBlock, volume: float | None = None) -> Prediction:
+        """Energy, atomic energies, forces and (given the volume, Å^3) stress of one
+        structure from its :class:`FeatureBlock` with derivatives, as tensors."""
+        n = block.values.shape[0]
+        structure = torch.zeros(n, dtype=torch.long, device=block.values.device)
+        vol = None if volume is None else torch.tensor([volume], dtype=block.values.dtype,
+                                                       device=block.values.device)
+        return atomistic_outputs(self, block.values, block.species, structure, 1, block.pairs,
+                                 block.dG, virial=block.virial, volume=vol, forces=True,
+                                 stress=volume is not None)
+
+    def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
+                neighbors: Neighbors | None = None) -> dict[str, np.ndarray]:
+        """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
+        periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
+        ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`)."""
+        block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
+                                        device=self.device, neighbors=neighbors)
+        want_stress = atoms.pbc.all() if stress is None else stress
+        return _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
+
+    def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False
+                     ) -> list[dict[str, np.ndarray]]:
+        """:meth:`predict` for many frames, featurised together in batches."""
+        blocks = self.descriptor.compute_many(frames, derivatives=True, dtype=self.dtype,
+                                              device=self.device, progress=progress)
+        return [_as_numpy(self.outputs(b, a.get_volume() if a.pbc.all() else None))
+                for a, b in zip(frames, blocks, strict=True)]
 
     # ----- files ----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
-            "format_version": FORMAT_VERSION,
-            "elements": list(self.elements),
-            "descriptor": self.descriptor.to_dict(),
-            "transforms": {e: {k: v.detach().cpu() for k, v in t.to_dict().items()}
-                           for e, t in self.transforms.items()},
-            "hidden": list(self.model.hidden),
-            "activation": self.model.activation,
-            "weights": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "metadata": self.metadata,
-        }
+        """The file content: tensors (on the CPU) and plain values only."""
+        return {FORMAT: FORMAT_VERSION, ELEMENTS: list(self.elements),
+                DESCRIPTOR: self.descriptor.to_dict(), HIDDEN: list(self.networks.hidden),
+                ACTIVATION: self.networks.activation,
+                STATE: {k: v.detach().cpu() for k, v in self.state_dict().items()},
+                METADATA: self.metadata,
+                GDF_REFERENCE: {e: v.detach().cpu() for e, v in self.gdf_reference.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> Potential:
-        if data.get("format_version") != FORMAT_VERSION:
-            raise InputError(f"potential format {data.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
-        sf = SymmetryFunctions.from_dict(data["descriptor"])
-        model = AtomicEnergies(sf.elements, sf.n_features, data["hidden"], data["activation"])
-        weights = data["weights"]
-        model.to(next(iter(weights.values())).dtype)
-        model.load_state_dict(weights)
-        transforms = {e: ElementTransform.from_dict(t) for e, t in data["transforms"].items()}
-        return cls(sf, transforms, model, data.get("metadata"))
+        version = data.get(FORMAT)
+        if version not in (1, FORMAT_VERSION):
+            raise InputError(f"potential format {version} is not one of 1, {FORMAT_VERSION} "
+                             "(written by a newer gdfnn?)")
+        sf = SymmetryFunctions.from_dict(data[DESCRIPTOR])
+        if version == 1:  # transforms as plain dicts, network weights apart
+            transforms = {e: ElementTransform.from_dict(t) for e, t in data["transforms"].items()}
+            weights = data["weights"]
+        else:
+            state = data[STATE]
+            transforms = {e: ElementTransform.from_dict(
+                {k.rsplit(".", 1)[1]: v for k, v in state.items()
+                 if k.startswith(f"transforms.{e}.")}) for e in sf.elements}
+            weights = {k.removeprefix("networks."): v for k, v in state.items()
+                       if k.startswith("networks.")}
+        networks = AtomicEnergies(sf.elements, sf.n_features, data[HIDDEN], data[ACTIVATION])
+        networks.to(next(iter(weights.values())).dtype)
+        networks.load_state_dict(weights)
+        return cls(sf, transforms, networks, data.get(METADATA), data.get(GDF_REFERENCE))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``potential.pt`` atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.to_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+        return atomic_save(self.to_dict(), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> Potential:
@@ -93,85 +158,19 @@ class Potential:
         if not path.is_file():
             raise InputError(f"{path}: no such potential file")
         try:
-            data = torch.load(path, map_location=device, weights_only=True)
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            potential = cls.from_dict(data)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         except Exception as exc:
-            raise InputError(f"{path}: not a gdfnn potential ({exc})") from None
-        return cls.from_dict(data).to(device)
+            raise InputError(f"{path}: not a gdfnn potential ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        return potential.to(device)
 
-    @classmethod
-    def from_n2p2(cls, directory: str | os.PathLike, *, length_unit: float | str = 1.0,
-                  energy_unit: float | str = 1.0) -> Potential:
-        """Import an n2p2 potential (``input.nn``, ``scaling.data``, ``weights.NNN.data``)
-        trained in ``length_unit``/``energy_unit`` (e.g. ``"bohr"``, ``"hartree"``)."""
-        from gdfnn.export.n2p2 import read_n2p2_potential
 
-        return read_n2p2_potential(directory, length_unit=length_unit, energy_unit=energy_unit)
-
-    @classmethod
-    def from_simple_nn(cls, path: str | os.PathLike) -> Potential:
-        """Import a SIMPLE-NN ``potential_saved`` file."""
-        from gdfnn.export.simple_nn import read_simple_nn_potential
-
-        return read_simple_nn_potential(path)
-
-    def to(self, device: torch.device | str) -> Potential:
-        self.model.to(device)
-        self.transforms = {e: ElementTransform(*(None if v is None else v.to(device) for v in (
-            t.shift, t.scale, t.pca_mean, t.pca_matrix))) for e, t in self.transforms.items()}
-        return self
-
-    # ----- evaluation -----------------------------------------------------------------
-    def network_inputs(self, features: torch.Tensor, species: torch.Tensor
-                       ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """Transformed features ``(N, D)`` and per-species transform matrices."""
-        matrices = {n: self.transforms[e].matrix.to(features.dtype)
-                    for n, e in enumerate(self.elements)}
-        return transform_features(features, species, self.transforms, self.elements), matrices
-
-    def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
-                neighbors=None) -> dict[str, np.ndarray]:
-        """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
-        periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
-        ``neighbors``: a precomputed neighbour list (see :class:`NeighborCache`)."""
-        block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
-                                        device=self.device, neighbors=neighbors)
-        want_stress = atoms.pbc.all() if stress is None else stress
-        return self.evaluate_block(block, len(atoms), atoms.get_volume() if want_stress else None)
-
-    def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False
-                     ) -> list[dict[str, np.ndarray]]:
-        """:meth:`predict` for many frames, featurised together in batches."""
-        blocks = self.descriptor.compute_many(frames, derivatives=True, dtype=self.dtype,
-                                              device=self.device, progress=progress)
-        return [self.evaluate_block(b, len(a), a.get_volume() if a.pbc.all() else None)
-                for a, b in zip(frames, blocks, strict=True)]
-
-    def calculator(self, **kwargs):
-        """An ASE calculator (:class:`gdfnn.calculator.NNPCalculator`) for this potential."""
-        from gdfnn.calculator import NNPCalculator
-
-        return NNPCalculator(self, **kwargs)
-
-    def evaluate_block(self, block, n_atoms: int, volume: float | None) -> dict[str, np.ndarray]:
-        """Energies, forces and stress from a :class:`FeatureBlock` with derivatives."""
-        x, matrices = self.network_inputs(block.values, block.species)
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            energies = self.model(x, block.species)
-            (de_dx,) = torch.autograd.grad(energies.sum(), x)
-        de_dg = torch.zeros_like(de_dx)
-        for n, matrix in matrices.items():
-            rows = block.species == n
-            d = matrix.shape[0]
-            de_dg[rows, :d] = de_dx[rows, :d] @ matrix.T
-        centre, neighbour = block.pairs[:, 0], block.pairs[:, 1]
-        per_pair = torch.einsum("pd,pdx->px", de_dg[centre], block.dG)
-        forces = -torch.zeros(n_atoms, 3, dtype=x.dtype, device=x.device).index_add_(
-            0, neighbour, per_pair)
-        out = {"energy": energies.sum().item(), "energies": energies.detach().cpu().numpy(),
-               "forces": forces.detach().cpu().numpy()}
-        if volume is not None:
-            dedeps = torch.einsum("nd,ndab->ab", de_dg, block.virial)
-            sigma = 0.5 * (dedeps + dedeps.T) / volume
-            out["stress"] = np.array([float(sigma[a, b]) for a, b in VOIGT])
-        return out
+def _as_numpy(pred: Prediction) -> dict[str, np.ndarray]:
+    out = {"energy": pred.energy.sum().item(), "energies": pred.atomic.detach().cpu().numpy(),
+           "forces": pred.forces.detach().cpu().numpy()}
+    if pred.stress is not None:
+        out["stress"] = pred.stress[0].detach().cpu().numpy()
+    return out

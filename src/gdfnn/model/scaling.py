@@ -9,53 +9,60 @@ Derivatives dG/dR transform with the linear part only.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+#: Feature scalings fitted on the training split: min-max to [-1, 1], mean/std, or none.
+SCALINGS = ("minmax", "meanstd", "none")
 #: A function whose training range is below this is left unscaled (never divide by ~0).
 MIN_RANGE = 1e-10
 
 
-@dataclass
-class ElementTransform:
-    """Affine map of one element's features: ``x @ matrix + offset``.
+class ElementTransform(nn.Module):
+    """Affine map of one element's features: ``x_net = x @ matrix + offset``.
 
-    Attributes:
+    Buffers (moved by ``.to(device, dtype)``, saved by ``state_dict()``):
         shift, scale: ``(D,)`` scaling, ``x_scaled = (x - shift) / scale``.
-        pca_mean: ``(D,)`` and pca_matrix ``(D, D)`` whitening, or None.
+        pca_mean ``(D,)`` and pca_matrix ``(D, D)``: whitening, or None.
+    The linear part ``matrix (D, D)`` and ``offset (D,)`` of the whole map are derived once,
+    in float64, at construction (not saved: they follow from the four above).
     """
 
-    shift: torch.Tensor
-    scale: torch.Tensor
-    pca_mean: torch.Tensor | None = None
-    pca_matrix: torch.Tensor | None = None
+    def __init__(self, shift: torch.Tensor, scale: torch.Tensor,
+                 pca_mean: torch.Tensor | None = None, pca_matrix: torch.Tensor | None = None):
+        super().__init__()
+        self.register_buffer("shift", shift)
+        self.register_buffer("scale", scale)
+        self.register_buffer("pca_mean", pca_mean)
+        self.register_buffer("pca_matrix", pca_matrix)
+        shift64, scale64 = shift.double(), scale.double()
+        matrix = torch.diag(1.0 / scale64)
+        offset = -shift64 / scale64
+        if pca_matrix is not None:
+            matrix = matrix @ pca_matrix.double()
+            offset = (offset - pca_mean.double()) @ pca_matrix.double()
+        self.register_buffer("matrix", matrix.to(shift.dtype), persistent=False)
+        self.register_buffer("offset", offset.to(shift.dtype), persistent=False)
+
+    @property
+    def n_features(self) -> int:
+        return self.shift.numel()
 
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
         """Scaled, pre-PCA features (what the GDF uses)."""
         return (x - self.shift) / self.scale
 
-    @property
-    def matrix(self) -> torch.Tensor:
-        """``(D, D)`` linear part of the whole transform."""
-        diagonal = torch.diag(1.0 / self.scale)
-        return diagonal if self.pca_matrix is None else diagonal @ self.pca_matrix
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Network inputs ``(n, D)`` from raw features ``(n, D)``."""
+        return x @ self.matrix + self.offset
 
-    @property
-    def offset(self) -> torch.Tensor:
-        offset = -self.shift / self.scale
-        if self.pca_matrix is not None:
-            offset = (offset - self.pca_mean) @ self.pca_matrix
-        return offset
-
-    def to_dict(self) -> dict:
-        out = {"shift": self.shift, "scale": self.scale}
-        if self.pca_matrix is not None:
-            out.update(pca_mean=self.pca_mean, pca_matrix=self.pca_matrix)
-        return out
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        """The defining tensors (shift, scale and, with PCA, pca_mean and pca_matrix)."""
+        return {k: v for k, v in self.state_dict().items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict) -> ElementTransform:
+    def from_dict(cls, data: dict[str, torch.Tensor]) -> ElementTransform:
         return cls(data["shift"], data["scale"], data.get("pca_mean"), data.get("pca_matrix"))
 
 
@@ -73,7 +80,7 @@ def fit_transform(x: torch.Tensor, kind: str = "minmax", pca: bool = False,
     elif kind == "none":
         shift, scale = torch.zeros(d, dtype=x.dtype), torch.ones(d, dtype=x.dtype)
     else:
-        raise ValueError(f"unknown scaling {kind!r}: minmax, meanstd or none")
+        raise ValueError(f"unknown scaling {kind!r}: {', '.join(SCALINGS)}")
     flat = scale.abs() < MIN_RANGE
     if flat.any():
         columns = torch.nonzero(flat).flatten().tolist()
@@ -81,17 +88,15 @@ def fit_transform(x: torch.Tensor, kind: str = "minmax", pca: bool = False,
                       "set; left unscaled", stacklevel=2)
         shift = torch.where(flat, 0.0, shift)
         scale = torch.where(flat, 1.0, scale)
-    transform = ElementTransform(shift, scale)
-    if pca:
-        scaled = transform.scaled(x)
-        mean = scaled.mean(0)
-        cov = (scaled - mean).T @ (scaled - mean) / max(len(x) - 1, 1)
-        variance, vectors = torch.linalg.eigh(cov)
-        order = torch.argsort(variance, descending=True)
-        variance, vectors = variance[order].clamp(min=0), vectors[:, order]
-        transform.pca_mean = mean
-        transform.pca_matrix = vectors / torch.sqrt(variance + min_whiten_level)
-    return transform
+    if not pca:
+        return ElementTransform(shift, scale)
+    scaled = (x - shift) / scale
+    mean = scaled.mean(0)
+    cov = (scaled - mean).T @ (scaled - mean) / max(len(x) - 1, 1)
+    variance, vectors = torch.linalg.eigh(cov)
+    order = torch.argsort(variance, descending=True)
+    variance, vectors = variance[order].clamp(min=0), vectors[:, order]
+    return ElementTransform(shift, scale, mean, vectors / torch.sqrt(variance + min_whiten_level))
 
 
 def fit_transforms(features: torch.Tensor, species: torch.Tensor, n_features: dict[str, int],
@@ -109,14 +114,21 @@ def fit_transforms(features: torch.Tensor, species: torch.Tensor, n_features: di
 
 
 def transform_features(features: torch.Tensor, species: torch.Tensor,
-                       transforms: dict[str, ElementTransform], elements: list[str]
+                       transforms: dict[str, ElementTransform] | nn.ModuleDict, elements: list[str]
                        ) -> torch.Tensor:
     """Network inputs ``(N, D)``: each atom's features through its element's transform
-    (columns beyond the element's own count stay 0)."""
-    x = torch.zeros_like(features)
+    (columns beyond the element's own count stay 0). Differentiable in ``features``."""
+    if len(elements) == 1:  # one element: no selection, no scatter
+        t = transforms[elements[0]]
+        d = t.n_features
+        x = t(features[:, :d])
+        return x if d == features.shape[1] else torch.nn.functional.pad(
+            x, (0, features.shape[1] - d))
+    x = features.new_zeros(features.shape)
     for n, element in enumerate(elements):
         t = transforms[element]
-        d = t.shift.numel()
-        rows = species == n
-        x[rows, :d] = features[rows, :d] @ t.matrix.to(x.dtype) + t.offset.to(x.dtype)
+        rows = torch.nonzero(species == n).flatten()
+        if rows.numel():
+            x = x.index_put((rows,), torch.nn.functional.pad(
+                t(features[rows, : t.n_features]), (0, features.shape[1] - t.n_features)))
     return x

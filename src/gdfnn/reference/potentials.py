@@ -46,14 +46,22 @@ def lammps_potentials_dir() -> Path:
 
 def _manybody(form: str, parameters: str, name: str):
     _need("matscipy", name)
-    # matscipy's Tersoff evaluates np.power(..., where=...) without out=: a harmless warning
-    warnings.filterwarnings("ignore", message="'where' used without 'out'", category=UserWarning)
     from matscipy.calculators.manybody import Manybody
     from matscipy.calculators.manybody import explicit_forms as forms
     from matscipy.calculators.manybody.explicit_forms import stillinger_weber, tersoff_brenner
 
+    class QuietManybody(Manybody):
+        """matscipy's Tersoff evaluates np.power(..., where=...) without out=: a harmless
+        warning, silenced here only (the global warning filters stay as they are)."""
+
+        def calculate(self, *args, **kwargs):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="'where' used without 'out'",
+                                        category=UserWarning)
+                super().calculate(*args, **kwargs)
+
     table = {"StillingerWeber": stillinger_weber, "TersoffBrenner": tersoff_brenner}[form]
-    return Manybody(**getattr(forms, form)(getattr(table, parameters)))
+    return QuietManybody(**getattr(forms, form)(getattr(table, parameters)))
 
 
 def _eam_ni():

@@ -103,6 +103,7 @@ class TrainingSet:
         self.species = species
         self.pairs = pairs
         self.forces = a[FORCES].to(dtype)
+        self.use_gdf = use_gdf
         self.atom_weight = (a[GDF_WEIGHT] if use_gdf else torch.ones(species.numel())).to(dtype)
         self.atom_offset, self.pair_offset = a[ATOM_OFFSET], a[PAIR_OFFSET]
         self.energy = a[ENERGY].to(dtype)

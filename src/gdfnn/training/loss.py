@@ -10,45 +10,21 @@ w_j = 1 (eq. 1) or the GDF weight Theta(1/rho_j) (eq. 3). Units: eV, eV/Å, eV/�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from gdfnn.model.potential import VOIGT
+from gdfnn.model.outputs import Prediction, atomistic_outputs
 from gdfnn.training.batches import Batch
-
-
-@dataclass
-class Prediction:
-    """Energies ``(B,)`` eV, atomic energies ``(N,)``, forces ``(N, 3)`` eV/Å, stress ``(B, 6)``."""
-
-    energy: torch.Tensor
-    atomic: torch.Tensor
-    forces: torch.Tensor | None
-    stress: torch.Tensor | None
 
 
 def predict(model, batch: Batch, *, forces: bool = True, stress: bool = False,
             create_graph: bool = False) -> Prediction:
-    """Energies and (with ``forces``) F_j = -sum_pairs dE_i/dx_i . dx_i/dr_j, and (with
-    ``stress``) sigma = (1/V) sum_i dE_i/dx_i . W_i, symmetrised, ASE sign."""
-    x = batch.x.detach().requires_grad_(forces or stress)
-    with torch.enable_grad() if (forces or stress) else torch.no_grad():
-        atomic = model(x, batch.species)
-        energy = atomic.new_zeros(batch.n_atoms.numel()).index_add(0, batch.structure, atomic)
-        if not (forces or stress):
-            return Prediction(energy, atomic, None, None)
-        (de_dx,) = torch.autograd.grad(atomic.sum(), x, create_graph=create_graph)
-    f = s = None
-    if forces:
-        per_pair = torch.einsum("pd,pdx->px", de_dx[batch.pairs[:, 0]], batch.dx)
-        f = -x.new_zeros(x.shape[0], 3).index_add(0, batch.pairs[:, 1], per_pair)
-    if stress:
-        per_atom = torch.einsum("nd,ndab->nab", de_dx, batch.virial)
-        full = x.new_zeros(energy.numel(), 3, 3).index_add(0, batch.structure, per_atom)
-        full = 0.5 * (full + full.transpose(1, 2)) / batch.volume[:, None, None]
-        s = torch.stack([full[:, a, b] for a, b in VOIGT], dim=1)
-    return Prediction(energy, atomic, f, s)
+    """Energies, forces and stress of a batch of network inputs (see
+    :func:`gdfnn.model.outputs.atomistic_outputs`, the path ``Potential.predict`` takes too);
+    ``model`` maps ``(x, species)`` to atomic energies."""
+    return atomistic_outputs(model, batch.x, batch.species, batch.structure,
+                             batch.n_atoms.numel(), batch.pairs, batch.dx, virial=batch.virial,
+                             volume=batch.volume, forces=forces, stress=stress,
+                             create_graph=create_graph)
 
 
 def loss_terms(pred: Prediction, batch: Batch, force_coeff: float, stress_coeff: float = 0.0,

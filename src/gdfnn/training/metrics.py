@@ -1,14 +1,15 @@
-"""Errors of a model on a :class:`TrainingSet`: energy RMSE (meV/atom), force RMSE (eV/Å,
-over Cartesian components), unweighted and GDF-weighted, per element and per group."""
+"""Errors of a model on a :class:`TrainingSet`, as the error table of
+:func:`gdfnn.analysis.metrics.error_table` (energy RMSE in meV/atom, force RMSE in eV/Å over
+Cartesian components, unweighted and GDF-weighted, per element and per group) plus the loss."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from gdfnn.analysis.metrics import LOSS, error_table
 from gdfnn.training.batches import TrainingSet
 from gdfnn.training.loss import loss_terms, predict
 
@@ -21,7 +22,7 @@ class Residuals:
     energy_per_atom: np.ndarray
     forces: np.ndarray
     species: np.ndarray
-    atom_weight: np.ndarray
+    atom_weight: np.ndarray | None
     structure: np.ndarray
     group: list[str]
     loss: float
@@ -43,7 +44,8 @@ def residuals(model, data: TrainingSet, force_coeff: float, batch_size: int = 64
         f_err.append((pred.forces - batch.forces).detach().cpu())
         structure.append((batch.structure + start).cpu())
     return Residuals(torch.cat(e_err).double().numpy(), torch.cat(f_err).double().numpy(),
-                     data.species.cpu().numpy(), data.atom_weight.cpu().double().numpy(),
+                     data.species.cpu().numpy(),
+                     data.atom_weight.cpu().double().numpy() if data.use_gdf else None,
                      torch.cat(structure).numpy(), list(data.group), loss / max(weight_sum, 1))
 
 
@@ -55,32 +57,16 @@ def merge(parts: list[Residuals]) -> Residuals:
         np.concatenate([p.energy_per_atom for p in parts]),
         np.concatenate([p.forces for p in parts]),
         np.concatenate([p.species for p in parts]),
-        np.concatenate([p.atom_weight for p in parts]),
+        None if parts[0].atom_weight is None else np.concatenate([p.atom_weight for p in parts]),
         np.concatenate([p.structure + o for p, o in zip(parts, offsets, strict=True)]),
         [g for p in parts for g in p.group],
         sum(p.loss * len(p.energy_per_atom) for p in parts) / max(total, 1))
 
 
-def rmse(x: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """sqrt(sum w x^2 / sum w) over all entries (rows weighted by ``weights``)."""
-    if x.size == 0:
-        return math.nan
-    sq = (x.reshape(len(x), -1) ** 2).mean(1) if x.ndim > 1 else x**2
-    w = np.ones(len(sq)) if weights is None else weights
-    return float(np.sqrt((w * sq).sum() / w.sum()))
-
-
-def summarize(res: Residuals, elements: list[str]) -> dict[str, float]:
-    """Flat metrics: ``energy_rmse_mev_atom``, ``force_rmse``, ``force_rmse_gdf`` and
-    per-element / per-group variants (``force_rmse[Si]``, ``force_rmse{Vacancy}``)."""
-    out = {"loss": res.loss, "energy_rmse_mev_atom": 1000 * rmse(res.energy_per_atom),
-           "force_rmse": rmse(res.forces), "force_rmse_gdf": rmse(res.forces, res.atom_weight)}
-    for n, element in enumerate(elements):
-        mine = res.species == n
-        out[f"force_rmse[{element}]"] = rmse(res.forces[mine])
-    groups = np.array(res.group)
-    atom_group = groups[res.structure] if len(groups) else groups
-    for tag in dict.fromkeys(res.group):
-        out[f"energy_rmse_mev_atom{{{tag}}}"] = 1000 * rmse(res.energy_per_atom[groups == tag])
-        out[f"force_rmse{{{tag}}}"] = rmse(res.forces[atom_group == tag])
-    return out
+def summarize(res: Residuals, elements: list[str]) -> dict:
+    """The nested error table of ``res`` (see :mod:`gdfnn.analysis.metrics`) with its loss."""
+    table = error_table(res.energy_per_atom, res.forces,
+                        symbols=np.asarray(elements)[res.species], groups=np.asarray(res.group),
+                        atom_structure=res.structure, atom_weight=res.atom_weight)
+    table[LOSS] = res.loss
+    return table

@@ -8,9 +8,10 @@ import csv
 import logging
 import math
 import signal
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -18,8 +19,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from gdfnn.config import TrainingConfig
+from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS
 from gdfnn.errors import ConfigError
+from gdfnn.fileio import atomic_save
 from gdfnn.training.batches import StreamedSet, TrainingSet
 from gdfnn.training.distributed import shard, shard_range
 from gdfnn.training.loss import loss_terms, predict
@@ -32,6 +34,36 @@ LEARNING_CURVE = "learning_curve.csv"
 STOP_FILE = "STOP"
 CURVE_COLUMNS = ["epoch", "learning_rate", "train_loss", "valid_loss", "valid_energy_rmse_mev_atom",
                  "valid_force_rmse", "valid_force_rmse_gdf", "seconds"]
+#: Learning-rate schedules and shuffle modes (the config's choices).
+SCHEDULERS = ("exponential", "plateau", "none")
+SHUFFLE_MODES = ("structures", "batches")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train: the ``training`` section of the config as plain values (the config
+    schema, ``gdfnn.config.TrainingConfig``, holds every default and its meaning)."""
+
+    epochs: int
+    batch_size: int
+    shuffle: str
+    optimizer: str
+    learning_rate: float
+    final_learning_rate: float
+    scheduler: str
+    plateau_factor: float
+    plateau_patience: int
+    weight_decay: float
+    force_coeff: float
+    stress_coeff: float
+    valid_every: int
+    patience: int | None
+    seed: int
+
+    @classmethod
+    def from_mapping(cls, values: Mapping) -> TrainOptions:
+        """The options among ``values`` (e.g. ``config.training.model_dump()``)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 @dataclass
@@ -46,26 +78,29 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
-def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    try:
-        cls = getattr(torch.optim, name)
-    except AttributeError:
-        raise ConfigError(f"training.optimizer: torch.optim has no optimizer {name!r}") from None
-    return cls(params, lr=lr, weight_decay=weight_decay)
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """The ``torch.optim`` optimiser called ``name``."""
+    cls = getattr(torch.optim, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
+            and cls is not torch.optim.Optimizer):
+        raise ConfigError(f"training.optimizer: torch.optim has no optimizer {name!r}")
+    return cls
 
 
-def make_scheduler(config: TrainingConfig, optimizer):
-    if config.scheduler == "exponential":
-        gamma = (config.final_learning_rate / config.learning_rate) ** (1 / max(config.epochs, 1))
+def make_scheduler(options: TrainOptions, optimizer):
+    if options.scheduler == "exponential":
+        gamma = (options.final_learning_rate / options.learning_rate) ** (
+            1 / max(options.epochs, 1))
         return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
-    if config.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5,
-                                                          min_lr=config.final_learning_rate)
+    if options.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=options.plateau_factor, patience=options.plateau_patience,
+            min_lr=options.final_learning_rate)
     return None
 
 
 class Trainer:
-    """Train ``model`` on ``train`` (and validate on ``valid``) as ``config`` says.
+    """Train ``model`` on ``train`` (and validate on ``valid``) as ``options`` say.
 
     Args:
         model: the per-element networks (:class:`~gdfnn.model.network.AtomicEnergies`).
@@ -75,21 +110,28 @@ class Trainer:
         rank, world: data-parallel position (1 process: 0, 1).
     """
 
-    def __init__(self, model, train: TrainingSet, valid: TrainingSet | None,
-                 config: TrainingConfig, output: Path, *,
+    def __init__(self, model, train: TrainingSet | StreamedSet, valid: TrainingSet | None,
+                 options: TrainOptions, output: Path, *,
                  save_potential: Callable[[], None] = lambda: None, checkpoint_every: int = 50,
                  use_stress: bool = False, progress: bool = True, rank: int = 0, world: int = 1):
         self.model, self.train_set, self.valid_set = model, train, valid
-        self.config, self.output = config, Path(output)
+        self.options, self.output = options, Path(output)
         self.save_potential, self.checkpoint_every = save_potential, checkpoint_every
         self.use_stress, self.progress = use_stress, progress and rank == 0
         self.rank, self.world = rank, world
-        self.wrapped = DistributedDataParallel(model) if world > 1 else model
-        self.optimizer = make_optimizer(config.optimizer, model.parameters(),
-                                        config.learning_rate, config.weight_decay)
-        self.scheduler = make_scheduler(config, self.optimizer)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        if config.shuffle == "batches" and isinstance(train, TrainingSet):
+        self.wrapped = model
+        if world > 1:
+            # the double backward of the force loss gives the (1, n) output weights a gradient
+            # with strides (1, 1), which DDP's reducer rejects with a warning and a copy:
+            # hand it a gradient in the parameter's own layout instead
+            for p in model.parameters():
+                p.register_hook(lambda grad: grad.clone(memory_format=torch.contiguous_format))
+            self.wrapped = DistributedDataParallel(model)
+        self.optimizer = optimizer_class(options.optimizer)(
+            model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
+        self.scheduler = make_scheduler(options, self.optimizer)
+        self.generator = torch.Generator().manual_seed(options.seed)
+        if options.shuffle == "batches" and isinstance(train, TrainingSet):
             # random composition once; then every batch is a view
             order = torch.randperm(train.n_structures, generator=self.generator)
             self.train_set = train.reordered(order.to(train.x.device))
@@ -106,10 +148,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
-        path = self.output / CHECKPOINT
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.checkpoint(), tmp)
-        tmp.replace(path)
+        atomic_save(self.checkpoint(), self.output / CHECKPOINT)
 
     def resume(self, path: Path | None = None) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint`."""
@@ -133,11 +172,11 @@ class Trainer:
 
     def _batches(self):
         """(structures, atoms) of each global batch and this rank's share of it."""
-        size = self.config.batch_size
+        size = self.options.batch_size
         if isinstance(self.train_set, StreamedSet):
             for chunk in self.train_set.chunks(self.generator):
                 yield from self._shuffled_batches(chunk, size)
-        elif self.config.shuffle == "batches":
+        elif self.options.shuffle == "batches":
             data = self.train_set
             starts = torch.arange(0, data.n_structures, size)
             for k in torch.randperm(starts.numel(), generator=self.generator).tolist():
@@ -161,10 +200,10 @@ class Trainer:
         self.model.train()
         total, count = 0.0, 0
         for n_structures, n_atoms, batch in self._batches():
-            pred = predict(self.wrapped, batch, forces=self.config.force_coeff > 0,
+            pred = predict(self.wrapped, batch, forces=self.options.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
-            terms = loss_terms(pred, batch, self.config.force_coeff,
-                               self.config.stress_coeff if self.use_stress else 0.0,
+            terms = loss_terms(pred, batch, self.options.force_coeff,
+                               self.options.stress_coeff if self.use_stress else 0.0,
                                n_structures=n_structures, n_atoms=n_atoms)
             self.optimizer.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; the terms are already global sums.
@@ -182,26 +221,29 @@ class Trainer:
         self.model.eval()
         if self.valid_set is None or self.valid_set.n_structures == 0:
             return {}
-        return summarize(residuals(self.model, self.valid_set, self.config.force_coeff),
+        return summarize(residuals(self.model, self.valid_set, self.options.force_coeff),
                          self.valid_set.elements)
 
     def run(self) -> TrainState:
         """Train until ``epochs``, early stopping, Ctrl-C or a STOP file; then load the best
         weights, save the potential and a final checkpoint."""
-        config = self.config
-        previous = signal.signal(signal.SIGINT, self._request_stop)
+        options = self.options
+        # signal handlers can only be installed from the main thread (a worker thread or
+        # some notebook kernels train without Ctrl-C handling; the STOP file still works)
+        handle_sigint = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._request_stop) if handle_sigint else None
         stop_file = self.output / STOP_FILE
         self.output.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=config.epochs, initial=self.state.epoch, desc="training", unit="epoch",
+        bar = tqdm(total=options.epochs, initial=self.state.epoch, desc="training", unit="epoch",
                    disable=not self.progress)
         try:
-            while self.state.epoch < config.epochs and not self._stop_reason:
+            while self.state.epoch < options.epochs and not self._stop_reason:
                 started = time.perf_counter()
                 train_loss = self.train_epoch()
                 self.state.epoch += 1
                 lr = self.optimizer.param_groups[0]["lr"]
                 row = {"epoch": self.state.epoch, "learning_rate": lr, "train_loss": train_loss}
-                if self.state.epoch % config.valid_every == 0 or self.state.epoch == config.epochs:
+                if self.state.epoch % options.valid_every == 0 or self.state.epoch == options.epochs:
                     self._after_validation(row, self.validate())
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     if "valid_loss" in row:
@@ -212,22 +254,20 @@ class Trainer:
                 self.state.history.append(row)
                 self._log_row(row)
                 bar.update(1)
-                last = next((r for r in reversed(self.state.history) if "valid_force_rmse" in r),
-                            {})
-                bar.set_postfix(loss=f"{train_loss:.3g}",
-                                valid_F=f"{last.get('valid_force_rmse', math.nan):.3f}")
+                bar.set_postfix(self._progress_fields(train_loss))
                 if stop_file.exists():
                     self._stop_reason = f"{STOP_FILE} file found (removed)"
                     if self.rank == 0:
                         stop_file.unlink(missing_ok=True)  # else the next run stops at once
-                if (config.patience and self.state.stale_validations >= config.patience):
-                    self._stop_reason = (f"early stopping: no improvement in {config.patience} "
+                if (options.patience and self.state.stale_validations >= options.patience):
+                    self._stop_reason = (f"early stopping: no improvement in {options.patience} "
                                          "validations")
                 if self.state.epoch % self.checkpoint_every == 0 or self._stop_reason:
                     self.save_checkpoint()
         finally:
             bar.close()
-            signal.signal(signal.SIGINT, previous)
+            if handle_sigint:
+                signal.signal(signal.SIGINT, previous)
         self.save_checkpoint()
         if self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
@@ -237,17 +277,24 @@ class Trainer:
             log.info("stopped after epoch %d: %s", self.state.epoch, self._stop_reason)
         return self.state
 
-    def _after_validation(self, row: dict, metrics: dict[str, float]) -> None:
+    def _progress_fields(self, train_loss: float) -> dict[str, str]:
+        """Training loss, and the last validation's force RMSE when there is a validation."""
+        out = {"loss": f"{train_loss:.3g}"}
+        last = next((r for r in reversed(self.state.history) if "valid_force_rmse" in r), None)
+        if last is not None:
+            out["valid_F"] = f"{last['valid_force_rmse']:.3f}"
+        return out
+
+    def _after_validation(self, row: dict, metrics: dict) -> None:
         if not metrics:  # no validation set: the last model is the best
             self.state.best_weights = copy.deepcopy(self.model.state_dict())
             self.state.best_epoch = self.state.epoch
             return
-        row.update(valid_loss=metrics["loss"],
-                   valid_energy_rmse_mev_atom=metrics["energy_rmse_mev_atom"],
-                   valid_force_rmse=metrics["force_rmse"],
-                   valid_force_rmse_gdf=metrics["force_rmse_gdf"])
-        if metrics["loss"] < self.state.best_loss:
-            self.state.best_loss, self.state.best_epoch = metrics["loss"], self.state.epoch
+        weighted = metrics.get(FORCE_GDF, metrics[FORCE])["rmse"]
+        row.update(valid_loss=metrics[LOSS], valid_energy_rmse_mev_atom=metrics[ENERGY]["rmse"],
+                   valid_force_rmse=metrics[FORCE]["rmse"], valid_force_rmse_gdf=weighted)
+        if metrics[LOSS] < self.state.best_loss:
+            self.state.best_loss, self.state.best_epoch = metrics[LOSS], self.state.epoch
             self.state.best_weights = copy.deepcopy(self.model.state_dict())
             self.state.stale_validations = 0
         else:

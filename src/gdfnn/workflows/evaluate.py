@@ -7,19 +7,31 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from gdfnn.analysis import plots
-from gdfnn.analysis.metrics import binned, coordination, error_stats, log_bins
-from gdfnn.data.split import split_by_group
-from gdfnn.data.store import FEATURES, SPECIES, FeatureStore
+from gdfnn.analysis.metrics import (
+    ATOMIC_ENERGY,
+    ENERGY,
+    FORCE,
+    PER_GDF_BIN,
+    PER_GROUP,
+    SUBSETS,
+    binned,
+    error_stats,
+    error_table,
+    log_bins,
+)
 from gdfnn.data.structure import Structure
 from gdfnn.fileio import atomic_write
-from gdfnn.gdf.density import density
+from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
+from gdfnn.neighbors import coordination
+
+#: Names of the atom subsets of a defect rule in the error tables.
+DEFECT_ATOMS, OTHER_ATOMS = "defect_atoms", "other_atoms"
 
 
 @dataclass
@@ -30,110 +42,91 @@ class DefectRule:
     coordination: int
 
 
-def training_features(potential: Potential) -> dict[str, torch.Tensor] | None:
-    """Scaled pre-PCA features of the potential's training atoms, per element, from the
-    feature store its training run left (None when there is none)."""
-    config = potential.metadata.get("config")
-    if not config:
-        return None
-    store_path = Path(config["descriptor"]["store"] or Path(config["output"]["directory"])
-                      / "features.h5")
-    if not store_path.is_file():
-        return None
-    store = FeatureStore(store_path)
-    split = split_by_group([SimpleNamespace(group=g) for g in store.groups],
-                           config["data"]["valid_rate"], config["data"]["test_rate"],
-                           config["data"]["split_seed"])
-    data = store.load(split.train)
-    return reference_from_features(potential, data.arrays[FEATURES], data.arrays[SPECIES])
+def potential_sigma(potential: Potential, element: str, sigma: float | None) -> float:
+    """The GDF width for ``element``: ``sigma`` when given, else the one the potential was
+    trained with (its metadata), else the default."""
+    if sigma is not None:
+        return sigma
+    return potential.metadata.get("gdf", {}).get("sigma", {}).get(element, DEFAULT_SIGMA)
 
 
-def reference_from_features(potential: Potential, features: torch.Tensor,
-                            species: torch.Tensor) -> dict[str, torch.Tensor]:
-    out = {}
+def gdf_of_atoms(potential: Potential, frames: list[Structure], sigma: float | None = None
+                 ) -> np.ndarray | None:
+    """``(N,)`` GDF rho of every atom of ``frames`` against the potential's training atoms
+    (its stored GDF reference), on the same scaled features; None without a reference."""
+    if not potential.gdf_reference:
+        return None
+    blocks = potential.descriptor.compute_many([s.atoms for s in frames], progress=False)
+    features = torch.cat([b.values for b in blocks]).cpu().double()
+    species = torch.cat([b.species for b in blocks]).cpu()
+    rho = np.full(len(species), np.nan)
     for n, element in enumerate(potential.elements):
-        t = potential.transforms[element]
-        d = t.shift.numel()
-        out[element] = t.scaled(features[species == n][:, :d].double().to(t.shift.device)).cpu()
-    return out
+        mine = species == n
+        reference = potential.gdf_reference.get(element)
+        if mine.any() and reference is not None:
+            t = potential.transforms[element]
+            x = (features[mine][:, : t.n_features] - t.shift.cpu().double()) / \
+                t.scale.cpu().double()
+            rho[mine.numpy()] = density(x, potential_sigma(potential, element, sigma),
+                                        reference=reference).numpy()
+    return rho
 
 
 def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
-             references: dict[str, dict[str, torch.Tensor] | None] | None = None,
-             sigma: float = 0.02, defect: DefectRule | str | None = None,
+             sigma: float | None = None, defect: DefectRule | str | None = None,
              output: str | Path | None = None, plot: bool = True) -> dict:
-    """Errors of every potential on ``frames`` (which need energies and forces).
+    """Error tables (docs/metrics.md) of every potential on ``frames`` (which need energies
+    and forces), with force errors per GDF bin of the potential's own training density.
 
     ``defect``: a :class:`DefectRule`, or the name of a per-atom array of the frames (e.g.
     ``"defect"`` as written by :mod:`gdfnn.experiments.sampling`) marking the defect atoms.
+    ``sigma``: GDF width for the bins (default: each potential's own).
     """
-    references = references or {}
-    defect_mask = None
+    subsets = None
     if isinstance(defect, str):
-        defect_mask = np.concatenate([s.atoms.arrays[defect].astype(bool) for s in frames])
+        mask = np.concatenate([s.atoms.arrays[defect].astype(bool) for s in frames])
     elif defect is not None:
-        defect_mask = np.concatenate([coordination(s.atoms, defect.cutoff) < defect.coordination
-                                      for s in frames])
+        mask = np.concatenate([coordination(s.atoms, defect.cutoff) < defect.coordination
+                               for s in frames])
+    if defect is not None:
+        subsets = {DEFECT_ATOMS: mask, OTHER_ATOMS: ~mask}
+    symbols = np.concatenate([s.atoms.get_chemical_symbols() for s in frames])
+    groups = np.array([s.group for s in frames])
+    atom_structure = np.repeat(np.arange(len(frames)), [s.n_atoms for s in frames])
     result, per_atom, curves = {}, {}, {}
     for label, pot in potentials.items():
         preds = pot.predict_many([s.atoms for s in frames])
         e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(
             preds, frames, strict=True)])
         f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
-        symbols = np.concatenate([s.atoms.get_chemical_symbols() for s in frames])
-        groups = np.array([s.group for s in frames])
-        atom_group = np.repeat(groups, [s.n_atoms for s in frames])
-        table = {"energy_mev_atom": {k: v * (1000 if k != "n" else 1) for k, v in
-                                     error_stats(e_err).items()},
-                 "force": error_stats(f_err),
-                 "force_per_element": {e: error_stats(f_err[symbols == e])
-                                       for e in pot.elements if (symbols == e).any()},
-                 "per_group": {g: {"energy_rmse_mev_atom": 1000 * error_stats(e_err[groups == g])
-                                   ["rmse"], "force": error_stats(f_err[atom_group == g])}
-                               for g in dict.fromkeys(groups)}}
-        if defect_mask is not None:
-            table["defect_atoms"] = error_stats(f_err[defect_mask])
-            table["other_atoms"] = error_stats(f_err[~defect_mask])
-        rho = _rho(pot, frames, references.get(label), sigma)
-        if rho is not None:
-            curves[label] = binned(rho, f_err, log_bins(rho))
-            table["per_gdf_bin"] = curves[label]
+        table = error_table(e_err, f_err, symbols=symbols, groups=groups,
+                            atom_structure=atom_structure, subsets=subsets)
+        rho = gdf_of_atoms(pot, frames, sigma)
+        if rho is not None and np.isfinite(rho).any():
+            known = np.isfinite(rho)  # atoms of elements without a reference have no rho
+            curves[label] = binned(rho[known], f_err[known], log_bins(rho[known]))
+            table[PER_GDF_BIN] = curves[label]
         atomic = [(s.energies, p["energies"]) for p, s in zip(preds, frames, strict=True)
                   if s.energies is not None]
         if atomic:
             ref_e = np.concatenate([a for a, _ in atomic])
             pred_e = np.concatenate([b for _, b in atomic])
-            table["atomic_energy_mev"] = {k: v * (1000 if k != "n" else 1)
-                                          for k, v in error_stats(pred_e - ref_e).items()}
+            table[ATOMIC_ENERGY] = error_stats(pred_e - ref_e, 1000.0)
         result[label] = table
-        per_atom[label] = {"force_error": f_err, "rho": rho, "symbols": symbols,
-                           "group": atom_group, "preds": preds, "atomic": atomic}
+        per_atom[label] = {"force_error": f_err, "rho": rho, "preds": preds, "atomic": atomic}
     if output is not None:
-        _write(Path(output), result, per_atom, frames, defect_mask, curves, plot)
+        _write(Path(output), result, per_atom, frames, symbols, atom_structure,
+               subsets[DEFECT_ATOMS] if subsets else None, curves, plot)
     return result
 
 
-def _rho(pot, frames, reference, sigma) -> np.ndarray | None:
-    if reference is None:
-        return None
-    blocks = pot.descriptor.compute_many([s.atoms for s in frames], progress=False)
-    features = torch.cat([b.values for b in blocks]).cpu()
-    species = torch.cat([b.species for b in blocks]).cpu()
-    scaled = reference_from_features(pot, features, species)
-    rho = np.empty(len(species))
-    for n, element in enumerate(pot.elements):
-        mine = (species == n).numpy()
-        if mine.any() and element in reference:
-            rho[mine] = density(scaled[element], sigma, reference=reference[element]).numpy()
-    return rho
-
-
-def _write(out: Path, result, per_atom, frames, defect_mask, curves, plot) -> None:
+def _write(out: Path, result, per_atom, frames, symbols, structure, defect_mask, curves,
+           plot) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "evaluation.json") as f:
         json.dump(result, f, indent=2)
-    structure = np.repeat(np.arange(len(frames)), [s.n_atoms for s in frames])
     index = np.concatenate([np.arange(s.n_atoms) for s in frames])
+    atom_group = np.array([s.group for s in frames])[structure]
     with atomic_write(out / "per_atom.csv") as f:
         writer = csv.writer(f)
         writer.writerow(["potential", "structure", "atom", "element", "group", "defect", "rho",
@@ -141,7 +134,7 @@ def _write(out: Path, result, per_atom, frames, defect_mask, curves, plot) -> No
         for label, d in per_atom.items():
             norms = np.linalg.norm(d["force_error"], axis=1)
             for k in range(len(norms)):
-                writer.writerow([label, structure[k], index[k], d["symbols"][k], d["group"][k],
+                writer.writerow([label, structure[k], index[k], symbols[k], atom_group[k],
                                  "" if defect_mask is None else int(defect_mask[k]),
                                  "" if d["rho"] is None else f"{d['rho'][k]:.6e}",
                                  f"{norms[k]:.6f}"])
@@ -166,21 +159,19 @@ def _write(out: Path, result, per_atom, frames, defect_mask, curves, plot) -> No
 def format_result(result: dict) -> str:
     lines = []
     for label, t in result.items():
-        lines.append(f"{label}: energy RMSE {t['energy_mev_atom']['rmse']:.2f} meV/atom "
-                     f"(MAE {t['energy_mev_atom']['mae']:.2f}), force RMSE "
-                     f"{t['force']['rmse']:.4f} eV/Å (MAE {t['force']['mae']:.4f})")
-        for g, v in t["per_group"].items():
-            lines.append(f"  group {g:<12} E RMSE {v['energy_rmse_mev_atom']:8.2f} meV/atom  "
-                         f"F RMSE {v['force']['rmse']:.4f} eV/Å ({v['force']['n']} atoms)")
-        if "defect_atoms" in t:
-            lines.append(f"  defect atoms F RMSE {t['defect_atoms']['rmse']:.4f} eV/Å "
-                         f"({t['defect_atoms']['n']}); other atoms "
-                         f"{t['other_atoms']['rmse']:.4f} ({t['other_atoms']['n']})")
-        for row in t.get("per_gdf_bin", []):
+        lines.append(f"{label}: energy RMSE {t[ENERGY]['rmse']:.2f} meV/atom "
+                     f"(MAE {t[ENERGY]['mae']:.2f}), force RMSE "
+                     f"{t[FORCE]['rmse']:.4f} eV/Å (MAE {t[FORCE]['mae']:.4f})")
+        for g, v in t[PER_GROUP].items():
+            lines.append(f"  group {g:<12} E RMSE {v[ENERGY]['rmse']:8.2f} meV/atom  "
+                         f"F RMSE {v[FORCE]['rmse']:.4f} eV/Å ({v[FORCE]['n']} atoms)")
+        for name, v in t.get(SUBSETS, {}).items():
+            lines.append(f"  {name.replace('_', ' ')} F RMSE {v[FORCE]['rmse']:.4f} eV/Å "
+                         f"({v[FORCE]['n']})")
+        for row in t.get(PER_GDF_BIN, []):
             if row["n"]:
                 lines.append(f"  rho {row['low']:.2e}-{row['high']:.2e}: F RMSE "
                              f"{row['rmse']:.4f} eV/Å ({row['n']} atoms)")
-        if "atomic_energy_mev" in t:
-            lines.append(f"  atomic energies vs reference: MAE "
-                         f"{t['atomic_energy_mev']['mae']:.2f} meV")
+        if ATOMIC_ENERGY in t:
+            lines.append(f"  atomic energies vs reference: MAE {t[ATOMIC_ENERGY]['mae']:.2f} meV")
     return "\n".join(lines)

@@ -10,19 +10,11 @@ import torch
 
 from gdfnn.analysis.plots import feature_count_map, inverse_rho_histogram
 from gdfnn.config import Config, write_resolved_config
-from gdfnn.data.store import FEATURES, SPECIES, FeatureSet
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.descriptors.params import RADIAL
 from gdfnn.fileio import atomic_write
-from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms
-from gdfnn.model.scaling import fit_transforms
-from gdfnn.pipeline import prepare
-
-
-def training_atom_mask(data: FeatureSet, train_structures: np.ndarray) -> torch.Tensor:
-    is_train = torch.zeros(data.n_structures, dtype=torch.bool)
-    is_train[torch.as_tensor(train_structures)] = True
-    return is_train[data.structure_of_atom()]
+from gdfnn.gdf.dataset import ElementGdf
+from gdfnn.workflows import steps
 
 
 def default_components(sf: SymmetryFunctions, element: str, x: np.ndarray) -> tuple[int, int]:
@@ -47,30 +39,27 @@ def transition(result: ElementGdf, modifier: str, b: float) -> float | None:
 def run_gdf(config: Config, components: tuple[int, int] | None = None,
             split_group: str | None = None) -> dict:
     """Compute GDF weights of ``config``'s data, store them, write summary and plots."""
-    prepared = prepare(config)
-    data = prepared.store.load(features_only=True)
-    sf = prepared.descriptor
-    is_train = training_atom_mask(data, prepared.split.train)
-    transforms = fit_transforms(data.arrays[FEATURES][is_train], data.arrays[SPECIES][is_train],
-                                sf.n_features, sf.elements, config.model.scaling)
-    per_element = dataset_gdf(data, is_train, transforms, sf.elements, config.gdf,
-                              progress=config.output.progress)
-    rho, w = scatter_to_atoms(per_element, data.arrays[SPECIES], sf.elements)
-    prepared.store.write_gdf(rho, w)
+    ctx = steps.RunContext(torch.device("cpu"))
+    prepared = steps.prepare_data(config, ctx)
+    features = steps.load_features(prepared)
+    transforms = steps.fit_feature_transforms(features, prepared, config)
+    scaled = steps.scaled_features(features, transforms, prepared.descriptor.elements)
+    per_element = steps.compute_gdf(scaled, config, ctx)
+    steps.store_gdf(prepared, per_element, features, ctx)
     out = Path(config.output.directory)
     write_resolved_config(config, out)
     summary = {"modifier": config.gdf.modifier, "b": config.gdf.b,
                "elements": [r.stats() for r in per_element.values()],
                "store": str(prepared.store.path), "files": {}}
     if config.output.plots:
-        summary["files"] = _plots(config, prepared, data, is_train, per_element, components,
-                                  split_group, transforms, out)
+        summary["files"] = _plots(config, prepared, features, scaled, per_element, components,
+                                  split_group, out)
     with atomic_write(out / "gdf_summary.json") as f:
         json.dump(summary, f, indent=2)
     return summary
 
 
-def _plots(config, prepared, data, is_train, per_element, components, split_group, transforms,
+def _plots(config, prepared, features, scaled, per_element, components, split_group,
            out) -> dict:
     sf = prepared.descriptor
     hist = out / "gdf_inverse_rho_hist.png"
@@ -79,15 +68,15 @@ def _plots(config, prepared, data, is_train, per_element, components, split_grou
         {e: transition(r, config.gdf.modifier, config.gdf.b) for e, r in per_element.items()},
         hist)
     files = {"inverse_rho_histogram": str(hist)}
-    structure = data.structure_of_atom()
+    structure = features.data.structure_of_atom()
     for n, element in enumerate(sf.elements):
-        mine = (data.arrays[SPECIES] == n) & is_train
-        x = transforms[element].scaled(
-            data.arrays[FEATURES][mine][:, : sf.n_features[element]].double()).numpy()
+        x_all, is_train = scaled[element]
+        x = x_all[is_train].numpy()
         i, j = components or default_components(sf, element, x)
         panels = {"training atoms": x[:, [i, j]]}
         if split_group:
-            tags = np.array(data.group)[structure[mine].numpy()]
+            mine = (features.species == n) & features.is_train
+            tags = np.array(features.data.group)[structure[mine].numpy()]
             chosen = tags == split_group
             panels = {f"group {split_group}": x[chosen][:, [i, j]],
                       "other groups": x[~chosen][:, [i, j]]}

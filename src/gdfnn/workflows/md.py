@@ -15,10 +15,13 @@ from ase.io import Trajectory
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
-from gdfnn.descriptors.neighbors import closest_pair
 from gdfnn.errors import GdfnnError, InputError
+from gdfnn.neighbors import closest_pair
 
 ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
+#: Default thermostat and barostat time constants, in time steps (Nose-Hoover / Berendsen).
+TDAMP_STEPS = 100
+TAUP_STEPS = 1000
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
                   "etot_eV", "pressure_GPa", "min_distance_A"]
 #: The nearest-neighbour distance is logged when it is below this (Å).
@@ -35,7 +38,9 @@ class MDSettings:
 
     ``temperature_end`` makes a linear ramp from ``temperature`` (the paper's 500-1300 K).
     ``min_distance``: stop when two atoms come closer. ``max_drift``: stop an NVE run whose
-    total energy drifts by more than this many eV/atom.
+    total energy drifts by more than this many eV/atom. ``tdamp`` (thermostat, Nose-Hoover
+    and Berendsen) and ``taup`` (barostat) are time constants in fs; None means
+    ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps.
     """
 
     ensemble: str = "langevin"
@@ -49,10 +54,14 @@ class MDSettings:
     min_distance: float = 1.0
     max_drift: float = 0.05
     seed: int = 0
+    tdamp: float | None = None  # fs
+    taup: float | None = None  # fs
 
 
 def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
     dt = s.timestep * units.fs
+    tdamp = TDAMP_STEPS * dt if s.tdamp is None else s.tdamp * units.fs
+    taup = TAUP_STEPS * dt if s.taup is None else s.taup * units.fs
     if s.ensemble == "nve":
         from ase.md.verlet import VelocityVerlet
 
@@ -66,12 +75,12 @@ def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
         from ase.md.nose_hoover_chain import NoseHooverChainNVT
 
         return NoseHooverChainNVT(atoms, timestep=dt, temperature_K=s.temperature,
-                                  tdamp=100 * dt)
+                                  tdamp=tdamp)
     if s.ensemble == "npt-berendsen":
         from ase.md.nptberendsen import NPTBerendsen
 
         return NPTBerendsen(atoms, timestep=dt, temperature_K=s.temperature,
-                            pressure_au=s.pressure * units.GPa, taut=100 * dt, taup=1000 * dt,
+                            pressure_au=s.pressure * units.GPa, taut=tdamp, taup=taup,
                             compressibility_au=1.0 / (100 * units.GPa))
     raise InputError(f"unknown ensemble {s.ensemble!r}: {', '.join(ENSEMBLES)}")
 

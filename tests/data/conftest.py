@@ -1,10 +1,12 @@
-"""Write a minimal VASP OUTCAR that ase's ``vasp-out`` reader parses (ase cannot write one)."""
+"""Fixtures of the data tests: a minimal VASP OUTCAR writer (ase cannot write one)."""
+
 
 from __future__ import annotations
 
 from collections import Counter
 
 import ase
+import pytest
 
 
 def write_minimal_outcar(path, images: list[ase.Atoms], free_energies, energies_sigma0, forces):
@@ -33,3 +35,9 @@ def write_minimal_outcar(path, images: list[ase.Atoms], free_energies, energies_
         lines.append("")
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")
+
+
+@pytest.fixture(name="write_minimal_outcar")
+def write_minimal_outcar_fixture():
+    """``write_minimal_outcar(path, images, free_energies, energies_sigma0, forces)``."""
+    return write_minimal_outcar

@@ -6,20 +6,17 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from gdfnn.config import Config
+from gdfnn.config import Config, check_per_element
 from gdfnn.data.sources import load_sources
 from gdfnn.data.split import Split, split_by_group
 from gdfnn.data.store import FeatureStore, store_digest, write_store
 from gdfnn.data.structure import Structure
 from gdfnn.data.validation import validate_structures
 from gdfnn.descriptors import SymmetryFunctions
-from gdfnn.errors import InputError
+from gdfnn.errors import ConfigError, InputError
+from gdfnn.model.network import DTYPES
 
 log = logging.getLogger("gdfnn")
-
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @dataclass
@@ -35,6 +32,7 @@ class PreparedData:
 
 
 def read_frames(entries: list[str], config: Config, elements: list[str] | None) -> list[Structure]:
+    """Read and validate labelled frames (one-line :class:`InputError` naming file and frame)."""
     frames = load_sources(entries, length_unit=config.data.length_unit,
                           energy_unit=config.data.energy_unit, progress=config.output.progress)
     validate_structures(frames, require_stress=config.data.use_stress, elements=elements)
@@ -42,13 +40,16 @@ def read_frames(entries: list[str], config: Config, elements: list[str] | None) 
 
 
 def build_descriptor(config: Config, frames: list[Structure]) -> SymmetryFunctions:
+    """The configured symmetry functions for the elements of the config or, if it names
+    none, of the data (sorted); per-element settings must cover them all."""
     elements = config.descriptor.elements or sorted(
         {s for f in frames for s in f.atoms.get_chemical_symbols()})
+    try:
+        check_per_element(config, elements)
+    except ValueError as exc:
+        raise ConfigError(f"config: {exc}") from None
     params = config.descriptor.params
     if params:
-        missing = sorted(set(elements) - set(params))
-        if missing:
-            raise InputError(f"descriptor.params has no file for element(s) {missing}")
         return SymmetryFunctions.from_simple_nn({e: params[e] for e in elements})
     return SymmetryFunctions.default(elements, cutoff=config.descriptor.cutoff)
 

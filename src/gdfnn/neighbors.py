@@ -1,6 +1,9 @@
 """Neighbour lists: periodic, mixed and open boundaries, any triclinic cell, and cutoffs
 larger than the cell (several images of one atom are separate entries).
 
+The one neighbour module of gdfnn (bottom layer): the descriptors, input validation
+(closest pair), coordination counts of the analyses and the MD checks all use it.
+
 vesin (a cell list) builds them in general. Small structures that are periodic in all three
 directions or in none take a compiled all-pairs search instead, parallel over atoms: vesin's
 per-call cost dominates there (~0.5 ms for 63 atoms with a 6 Å cutoff, 4x the compiled
@@ -38,6 +41,11 @@ class Neighbors:
     centers: np.ndarray
     neighbors: np.ndarray
     shifts: np.ndarray
+
+    def vectors(self, atoms: ase.Atoms) -> np.ndarray:
+        """``(n_entries, 3)`` vectors r_j + S @ cell - r_i (Å) at the atoms' positions."""
+        positions = atoms.positions
+        return positions[self.neighbors] - positions[self.centers] + self.shifts @ atoms.cell.array
 
 
 def neighbor_list(atoms: ase.Atoms, cutoff: float) -> Neighbors:
@@ -109,16 +117,21 @@ if numba is not None:
 
 def closest_pair(atoms: ase.Atoms, within: float) -> tuple[int, int, float] | None:
     """The closest pair of atoms nearer than ``within`` Å (periodic images included), as
-    (i, j, distance), or None."""
-    if len(atoms) < 2:
+    (i, j, distance) with i <= j, or None."""
+    if len(atoms) < 2 and not atoms.pbc.any():
         return None
-    nl = NeighborList(cutoff=within, full_list=False)
-    box = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
-    i, j, d = nl.compute(atoms.positions, box, atoms.pbc.tolist(), quantities="ijd")
-    if len(d) == 0:
+    nl = neighbor_list(atoms, within)
+    if len(nl.centers) == 0:
         return None
-    k = int(np.argmin(d))
-    return int(i[k]), int(j[k]), float(d[k])
+    distances = np.linalg.norm(nl.vectors(atoms), axis=1)
+    k = int(np.argmin(distances))
+    i, j = sorted((int(nl.centers[k]), int(nl.neighbors[k])))
+    return i, j, float(distances[k])
+
+
+def coordination(atoms: ase.Atoms, cutoff: float) -> np.ndarray:
+    """``(n_atoms,)`` number of neighbours of each atom within ``cutoff`` Å (images included)."""
+    return np.bincount(neighbor_list(atoms, cutoff).centers, minlength=len(atoms))
 
 
 class NeighborCache:
@@ -157,7 +170,6 @@ class NeighborCache:
                            atoms.numbers.copy())
             self.builds += 1
         nl = self._list
-        vec = atoms.positions[nl.neighbors] - atoms.positions[nl.centers] + \
-            nl.shifts @ atoms.cell.array
+        vec = nl.vectors(atoms)
         keep = (vec * vec).sum(1) < self.cutoff**2
         return Neighbors(nl.centers[keep], nl.neighbors[keep], nl.shifts[keep])

@@ -1,0 +1,286 @@
+"""The steps of a training run, each reusable on its own: start (device, ranks), prepare the
+data, fit the feature transforms, compute the GDF, build the data sets, build the networks,
+fit, report. ``gdfnn train``, ``gdfnn gdf`` and ``gdfnn reproduce`` compose them.
+
+Under ``torchrun`` every rank calls every step; a step that writes a file (the feature store,
+its GDF columns) does so once, on rank 0, behind barriers, and the other ranks read only after.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF
+from gdfnn.config import Config
+from gdfnn.data.store import ENERGY as STORE_ENERGY
+from gdfnn.data.store import FEATURES, SPECIES, FeatureSet
+from gdfnn.gdf.dataset import ElementGdf, element_gdf, scatter_to_atoms
+from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
+from gdfnn.model.potential import Potential
+from gdfnn.model.scaling import ElementTransform, fit_transforms
+from gdfnn.training import distributed
+from gdfnn.training.batches import StreamedSet, TrainingSet
+from gdfnn.training.metrics import merge, residuals, summarize
+from gdfnn.training.trainer import TrainOptions
+from gdfnn.workflows.prepare import PreparedData, prepare
+
+log = logging.getLogger("gdfnn")
+
+#: The potential file keeps its GDF reference (scaled training features) up to this size.
+GDF_REFERENCE_LIMIT_BYTES = 50 * 2**20
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run computes: its device and its data-parallel position."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else the CPU; other names as torch reads them."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def start(config: Config) -> RunContext:
+    """The device, and the process group when torchrun launched this process."""
+    device = pick_device(config.training.device)
+    rank, world = distributed.init(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return RunContext(device, rank, world)
+
+
+def finish(ctx: RunContext) -> None:
+    """Wait for every rank, then leave the process group."""
+    if ctx.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def rank0_first(ctx: RunContext, step: Callable[[], object]):
+    """Run ``step`` on rank 0, then on the other ranks (which then find what it wrote)."""
+    if not ctx.is_main:
+        ctx.barrier()
+    result = step()
+    if ctx.is_main:
+        ctx.barrier()
+    return result
+
+
+def prepare_data(config: Config, ctx: RunContext) -> PreparedData:
+    """Read, validate, split and featurise (rank 0 writes the store; the others reuse it)."""
+    return rank0_first(ctx, lambda: prepare(config))
+
+
+@dataclass
+class TrainingFeatures:
+    """Raw features of every structure of the store and which atoms are training atoms."""
+
+    data: FeatureSet  # features only: G, species and per-structure labels
+    is_train: torch.Tensor  # (N,) bool
+
+    @property
+    def species(self) -> torch.Tensor:
+        return self.data.arrays[SPECIES]
+
+
+def load_features(prepared: PreparedData) -> TrainingFeatures:
+    data = prepared.store.load(features_only=True)
+    is_train = torch.zeros(data.n_structures, dtype=torch.bool)
+    is_train[torch.as_tensor(prepared.split.train)] = True
+    return TrainingFeatures(data, is_train[data.structure_of_atom()])
+
+
+def fit_feature_transforms(features: TrainingFeatures, prepared: PreparedData,
+                           config: Config) -> dict[str, ElementTransform]:
+    """Scaling (and PCA) per element, fitted on the training atoms."""
+    sf = prepared.descriptor
+    return fit_transforms(features.data.arrays[FEATURES][features.is_train],
+                          features.species[features.is_train], sf.n_features, sf.elements,
+                          config.model.scaling, config.model.pca,
+                          config.model.pca_min_whiten_level)
+
+
+def scaled_features(features: TrainingFeatures, transforms: dict[str, ElementTransform],
+                    elements: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per element: scaled pre-PCA features ``(n_e, D_e)`` float64 of all its atoms (data
+    order) and the ``(n_e,)`` training mask: what the GDF is computed on."""
+    out = {}
+    for n, element in enumerate(elements):
+        mine = features.species == n
+        t = transforms[element]
+        x = t.scaled(features.data.arrays[FEATURES][mine][:, : t.n_features].to(torch.float64))
+        out[element] = (x, features.is_train[mine])
+    return out
+
+
+def sigma_of(config: Config, element: str) -> float | str:
+    sigma = config.gdf.sigma
+    return sigma[element] if isinstance(sigma, dict) else sigma
+
+
+def compute_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], config: Config,
+                ctx: RunContext) -> dict[str, ElementGdf]:
+    """GDF rho and weights of every atom per element (paper eq. 2-4); with several ranks the
+    kernel sums are split across them and every rank gets the whole result."""
+    g = config.gdf
+    return {e: element_gdf(e, x, train, sigma=sigma_of(config, e), modifier=g.modifier, b=g.b,
+                           c=g.c, approximate=g.approximate, chunk=g.chunk,
+                           progress=config.output.progress and ctx.is_main,
+                           distributed=ctx.world > 1)
+            for e, (x, train) in scaled.items()}
+
+
+def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
+              features: TrainingFeatures, ctx: RunContext) -> None:
+    """Write rho and weights into the feature store: rank 0 alone, while the others wait
+    (HDF5 refuses a writer while another process holds the file open)."""
+    ctx.barrier()
+    if ctx.is_main:
+        rho, weights = scatter_to_atoms(per_element, features.species, prepared.descriptor.elements)
+        prepared.store.write_gdf(rho, weights)
+    ctx.barrier()
+
+
+def gdf_reference(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]]
+                  ) -> dict[str, torch.Tensor]:
+    """The scaled training features per element, for the potential file, when they fit in
+    :data:`GDF_REFERENCE_LIMIT_BYTES` (else none: evaluation then has no GDF bins)."""
+    reference = {e: x[train].contiguous() for e, (x, train) in scaled.items()}
+    size = sum(x.numel() * x.element_size() for x in reference.values())
+    if size > GDF_REFERENCE_LIMIT_BYTES:
+        log.warning("GDF reference (%.0f MB) exceeds %.0f MB: not stored in the potential",
+                    size / 2**20, GDF_REFERENCE_LIMIT_BYTES / 2**20)
+        return {}
+    return reference
+
+
+def gdf_metadata(config: Config, per_element: dict[str, ElementGdf] | None,
+                 elements: list[str]) -> dict:
+    """What the potential records of its GDF: sigma per element (the one used in training,
+    else the configured one, ``auto`` read as the default), modifier, b and c."""
+    if per_element:
+        sigma = {e: r.sigma for e, r in per_element.items()}
+    else:
+        sigma = {e: s if isinstance(s, float) else DEFAULT_SIGMA
+                 for e in elements for s in [sigma_of(config, e)]}
+    return {"enabled": config.gdf.enabled, "sigma": sigma, "modifier": config.gdf.modifier,
+            "b": config.gdf.b, "c": config.gdf.c}
+
+
+@dataclass
+class DataSets:
+    """What the trainer reads: the training source (in memory or streamed), the validation
+    set, and the function that turns stored structures into a :class:`TrainingSet`."""
+
+    train: TrainingSet | StreamedSet
+    valid: TrainingSet
+    make_set: Callable[[FeatureSet], TrainingSet]
+
+
+def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], config: Config,
+               ctx: RunContext) -> DataSets:
+    dtype = DTYPES[config.model.dtype]
+    elements = prepared.descriptor.elements
+
+    def make_set(data: FeatureSet) -> TrainingSet:
+        return TrainingSet(data, transforms, elements, dtype, config.data.use_stress,
+                           config.gdf.enabled).to(ctx.device)
+
+    split = prepared.split
+    valid = make_set(prepared.store.load(split.valid))
+    if config.training.stream_chunk:
+        train = StreamedSet(prepared.store, split.train, config.training.stream_chunk, make_set)
+    else:
+        train = make_set(prepared.store.load(split.train))
+    return DataSets(train, valid, make_set)
+
+
+def build_networks(prepared: PreparedData, config: Config, ctx: RunContext) -> AtomicEnergies:
+    """Per-element networks, seeded, output biases at the fitted per-atom energies."""
+    sf = prepared.descriptor
+    torch.manual_seed(config.training.seed)
+    networks = AtomicEnergies(sf.elements, sf.n_features, config.model.hidden,
+                              config.model.activation).to(DTYPES[config.model.dtype])
+    train = prepared.store.load(prepared.split.train, features_only=True)
+    counts = torch.zeros(train.n_structures, len(sf.elements), dtype=torch.float64)
+    counts.index_put_((train.structure_of_atom(), train.arrays[SPECIES]),
+                      torch.ones(train.arrays[SPECIES].numel(), dtype=torch.float64),
+                      accumulate=True)
+    networks.set_reference_energies(fit_reference_energies(train.arrays[STORE_ENERGY], counts,
+                                                           sf.elements))
+    return networks.to(ctx.device)
+
+
+def build_potential(prepared: PreparedData, transforms: dict[str, ElementTransform],
+                    networks: AtomicEnergies, config: Config, metadata: dict,
+                    reference: dict[str, torch.Tensor]) -> Potential:
+    """The potential around the (shared, trained in place) networks; its transforms are
+    copies in the networks' dtype and device (the training sets keep theirs in float64)."""
+    own = {e: copy.deepcopy(t) for e, t in transforms.items()}
+    potential = Potential(prepared.descriptor, own, networks,
+                          {"config": config.model_dump(mode="json"), **metadata}, reference)
+    parameter = next(networks.parameters())
+    for t in potential.transforms.values():
+        t.to(device=parameter.device, dtype=parameter.dtype)
+    return potential
+
+
+def train_options(config: Config) -> TrainOptions:
+    return TrainOptions.from_mapping(config.training.model_dump())
+
+
+def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedData,
+                 transforms: dict[str, ElementTransform], config: Config,
+                 ctx: RunContext) -> dict:
+    """Error tables (see docs/metrics.md) of the trained networks on the training,
+    validation and test sets."""
+    mu = config.training.force_coeff
+    elements = prepared.descriptor.elements
+    report = {}
+    if isinstance(sets.train, StreamedSet):  # errors chunk by chunk
+        chunks = prepared.store.iter_chunks(prepared.split.train, config.training.stream_chunk)
+        report["train"] = summarize(merge([residuals(networks, sets.make_set(c), mu)
+                                           for c in chunks]), elements)
+    else:
+        report["train"] = summarize(residuals(networks, sets.train, mu), elements)
+    if sets.valid.n_structures:
+        report["valid"] = summarize(residuals(networks, sets.valid, mu), elements)
+    if prepared.test_store is not None:
+        test = TrainingSet(prepared.test_store.load(), transforms, elements,
+                           DTYPES[config.model.dtype], False, False).to(ctx.device)
+        report["test"] = summarize(residuals(networks, test, mu), elements)
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = ["set    energy RMSE (meV/atom)  force RMSE (eV/Å)  force RMSE GDF-weighted"]
+    for name in ("train", "valid", "test"):
+        if name in report:
+            m = report[name]
+            weighted = f"{m[FORCE_GDF]['rmse']:.4f}" if FORCE_GDF in m else "-"
+            lines.append(f"{name:<6} {m[ENERGY]['rmse']:<23.3f} {m[FORCE]['rmse']:<18.4f} "
+                         f"{weighted}")
+    return "\n".join(lines)
+
