@@ -217,6 +217,18 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with gdfnn's error contract: one ``gdfnn: error:`` line, exit status 2; no
+    abbreviated options (``--epoch`` is an error, not ``--epochs``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"gdfnn: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gdfnn.experiments.si_vacancy import LATTICE, PRESETS
     from gdfnn.export.formats import FORMATS
@@ -224,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gdfnn.gdf.modifiers import DEFAULT_MODIFIER, MODIFIERS
     from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gdfnn",
         description="Behler-Parrinello neural-network potentials with Gaussian-density-function "
         "(GDF) weighting. Units: eV, Å, eV/Å, eV/Å^3.",

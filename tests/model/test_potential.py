@@ -1,40 +1,13 @@
-import warnings
+import json
+from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
 import torch
-from ase.build import bulk
 
-from gdfnn import Potential, SymmetryFunctions
+from gdfnn import Potential
 from gdfnn.errors import InputError
-from gdfnn.model.network import AtomicEnergies
-from gdfnn.model.scaling import fit_transform
-
-
-def random_potential(pca: bool = False, elements=("Si", "C")) -> Potential:
-    sf = SymmetryFunctions.default(list(elements), cutoff=4.0)
-    torch.manual_seed(1)
-    frames = [sheared_si_c(seed, carbon="C" in elements) for seed in range(3)]
-    blocks = sf.compute_many(frames, progress=False)
-    values = torch.cat([b.values for b in blocks])
-    species = torch.cat([b.species for b in blocks])
-    with warnings.catch_warnings():  # C-C functions never vary in three small cells
-        warnings.simplefilter("ignore", UserWarning)
-        transforms = {e: fit_transform(values[species == n][:, : sf.n_features[e]], pca=pca)
-                      for n, e in enumerate(sf.elements)}
-    model = AtomicEnergies(sf.elements, sf.n_features, [10, 7], "sigmoid").double()
-    return Potential(sf, transforms, model)
-
-
-def sheared_si_c(seed=0, carbon=True):
-    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
-    if carbon:
-        atoms.symbols[[2, 5]] = "C"
-    atoms.rattle(0.1, seed=seed)
-    cell = atoms.cell.array.copy()
-    cell[2] += [0.3, -0.2, 0.0]
-    atoms.set_cell(cell, scale_atoms=True)
-    return atoms
 
 
 @pytest.mark.parametrize(("pca", "elements"), [(False, ("Si", "C")), (True, ("Si",))])
@@ -113,3 +86,53 @@ def test_unknown_element_is_a_clear_error(random_potential, sheared_si_c):
     pot = random_potential(elements=("Si",))
     with pytest.raises(InputError, match=r"element\(s\) C not in"):
         pot.predict(sheared_si_c())
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_file_written_by_format_1_still_loads_and_predicts_the_same():
+    pot = Potential.load(DATA / "potential_format1.pt")
+    atoms = ase.io.read(DATA / "potential_format1_structure.xyz")
+    expected = json.loads((DATA / "potential_format1_expected.json").read_text())
+    out = pot.predict(atoms)
+    for key, value in expected.items():
+        np.testing.assert_allclose(out[key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+def test_state_dict_round_trip_and_module_structure(random_potential, sheared_si_c):
+    pot = random_potential(pca=True)
+    names = set(pot.state_dict())
+    assert {"transforms.Si.shift", "transforms.Si.scale", "transforms.Si.pca_matrix",
+            "networks.nets.Si.0.weight"} <= names
+    assert not any(n.endswith((".matrix", ".offset")) for n in names)  # derived, not saved
+    other = random_potential(pca=True)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(1.0)
+    atoms = sheared_si_c(5)
+    assert other.predict(atoms)["energy"] != pot.predict(atoms)["energy"]
+    other.load_state_dict(pot.state_dict())
+    assert other.predict(atoms)["energy"] == pot.predict(atoms)["energy"]
+
+
+def test_float32_inference_agrees_with_float64(random_potential, sheared_si_c):
+    pot64 = random_potential()
+    pot32 = random_potential().to(torch.float32)
+    assert pot32.dtype == torch.float32 and pot32.transforms["Si"].matrix.dtype == torch.float32
+    atoms = sheared_si_c(6)
+    a, b = pot64.predict(atoms), pot32.predict(atoms)
+    assert b["forces"].dtype == np.float32
+    assert b["energy"] == pytest.approx(a["energy"], rel=1e-5)
+    np.testing.assert_allclose(b["forces"], a["forces"], atol=1e-4)
+    np.testing.assert_allclose(b["stress"], a["stress"], atol=1e-5)
+
+
+def test_stress_is_ase_voigt_of_the_full_tensor(random_potential, sheared_si_c):
+    from ase.stress import full_3x3_to_voigt_6_stress
+
+    from gdfnn.model.outputs import voigt
+
+    full = torch.arange(9.0).reshape(3, 3)
+    full = full + full.T
+    np.testing.assert_array_equal(voigt(full).numpy(), full_3x3_to_voigt_6_stress(full.numpy()))
