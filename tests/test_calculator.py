@@ -70,3 +70,25 @@ def test_nve_energy_drift_is_small_and_neighbour_lists_are_reused(si_potential):
     assert drift < 2e-4  # eV/atom over 1 ps
     assert 1 < calc.neighbors.builds < 200
     assert atoms.get_temperature() > 100  # it really moved
+
+
+def test_reused_neighbour_list_gives_the_forces_of_a_fresh_one(random_potential, sheared_si_c):
+    pot = random_potential()
+    atoms = sheared_si_c(8) * (2, 1, 1)
+    cached, fresh = NNPCalculator(pot, skin=1.0), NNPCalculator(pot, skin=0.0)
+    atoms.calc = cached
+    atoms.get_forces()
+    rng = np.random.default_rng(3)
+    for step in range(4):  # every move keeps each atom within skin / 2 of the listed positions
+        moved = atoms.copy()
+        moved.positions += rng.uniform(-0.28, 0.28, (len(atoms), 3)) * (step + 1) / 4
+        moved.calc = cached
+        reused = moved.get_forces()
+        moved.calc = fresh
+        np.testing.assert_allclose(reused, moved.get_forces(), rtol=1e-12, atol=1e-12)
+        assert cached.neighbors.builds == 1
+    far = atoms.copy()
+    far.positions[0] += [0.6, 0.0, 0.0]  # beyond skin / 2: the list is rebuilt
+    far.calc = cached
+    far.get_forces()
+    assert cached.neighbors.builds == 2

@@ -55,3 +55,19 @@ def test_md_command(random_potential, tmp_path, capsys):
     temperatures = [float(r["temperature_K"]) for r in csv.DictReader(
         open(tmp_path / "run" / "thermo.csv"))]
     assert len(temperatures) == 3 and np.isfinite(temperatures).all()
+
+
+def test_md_command_nve_conserves_energy(random_potential, tmp_path, capsys):
+    pot = random_potential(elements=("Si",))
+    pot.save(tmp_path / "potential.pt")
+    from ase.io import write
+
+    write(tmp_path / "start.xyz", si_cell() * 2)
+    assert main(["md", str(tmp_path / "potential.pt"), str(tmp_path / "start.xyz"), "--ensemble",
+                 "nve", "--temperature", "600", "--steps", "300", "--timestep", "1",
+                 "--output", str(tmp_path / "run")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "run" / "thermo.csv")))
+    total = np.array([float(r["etot_eV"]) for r in rows]) / 64
+    kinetic = np.array([float(r["ekin_eV"]) for r in rows]) / 64
+    assert len(rows) == 31 and kinetic.std() > 1e-3  # energy really flows between the two
+    assert np.abs(total - total[0]).max() < 1e-4  # eV/atom over 300 fs

@@ -46,6 +46,14 @@ PAIRS = "pairs"  # (P, 2) int32 [centre, neighbour], atom indices local to the s
 DG = "dG"  # (P, D, 3) dG[centre]/dr[neighbour], 1/Å
 
 PER_STRUCTURE = (ENERGY, STRESS, VOLUME, WEIGHT, FRAME)
+
+# HDF5 chunk rows (reads of a few structures touch few chunks; writes append whole chunks)
+ATOM_CHUNK = 4096  # per-atom arrays (species, G, forces)
+VIRIAL_CHUNK = 512  # the virial rows are D * 9 times wider
+PAIR_CHUNK = 4096  # dG rows (D * 3 wide)
+PAIR_INDEX_CHUNK = 65536  # pair index rows (2 wide)
+#: Structures featurised per kernel call while writing a store.
+FRAMES_PER_WRITE = 64
 PER_ATOM = (SPECIES, FEATURES, FORCES, VIRIAL)
 
 
@@ -94,21 +102,21 @@ def write_store(path: str | os.PathLike, structures: Sequence[Structure], sf, *,
             f[GROUP] = np.array([s.group for s in structures], dtype=h5py.string_dtype())
             f[SOURCE] = np.array([s.source for s in structures], dtype=h5py.string_dtype())
             total = int(n_atoms.sum())
-            chunk_atoms = max(1, min(total, 4096))
+            chunk_atoms = max(1, min(total, ATOM_CHUNK))
             f.create_dataset(SPECIES, (total,), np.int64, chunks=(chunk_atoms,))
             f.create_dataset(FEATURES, (total, width), np_dtype, chunks=(chunk_atoms, width))
             f.create_dataset(FORCES, (total, 3), np.float64, chunks=(chunk_atoms, 3))
             f.create_dataset(VIRIAL, (total, width, 3, 3), np_dtype,
-                             chunks=(min(chunk_atoms, 512), width, 3, 3))
-            f.create_dataset(PAIRS, (0, 2), np.int32, maxshape=(None, 2), chunks=(65536, 2))
+                             chunks=(min(chunk_atoms, VIRIAL_CHUNK), width, 3, 3))
+            f.create_dataset(PAIRS, (0, 2), np.int32, maxshape=(None, 2), chunks=(PAIR_INDEX_CHUNK, 2))
             f.create_dataset(DG, (0, width, 3), np_dtype, maxshape=(None, width, 3),
-                             chunks=(4096, width, 3))
+                             chunks=(PAIR_CHUNK, width, 3))
             pair_offset = [0]
             atom = 0
             bar = tqdm(total=len(structures), desc="featurising", unit="frame",
                        disable=not progress or len(structures) < 2)
-            for start in range(0, len(structures), 64):
-                batch = structures[start:start + 64]
+            for start in range(0, len(structures), FRAMES_PER_WRITE):
+                batch = structures[start:start + FRAMES_PER_WRITE]
                 blocks = sf.compute_many([s.atoms for s in batch], derivatives=True, dtype=dtype,
                                          progress=False)
                 for s, block in zip(batch, blocks, strict=True):
