@@ -159,3 +159,26 @@ def test_float32_training_learns_and_returns_a_float32_potential(morse_frames, t
     out = pot.predict(morse_frames(1)[0])
     assert out["forces"].dtype == np.float32 and np.isfinite(out["energy"])
     assert Potential.load(tmp_path / "out" / "potential.pt").dtype == torch.float32
+
+
+def test_progress_bar_shows_only_what_exists(toy_set, tmp_path):
+    data, model = toy_set
+    options = TrainOptions.from_mapping(TrainingConfig(epochs=2, valid_every=1).model_dump())
+    without = Trainer(model, data, None, options, tmp_path / "a", progress=False)
+    without.run()
+    assert set(without._progress_fields(0.5)) == {"loss"}  # no validation set: no valid_F
+    with_valid = Trainer(model, data, data, options, tmp_path / "b", progress=False)
+    with_valid.run()
+    fields = with_valid._progress_fields(0.5)
+    assert set(fields) == {"loss", "valid_F"} and "nan" not in fields["valid_F"]
+
+
+def test_training_from_a_worker_thread(toy_config, tmp_path):
+    """No SIGINT handler outside the main thread (signal.signal would raise there)."""
+    import threading
+
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(pot=train(toy_config())))
+    worker.start()
+    worker.join()
+    assert isinstance(result.get("pot"), Potential)
