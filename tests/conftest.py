@@ -7,6 +7,7 @@ imports another module of the test suite.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -171,6 +172,36 @@ def mixed_set():
 @pytest.fixture
 def mixed() -> SymmetryFunctions:
     return _mixed_set()
+
+
+# ----- formulas written out independently of gdfnn ----------------------------------------------
+def _n2p2_cutoff(r: float, rc: float, kind: int = 1, alpha: float = 0.0) -> float:
+    """n2p2's cutoff_type ``kind`` with inner cutoff alpha * rc, from its documentation."""
+    if r >= rc:
+        return 0.0
+    if kind in (2, 3):
+        value = math.tanh(1.0 - r / rc) ** 3
+        return value / math.tanh(1.0) ** 3 if kind == 3 else value
+    rci = alpha * rc
+    if r < rci:
+        return 1.0
+    x = (r - rci) / (rc - rci)
+    return {0: lambda: 1.0,
+            1: lambda: 0.5 * (math.cos(math.pi * x) + 1.0),
+            4: lambda: math.exp(1.0 - 1.0 / (1.0 - x * x)),
+            # as n2p2's documentation writes them
+            5: lambda: (2 * x - 3) * x**2 + 1,
+            6: lambda: ((15 - 6 * x) * x - 10) * x**3 + 1,
+            7: lambda: (x * (x * (20 * x - 70) + 84) - 35) * x**4 + 1,
+            8: lambda: (x * (x * ((315 - 70 * x) * x - 540) + 420) - 126) * x**5 + 1,
+            }[kind]()
+
+
+@pytest.fixture
+def cutoff_formula():
+    """``cutoff_formula(r, rc, kind=1, alpha=0)`` -> fc of n2p2's cutoff_type ``kind`` (its
+    documented formulas, plain math)."""
+    return _n2p2_cutoff
 
 
 # ----- potentials -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ CASES = [
      ["train", "c.yaml"], "gdf.modifier"),
     ("automatic c of the wrong modifier", {**GOOD, "c.yaml": _config(gdf={"c": "auto"})},
      ["train", "c.yaml"], "c: 'auto' is defined for modifier sigmoid-shifted"),
-    ("unknown activation", {**GOOD, "c.yaml": _config(model={"activation": "relu"})},
+    ("unknown activation", {**GOOD, "c.yaml": _config(model={"activation": "swish"})},
      ["train", "c.yaml"], "model.activation"),
     ("no training data named", {"c.yaml": _config(data={"train": []})},
      ["train", "c.yaml"], "data.train names no data"),

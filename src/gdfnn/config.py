@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gdfnn.descriptors.cutoff import COSINE, CUTOFF_TYPES
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write
 from gdfnn.gdf.density import DEFAULT_SIGMA
@@ -97,6 +98,11 @@ class DescriptorConfig(StrictModel):
     params: dict[str, str] | None = Field(None, description="SIMPLE-NN params_XX file per element;"
                                           " null = the SIMPLE-NN default set")
     cutoff: float = Field(6.0, gt=0, description="cutoff radius of the default set (Å)")
+    cutoff_type: Literal[tuple(CUTOFF_TYPES)] = Field(
+        COSINE, description="cutoff function, n2p2's numbers: " + ", ".join(
+            f"{k} {v}" for k, v in CUTOFF_TYPES.items()) + " (1 with alpha 0 is SIMPLE-NN's)")
+    cutoff_alpha: float = Field(0.0, ge=0, lt=1, description="inner cutoff alpha * Rc below "
+                                "which the cutoff function is 1 (types 0, 1, 4-8)")
     store: str | None = Field(None, description="HDF5 feature store; null = "
                               "<output.directory>/features.h5")
 

@@ -2,7 +2,6 @@
 formulas (independent of gdfnn's kernels): explicit periodic images, every neighbour pair
 j < k visited once."""
 
-
 from __future__ import annotations
 
 import itertools
@@ -10,10 +9,6 @@ import math
 
 import numpy as np
 import pytest
-
-
-def fc(r: float, rc: float) -> float:
-    return 0.5 * (math.cos(math.pi * r / rc) + 1.0) if r < rc else 0.0
 
 
 def neighbour_images(atoms, i: int, cutoff: float) -> list[tuple[int, np.ndarray]]:
@@ -39,10 +34,16 @@ def neighbour_images(atoms, i: int, cutoff: float) -> list[tuple[int, np.ndarray
     return out
 
 
-def reference_features(atoms, sf) -> np.ndarray:
-    """(n_atoms, D) features of ``atoms`` for SymmetryFunctions ``sf``, by plain loops."""
+def reference_features(atoms, sf, fc) -> np.ndarray:
+    """(n_atoms, D) features of ``atoms`` for SymmetryFunctions ``sf``, by plain loops, with
+    ``fc(r, rc, kind, alpha)`` the cutoff formula."""
     symbols = atoms.get_chemical_symbols()
     values = np.zeros((len(atoms), sf.width))
+    kind, alpha = sf.cutoff_type, sf.cutoff_alpha
+
+    def cut(r, rc):
+        return fc(r, rc, kind, alpha)
+
     for i in range(len(atoms)):
         funcs = sf.functions[symbols[i]]
         nbrs = neighbour_images(atoms, i, sf.cutoff)
@@ -52,7 +53,7 @@ def reference_features(atoms, sf) -> np.ndarray:
                 for j, vec in nbrs:
                     r = np.linalg.norm(vec)
                     if symbols[j] == f.neighbors[0]:
-                        total += math.exp(-f.eta * (r - f.rs) ** 2) * fc(r, f.cutoff)
+                        total += math.exp(-f.eta * (r - f.rs) ** 2) * cut(r, f.cutoff)
             else:
                 for (j, a), (k, b) in itertools.combinations(nbrs, 2):
                     if sorted((symbols[j], symbols[k])) != sorted(f.neighbors):
@@ -60,18 +61,19 @@ def reference_features(atoms, sf) -> np.ndarray:
                     ra, rb, rjk = np.linalg.norm(a), np.linalg.norm(b), np.linalg.norm(b - a)
                     cos = min(max(float(np.dot(a, b)) / (ra * rb), -1.0), 1.0)  # rounding
                     term = 2.0 ** (1 - f.zeta) * (1 + f.lam * cos) ** f.zeta
+                    xa, xb, xjk = ra - f.rs, rb - f.rs, rjk - f.rs
                     if f.kind == 4:
-                        term *= math.exp(-f.eta * (ra**2 + rb**2 + rjk**2))
-                        term *= fc(ra, f.cutoff) * fc(rb, f.cutoff) * fc(rjk, f.cutoff)
+                        term *= math.exp(-f.eta * (xa**2 + xb**2 + xjk**2))
+                        term *= cut(ra, f.cutoff) * cut(rb, f.cutoff) * cut(rjk, f.cutoff)
                     else:
-                        term *= math.exp(-f.eta * (ra**2 + rb**2))
-                        term *= fc(ra, f.cutoff) * fc(rb, f.cutoff)
+                        term *= math.exp(-f.eta * (xa**2 + xb**2))
+                        term *= cut(ra, f.cutoff) * cut(rb, f.cutoff)
                     total += term
             values[i, col] = total
     return values
 
 
 @pytest.fixture(name="reference_features")
-def reference_features_fixture():
+def reference_features_fixture(cutoff_formula):
     """``reference_features(atoms, sf)`` -> ``(n_atoms, D)`` from explicit loops."""
-    return reference_features
+    return lambda atoms, sf: reference_features(atoms, sf, cutoff_formula)

@@ -65,9 +65,11 @@ def test_n2p2_lines_round_trip_with_units(mixed_set):
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("symfunction_short Si 3 Si Si 0.1 1 1 12.0 2.0", "nonzero|shift rs = 2.0"),
-     ("symfunction_short Si 12 Si 0.1 1 1 12.0", "type 12 has no gdfnn equivalent"),
-     ("symfunction_short Si 2 Si x 0 12", "cannot parse")],
+    [("symfunction_short Si 12 Si 0.1 1 1 12.0", r"type 12 \(weighted radial\) is not supported"),
+     ("symfunction_short Si 13 Si 0.1 1 1 12.0", r"type 13 \(weighted angular\)"),
+     ("symfunction_short Si 21 Si Si 1 2 3 4 5", r"type 21 \(compact polynomial\)"),
+     ("symfunction_short Si 2 Si x 0 12", "cannot parse"),
+     ("symfunction_short Si 3 Si Si 0.1 1 0.5 12.0", r"cannot parse .*zeta must be >= 1")],
 )
 def test_n2p2_lines_that_do_not_map(line, message):
     with pytest.raises(InputError, match=message):
@@ -77,3 +79,27 @@ def test_n2p2_lines_that_do_not_map(line, message):
 def test_dict_round_trip(mixed_set):
     sf = mixed_set()
     assert SymmetryFunctions.from_dict(sf.to_dict()) == sf
+
+
+def test_shifted_angular_functions_round_trip_through_n2p2_lines():
+    line = "symfunction_short Si 3 Si Si 0.1 -1 2.0 12.0 2.0"
+    sf = SymmetryFunctions.from_n2p2_lines(["Si"], [line], length_factor=0.5)
+    (f,) = sf.functions["Si"]
+    assert (f.kind, f.rs, f.cutoff, f.eta, f.lam, f.zeta) == (4, 1.0, 6.0, 0.4, -1.0, 2.0)
+    back = SymmetryFunctions.from_n2p2_lines(["Si"], sf.to_n2p2_lines(length_factor=0.5),
+                                             length_factor=0.5)
+    assert back == sf
+    with pytest.raises(InputError, match="no shifted angular functions"):
+        sf.write_simple_nn(".")
+
+
+def test_cutoff_type_is_part_of_the_descriptor(mixed_set):
+    sf = mixed_set()
+    other = SymmetryFunctions(sf.elements, sf.functions, cutoff_type=6, cutoff_alpha=0.2)
+    assert other != sf and SymmetryFunctions.from_dict(other.to_dict()) == other
+    with pytest.raises(ValueError, match="unknown cutoff_type 9"):
+        SymmetryFunctions(sf.elements, sf.functions, cutoff_type=9)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\)"):
+        SymmetryFunctions(sf.elements, sf.functions, cutoff_type=6, cutoff_alpha=1.0)
+    with pytest.raises(InputError, match="only the cosine cutoff"):
+        other.write_simple_nn(".")

@@ -182,3 +182,22 @@ def test_training_from_a_worker_thread(toy_config, tmp_path):
     worker.start()
     worker.join()
     assert isinstance(result.get("pot"), Potential)
+
+
+def test_training_with_an_n2p2_cutoff_type_end_to_end(toy_config, tmp_path):
+    config = toy_config(descriptor={"cutoff": 4.0, "cutoff_type": 6, "cutoff_alpha": 0.1},
+                        training={"epochs": 30, "valid_every": 10, "learning_rate": 1e-2})
+    pot = train(config)
+    assert (pot.descriptor.cutoff_type, pot.descriptor.cutoff_alpha) == (6, 0.1)
+    losses = [float(r["train_loss"]) for r in
+              csv.DictReader(open(tmp_path / "out" / "learning_curve.csv"))]
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+    from gdfnn import load_potential
+    from gdfnn.export import write_n2p2_potential
+
+    write_n2p2_potential(pot, tmp_path / "n2p2")
+    assert "cutoff_type 6 0.1" in (tmp_path / "n2p2" / "input.nn").read_text()
+    back = load_potential(tmp_path / "n2p2")
+    atoms = ase.io.read(tmp_path / "toy.xyz", 0)
+    np.testing.assert_allclose(back.predict(atoms)["forces"], pot.predict(atoms)["forces"],
+                               atol=1e-10)

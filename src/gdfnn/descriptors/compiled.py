@@ -60,6 +60,7 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
 _HALF_PI = 0.5 * math.pi
+_TANH_NORM = 1.0 / math.tanh(1.0) ** 3
 
 
 def available() -> bool:
@@ -127,6 +128,57 @@ def _cutoff(r, rc):
     return inside * 0.5 * (1.0 - s), inside * (-0.5 * math.pi / rc) * c
 
 
+def _cutoff_general(r, rc, kind, alpha):
+    """fc and dfc/dr of n2p2's cutoff family (gdfnn.descriptors.cutoff has the formulas)."""
+    if r >= rc:
+        return 0.0, 0.0
+    if kind == 2 or kind == 3:  # tanhu, tanh: no inner cutoff
+        norm = _TANH_NORM if kind == 3 else 1.0
+        t = math.tanh(1.0 - r / rc)
+        return norm * t * t * t, -3.0 * norm * t * t * (1.0 - t * t) / rc
+    inner = alpha * rc
+    if r < inner:
+        return 1.0, 0.0
+    iw = 1.0 / (rc - inner)
+    x = (r - inner) * iw
+    if kind == 0:
+        return 1.0, 0.0
+    if kind == 1:
+        return 0.5 * (math.cos(math.pi * x) + 1.0), -0.5 * math.pi * math.sin(math.pi * x) * iw
+    if kind == 4:
+        one_minus = 1.0 - x * x
+        f = math.exp(1.0 - 1.0 / one_minus)
+        return f, -2.0 * x / (one_minus * one_minus) * f * iw
+    if kind == 5:
+        return (2.0 * x - 3.0) * x * x + 1.0, 6.0 * x * (x - 1.0) * iw
+    y = x - 1.0
+    if kind == 6:
+        return ((15.0 - 6.0 * x) * x - 10.0) * x**3 + 1.0, -30.0 * x * x * y * y * iw
+    if kind == 7:
+        return (x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x**4 + 1.0, 140.0 * (x * y) ** 3 * iw
+    return ((x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x**5 + 1.0,
+            -630.0 * (x * y) ** 4 * iw)
+
+
+def _fc(r, rc, kind, alpha):
+    """The cutoff of the run: the vectorisable polynomial cosine for type 1 without inner
+    cutoff (SIMPLE-NN's), the general form otherwise (the branch is loop-invariant)."""
+    if kind == 1 and alpha == 0.0:
+        return _cutoff(r, rc)
+    return _cutoff_general(r, rc, kind, alpha)
+
+
+def _cutoffs(r, rc, kind, alpha, fc, dfc):
+    """fc and dfc/dr of every entry of ``r`` into ``fc``, ``dfc``; the type test sits outside
+    the loop, which keeps the cosine loop vectorised (measured: 8-10 % of a 63-atom cell)."""
+    if kind == 1 and alpha == 0.0:
+        for e in range(r.shape[0]):
+            fc[e], dfc[e] = _cutoff(r[e], rc)
+    else:
+        for e in range(r.shape[0]):
+            fc[e], dfc[e] = _cutoff_general(r[e], rc, kind, alpha)
+
+
 def _centre_entries(i, start, vec, sn, n_species):
     """The entries of centre i ordered by neighbour species: global indices, species block
     starts, components and lengths (float64, contiguous)."""
@@ -149,7 +201,7 @@ def _centre_entries(i, start, vec, sn, n_species):
     return order, block, ax, ay, az, r
 
 
-def _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives):
+def _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives, ckind, calpha):
     """Radial functions of one centre: adds to ``vals (D,)`` and ``dgl (D, 3, n)``."""
     for s in range(rad.shape[1]):
         t1 = int(rad[c, s, 0])
@@ -158,7 +210,7 @@ def _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives):
         eta, rs, rc, col = rad[c, s, 1], rad[c, s, 2], rad[c, s, 3], int(rad[c, s, 4])
         total = 0.0
         for e in range(np.uint64(block[t1]), np.uint64(block[t1 + 1])):
-            fc, dfc = _cutoff(r[e], rc)
+            fc, dfc = _fc(r[e], rc, ckind, calpha)
             x = r[e] - rs
             g = _exp(-eta * x * x)
             total += g * fc
@@ -170,25 +222,27 @@ def _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives):
         vals[col] += total
 
 
-def _entry_factors(c, r, ang_m, n_m):
-    """Per entry and combination m: exp(-eta r^2) fc(r) and its r-derivative divided by r."""
+def _entry_factors(c, r, ang_m, n_m, ckind, calpha):
+    """Per entry and combination m: exp(-eta (r - rs)^2) fc(r) and its r-derivative / r."""
     n = r.shape[0]
     ef, dfr = np.empty((n_m, n)), np.empty((n_m, n))
     for m in range(n_m):
-        eta, rc = ang_m[c, m, 0], ang_m[c, m, 2]
+        eta, rc, rs = ang_m[c, m, 0], ang_m[c, m, 2], ang_m[c, m, 3]
         for e in range(n):
-            fc, dfc = _cutoff(r[e], rc)
-            g = _exp(-eta * r[e] * r[e])
+            fc, dfc = _fc(r[e], rc, ckind, calpha)
+            x = r[e] - rs
+            g = _exp(-eta * x * x)
             ef[m, e] = g * fc
-            dfr[m, e] = g * (dfc - 2.0 * eta * r[e] * fc) / r[e]
+            dfr[m, e] = g * (dfc - 2.0 * eta * x * fc) / r[e]
     return ef, dfr
 
 
-def _angular(c, block, ax, ay, az, r, ang_m, ang_q, pfuncs, n_m, n_q, vals, dgl, derivatives):
+def _angular(c, block, ax, ay, az, r, ang_m, ang_q, pfuncs, n_m, n_q, vals, dgl, derivatives,
+             ckind, calpha):
     """Angular functions of one centre: adds to ``vals (D,)`` and ``dgl (D, 3, n)``."""
     n = r.shape[0]
     n_species = block.shape[0] - 1
-    ef, dfr = _entry_factors(c, r, ang_m, n_m)
+    ef, dfr = _entry_factors(c, r, ang_m, n_m, ckind, calpha)
     invr = 1.0 / r
     rjk, cosv, fcj, dfcj, ejk, dejk = (np.empty(n), np.empty(n), np.empty(n), np.empty(n),
                                        np.empty(n), np.empty(n))
@@ -207,21 +261,22 @@ def _angular(c, block, ax, ay, az, r, ang_m, ang_q, pfuncs, n_m, n_q, vals, dgl,
             cosv[e] = min(max((x1 * ax[e] + y1 * ay[e] + z1 * az[e]) * i1 * invr[e], -1.0), 1.0)
         last_rc = -1.0
         for m in range(n_m):
-            eta, kappa, rc = ang_m[c, m, 0], ang_m[c, m, 1], ang_m[c, m, 2]
+            eta, kappa, rc, rs = ang_m[c, m, 0], ang_m[c, m, 1], ang_m[c, m, 2], ang_m[c, m, 3]
             f1, d1 = ef[m, e1], dfr[m, e1]
             if kappa > 0.0:
                 if rc != last_rc:
-                    for e in range(n):
-                        fcj[e], dfcj[e] = _cutoff(rjk[e], rc)
+                    _cutoffs(rjk, rc, ckind, calpha, fcj, dfcj)
                     last_rc = rc
                 if derivatives:
                     for e in range(n):
-                        g = _exp(-eta * rjk[e] * rjk[e])
+                        x = rjk[e] - rs
+                        g = _exp(-eta * x * x)
                         ejk[e] = g * fcj[e]
-                        dejk[e] = g * (dfcj[e] - 2.0 * eta * rjk[e] * fcj[e]) / rjk[e]
+                        dejk[e] = g * (dfcj[e] - 2.0 * eta * x * fcj[e]) / rjk[e]
                 else:
                     for e in range(n):
-                        ejk[e] = _exp(-eta * rjk[e] * rjk[e]) * fcj[e]
+                        x = rjk[e] - rs
+                        ejk[e] = _exp(-eta * x * x) * fcj[e]
             else:
                 ejk[:] = 1.0
                 dejk[:] = 0.0
@@ -287,7 +342,7 @@ def _angular(c, block, ax, ay, az, r, ang_m, ang_q, pfuncs, n_m, n_q, vals, dgl,
 
 
 def _features(start, vec, sn, species, slot, self_slot, rad, ang_m, ang_q, pfuncs,
-              values, dG, virial, derivatives):
+              values, dG, virial, derivatives, ckind, calpha):
     """Fill ``values``, and with ``derivatives`` ``dG`` (zeroed) and ``virial``, one centre per
     task; ``slot``/``self_slot``: the dG row of each entry and of each self pair."""
     n_atoms = species.shape[0]
@@ -304,10 +359,10 @@ def _features(start, vec, sn, species, slot, self_slot, rad, ang_m, ang_q, pfunc
         n = r.shape[0]
         vals = np.zeros(width)
         dgl = np.zeros((width, 3, n if derivatives else 0))
-        _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives)
+        _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives, ckind, calpha)
         if n_q > 0 and n > 1:
             _angular(c, block, ax, ay, az, r, ang_m, ang_q, pfuncs, n_m, n_q, vals, dgl,
-                     derivatives)
+                     derivatives, ckind, calpha)
         for col in range(width):
             values[i, col] = vals[col]
         if not derivatives:
@@ -338,6 +393,11 @@ if numba is not None:
     _exp = numba.njit(inline="always", cache=True, fastmath=_FASTMATH, error_model="numpy")(_exp)
     _cutoff = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
                          error_model="numpy")(_cutoff)
+    _cutoff_general = numba.njit(cache=True, error_model="numpy")(_cutoff_general)
+    _fc = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
+                     error_model="numpy")(_fc)
+    _cutoffs = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
+                          error_model="numpy")(_cutoffs)
     _centre_entries, _radial, _entry_factors, _angular = (
         _jit(f) for f in (_centre_entries, _radial, _entry_factors, _angular))
     _features = numba.njit(parallel=True, cache=True, fastmath=_FASTMATH,
@@ -348,8 +408,8 @@ def compiled_tables(table) -> dict[str, np.ndarray]:
     """Numpy parameter arrays for the compiled kernel from a float64 CPU FunctionTable.
 
     rad (n_species, F2, 5): t1, eta, rs, rc, col (t1 = -1 ends the list);
-    ang_m (n_species, M, 3): eta, kappa, rc of each distinct Gaussian-cutoff factor, ordered
-    by rc (rc = 0 ends the list);
+    ang_m (n_species, M, 4): eta, kappa, rc, rs of each distinct Gaussian-cutoff factor,
+    ordered by rc (rc = 0 ends the list);
     ang_q (n_species, Q, 4): zeta, lambda, 2^(1-zeta), integer zeta or -1 (norm 0 ends);
     pfuncs (n_species, n_species, n_species, F3, 3): for centre c and neighbour species s1,
     s2, the (m, q, col) of each angular function of that pair (m = -1 ends the list).
@@ -358,26 +418,27 @@ def compiled_tables(table) -> dict[str, np.ndarray]:
     n_sp = r["eta"].shape[0]
     rad = np.stack([r["t1"], r["eta"], r["rs"], r["rc"], r["col"]], axis=-1).astype(float)
     slots = [[s for s in range(a["eta"].shape[1]) if a["t1"][c, s] >= 0] for c in range(n_sp)]
-    m_keys = [sorted({(a["rc"][c, s], a["eta"][c, s], a["kappa"][c, s]) for s in slots[c]})
-              for c in range(n_sp)]
+    m_keys = [sorted({(a["rc"][c, s], a["eta"][c, s], a["kappa"][c, s], a["rs"][c, s])
+                      for s in slots[c]}) for c in range(n_sp)]
     q_keys = [sorted({(a["zeta"][c, s], a["lam"][c, s]) for s in slots[c]}) for c in range(n_sp)]
-    ang_m = np.zeros((n_sp, max(1, *map(len, m_keys)), 3))
+    ang_m = np.zeros((n_sp, max(1, *map(len, m_keys)), 4))
     ang_q = np.zeros((n_sp, max(1, *map(len, q_keys)), 4))
     pfuncs = np.full((n_sp, n_sp, n_sp, max(1, *map(len, slots)), 3), -1, dtype=np.int64)
     for c in range(n_sp):
-        for m, (rc, eta, kappa) in enumerate(m_keys[c]):
-            ang_m[c, m] = (eta, kappa, rc)
+        for m, (rc, eta, kappa, rs) in enumerate(m_keys[c]):
+            ang_m[c, m] = (eta, kappa, rc, rs)
         for q, (zeta, lam) in enumerate(q_keys[c]):
             ang_q[c, q] = (zeta, lam, 2.0 ** (1.0 - zeta), zeta if float(zeta).is_integer() else -1)
         filled = np.zeros((n_sp, n_sp), dtype=np.int64)
         for s in slots[c]:
-            m = m_keys[c].index((a["rc"][c, s], a["eta"][c, s], a["kappa"][c, s]))
+            m = m_keys[c].index((a["rc"][c, s], a["eta"][c, s], a["kappa"][c, s], a["rs"][c, s]))
             q = q_keys[c].index((a["zeta"][c, s], a["lam"][c, s]))
             t1, t2 = a["t1"][c, s], a["t2"][c, s]
             for s1, s2 in {(t1, t2), (t2, t1)}:
                 pfuncs[c, s1, s2, filled[s1, s2]] = (m, q, a["col"][c, s])
                 filled[s1, s2] += 1
-    return {"rad": rad, "ang_m": ang_m, "ang_q": ang_q, "pfuncs": pfuncs}
+    return {"rad": rad, "ang_m": ang_m, "ang_q": ang_q, "pfuncs": pfuncs,
+            "cutoff": (int(table.cutoff_type), float(table.cutoff_alpha))}
 
 
 def _entry_start(centers, n_atoms):
@@ -429,7 +490,8 @@ def features(tables, species, centers, neighbors, vec, n_features, derivatives):
     virial = np.zeros((n_atoms if derivatives else 0, n_features, 3, 3), dtype=vec.dtype)
     _announce_compilation()
     _features(start, vec, sn, species, slot, self_slot, tables["rad"], tables["ang_m"],
-              tables["ang_q"], tables["pfuncs"], values, dG, virial, derivatives)
+              tables["ang_q"], tables["pfuncs"], values, dG, virial, derivatives,
+              *tables["cutoff"])
     if not derivatives:
         return values
     return values, pairs, dG, virial

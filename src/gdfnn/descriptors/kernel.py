@@ -15,10 +15,11 @@ and the virial terms are W_i = sum_{e of i} dG_i/dD_e (x) D_e.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from gdfnn.descriptors.cutoff import COSINE, cutoff
 
 #: Triplets per chunk of the angular kernel (bounds memory at ~ chunk * functions * 100 bytes).
 TRIPLET_CHUNK = 1 << 16
@@ -29,28 +30,26 @@ class FunctionTable:
     """Symmetry-function parameters as padded tensors indexed by (centre species, slot).
 
     Padding slots have neighbour type -1 (never matches) and column ``n_features`` (a sink
-    column that is dropped at the end).
+    column that is dropped at the end). ``cutoff_type`` and ``cutoff_alpha``: the cutoff
+    function of every function (n2p2's family, see :mod:`gdfnn.descriptors.cutoff`).
     """
 
     n_features: int
     radial: dict[str, torch.Tensor]  # eta, rs, rc (float); t1, col (long): (n_species, F2)
-    angular: dict[str, torch.Tensor]  # eta, rc, zeta, lam, kappa, norm; t1, t2, col: (n_sp, F3)
+    angular: dict[str, torch.Tensor]  # eta, rs, rc, zeta, lam, kappa, norm; t1, t2, col
+    cutoff_type: int = COSINE
+    cutoff_alpha: float = 0.0
 
     def to(self, dtype: torch.dtype, device: torch.device) -> FunctionTable:
         def move(table):
             return {k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
                     for k, v in table.items()}
 
-        return FunctionTable(self.n_features, move(self.radial), move(self.angular))
+        return FunctionTable(self.n_features, move(self.radial), move(self.angular),
+                             self.cutoff_type, self.cutoff_alpha)
 
-
-def cosine_cutoff(r: torch.Tensor, rc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """fc(r) = 0.5 (1 + cos(pi r / rc)) and dfc/dr for r < rc; both 0 beyond."""
-    inside = r < rc
-    x = math.pi * r / rc
-    fc = torch.where(inside, 0.5 * (torch.cos(x) + 1.0), 0.0)
-    dfc = torch.where(inside, -0.5 * math.pi / rc * torch.sin(x), 0.0)
-    return fc, dfc
+    def cutoff(self, r: torch.Tensor, rc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return cutoff(r, rc, self.cutoff_type, self.cutoff_alpha)
 
 
 def build_triplets(centers: torch.Tensor, n_atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +73,7 @@ def _radial(d, unit, ce, sn, centers, table, values, dge):
     p = {k: v[ce] for k, v in table.radial.items()}  # (E, F2)
     match = p["t1"] == sn[:, None]
     r = d[:, None]
-    fc, dfc = cosine_cutoff(r, p["rc"])
+    fc, dfc = table.cutoff(r, p["rc"])
     gauss = torch.exp(-p["eta"] * (r - p["rs"]) ** 2)
     width = values.shape[1]
     values.view(-1).index_add_(
@@ -99,12 +98,13 @@ def _angular(e1, e2, vec, d, ce_entry, sn, centers, table, values, dge):
     match = ((p["t1"] == s1) & (p["t2"] == s2)) | ((p["t1"] == s2) & (p["t2"] == s1))
     base = 1.0 + p["lam"] * cos
     ang = p["norm"] * base ** p["zeta"]
-    fa, dfa = cosine_cutoff(ra, p["rc"])
-    fb, dfb = cosine_cutoff(rb, p["rc"])
-    fjk, dfjk = cosine_cutoff(rjk, p["rc"])
+    fa, dfa = table.cutoff(ra, p["rc"])
+    fb, dfb = table.cutoff(rb, p["rc"])
+    fjk, dfjk = table.cutoff(rjk, p["rc"])
     narrow = p["kappa"] > 0  # G4: R_jk enters; G5: it does not
     fjk = torch.where(narrow, fjk, 1.0)
-    gauss = torch.exp(-p["eta"] * (ra**2 + rb**2 + p["kappa"] * rjk**2))
+    xa, xb, xjk = ra - p["rs"], rb - p["rs"], rjk - p["rs"]  # n2p2's shifted angular types
+    gauss = torch.exp(-p["eta"] * (xa**2 + xb**2 + p["kappa"] * xjk**2))
     term = torch.where(match, ang * gauss * fa * fb * fjk, 0.0)
     width = values.shape[1]
     values.view(-1).index_add_(0, (centers[e1][:, None] * width + p["col"]).reshape(-1),
@@ -115,9 +115,9 @@ def _angular(e1, e2, vec, d, ce_entry, sn, centers, table, values, dge):
     dang = torch.where(match, p["norm"] * p["zeta"] * p["lam"] * base ** (p["zeta"] - 1.0), 0.0)
     ang = torch.where(match, ang, 0.0)
     radial_ab = gauss * fa * fb * fjk
-    d_ra = gauss * fb * fjk * (dfa - 2.0 * p["eta"] * ra * fa)
-    d_rb = gauss * fa * fjk * (dfb - 2.0 * p["eta"] * rb * fb)
-    d_rjk = gauss * fa * fb * (dfjk - 2.0 * p["eta"] * p["kappa"] * rjk * fjk)
+    d_ra = gauss * fb * fjk * (dfa - 2.0 * p["eta"] * xa * fa)
+    d_rb = gauss * fa * fjk * (dfb - 2.0 * p["eta"] * xb * fb)
+    d_rjk = gauss * fa * fb * (dfjk - 2.0 * p["eta"] * p["kappa"] * xjk * fjk)
     # dcos/da = (ub - cos ua) / ra, dcos/db = (ua - cos ub) / rb, dR_jk/da = -uc, dR_jk/db = uc
     ua, ub, uc = a / ra, b / rb, c / rjk
     da_b = dang * radial_ab

@@ -1,13 +1,17 @@
 """Symmetry-function parameters: SIMPLE-NN ``params_XX`` files, n2p2 ``symfunction_short``
 lines, and the SIMPLE-NN default set.
 
-Formulas (SIMPLE-NN conventions, eta in 1/Å^2 on raw distances, cosine cutoff)::
+Formulas (SIMPLE-NN conventions, eta in 1/Å^2 on raw distances; fc is the cosine cutoff
+0.5 (1 + cos(pi R / Rc)) by default, or any of n2p2's family, see ``descriptors.cutoff``)::
 
-    fc(R) = 0.5 (1 + cos(pi R / Rc))  for R < Rc, else 0
     G2 = sum_j exp(-eta (R_ij - Rs)^2) fc(R_ij)                          (neighbour type t1)
     G4 = 2^(1-zeta) sum_{j<k} (1 + lambda cos theta_ijk)^zeta
-         exp(-eta (R_ij^2 + R_ik^2 + R_jk^2)) fc(R_ij) fc(R_ik) fc(R_jk)  (types {t1, t2})
-    G5 = G4 without R_jk^2 in the exponent and without fc(R_jk)
+         exp(-eta ((R_ij-Rs)^2 + (R_ik-Rs)^2 + (R_jk-Rs)^2)) fc(R_ij) fc(R_ik) fc(R_jk)
+                                                                         (types {t1, t2})
+    G5 = G4 without the R_jk term in the exponent and without fc(R_jk)
+
+Rs = 0 for angular functions is SIMPLE-NN's G4/G5; a shift is n2p2's shifted form of its
+types 3 and 9.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ DEFAULT_G4_LAMBDA = (-1.0, 1.0)
 # n2p2 symmetry-function types that map exactly onto ours.
 N2P2_TO_KIND = {2: RADIAL, 3: ANGULAR_NARROW, 9: ANGULAR_WIDE}
 KIND_TO_N2P2 = {v: k for k, v in N2P2_TO_KIND.items()}
+#: n2p2 types gdfnn does not compute, by name (for the error message).
+N2P2_UNSUPPORTED = {12: "weighted radial", 13: "weighted angular",
+                    **{t: "compact polynomial" for t in range(20, 29)}}
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class SymmetryFunction:
         neighbors: neighbour element(s): ``(t1,)`` for G2, ``(t1, t2)`` for G4/G5.
         cutoff: Rc in Å.
         eta: Gaussian exponent in 1/Å^2.
-        rs: radial shift in Å (G2 only).
+        rs: radial shift in Å (G2; for G4/G5 n2p2's shifted angular form, SIMPLE-NN: 0).
         zeta: angular exponent (>= 1; G4/G5 only).
         lam: lambda, +1 or -1 (G4/G5 only).
     """
@@ -132,6 +139,8 @@ def format_simple_nn_params(functions: list[SymmetryFunction], elements: list[st
     """The ``params_XX`` text of ``functions`` (inverse of :func:`read_simple_nn_params`)."""
     lines = []
     for f in functions:
+        if f.kind != RADIAL and f.rs != 0.0:
+            raise InputError(f"SIMPLE-NN params have no shifted angular functions (rs = {f.rs})")
         t1 = elements.index(f.neighbors[0]) + 1
         if f.kind == RADIAL:
             t2, p = 0, (f.eta, f.rs, 0.0)
@@ -148,14 +157,15 @@ def parse_n2p2_symfunction(fields: list[str], where: str, length_factor: float =
 
     Type 2 ``e 2 e1 eta rs rc``; type 3 ``e 3 e1 e2 eta lambda zeta rc [rs]`` (-> G4);
     type 9 ``e 9 e1 e2 eta lambda zeta rc [rs]`` (-> G5). Lengths are multiplied by
-    ``length_factor`` (Å per file length unit), eta divided by its square. Angular functions
-    with a nonzero shift rs have no G4/G5 equivalent and are an error.
+    ``length_factor`` (Å per file length unit), eta divided by its square.
     """
     try:
         centre, n2p2_type = fields[0], int(fields[1])
         if n2p2_type not in N2P2_TO_KIND:
-            raise InputError(f"{where}: n2p2 symmetry-function type {n2p2_type} has no gdfnn "
-                             "equivalent (supported: 2, 3, 9)")
+            name = N2P2_UNSUPPORTED.get(n2p2_type, "unknown")
+            raise InputError(f"{where}: n2p2 symmetry-function type {n2p2_type} ({name}) is not "
+                             "supported by gdfnn (supported: 2 radial, 3 narrow angular, "
+                             "9 wide angular)")
         kind = N2P2_TO_KIND[n2p2_type]
         scale_eta = 1.0 / length_factor**2
         if kind == RADIAL:
@@ -164,12 +174,12 @@ def parse_n2p2_symfunction(fields: list[str], where: str, length_factor: float =
                                             eta * scale_eta, rs=rs * length_factor)
         eta, lam, zeta, rc = (float(x) for x in fields[4:8])
         rs = float(fields[8]) if len(fields) > 8 else 0.0
-    except (ValueError, IndexError):
-        raise InputError(f"{where}: cannot parse symfunction_short {' '.join(fields)!r}") from None
-    if rs != 0.0:
-        raise InputError(f"{where}: angular function with shift rs = {rs} has no G4/G5 equivalent")
-    return centre, SymmetryFunction(kind, (fields[2], fields[3]), rc * length_factor,
-                                    eta * scale_eta, zeta=zeta, lam=lam)
+        return centre, SymmetryFunction(kind, (fields[2], fields[3]), rc * length_factor,
+                                        eta * scale_eta, rs=rs * length_factor, zeta=zeta,
+                                        lam=lam)
+    except (ValueError, IndexError) as exc:
+        raise InputError(f"{where}: cannot parse symfunction_short {' '.join(fields)!r}"
+                         f"{f' ({exc})' if isinstance(exc, ValueError) else ''}") from None
 
 
 def format_n2p2_symfunction(centre: str, f: SymmetryFunction, length_factor: float = 1.0) -> str:
@@ -180,4 +190,4 @@ def format_n2p2_symfunction(centre: str, f: SymmetryFunction, length_factor: flo
         return (f"symfunction_short {centre} 2 {f.neighbors[0]} {eta!r} {f.rs * to_file!r} "
                 f"{f.cutoff * to_file!r}")
     return (f"symfunction_short {centre} {KIND_TO_N2P2[f.kind]} {f.neighbors[0]} {f.neighbors[1]} "
-            f"{eta!r} {f.lam!r} {f.zeta!r} {f.cutoff * to_file!r}")
+            f"{eta!r} {f.lam!r} {f.zeta!r} {f.cutoff * to_file!r} {f.rs * to_file!r}")

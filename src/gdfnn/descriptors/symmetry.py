@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from gdfnn.descriptors import compiled
 from gdfnn.descriptors import params as P
+from gdfnn.descriptors.cutoff import COSINE, check_cutoff
 from gdfnn.descriptors.kernel import FunctionTable, KernelOutput, symmetry_functions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
@@ -52,9 +53,15 @@ class SymmetryFunctions:
     Args:
         elements: element symbols; their order defines species indices and SIMPLE-NN t1/t2.
         functions: per centre element, its list of :class:`~gdfnn.descriptors.params.SymmetryFunction`.
+        cutoff_type, cutoff_alpha: the cutoff function of every function: n2p2's
+            ``cutoff_type`` numbers (1, the cosine, with alpha 0 is SIMPLE-NN's; see
+            :mod:`gdfnn.descriptors.cutoff`) and its inner cutoff alpha r_c.
     """
 
-    def __init__(self, elements: Sequence[str], functions: dict[str, list[P.SymmetryFunction]]):
+    def __init__(self, elements: Sequence[str], functions: dict[str, list[P.SymmetryFunction]],
+                 cutoff_type: int = COSINE, cutoff_alpha: float = 0.0):
+        check_cutoff(cutoff_type, cutoff_alpha)
+        self.cutoff_type, self.cutoff_alpha = int(cutoff_type), float(cutoff_alpha)
         self.elements = list(elements)
         missing = [e for e in self.elements if not functions.get(e)]
         if missing:
@@ -72,20 +79,24 @@ class SymmetryFunctions:
 
     # ----- construction and files ------------------------------------------------------
     @classmethod
-    def default(cls, elements: Sequence[str], cutoff: float = P.DEFAULT_CUTOFF) -> SymmetryFunctions:
+    def default(cls, elements: Sequence[str], cutoff: float = P.DEFAULT_CUTOFF,
+                cutoff_type: int = COSINE, cutoff_alpha: float = 0.0) -> SymmetryFunctions:
         """SIMPLE-NN's default set (26 functions for one element, 70 for two)."""
         elements = list(elements)
-        return cls(elements, {e: P.default_functions(elements, cutoff) for e in elements})
+        return cls(elements, {e: P.default_functions(elements, cutoff) for e in elements},
+                   cutoff_type, cutoff_alpha)
 
     @classmethod
-    def from_simple_nn(cls, files: dict[str, str | os.PathLike]) -> SymmetryFunctions:
+    def from_simple_nn(cls, files: dict[str, str | os.PathLike], cutoff_type: int = COSINE,
+                       cutoff_alpha: float = 0.0) -> SymmetryFunctions:
         """Read SIMPLE-NN ``params_XX`` files; the dict order is the element order."""
         elements = list(files)
         return cls(elements, {e: P.read_simple_nn_params(path, elements)
-                              for e, path in files.items()})
+                              for e, path in files.items()}, cutoff_type, cutoff_alpha)
 
     def write_simple_nn(self, directory: str | os.PathLike) -> dict[str, Path]:
         """Write ``params_XX`` files into ``directory``; returns their paths."""
+        self.require_simple_nn_cutoff()
         paths = {}
         for e in self.elements:
             paths[e] = Path(directory) / f"params_{e}"
@@ -93,9 +104,16 @@ class SymmetryFunctions:
                 out.write(P.format_simple_nn_params(self.functions[e], self.elements))
         return paths
 
+    def require_simple_nn_cutoff(self) -> None:
+        """SIMPLE-NN knows only the plain cosine cutoff: raise :class:`InputError` otherwise."""
+        if (self.cutoff_type, self.cutoff_alpha) != (COSINE, 0.0):
+            raise InputError(f"SIMPLE-NN has only the cosine cutoff (type 1, alpha 0), not "
+                             f"type {self.cutoff_type}, alpha {self.cutoff_alpha}")
+
     @classmethod
     def from_n2p2_lines(cls, elements: Sequence[str], lines: Sequence[str], where: str = "input.nn",
-                        length_factor: float = 1.0) -> SymmetryFunctions:
+                        length_factor: float = 1.0, cutoff_type: int = COSINE,
+                        cutoff_alpha: float = 0.0) -> SymmetryFunctions:
         """From n2p2 ``symfunction_short`` lines (keyword included), lengths x ``length_factor``."""
         functions: dict[str, list[P.SymmetryFunction]] = {e: [] for e in elements}
         for n, line in enumerate(lines):
@@ -104,7 +122,7 @@ class SymmetryFunctions:
             if centre not in functions:
                 raise InputError(f"{where}: function for {centre!r}, not in elements {list(elements)}")
             functions[centre].append(f)
-        return cls(elements, functions)
+        return cls(elements, functions, cutoff_type, cutoff_alpha)
 
     def to_n2p2_lines(self, length_factor: float = 1.0) -> list[str]:
         """n2p2 ``symfunction_short`` lines, lengths / ``length_factor`` (file units)."""
@@ -115,17 +133,22 @@ class SymmetryFunctions:
         """Plain values for the potential file."""
         return {"elements": list(self.elements),
                 "functions": {e: [[f.kind, list(f.neighbors), f.cutoff, f.eta, f.rs, f.zeta, f.lam]
-                                  for f in fs] for e, fs in self.functions.items()}}
+                                  for f in fs] for e, fs in self.functions.items()},
+                "cutoff_type": self.cutoff_type, "cutoff_alpha": self.cutoff_alpha}
 
     @classmethod
     def from_dict(cls, data: dict) -> SymmetryFunctions:
+        """Inverse of :meth:`to_dict` (dicts without a cutoff type have the cosine)."""
         return cls(data["elements"], {
             e: [P.SymmetryFunction(k, tuple(nb), rc, eta, rs, zeta, lam)
-                for k, nb, rc, eta, rs, zeta, lam in fs] for e, fs in data["functions"].items()})
+                for k, nb, rc, eta, rs, zeta, lam in fs] for e, fs in data["functions"].items()},
+            data.get("cutoff_type", COSINE), data.get("cutoff_alpha", 0.0))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, SymmetryFunctions) and self.elements == other.elements
-                and self.functions == other.functions)
+                and self.functions == other.functions
+                and (self.cutoff_type, self.cutoff_alpha) == (other.cutoff_type,
+                                                              other.cutoff_alpha))
 
     # ----- properties ---------------------------------------------------------------------
     @property
@@ -178,7 +201,8 @@ class SymmetryFunctions:
 
         r = {"eta": filled(n_r, 0.0), "rs": filled(n_r, 0.0), "rc": filled(n_r, 1.0),
              "t1": filled(n_r, -1, torch.long), "col": filled(n_r, width, torch.long)}
-        a = {"eta": filled(n_a, 0.0), "rc": filled(n_a, 1.0), "zeta": filled(n_a, 1.0),
+        a = {"eta": filled(n_a, 0.0), "rs": filled(n_a, 0.0), "rc": filled(n_a, 1.0),
+             "zeta": filled(n_a, 1.0),
              "lam": filled(n_a, 1.0), "kappa": filled(n_a, 0.0), "norm": filled(n_a, 1.0),
              "t1": filled(n_a, -1, torch.long), "t2": filled(n_a, -1, torch.long),
              "col": filled(n_a, width, torch.long)}
@@ -188,14 +212,14 @@ class SymmetryFunctions:
                 r["eta"][c, slot], r["rs"][c, slot], r["rc"][c, slot] = f.eta, f.rs, f.cutoff
                 r["t1"][c, slot], r["col"][c, slot] = index[f.neighbors[0]], col
             for slot, (col, f) in enumerate(angular[e]):
-                a["eta"][c, slot], a["rc"][c, slot] = f.eta, f.cutoff
+                a["eta"][c, slot], a["rs"][c, slot], a["rc"][c, slot] = f.eta, f.rs, f.cutoff
                 a["zeta"][c, slot], a["lam"][c, slot] = f.zeta, f.lam
                 a["kappa"][c, slot] = 1.0 if f.kind == P.ANGULAR_NARROW else 0.0
                 a["norm"][c, slot] = 2.0 ** (1.0 - f.zeta)
                 a["t1"][c, slot], a["t2"][c, slot] = (index[f.neighbors[0]],
                                                       index[f.neighbors[1]])
                 a["col"][c, slot] = col
-        return FunctionTable(width, r, a)
+        return FunctionTable(width, r, a, self.cutoff_type, self.cutoff_alpha)
 
     # ----- computation ----------------------------------------------------------------------
     def compute(self, atoms: ase.Atoms, derivatives: bool = False, *,

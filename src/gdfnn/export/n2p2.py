@@ -2,15 +2,21 @@
 ``weights.NNN.data`` per element (NNN = atomic number).
 
 n2p2 conventions used here (from its documentation and source):
-- symmetry functions: type 2 = G2, type 3 = G4 (narrow), type 9 = G5 (wide), cutoff type 1
-  (cosine); n2p2 sorts each element's functions by (type, rc, eta, rs, zeta, lambda, e1, e2)
+- symmetry functions: type 2 = G2, type 3 = G4 (narrow), type 9 = G5 (wide), with n2p2's
+  angular shift rs; ``cutoff_type T [alpha]`` (every type 0-8, see descriptors.cutoff);
+  n2p2 sorts each element's functions by (type, rc, eta, rs, zeta, lambda, e1, e2)
   with elements indexed by atomic number: the network inputs and ``scaling.data`` follow
   that order, not the order of ``input.nn``;
 - ``scale_symmetry_functions``: G* = Smin + (Smax - Smin) (G - Gmin) / (Gmax - Gmin);
   ``center_symmetry_functions``: G* = G - <G>; ``scale_center_symmetry_functions``:
   Smin + (Smax - Smin)(G - <G>)/(Gmax - Gmin); ``..._sigma``: Smin + (Smax - Smin)(G - <G>)/sigma;
-- activations ``t`` tanh, ``s`` logistic, ``p`` softplus, ``l`` linear;
+- activations, one letter per layer (``global_activation_short``): ``l`` linear, ``t`` tanh,
+  ``s`` logistic, ``p`` softplus, ``r`` relu, ``g`` exp(-x^2/2), ``c`` cos, ``S`` 1 - logistic,
+  ``e`` exp(-x), ``h`` x^2;
 - ``atom_energy``: per-atom reference energies, part of the total energy;
+- ``normalize`` with ``mean_energy``, ``conv_energy``, ``conv_length``: the networks work in
+  internal units; the physical energy is E_internal / conv_energy + N mean_energy (the
+  symmetry functions are dimensionless and the same in both);
 - n2p2 is unit-agnostic: ``length_unit``/``energy_unit`` say what the files are in.
 
 Export writes our min-max/mean-std scaling exactly as n2p2 scaling (Smin = -1, Smax = 1,
@@ -30,12 +36,22 @@ from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.descriptors.params import KIND_TO_N2P2, RADIAL, format_n2p2_symfunction
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
-from gdfnn.model.network import AtomicEnergies, linear_layers, set_layers
+from gdfnn.model.network import AtomicEnergies, hidden_activations, linear_layers, set_layers
 from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import ElementTransform
 from gdfnn.units import energy_factor, length_factor
 
-ACTIVATION_CODES = {"t": "tanh", "s": "sigmoid", "p": "softplus"}
+#: n2p2's one-letter activation codes and gdfnn's names for them.
+ACTIVATION_CODES = {"l": "linear", "t": "tanh", "s": "sigmoid", "p": "softplus", "r": "relu",
+                    "g": "gaussian", "c": "cos", "S": "revlogistic", "e": "exp", "h": "harmonic"}
+#: input.nn keywords that change the model and that gdfnn does not implement.
+UNSUPPORTED_KEYWORDS = {
+    "normalize_nodes": "normalised node propagation",
+    "element_nodes_short": "per-element network shapes",
+    "element_activation_short": "per-element activations",
+    "symfunction_electrostatic": "4G-HDNNP electrostatics",
+    "global_nodes_electrostatic": "4G-HDNNP electrostatics",
+}
 SCALINGS = ("scale_symmetry_functions", "center_symmetry_functions",
             "scale_center_symmetry_functions", "scale_center_symmetry_functions_sigma")
 
@@ -126,23 +142,35 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
     if not input_nn.is_file():
         raise InputError(f"{directory}: no input.nn")
     settings, lines = _settings(input_nn)
-    if "normalize" in settings:
-        raise InputError(f"{input_nn}: 'normalize' (internal unit conversion) is not supported")
-    cutoff = settings.get("cutoff_type", ["1"])
-    if cutoff[0] != "1" or (len(cutoff) > 1 and float(cutoff[1]) != 0.0):
-        raise InputError(f"{input_nn}: cutoff_type {' '.join(cutoff)} is not the plain cosine "
-                         "cutoff (type 1, alpha 0) of gdfnn")
-    elements = n2p2_elements(settings["elements"])
+    for key, what in UNSUPPORTED_KEYWORDS.items():
+        if key in settings:
+            raise InputError(f"{input_nn}: '{key}' ({what}) is not supported by gdfnn")
+    if settings.get("nnp_generation", ["2"])[0] != "2":
+        raise InputError(f"{input_nn}: nnp_generation {settings['nnp_generation'][0]} is not "
+                         "supported (gdfnn reads second-generation, short-range HDNNPs)")
+    try:
+        elements = n2p2_elements(settings["elements"])
+        cutoff = settings.get("cutoff_type", ["1"])
+        cutoff_type, alpha = int(cutoff[0]), float(cutoff[1]) if len(cutoff) > 1 else 0.0
+        codes = settings["global_activation_short"]
+        hidden = [int(x) for x in settings["global_nodes_short"]]
+        energy_scale, energy_shift = _normalisation(settings)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
     to_angstrom, to_ev = length_factor(length_unit), energy_factor(energy_unit)
-    sf = SymmetryFunctions.from_n2p2_lines(elements, lines, str(input_nn), to_angstrom)
+    try:
+        sf = SymmetryFunctions.from_n2p2_lines(elements, lines, str(input_nn), to_angstrom,
+                                               cutoff_type, alpha)
+    except ValueError as exc:
+        raise InputError(f"{input_nn}: {exc}") from None
     sf = SymmetryFunctions(elements, {e: [sf.functions[e][k] for k in n2p2_order(sf, e)]
-                                      for e in elements})
-    codes = settings["global_activation_short"]
-    hidden = [int(x) for x in settings["global_nodes_short"]]
-    if codes[-1] != "l" or len(set(codes[:-1])) != 1 or codes[0] not in ACTIVATION_CODES:
-        raise InputError(f"{input_nn}: activations {' '.join(codes)} not supported (hidden layers "
-                         f"all one of {', '.join(ACTIVATION_CODES)}, output l)")
-    model = AtomicEnergies(elements, sf.n_features, hidden, ACTIVATION_CODES[codes[0]]).double()
+                                      for e in elements}, cutoff_type, alpha)
+    unknown = sorted(set(codes) - set(ACTIVATION_CODES))
+    if len(codes) != len(hidden) + 1 or codes[-1] != "l" or unknown:
+        raise InputError(f"{input_nn}: global_activation_short {' '.join(codes)}: expected one "
+                         f"of {' '.join(ACTIVATION_CODES)} per hidden layer and l for the output")
+    model = AtomicEnergies(elements, sf.n_features, hidden,
+                           [ACTIVATION_CODES[c] for c in codes[:-1]]).double()
     reference = dict(zip(settings.get("atom_energy", [])[::2],
                          (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
     stats = _read_scaling(directory / "scaling.data", elements)
@@ -152,11 +180,21 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
         if not weights_file.is_file():
             raise InputError(f"{directory}: no {weights_file.name} for {element}")
         layers = _read_weights(weights_file, [sf.n_features[element], *hidden, 1])
-        w, b = layers[-1]  # energies to eV, reference energy folded into the output bias
-        layers[-1] = (w * to_ev, (b + reference.get(element, 0.0)) * to_ev)
+        # atomic energy in eV: (E_net * scale + shift + atom_energy) * to_ev, folded into the
+        # output layer
+        w, b = layers[-1]
+        layers[-1] = (w * energy_scale * to_ev,
+                      (b * energy_scale + energy_shift + reference.get(element, 0.0)) * to_ev)
         set_layers(model.nets[element], layers)
         transforms[element] = _transform(settings, stats[element], str(input_nn))
     return Potential(sf, transforms, model, {"source": str(directory)})
+
+
+def _normalisation(settings: dict) -> tuple[float, float]:
+    """(1 / conv_energy, mean_energy) with ``normalize``; (1, 0) without."""
+    if "normalize" not in settings:
+        return 1.0, 0.0
+    return 1.0 / float(settings["conv_energy"][0]), float(settings["mean_energy"][0])
 
 
 # ----- writing ------------------------------------------------------------------------------
@@ -177,8 +215,10 @@ def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
     """Write ``input.nn``, ``scaling.data`` and ``weights.NNN.data`` into ``directory``."""
     model = potential.networks
     codes = {v: k for k, v in ACTIVATION_CODES.items()}
-    if model.activation not in codes:
-        raise InputError(f"n2p2 has no {model.activation!r} activation ({', '.join(codes)})")
+    activations = hidden_activations(model)
+    missing = sorted(set(activations) - set(codes))
+    if missing:
+        raise InputError(f"n2p2 has no {', '.join(missing)} activation ({', '.join(codes)})")
     for element in potential.elements:
         for f in potential.descriptor.functions[element]:
             if f.kind not in KIND_TO_N2P2:
@@ -190,10 +230,11 @@ def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
     orders = {e: n2p2_order(sf, e) for e in elements}
     hidden = model.hidden
     lines = [f"number_of_elements {len(elements)}", "elements " + " ".join(elements),
-             "cutoff_type 1", "scale_symmetry_functions", "scale_min_short -1.0",
-             "scale_max_short 1.0", f"global_hidden_layers_short {len(hidden)}",
+             f"cutoff_type {sf.cutoff_type} {sf.cutoff_alpha!r}", "scale_symmetry_functions",
+             "scale_min_short -1.0", "scale_max_short 1.0",
+             f"global_hidden_layers_short {len(hidden)}",
              "global_nodes_short " + " ".join(map(str, hidden)),
-             "global_activation_short " + " ".join([codes[model.activation]] * len(hidden) + ["l"]),
+             "global_activation_short " + " ".join([codes[a] for a in activations] + ["l"]),
              "use_short_forces"]
     scaling = []
     for n, element in enumerate(elements):

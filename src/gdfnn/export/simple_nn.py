@@ -42,6 +42,10 @@ def write_simple_nn_potential(potential: Potential, path: str | os.PathLike) -> 
     if model.activation not in ACTIVATION_NAMES:
         raise InputError(f"pair_style nn has no {model.activation!r} activation "
                          f"(it has {', '.join(ACTIVATION_NAMES)})")
+    potential.descriptor.require_simple_nn_cutoff()
+    if any(f.kind != RADIAL and f.rs != 0.0 for fs in potential.descriptor.functions.values()
+           for f in fs):
+        raise InputError("pair_style nn has no shifted angular functions (n2p2's rs)")
     lines = ["ELEM_LIST " + " ".join(potential.elements)]
     for element in potential.elements:
         funcs = potential.descriptor.functions[element]

@@ -5,20 +5,61 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Hidden-layer activations by name (the output layer is linear).
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus}
+
+class _Gaussian(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-0.5 * x * x)
+
+
+class _Cos(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cos(x)
+
+
+class _RevLogistic(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(-x)  # 1 - 1 / (1 + exp(-x))
+
+
+class _NegExp(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-x)
+
+
+class _Harmonic(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x
+
+
+#: Hidden-layer activations by name (the output layer is linear): gdfnn's own and every one
+#: n2p2 writes (see ``export.n2p2.ACTIVATION_CODES`` for its one-letter codes).
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus,
+               "linear": nn.Identity, "relu": nn.ReLU, "gaussian": _Gaussian, "cos": _Cos,
+               "revlogistic": _RevLogistic, "exp": _NegExp, "harmonic": _Harmonic}
 #: Precisions of features and networks by name (float64 is the default everywhere).
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-class ElementNet(nn.Sequential):
-    """MLP ``D -> hidden... -> 1`` with the given activation and a linear output (eV)."""
+def layer_activations(activation: str | list[str], n_hidden: int) -> list[str]:
+    """One activation name per hidden layer from one name or a list of them."""
+    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(names) != n_hidden:
+        raise ValueError(f"{len(names)} activations for {n_hidden} hidden layers")
+    unknown = sorted(set(names) - set(ACTIVATIONS))
+    if unknown:
+        raise ValueError(f"unknown activation(s) {unknown}; known: {', '.join(ACTIVATIONS)}")
+    return names
 
-    def __init__(self, n_in: int, hidden: list[int], activation: str = "sigmoid"):
+
+class ElementNet(nn.Sequential):
+    """MLP ``D -> hidden... -> 1`` with the given activation(s) (one name, or one per hidden
+    layer) and a linear output (eV)."""
+
+    def __init__(self, n_in: int, hidden: list[int], activation: str | list[str] = "sigmoid"):
         layers: list[nn.Module] = []
         width = n_in
-        for n_out in hidden:
-            layers += [nn.Linear(width, n_out), ACTIVATIONS[activation]()]
+        for n_out, name in zip(hidden, layer_activations(activation, len(hidden)), strict=True):
+            layers += [nn.Linear(width, n_out), ACTIVATIONS[name]()]
             width = n_out
         layers.append(nn.Linear(width, 1))
         super().__init__(*layers)
@@ -33,12 +74,12 @@ class AtomicEnergies(nn.Module):
     """
 
     def __init__(self, elements: list[str], n_features: dict[str, int], hidden: list[int],
-                 activation: str = "sigmoid"):
+                 activation: str | list[str] = "sigmoid"):
         super().__init__()
         self.elements = list(elements)
         self.n_features = dict(n_features)
         self.hidden = list(hidden)
-        self.activation = activation
+        self.activation = activation  # one name, or one per hidden layer
         self.nets = nn.ModuleDict({e: ElementNet(n_features[e], hidden, activation)
                                    for e in elements})
 
@@ -85,3 +126,8 @@ def set_layers(net: ElementNet, layers: list[tuple[torch.Tensor, torch.Tensor]])
                                  f"{tuple(linear.weight.shape)}")
             linear.weight.copy_(w)
             linear.bias.copy_(b)
+
+
+def hidden_activations(networks: AtomicEnergies) -> list[str]:
+    """The activation name of each hidden layer of ``networks``."""
+    return layer_activations(networks.activation, len(networks.hidden))

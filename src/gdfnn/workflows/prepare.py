@@ -48,10 +48,11 @@ def build_descriptor(config: Config, frames: list[Structure]) -> SymmetryFunctio
         check_per_element(config, elements)
     except ValueError as exc:
         raise ConfigError(f"config: {exc}") from None
-    params = config.descriptor.params
-    if params:
-        return SymmetryFunctions.from_simple_nn({e: params[e] for e in elements})
-    return SymmetryFunctions.default(elements, cutoff=config.descriptor.cutoff)
+    d = config.descriptor
+    if d.params:
+        return SymmetryFunctions.from_simple_nn({e: d.params[e] for e in elements},
+                                                d.cutoff_type, d.cutoff_alpha)
+    return SymmetryFunctions.default(elements, d.cutoff, d.cutoff_type, d.cutoff_alpha)
 
 
 def cached_store(path: Path, frames: list[Structure], sf: SymmetryFunctions, dtype: str,
