@@ -20,10 +20,10 @@ ACTIVATION = {
     "g": lambda x: math.exp(-x * x / 2), "c": math.cos, "S": lambda x: 1 - 1 / (1 + math.exp(-x)),
     "e": lambda x: math.exp(-x), "h": lambda x: x * x,
 }
-SCALING_KEYS = {"none": None, "scale": "scale_symmetry_functions",
-                "center": "center_symmetry_functions",
-                "scale_center": "scale_center_symmetry_functions",
-                "sigma": "scale_center_symmetry_functions_sigma"}
+SCALING_KEYS = {"none": [], "scale": ["scale_symmetry_functions"],
+                "center": ["center_symmetry_functions"],
+                "scale_center": ["scale_symmetry_functions", "center_symmetry_functions"],
+                "sigma": ["scale_symmetry_functions_sigma"]}
 
 
 def sort_key(f):
@@ -72,13 +72,12 @@ def write_case(case, directory):
              "global_nodes_short " + " ".join("3" for _ in case["codes"]),
              "global_activation_short " + " ".join(case["codes"]) + " l"]
     lines += [f"atom_energy {e} {v}" for e, v in case["atom_energy"].items()]
-    if SCALING_KEYS[case["scaling"]]:
-        lines += [SCALING_KEYS[case["scaling"]], f"scale_min_short {case['smin']}",
-                  f"scale_max_short {case['smax']}"]
-    if case["normalise"]:
+    lines += SCALING_KEYS[case["scaling"]]
+    if case["scaling"] != "none":
+        lines += [f"scale_min_short {case['smin']}", f"scale_max_short {case['smax']}"]
+    if case["normalise"]:  # as nnp-norm writes it: the three keys switch normalisation on
         mean, conv_e, conv_l = case["normalise"]
-        lines += ["normalize", f"mean_energy {mean}", f"conv_energy {conv_e}",
-                  f"conv_length {conv_l}"]
+        lines += [f"mean_energy {mean}", f"conv_energy {conv_e}", f"conv_length {conv_l}"]
     for e in elements:  # written in reverse: n2p2 (and gdfnn) sort them
         for t, e1, e2, eta, rs, lam, zeta, rc in reversed(case["functions"][e]):
             if t == 2:
@@ -159,7 +158,8 @@ CASES = {
                                                       codes=("g", "c"), seed=2),
     "sigma [0.2, 0.9], revlogistic + exp + harmonic": make_case(
         scaling="sigma", smin=0.2, smax=0.9, codes=("S", "e", "h"), seed=3),
-    "normalize": make_case(normalise=(-0.7, 2.5, 1.3), seed=4),
+    "normalisation (mean_energy, conv_energy, conv_length)": make_case(
+        normalise=(-0.7, 2.5, 1.3), seed=4),
     **{f"cutoff_type {k} alpha {a}": make_case(cutoff=(k, a), seed=5 + k)
        for k, a in [(0, 0.0), (1, 0.25), (2, 0.0), (3, 0.0), (4, 0.3), (5, 0.0), (6, 0.2),
                     (7, 0.1), (8, 0.0)]},

@@ -7,16 +7,17 @@ n2p2 conventions used here (from its documentation and source):
   n2p2 sorts each element's functions by (type, rc, eta, rs, zeta, lambda, e1, e2)
   with elements indexed by atomic number: the network inputs and ``scaling.data`` follow
   that order, not the order of ``input.nn``;
-- ``scale_symmetry_functions``: G* = Smin + (Smax - Smin) (G - Gmin) / (Gmax - Gmin);
-  ``center_symmetry_functions``: G* = G - <G>; ``scale_center_symmetry_functions``:
-  Smin + (Smax - Smin)(G - <G>)/(Gmax - Gmin); ``..._sigma``: Smin + (Smax - Smin)(G - <G>)/sigma;
+- scaling (see :func:`scaling_mode`): ``scale_symmetry_functions``, ``center_symmetry_functions``,
+  both together, or ``scale_symmetry_functions_sigma``, with ``scale_min_short`` (default 0)
+  and ``scale_max_short`` (default 1);
 - activations, one letter per layer (``global_activation_short``): ``l`` linear, ``t`` tanh,
   ``s`` logistic, ``p`` softplus, ``r`` relu, ``g`` exp(-x^2/2), ``c`` cos, ``S`` 1 - logistic,
   ``e`` exp(-x), ``h`` x^2;
 - ``atom_energy``: per-atom reference energies, part of the total energy;
-- ``normalize`` with ``mean_energy``, ``conv_energy``, ``conv_length``: the networks work in
-  internal units; the physical energy is E_internal / conv_energy + N mean_energy (the
-  symmetry functions are dimensionless and the same in both);
+- ``mean_energy``, ``conv_energy``, ``conv_length`` (written by nnp-norm; all three switch
+  normalisation on): the networks work in internal units; the physical energy is
+  E_internal / conv_energy + N mean_energy (the symmetry functions are dimensionless and the
+  same in both);
 - n2p2 is unit-agnostic: ``length_unit``/``energy_unit`` say what the files are in.
 
 Export writes our min-max/mean-std scaling exactly as n2p2 scaling (Smin = -1, Smax = 1,
@@ -52,8 +53,11 @@ UNSUPPORTED_KEYWORDS = {
     "symfunction_electrostatic": "4G-HDNNP electrostatics",
     "global_nodes_electrostatic": "4G-HDNNP electrostatics",
 }
-SCALINGS = ("scale_symmetry_functions", "center_symmetry_functions",
-            "scale_center_symmetry_functions", "scale_center_symmetry_functions_sigma")
+#: n2p2's scaling keywords: scale and center alone or together, or sigma scaling.
+SCALE, CENTER, SIGMA = ("scale_symmetry_functions", "center_symmetry_functions",
+                        "scale_symmetry_functions_sigma")
+#: The keywords of the normalisation n2p2's nnp-norm writes (all three switch it on).
+NORMALISATION = ("mean_energy", "conv_energy", "conv_length")
 
 
 def n2p2_elements(elements: list[str]) -> list[str]:
@@ -113,22 +117,29 @@ def _read_weights(path: Path, widths: list[int]) -> list[tuple[torch.Tensor, tor
     return layers
 
 
-def _transform(settings: dict, stats: np.ndarray, where: str) -> ElementTransform:
+def scaling_mode(settings: dict) -> str:
+    """n2p2's scaling, decided as n2p2 does: ``scale`` (Smin + (Smax - Smin)(G - Gmin)/(Gmax -
+    Gmin)), ``center`` (G - <G>), ``scale_center`` (both keywords: Smin + (Smax - Smin)(G -
+    <G>)/(Gmax - Gmin)), ``sigma`` (Smin + (Smax - Smin)(G - <G>)/sigma) or ``none``."""
+    scale, center = SCALE in settings, CENTER in settings
+    if scale or center:
+        return "scale_center" if scale and center else ("scale" if scale else "center")
+    return "sigma" if SIGMA in settings else "none"
+
+
+def _transform(settings: dict, stats: np.ndarray) -> ElementTransform:
     gmin, gmax, mean, sigma = (torch.tensor(stats[:, k], dtype=torch.float64) for k in range(4))
     smin = float(settings.get("scale_min_short", ["0"])[0])
     smax = float(settings.get("scale_max_short", ["1"])[0])
-    chosen = [s for s in SCALINGS if s in settings]
-    if len(chosen) > 1:
-        raise InputError(f"{where}: several scaling keywords {chosen}")
-    mode = chosen[0] if chosen else None
-    if mode is None:
+    mode = scaling_mode(settings)
+    if mode == "none":
         return ElementTransform(torch.zeros_like(gmin), torch.ones_like(gmin))
-    if mode == "center_symmetry_functions":
+    if mode == "center":
         return ElementTransform(mean, torch.ones_like(mean))
-    spread = sigma if mode.endswith("sigma") else gmax - gmin
+    spread = sigma if mode == "sigma" else gmax - gmin
     spread = torch.where(spread > 0, spread, 1.0)  # constant functions: leave unscaled
     scale = spread / (smax - smin)
-    centre = gmin if mode == "scale_symmetry_functions" else mean
+    centre = gmin if mode == "scale" else mean
     # x = smin + (G - centre) / scale = (G - shift) / scale with shift = centre - smin scale
     return ElementTransform(centre - smin * scale, scale)
 
@@ -165,12 +176,14 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
         raise InputError(f"{input_nn}: {exc}") from None
     sf = SymmetryFunctions(elements, {e: [sf.functions[e][k] for k in n2p2_order(sf, e)]
                                       for e in elements}, cutoff_type, alpha)
+    codes = codes[:len(hidden)]  # n2p2 reads one per hidden layer; the output is linear
     unknown = sorted(set(codes) - set(ACTIVATION_CODES))
-    if len(codes) != len(hidden) + 1 or codes[-1] != "l" or unknown:
-        raise InputError(f"{input_nn}: global_activation_short {' '.join(codes)}: expected one "
-                         f"of {' '.join(ACTIVATION_CODES)} per hidden layer and l for the output")
+    if len(codes) != len(hidden) or unknown:
+        raise InputError(f"{input_nn}: global_activation_short: expected one of "
+                         f"{' '.join(ACTIVATION_CODES)} per hidden layer ({len(hidden)}), got "
+                         f"{' '.join(settings['global_activation_short'])}")
     model = AtomicEnergies(elements, sf.n_features, hidden,
-                           [ACTIVATION_CODES[c] for c in codes[:-1]]).double()
+                           [ACTIVATION_CODES[c] for c in codes]).double()
     reference = dict(zip(settings.get("atom_energy", [])[::2],
                          (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
     stats = _read_scaling(directory / "scaling.data", elements)
@@ -186,13 +199,14 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
         layers[-1] = (w * energy_scale * to_ev,
                       (b * energy_scale + energy_shift + reference.get(element, 0.0)) * to_ev)
         set_layers(model.nets[element], layers)
-        transforms[element] = _transform(settings, stats[element], str(input_nn))
+        transforms[element] = _transform(settings, stats[element])
     return Potential(sf, transforms, model, {"source": str(directory)})
 
 
 def _normalisation(settings: dict) -> tuple[float, float]:
-    """(1 / conv_energy, mean_energy) with ``normalize``; (1, 0) without."""
-    if "normalize" not in settings:
+    """(1 / conv_energy, mean_energy) when mean_energy, conv_energy and conv_length are all
+    given (n2p2 then normalises, whatever else the file says); (1, 0) otherwise."""
+    if not all(key in settings for key in NORMALISATION):
         return 1.0, 0.0
     return 1.0 / float(settings["conv_energy"][0]), float(settings["mean_energy"][0])
 
