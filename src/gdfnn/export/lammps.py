@@ -1,7 +1,21 @@
-"""The LAMMPS input lines that use an exported potential (units metal: Å, eV)."""
+"""LAMMPS: the input lines that use an exported potential (units metal: Å, eV), and the
+potential file of gdfnn's own ``pair_style gdfnn`` plugin (source in ``lammps/``)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
+from gdfnn.descriptors.params import RADIAL
+from gdfnn.errors import InputError
+from gdfnn.fileio import atomic_write
+from gdfnn.model.network import AtomicEnergies, hidden_activations, linear_layers, set_layers
+from gdfnn.model.potential import Potential
+from gdfnn.model.scaling import ElementTransform
 from gdfnn.units import energy_factor, length_factor
 
 
@@ -20,3 +34,129 @@ def hdnnp_lines(directory: str, elements: list[str], cutoff: float,
     return (f"pair_style hdnnp {cutoff + 0.01:.2f} dir {directory} showew no showewsum 0 "
             f"resetew no maxew 1000 cflength {cflength!r} cfenergy {cfenergy!r}\n"
             f"pair_coeff * * {' '.join(elements)}   # one element per LAMMPS atom type")
+
+
+def gdfnn_lines(path: str, plugin: str, elements: list[str]) -> str:
+    """``pair_style gdfnn`` (the plugin built by ``gdfnn lammps build``)."""
+    return (f"plugin load {plugin}\npair_style gdfnn\n"
+            f"pair_coeff * * {path} {' '.join(elements)}   # one element per LAMMPS atom type")
+
+
+# ----- the potential file of pair_style gdfnn ---------------------------------------------------
+#: Version of the text format below; the plugin refuses other versions.
+PLUGIN_FORMAT_VERSION = 1
+PLUGIN_HEADER = """\
+# gdfnn potential for LAMMPS pair_style gdfnn (units metal: Å, eV, eV/Å); docs/lammps.md
+# f: type (2 radial, 4 narrow angular, 5 wide angular) neighbour1 neighbour2 rc/Å eta/Å^-2
+#    rs/Å zeta lambda; range_min/range_max: training range of each function (extrapolation);
+# layer: n_out n_in activation, then n_out rows of n_in weights and the bias; scaling and
+# PCA are folded into the first layer, reference energies into the last bias.
+"""
+
+
+def folded_layers(potential: Potential, element: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(weight (out, in), bias (out,))`` of ``element``'s network acting on raw symmetry
+    functions: the feature transform x = G @ M + o folded into the first layer (W M^T,
+    b + W o)."""
+    t = potential.transforms[element]
+    layers = [(lin.weight.detach().double().cpu(), lin.bias.detach().double().cpu())
+              for lin in linear_layers(potential.networks.nets[element])]
+    w, b = layers[0]
+    matrix, offset = t.matrix.detach().double().cpu(), t.offset.detach().double().cpu()
+    layers[0] = (w @ matrix.T, b + w @ offset)
+    return [(w.numpy(), b.numpy()) for w, b in layers]
+
+
+def training_range(potential: Potential, element: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(min, max) of each raw symmetry function over the training atoms (widened by 1e-9 of
+    the range), from the GDF reference the potential carries; None without one."""
+    reference = potential.gdf_reference.get(element)
+    if reference is None or reference.numel() == 0:
+        return None
+    t = potential.transforms[element]
+    raw = reference.double() * t.scale.detach().double().cpu() + t.shift.detach().double().cpu()
+    low, high = raw.min(0).values.numpy(), raw.max(0).values.numpy()
+    # widened by 1e-9 of the range: a training value recomputed by another code (rounding
+    # ~1e-13) must not count as outside
+    margin = 1e-9 * (high - low + np.abs(low) + np.abs(high))
+    return low - margin, high + margin
+
+
+def write_lammps_potential(potential: Potential, path: str | os.PathLike) -> Path:
+    """Write the ``pair_style gdfnn`` file of ``potential`` (atomically)."""
+    sf = potential.descriptor
+    activations = hidden_activations(potential.networks)
+    lines = [PLUGIN_HEADER.rstrip("\n"), f"gdfnn_potential {PLUGIN_FORMAT_VERSION}",
+             f"elements {len(sf.elements)} {' '.join(sf.elements)}",
+             f"cutoff_type {sf.cutoff_type} {sf.cutoff_alpha!r}"]
+    for element in sf.elements:
+        functions = sf.functions[element]
+        lines += [f"element {element}", f"functions {len(functions)}"]
+        for f in functions:
+            second = f.neighbors[1] if f.kind != RADIAL else "-"
+            lines.append(f"f {f.kind} {f.neighbors[0]} {second} " + " ".join(
+                repr(float(v)) for v in (f.cutoff, f.eta, f.rs, f.zeta, f.lam)))
+        span = training_range(potential, element)
+        if span is not None:
+            lines += ["range_min " + " ".join(repr(float(v)) for v in span[0]),
+                      "range_max " + " ".join(repr(float(v)) for v in span[1])]
+        layers = folded_layers(potential, element)
+        lines.append(f"layers {len(layers)}")
+        for k, (w, b) in enumerate(layers):
+            name = activations[k] if k < len(activations) else "linear"
+            lines.append(f"layer {w.shape[0]} {w.shape[1]} {name}")
+            lines += [" ".join(repr(float(v)) for v in (*row, bias)) for row, bias in zip(
+                w, b, strict=True)]
+    lines.append("end")
+    with atomic_write(path) as out:
+        out.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def read_lammps_potential(path: str | os.PathLike) -> Potential:
+    """Read a ``pair_style gdfnn`` file back into a :class:`Potential` (identity feature
+    transforms: scaling and PCA stay folded into the first layer)."""
+    path = Path(path)
+    rows = [line.split("#", 1)[0].split() for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r]
+    try:
+        if rows[0] != ["gdfnn_potential", str(PLUGIN_FORMAT_VERSION)]:
+            raise ValueError(f"not a gdfnn LAMMPS potential of format {PLUGIN_FORMAT_VERSION}")
+        elements = rows[1][2:]
+        cutoff_type, alpha = int(rows[2][1]), float(rows[2][2])
+        k, functions, layers, activations = 3, {}, {}, {}
+        for _ in elements:
+            element, n = rows[k][1], int(rows[k + 1][1])
+            functions[element] = [_function(r) for r in rows[k + 2:k + 2 + n]]
+            k += 2 + n
+            while rows[k][0].startswith("range_"):
+                k += 1
+            layers[element], activations[element] = [], []
+            for _ in range(int(rows[k][1])):
+                n_out, n_in = int(rows[k + 1][1]), int(rows[k + 1][2])
+                activations[element].append(rows[k + 1][3])
+                table = torch.tensor([[float(v) for v in r] for r in rows[k + 2:k + 2 + n_out]],
+                                     dtype=torch.float64).reshape(n_out, n_in + 1)
+                layers[element].append((table[:, :n_in], table[:, n_in]))
+                k += 1 + n_out
+            k += 1
+    except (IndexError, ValueError) as exc:
+        raise InputError(f"{path}: not a gdfnn LAMMPS potential ({exc})") from None
+    sf = SymmetryFunctions(elements, functions, cutoff_type, alpha)
+    first = elements[0]
+    hidden = [w.shape[0] for w, _ in layers[first][:-1]]
+    networks = AtomicEnergies(elements, sf.n_features, hidden, activations[first][:-1]).double()
+    transforms = {}
+    for element in elements:
+        set_layers(networks.nets[element], layers[element])
+        d = sf.n_features[element]
+        transforms[element] = ElementTransform(torch.zeros(d, dtype=torch.float64),
+                                               torch.ones(d, dtype=torch.float64))
+    return Potential(sf, transforms, networks, {"source": str(path)})
+
+
+def _function(row: list[str]) -> SymmetryFunction:
+    kind = int(row[1])
+    rc, eta, rs, zeta, lam = (float(v) for v in row[4:9])
+    neighbors = (row[2],) if kind == RADIAL else (row[2], row[3])
+    return SymmetryFunction(kind, neighbors, rc, eta, rs=rs, zeta=zeta, lam=lam)

