@@ -333,6 +333,21 @@ void PairGdfnn::cutoff_function(double r, double rc, double &fc, double &dfc) co
   }
 }
 
+void PairGdfnn::cutoff_array(const double *r, int n, double rc, double *fc, double *dfc) const
+{
+  if (cutoff_type == 1 && cutoff_alpha == 0.0) {    // SIMPLE-NN's cosine: a vectorised loop
+    const double k = PI / rc;
+#pragma omp simd
+    for (int t = 0; t < n; ++t) {
+      double inside = r[t] < rc ? 1.0 : 0.0;
+      fc[t] = inside * 0.5 * (std::cos(k * r[t]) + 1.0);
+      dfc[t] = inside * -0.5 * k * std::sin(k * r[t]);
+    }
+    return;
+  }
+  for (int t = 0; t < n; ++t) cutoff_function(r[t], rc, fc[t], dfc[t]);
+}
+
 void PairGdfnn::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
@@ -349,10 +364,10 @@ void PairGdfnn::compute(int eflag, int vflag)
   }
   double extrapolating = 0.0;
 
-  std::vector<int> nj, ne;
-  std::vector<double> dx, dy, dz, rr, G, fn;
-  std::vector<double> fm, dfm;                  // (m, neighbour): B-factor of one leg
-  std::vector<double> A, dA, B, Bda, Bdb, Bdj, S, dS;
+  std::vector<int> raw_j, order, nj, ne, block, first;
+  std::vector<double> dx, dy, dz, rr, G, fn, work;
+  std::vector<double> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
+  std::vector<double> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Sm, dSm;
   std::vector<std::vector<double>> dact, act;
 
   for (int ii = 0; ii < list->inum; ++ii) {
@@ -362,89 +377,130 @@ void PairGdfnn::compute(int eflag, int vflag)
     if (ei < 0) continue;
     const Element &E = elements[ei];
     double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    // ----- neighbours within this element's cutoff
-    nj.clear(); ne.clear(); dx.clear(); dy.clear(); dz.clear(); rr.clear();
+    // ----- neighbours within this element's cutoff, ordered by element (blocks)
+    raw_j.clear();
     int *jlist = list->firstneigh[i];
     for (int jj = 0; jj < list->numneigh[i]; ++jj) {
       int j = jlist[jj] & NEIGHMASK;
-      int ej = type_map[type[j]];
-      if (ej < 0) continue;
+      if (type_map[type[j]] < 0) continue;
       double ax = x[j][0] - xi, ay = x[j][1] - yi, az = x[j][2] - zi;
-      double r2 = ax * ax + ay * ay + az * az;
-      if (r2 >= E.cutoff * E.cutoff) continue;
-      nj.push_back(j); ne.push_back(ej);
-      dx.push_back(ax); dy.push_back(ay); dz.push_back(az); rr.push_back(std::sqrt(r2));
+      if (ax * ax + ay * ay + az * az < E.cutoff * E.cutoff) raw_j.push_back(j);
     }
-    const int n = (int) nj.size(), nf = (int) E.functions.size();
-    const int nm = (int) E.ms.size(), nq = (int) E.qs.size();
+    const int n = (int) raw_j.size();
+    block.assign(n_el + 1, 0);
+    for (int j : raw_j) ++block[type_map[type[j]] + 1];
+    for (int e = 0; e < n_el; ++e) block[e + 1] += block[e];
+    first.assign(block.begin(), block.end() - 1);
+    nj.resize(n); ne.resize(n); dx.resize(n); dy.resize(n); dz.resize(n); rr.resize(n);
+    for (int j : raw_j) {
+      int e = type_map[type[j]], a = first[e]++;
+      nj[a] = j; ne[a] = e;
+      dx[a] = x[j][0] - xi; dy[a] = x[j][1] - yi; dz[a] = x[j][2] - zi;
+      rr[a] = std::sqrt(dx[a] * dx[a] + dy[a] * dy[a] + dz[a] * dz[a]);
+    }
+    const int nf = (int) E.functions.size(), nm = (int) E.ms.size(), nq = (int) E.qs.size();
     G.assign(nf, 0.0);
-    // ----- per-leg angular factors exp(-eta (r - rs)^2) fc(r) and their r-derivatives
+    // ----- radial values
+    work.resize(2 * (size_t) n);
+    for (int q = 0; q < nf; ++q) {
+      const Function &F = E.functions[q];
+      if (F.kind != 2) continue;
+      int b0 = block[F.n1], b1 = block[F.n1 + 1];
+      cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
+      double total = 0.0;
+      for (int a = b0; a < b1; ++a) {
+        double s = rr[a] - F.rs;
+        total += std::exp(-F.eta * s * s) * work[a - b0];
+      }
+      G[q] += total;
+    }
+    // ----- leg factors of the angular terms
     fm.assign((size_t) nm * n, 0.0);
     dfm.assign((size_t) nm * n, 0.0);
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
+      cutoff_array(rr.data(), n, M.rc, &work[0], &work[n]);
+      double *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
+#pragma omp simd
       for (int a = 0; a < n; ++a) {
-        if (rr[a] >= M.rc) continue;
-        double fc, dfc, s = rr[a] - M.rs;
-        cutoff_function(rr[a], M.rc, fc, dfc);
-        double g = std::exp(-M.eta * s * s);
-        fm[(size_t) m * n + a] = g * fc;
-        dfm[(size_t) m * n + a] = g * (dfc - 2.0 * M.eta * s * fc);
+        double s = rr[a] - M.rs, g = std::exp(-M.eta * s * s);
+        f1[a] = g * work[a];
+        d1[a] = g * (work[n + a] - 2.0 * M.eta * s * work[a]);
       }
     }
-    // ----- radial values
-    for (int q = 0; q < nf; ++q) {
-      const Function &F = E.functions[q];
-      if (F.kind != 2) continue;
-      for (int a = 0; a < n; ++a) {
-        if (ne[a] != F.n1 || rr[a] >= F.rc) continue;
-        double fc, dfc, s = rr[a] - F.rs;
-        cutoff_function(rr[a], F.rc, fc, dfc);
-        G[q] += std::exp(-F.eta * s * s) * fc;
+    // ----- triplet cache: row a holds the pairs (a, b > a); A_q, J_m and derivatives
+    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;
+    cosv.resize(T); rjk.resize(T); fcj.resize(T); dfcj.resize(T);
+    Aq.resize(T * nq); dAq.resize(T * nq); Jm.resize(T * nm); dJm.resize(T * nm);
+    auto row = [n](int a) { return (size_t) a * (2 * n - a - 1) / 2; };
+    for (int a = 0; a + 1 < n; ++a) {
+      const size_t r0 = row(a);
+      const int len = n - a - 1;
+      double *c = &cosv[r0], *rj = &rjk[r0];
+      const double ia = 1.0 / rr[a];
+#pragma omp simd
+      for (int t = 0; t < len; ++t) {
+        int b = a + 1 + t;
+        double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
+        rj[t] = std::sqrt(cx * cx + cy * cy + cz * cz);
+        double cs = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) * ia / rr[b];
+        c[t] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
       }
-    }
-    // ----- angular values: sum over pairs of legs of A_q(cos) B_m
-    A.resize(nq); dA.resize(nq); B.resize(nm); Bda.resize(nm); Bdb.resize(nm); Bdj.resize(nm);
-    S.resize(nm); dS.resize(nm);
-    auto triplet = [&](int a, int b, double &cos, double &rjk, double &cx, double &cy,
-                       double &cz, bool derivatives) {
-      cx = dx[b] - dx[a]; cy = dy[b] - dy[a]; cz = dz[b] - dz[a];
-      rjk = std::sqrt(cx * cx + cy * cy + cz * cz);
-      cos = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) / (rr[a] * rr[b]);
-      cos = std::max(-1.0, std::min(1.0, cos));
-      for (int q = 0; q < nq; ++q) {
-        const Power &P = E.qs[q];
-        double base = 1.0 + P.lambda * cos;
-        double low = P.izeta >= 1 ? power(base, P.izeta - 1, 0.0) : std::pow(base, P.zeta - 1.0);
-        A[q] = P.norm * low * base;
-        dA[q] = P.norm * P.zeta * P.lambda * low;
-      }
+      double last_rc = -1.0;
       for (int m = 0; m < nm; ++m) {
         const Angular &M = E.ms[m];
-        double fa = fm[(size_t) m * n + a], fb = fm[(size_t) m * n + b];
-        double J = 1.0, dJ = 0.0;
-        if (M.narrow && fa != 0.0 && fb != 0.0) {
-          double fc, dfc, s = rjk - M.rs;
-          cutoff_function(rjk, M.rc, fc, dfc);
-          double g = std::exp(-M.eta * s * s);
-          J = g * fc;
-          dJ = g * (dfc - 2.0 * M.eta * s * fc);
+        double *J = &Jm[T * m + r0], *dJ = &dJm[T * m + r0];
+        if (!M.narrow) {
+          std::fill(J, J + len, 1.0);
+          std::fill(dJ, dJ + len, 0.0);
+          continue;
         }
-        B[m] = fa * fb * J;
-        if (derivatives) {
-          Bda[m] = dfm[(size_t) m * n + a] * fb * J;
-          Bdb[m] = fa * dfm[(size_t) m * n + b] * J;
-          Bdj[m] = fa * fb * dJ;
+        if (M.rc != last_rc) {
+          cutoff_array(rj, len, M.rc, &fcj[r0], &dfcj[r0]);
+          last_rc = M.rc;
+        }
+        const double *fc = &fcj[r0], *dfc = &dfcj[r0];
+#pragma omp simd
+        for (int t = 0; t < len; ++t) {
+          double s = rj[t] - M.rs, g = std::exp(-M.eta * s * s);
+          J[t] = g * fc[t];
+          dJ[t] = g * (dfc[t] - 2.0 * M.eta * s * fc[t]);
         }
       }
-    };
-    for (int a = 0; a < n; ++a) {
-      for (int b = a + 1; b < n; ++b) {
-        const std::vector<Term> &terms = E.terms[(size_t) ne[a] * n_el + ne[b]];
-        if (terms.empty()) continue;
-        double cos, rjk, cx, cy, cz;
-        triplet(a, b, cos, rjk, cx, cy, cz, false);
-        for (const Term &t : terms) G[t.f] += A[t.q] * B[t.m];
+      for (int q = 0; q < nq; ++q) {
+        const Power &P = E.qs[q];
+        double *Av = &Aq[T * q + r0], *dAv = &dAq[T * q + r0];
+        if (P.izeta >= 1) {
+#pragma omp simd
+          for (int t = 0; t < len; ++t) {
+            double base = 1.0 + P.lambda * c[t], low = 1.0;
+            for (int k = 1; k < P.izeta; ++k) low *= base;
+            Av[t] = P.norm * low * base;
+            dAv[t] = P.norm * P.zeta * P.lambda * low;
+          }
+        } else {
+          for (int t = 0; t < len; ++t) {
+            double base = 1.0 + P.lambda * c[t], low = std::pow(base, P.zeta - 1.0);
+            Av[t] = P.norm * low * base;
+            dAv[t] = P.norm * P.zeta * P.lambda * low;
+          }
+        }
+      }
+    }
+    // ----- angular values: G_f += fm_a sum_b A_q fm_b J_m over each element block
+    for (int a = 0; a + 1 < n; ++a) {
+      const size_t r0 = row(a);
+      for (int eb = ne[a]; eb < n_el; ++eb) {
+        int b0 = std::max(block[eb], a + 1), b1 = block[eb + 1];
+        if (b0 >= b1) continue;
+        for (const Term &t : E.terms[(size_t) ne[a] * n_el + eb]) {
+          const double *Av = &Aq[T * t.q + r0 - (a + 1)], *J = &Jm[T * t.m + r0 - (a + 1)];
+          const double *fb = &fm[(size_t) t.m * n];
+          double total = 0.0;
+#pragma omp simd reduction(+ : total)
+          for (int b = b0; b < b1; ++b) total += Av[b] * fb[b] * J[b];
+          G[t.f] += fm[(size_t) t.m * n + a] * total;
+        }
       }
     }
     if (!E.gmin.empty()) {
@@ -492,45 +548,66 @@ void PairGdfnn::compute(int eflag, int vflag)
     for (int q = 0; q < nf; ++q) {
       const Function &F = E.functions[q];
       if (F.kind != 2 || dEdG[q] == 0.0) continue;
-      for (int a = 0; a < n; ++a) {
-        if (ne[a] != F.n1 || rr[a] >= F.rc) continue;
-        double fc, dfc, s = rr[a] - F.rs;
-        cutoff_function(rr[a], F.rc, fc, dfc);
+      int b0 = block[F.n1], b1 = block[F.n1 + 1];
+      cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
+      for (int a = b0; a < b1; ++a) {
+        double fc = work[a - b0], dfc = work[n + a - b0], s = rr[a] - F.rs;
         double coef = dEdG[q] * std::exp(-F.eta * s * s) * (dfc - 2.0 * F.eta * s * fc) / rr[a];
         fn[3 * a] += coef * dx[a]; fn[3 * a + 1] += coef * dy[a]; fn[3 * a + 2] += coef * dz[a];
       }
     }
-    for (int a = 0; a < n; ++a) {
-      for (int b = a + 1; b < n; ++b) {
-        const std::vector<Term> &terms = E.terms[(size_t) ne[a] * n_el + ne[b]];
-        if (terms.empty()) continue;
-        double cos, rjk, cx, cy, cz;
-        triplet(a, b, cos, rjk, cx, cy, cz, true);
-        std::fill(S.begin(), S.end(), 0.0);
-        std::fill(dS.begin(), dS.end(), 0.0);
-        for (const Term &t : terms) {    // S_m = sum w A_q, dS_m = sum w dA_q/dcos
-          S[t.m] += dEdG[t.f] * A[t.q];
-          dS[t.m] += dEdG[t.f] * dA[t.q];
+    Sm.resize((size_t) nm * n);
+    dSm.resize((size_t) nm * n);
+    for (int a = 0; a + 1 < n; ++a) {
+      const size_t r0 = row(a);
+      const double ra = rr[a], ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
+      double fax = 0.0, fay = 0.0, faz = 0.0;
+      for (int eb = ne[a]; eb < n_el; ++eb) {
+        int b0 = std::max(block[eb], a + 1), b1 = block[eb + 1];
+        const std::vector<Term> &terms = E.terms[(size_t) ne[a] * n_el + eb];
+        if (b0 >= b1 || terms.empty()) continue;
+        // S_m(b) = sum_f w_f A_q(b), dS_m(b) = sum_f w_f dA_q/dcos(b)
+        std::fill(Sm.begin(), Sm.end(), 0.0);
+        std::fill(dSm.begin(), dSm.end(), 0.0);
+        for (const Term &t : terms) {
+          double w = dEdG[t.f];
+          if (w == 0.0) continue;
+          const double *Av = &Aq[T * t.q + r0 - (a + 1)], *dAv = &dAq[T * t.q + r0 - (a + 1)];
+          double *S = &Sm[(size_t) t.m * n], *dS = &dSm[(size_t) t.m * n];
+#pragma omp simd
+          for (int b = b0; b < b1; ++b) {
+            S[b] += w * Av[b];
+            dS[b] += w * dAv[b];
+          }
         }
-        double ga = 0.0, gb = 0.0, gc = 0.0, gj = 0.0;    // dE/dra, dE/drb, dE/dcos, dE/drjk
-        for (int m = 0; m < nm; ++m) {
-          ga += S[m] * Bda[m];
-          gb += S[m] * Bdb[m];
-          gc += dS[m] * B[m];
-          gj += S[m] * Bdj[m];
+        const double *c = &cosv[r0 - (a + 1)], *rj = &rjk[r0 - (a + 1)];
+        for (int b = b0; b < b1; ++b) {
+          double ga = 0.0, gb = 0.0, gc = 0.0, gj = 0.0;    // dE/dra, drb, dcos, drjk
+          for (int m = 0; m < nm; ++m) {
+            const size_t mb = (size_t) m * n + b, ma = (size_t) m * n + a;
+            double S = Sm[mb], dS = dSm[mb];
+            if (S == 0.0 && dS == 0.0) continue;
+            double J = Jm[T * m + r0 - (a + 1) + b], dJ = dJm[T * m + r0 - (a + 1) + b];
+            double fa = fm[ma], fb = fm[mb];
+            ga += S * dfm[ma] * fb * J;
+            gb += S * fa * dfm[mb] * J;
+            gc += dS * fa * fb * J;
+            gj += S * fa * fb * dJ;
+          }
+          double rb = rr[b], vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
+          double cs = c[b], rjk_b = rj[b];
+          double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
+          // dcos/dDa = (v - cos u) / ra, dcos/dDb = (u - cos v) / rb, drjk/dDa = -c / rjk
+          double wa = gc / ra, wb = gc / rb, wj = rjk_b > 0.0 ? gj / rjk_b : 0.0;
+          fax += ga * ux + wa * (vx - cs * ux) - wj * cx;
+          fay += ga * uy + wa * (vy - cs * uy) - wj * cy;
+          faz += ga * uz + wa * (vz - cs * uz) - wj * cz;
+          fn[3 * b] += gb * vx + wb * (ux - cs * vx) + wj * cx;
+          fn[3 * b + 1] += gb * vy + wb * (uy - cs * vy) + wj * cy;
+          fn[3 * b + 2] += gb * vz + wb * (uz - cs * vz) + wj * cz;
         }
-        double ra = rr[a], rb = rr[b];
-        double ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
-        double vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
-        // dcos/dDa = (v - cos u) / ra, dcos/dDb = (u - cos v) / rb, drjk/dDa = -c / rjk
-        double wa = gc / ra, wb = gc / rb, wj = rjk > 0.0 ? gj / rjk : 0.0;
-        fn[3 * a] += ga * ux + wa * (vx - cos * ux) - wj * cx;
-        fn[3 * a + 1] += ga * uy + wa * (vy - cos * uy) - wj * cy;
-        fn[3 * a + 2] += ga * uz + wa * (vz - cos * uz) - wj * cz;
-        fn[3 * b] += gb * vx + wb * (ux - cos * vx) + wj * cx;
-        fn[3 * b + 1] += gb * vy + wb * (uy - cos * vy) + wj * cy;
-        fn[3 * b + 2] += gb * vz + wb * (uz - cos * vz) + wj * cz;
       }
+      fn[3 * a] += fax; fn[3 * a + 1] += fay; fn[3 * a + 2] += faz;
     }
     // ----- forces: F_j = -dE_i/dD_a, F_i = +dE_i/dD_a; virial per (i, j) pair
     for (int a = 0; a < n; ++a) {

@@ -78,6 +78,7 @@ class PairGdfnn : public Pair {
   void factorise(Element &, int n_elements);
   void allocate();
   void cutoff_function(double r, double rc, double &fc, double &dfc) const;
+  void cutoff_array(const double *r, int n, double rc, double *fc, double *dfc) const;
 };
 
 }    // namespace LAMMPS_NS

