@@ -339,14 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_potential_units(p)
     p.set_defaults(run=_cmd_evaluate)
 
-    p = sub.add_parser("export", help="write a potential for LAMMPS (n2p2/hdnnp, SIMPLE-NN/nn)",
-                       description="Convert between potential.pt, n2p2 directories (LAMMPS "
-                       "pair_style hdnnp) and SIMPLE-NN potential_saved (pair_style nn); prints "
-                       "the LAMMPS lines. Importing: give an n2p2 directory or potential_saved "
-                       "and --to gdfnn.")
+    p = sub.add_parser("export", help="write a potential for LAMMPS (gdfnn, n2p2/hdnnp, "
+                       "SIMPLE-NN/nn)",
+                       description="Convert between potential.pt, the pair_style gdfnn file "
+                       "(--to lammps; see gdfnn lammps), n2p2 directories (LAMMPS pair_style "
+                       "hdnnp) and SIMPLE-NN potential_saved (pair_style nn); prints the LAMMPS "
+                       "lines. Importing: give an n2p2 directory or potential_saved and "
+                       "--to gdfnn.")
     p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
     p.add_argument("--to", required=True, choices=FORMATS)
-    p.add_argument("--output", required=True, help="file (simple-nn, gdfnn) or directory (n2p2)")
+    p.add_argument("--output", required=True,
+                   help="file (lammps, simple-nn, gdfnn) or directory (n2p2)")
     p.add_argument("--length-unit", default="angstrom", help="n2p2 output length unit")
     p.add_argument("--energy-unit", default="ev", help="n2p2 output energy unit")
     _add_potential_units(p)

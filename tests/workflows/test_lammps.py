@@ -202,3 +202,42 @@ def test_command_line_builds_writes_and_runs(plugin, random_potential, tmp_path,
     rows = (tmp_path / "run" / "thermo.csv").read_text().splitlines()
     assert rows[0].startswith("step,time_ps,temperature_K") and len(rows) == 4
     assert (tmp_path / "run" / "md.lammpstrj").stat().st_size > 1000
+
+
+def test_per_atom_virial_and_extrapolation_reach_lammps_computes(plugin, random_potential,
+                                                                   tmp_path):
+    """compute stress/atom sums to minus the virial pressure times the volume; fix pair
+    stores the per-atom extrapolation count."""
+    from gdfnn.reference.potentials import load_lammps
+    from gdfnn.workflows.lammps import input_lines
+
+    pot = random_potential(elements=("Si", "C"))
+    atoms = two_elements()
+    reference = pot.transforms["Si"].scaled(pot.descriptor.compute(atoms).values[
+        np.array(atoms.get_chemical_symbols()) == "Si"][:, :pot.descriptor.n_features["Si"]])
+    pot.gdf_reference = {"Si": reference[:3].double()}  # a narrow range: most atoms outside
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    write_data(atoms, ["Si", "C"], tmp_path / "data.lammps")
+    lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        for line in input_lines(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps",
+                                ["Si", "C"]):
+            lmp.command(line)
+        lmp.command("compute sa all stress/atom NULL virial")
+        lmp.command("compute total all reduce sum c_sa[1] c_sa[2] c_sa[3] c_sa[4] c_sa[5] "
+                    "c_sa[6]")
+        lmp.command("compute virial all pressure NULL virial")
+        lmp.command("fix flags all pair 1 gdfnn extrapolation 0")
+        lmp.command("run 0")
+        volume = lmp.get_thermo("vol")
+        summed = np.array(lmp.numpy.extract_compute("total", 0, 1))
+        pressure = np.array(lmp.numpy.extract_compute("virial", 0, 1))
+        n = lmp.extract_global("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id"))[:n]
+        flags = np.array(lmp.numpy.extract_fix("flags", 1, 1))[:n][np.argsort(ids)]
+        total = lmp.numpy.extract_compute("extrapolation", 0, 1)[0]
+    finally:
+        lmp.close()
+    np.testing.assert_allclose(-summed / volume, pressure, rtol=1e-9, atol=1e-6)
+    assert flags.sum() == total > 0
+    assert (flags[np.array(atoms.get_chemical_symbols()) == "C"] == 0).all()  # no C range
