@@ -117,8 +117,23 @@ class GdfConfig(StrictModel):
     b: float = Field(DEFAULT_B, gt=0, description="sigmoid slope b")
     c: float | Literal["auto"] = Field(DEFAULT_C, description="sigmoid offset c; 'auto' = "
                                        "SIMPLE-NN fit (sigmoid-shifted only)")
+    alpha: float = Field(1.0, ge=0, le=1, description="tempering: weights ∝ Theta(1/rho)^alpha "
+                         "(0 = all weights 1, NNP-c; 1 = the paper)")
+    max_weight: float | None = Field(None, gt=1, description="clip weights at this value, "
+                                     "renormalise the rest to mean 1; null = no cap")
+    normalize: Literal["element", "all"] = Field(
+        "element", description="weights have mean 1 over each element's training atoms, or "
+        "over all training atoms together")
+    energy_weighting: bool = Field(False, description="weight each structure's energy term by "
+                                   "the mean GDF weight of its atoms too (paper: forces only)")
+    force_coeff_scaling: Literal["none", "ess"] = Field(
+        "none", description="'ess': multiply training.force_coeff by the weights' effective "
+        "sample size fraction (sum w)^2 / (N sum w^2), so that fewer effective atoms do not "
+        "outweigh the energies")
     chunk: int | None = Field(None, gt=0, description="query rows per GEMM block; null = auto")
     approximate: bool = Field(False, description="cluster references (for 1e6+ atoms per element)")
+    cache: str | None = Field(None, description="directory keeping GDF results per data and "
+                              "setting (sweeps compute each once); null = none")
 
     @field_validator("sigma")
     @classmethod
@@ -166,6 +181,8 @@ class TrainingConfig(StrictModel):
                                   "learning rate is multiplied by")
     plateau_patience: int = Field(5, ge=0, description="plateau schedule: validations without "
                                   "improvement before the learning rate drops")
+    gdf_from_epoch: int = Field(0, ge=0, description="two-stage training: all atom weights are 1 "
+                                "(NNP-c) before this epoch, the GDF weights from it on")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty of the optimiser")
     force_coeff: float = Field(0.1, ge=0, description="mu in eq. 1/3 (SIMPLE-NN default 0.1)")
     stress_coeff: float = Field(0.0, ge=0, description="weight of the stress term (eV/Å^3)^-2")
@@ -255,6 +272,8 @@ def config_from_dict(values: dict, *, source: str = "config", base_dir: str | Pa
                                     for k, v in config.descriptor.params.items()}
     if config.descriptor.store:
         config.descriptor.store = _absolute(config.descriptor.store, base)
+    if config.gdf.cache:
+        config.gdf.cache = _absolute(config.gdf.cache, base)
     config.output.directory = _absolute(config.output.directory, base)
     return config
 

@@ -2,6 +2,7 @@ import csv
 import json
 import os
 import signal
+from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -12,6 +13,7 @@ from gdfnn import Potential, train
 from gdfnn.config import TrainingConfig
 from gdfnn.errors import InputError
 from gdfnn.model.network import AtomicEnergies
+from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals
 from gdfnn.training.trainer import STOP_FILE, Trainer, TrainOptions
 from gdfnn.workflows import train as workflow
@@ -201,3 +203,55 @@ def test_training_with_an_n2p2_cutoff_type_end_to_end(toy_config, tmp_path):
     atoms = ase.io.read(tmp_path / "toy.xyz", 0)
     np.testing.assert_allclose(back.predict(atoms)["forces"], pot.predict(atoms)["forces"],
                                atol=1e-10)
+
+
+def test_two_stage_schedule_before_its_epoch_is_nnp_c(toy_config, tmp_path):
+    plain = train(toy_config(output={"directory": "c"}))
+    staged = train(toy_config(gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"},
+                              training={"gdf_from_epoch": 4}, output={"directory": "s"}))
+    for a, b in zip(plain.networks.parameters(), staged.networks.parameters(), strict=True):
+        assert torch.equal(a, b)  # all 4 epochs before gdf_from_epoch: eq. 1 exactly
+    later = train(toy_config(gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"},
+                             training={"gdf_from_epoch": 2}, output={"directory": "l"}))
+    assert not torch.equal(next(later.networks.parameters()), next(plain.networks.parameters()))
+
+
+def test_energy_weighting_uses_the_mean_weight_of_each_structure(toy_set, toy_config):
+    from gdfnn.data.store import FEATURES, GDF_WEIGHT, SPECIES
+    from gdfnn.model.scaling import fit_transforms
+    from gdfnn.training.batches import TrainingSet
+    from gdfnn.workflows.prepare import prepare
+
+    data, model = toy_set
+    assert torch.equal(data.energy_weight, torch.ones_like(data.energy_weight))
+    batch = data.batch(torch.arange(4))
+    base = loss_terms(predict(model, batch, forces=True), batch, 0.1)["energy"]
+    batch.energy_weight = torch.full_like(batch.energy_weight, 2.0)
+    doubled = loss_terms(predict(model, batch, forces=True), batch, 0.1)["energy"]
+    assert torch.allclose(doubled, 2 * base)
+    prepared = prepare(toy_config())
+    raw = prepared.store.load()
+    raw.arrays[GDF_WEIGHT] = torch.arange(raw.arrays[SPECIES].numel(), dtype=torch.float64)
+    sf = prepared.descriptor
+    transforms = fit_transforms(raw.arrays[FEATURES], raw.arrays[SPECIES], sf.n_features,
+                                sf.elements)
+    weighted = TrainingSet(raw, transforms, sf.elements, use_gdf=True, energy_weighting=True)
+    expected = [raw.arrays[GDF_WEIGHT][8 * s:8 * s + 8].mean() for s in range(16)]
+    assert torch.allclose(weighted.energy_weight, torch.stack(expected))
+
+
+def test_force_coefficient_scaled_by_the_effective_sample_size(toy_config, monkeypatch):
+    seen = {}
+
+    class Capture(Trainer):
+        def __init__(self, model, train_set, valid, options, *args, **kwargs):
+            seen["mu"] = options.force_coeff
+            super().__init__(model, train_set, valid, options, *args, **kwargs)
+
+    monkeypatch.setattr(workflow, "Trainer", Capture)
+    config = toy_config(gdf={"enabled": True, "sigma": 0.05, "modifier": "linear",
+                             "force_coeff_scaling": "ess"})
+    train(config)
+    metrics = json.loads((Path(config.output.directory) / "metrics.json").read_text())
+    ess = metrics["gdf"][0]["effective_sample_size"]
+    assert 0 < ess < 1 and seen["mu"] == pytest.approx(0.1 * ess)

@@ -41,6 +41,8 @@ FORCES = "forces"  # (N, 3) float64 reference forces, eV/Å (NaN when absent)
 VIRIAL = "virial"  # (N, D, 3, 3) sum over neighbour entries of dG/dD (x) D
 GDF_RHO = "gdf_rho"  # (N,) float64 GDF against the training atoms (written by `gdfnn gdf`)
 GDF_WEIGHT = "gdf_weight"  # (N,) float64 Theta(1/rho) / its mean over the training atoms
+# in memory only (FeatureSet.arrays), not in the file
+ATOM_ROW = "atom_row"  # (N,) int64 row of each loaded atom in the store's per-atom arrays
 # per pair (P rows)
 PAIRS = "pairs"  # (P, 2) int32 [centre, neighbour], atom indices local to the structure
 DG = "dG"  # (P, D, 3) dG[centre]/dr[neighbour], 1/Å
@@ -220,6 +222,7 @@ class FeatureStore:
             atom_rows = _rows(self.atom_offset, idx)
             arrays = {name: torch.from_numpy(f[name][:][idx]) for name in PER_STRUCTURE}
             arrays.update({name: torch.from_numpy(_take(f[name], atom_rows)) for name in per_atom})
+            arrays[ATOM_ROW] = torch.from_numpy(np.asarray(atom_rows, dtype=np.int64))
             if not features_only:
                 pair_rows = _rows(self.pair_offset, idx)
                 arrays[DG] = torch.from_numpy(_take(f[DG], pair_rows))

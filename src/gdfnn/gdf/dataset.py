@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from gdfnn.gdf.approximate import approximate_density
 from gdfnn.gdf.density import DEFAULT_SIGMA, auto_sigma, density
-from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, auto_c, theta
+from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, auto_c, normalise, theta
 
 
 @dataclass
@@ -20,7 +20,8 @@ class ElementGdf:
     sigma: float
     c: float | None
     rho: torch.Tensor  # (n_atoms_of_element,) against the training atoms
-    weights: torch.Tensor  # (n_atoms_of_element,) Theta(1/rho) / mean over training atoms
+    weights: torch.Tensor  # (n_atoms_of_element,) Theta(1/rho)^alpha / mean over training atoms
+    raw: torch.Tensor  # (n_atoms_of_element,) Theta(1/rho)^alpha before normalisation
     is_train: torch.Tensor  # (n_atoms_of_element,) bool
     approximate_error: float | None = None
 
@@ -37,7 +38,8 @@ class ElementGdf:
 
 def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
                 sigma: float | str = DEFAULT_SIGMA, modifier: str = DEFAULT_MODIFIER,
-                b: float = DEFAULT_B, c: float | str = DEFAULT_C, approximate: bool = False,
+                b: float = DEFAULT_B, c: float | str = DEFAULT_C, alpha: float = 1.0,
+                max_weight: float | None = None, approximate: bool = False,
                 chunk: int | None = None, progress: bool = False, distributed: bool = False
                 ) -> ElementGdf:
     """GDF of one element's atoms.
@@ -48,6 +50,8 @@ def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
             over which the weights are normalised to mean 1.
         sigma: Gaussian width, or ``"auto"`` (SIMPLE-NN's rule on the training atoms).
         modifier, b, c: Theta of eq. 3-4 (``c="auto"``: SIMPLE-NN's fit, shifted sigmoid).
+        alpha: tempering, w ∝ Theta(1/rho)^alpha (0: all weights 1, NNP-c; 1: the paper).
+        max_weight: weights clipped at this value, the rest renormalised to mean 1.
         approximate: merged-cell references (for 1e6+ atoms), its error checked.
         distributed: split the kernel sums over the ranks of torch.distributed.
 
@@ -72,10 +76,22 @@ def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
                                  distributed=distributed)
     if modifier == "sigmoid-shifted" and c == "auto":
         c = auto_c(1.0 / rho_train)
-    w = theta(1.0 / rho, modifier, b, c)
-    w = w / w[is_train].mean()
+    raw = theta(1.0 / rho, modifier, b, c) ** alpha
     c_used = float(c) if modifier.startswith("sigmoid") else None
-    return ElementGdf(element, float(sigma), c_used, rho, w, is_train, error)
+    return ElementGdf(element, float(sigma), c_used, rho, normalise(raw, is_train, max_weight),
+                      raw, is_train, error)
+
+
+def normalise_jointly(per_element: dict[str, ElementGdf], max_weight: float | None = None
+                      ) -> dict[str, ElementGdf]:
+    """Weights normalised to mean 1 over the training atoms of all elements together (not per
+    element): an element whose atoms are rarer keeps its larger weights."""
+    raw = torch.cat([r.raw for r in per_element.values()])
+    train = torch.cat([r.is_train for r in per_element.values()])
+    weights = normalise(raw, train, max_weight).split([r.raw.numel() for r in
+                                                       per_element.values()])
+    return {e: replace(r, weights=w) for (e, r), w in zip(per_element.items(), weights,
+                                                          strict=True)}
 
 
 def scatter_to_atoms(per_element: dict[str, ElementGdf], species: torch.Tensor,

@@ -63,3 +63,21 @@ def weights(rho: torch.Tensor, modifier: str = DEFAULT_MODIFIER, b: float = DEFA
         raise InputError("GDF: rho must be finite and positive")
     w = theta(1.0 / rho, modifier, b, c)
     return w / w.mean()
+
+
+def normalise(raw: torch.Tensor, reference: torch.Tensor, max_weight: float | None = None
+              ) -> torch.Tensor:
+    """Weights proportional to ``raw`` with mean 1 over the atoms ``reference`` (bool mask);
+    with ``max_weight``, weights above it are clipped and the rest renormalised, until no
+    reference weight exceeds it (at most ``max_weight`` is reachable only when > 1)."""
+    w = raw.to(torch.float64) / raw[reference].to(torch.float64).mean()
+    if max_weight is None:
+        return w
+    if not max_weight > 1.0:
+        raise InputError(f"GDF: max_weight must be > 1 (weights have mean 1), got {max_weight}")
+    for _ in range(100):  # each pass fixes the clipped atoms at the cap
+        w = w.clamp(max=max_weight)
+        w = w / w[reference].mean()
+        if w[reference].max() <= max_weight * (1 + 1e-12):
+            break
+    return w.clamp(max=max_weight)

@@ -40,8 +40,9 @@ class Batch:
     Per atom: ``x (N, D)`` network inputs, ``species (N,)``, ``forces (N, 3)`` eV/Å,
     ``atom_weight (N,)`` GDF weight, ``structure (N,)`` index in the batch. Per pair:
     ``pairs (P, 2)``, ``dx (P, D, 3)`` = dx[centre]/dr[neighbour] (1/Å). Per structure:
-    ``energy (B,)`` eV, ``n_atoms (B,)``, ``weight (B,)``; with stress: ``virial (N, D, 3, 3)``,
-    ``stress (B, 6)`` eV/Å^3, ``volume (B,)`` Å^3.
+    ``energy (B,)`` eV, ``n_atoms (B,)``, ``weight (B,)``, ``energy_weight (B,)`` (GDF weight of
+    the energy term: 1, or the mean weight of the structure's atoms); with stress: ``virial
+    (N, D, 3, 3)``, ``stress (B, 6)`` eV/Å^3, ``volume (B,)`` Å^3.
     """
 
     x: torch.Tensor
@@ -54,6 +55,7 @@ class Batch:
     energy: torch.Tensor
     n_atoms: torch.Tensor
     weight: torch.Tensor
+    energy_weight: torch.Tensor
     virial: torch.Tensor | None = None
     stress: torch.Tensor | None = None
     volume: torch.Tensor | None = None
@@ -75,12 +77,15 @@ class TrainingSet:
         transforms: per element, the fitted feature transform.
         elements: element order of ``data``'s species.
         with_stress: keep virial terms and stress labels.
-        use_gdf: take the GDF weights of the store (else all atom weights are 1: eq. 1).
+        use_gdf: take the GDF weights of ``data`` (else all atom weights are 1: eq. 1).
+        energy_weighting: weight each structure's energy term by the mean GDF weight of its
+            atoms (else 1).
     """
 
     def __init__(self, data: FeatureSet, transforms: dict[str, ElementTransform],
                  elements: list[str], dtype: torch.dtype = torch.float64,
-                 with_stress: bool = False, use_gdf: bool = False):
+                 with_stress: bool = False, use_gdf: bool = False,
+                 energy_weighting: bool = False):
         a = data.arrays
         species = a[SPECIES]
         pairs = a[PAIRS]
@@ -108,6 +113,11 @@ class TrainingSet:
         self.atom_offset, self.pair_offset = a[ATOM_OFFSET], a[PAIR_OFFSET]
         self.energy = a[ENERGY].to(dtype)
         self.weight = a[WEIGHT].to(dtype)
+        n_atoms = a[ATOM_OFFSET].diff()
+        per_structure = torch.repeat_interleave(torch.arange(n_atoms.numel()), n_atoms)
+        self.energy_weight = (torch.zeros(n_atoms.numel(), dtype=torch.float64).index_add_(
+            0, per_structure, self.atom_weight.double()) / n_atoms).to(dtype) \
+            if energy_weighting and use_gdf else torch.ones(n_atoms.numel(), dtype=dtype)
         self.stress = a[STRESS].to(dtype)
         self.volume = a[VOLUME].to(dtype)
         self.group = data.group
@@ -134,7 +144,7 @@ class TrainingSet:
         copy.x, copy.species, copy.forces, copy.atom_weight = b.x, b.species, b.forces, \
             b.atom_weight
         copy.pairs, copy.dx, copy.virial = b.pairs, b.dx, b.virial
-        copy.energy, copy.weight = b.energy, b.weight
+        copy.energy, copy.weight, copy.energy_weight = b.energy, b.weight, b.energy_weight
         copy.stress, copy.volume = self.stress[order], self.volume[order]
         copy.atom_offset = torch.cat([b.n_atoms.new_zeros(1), torch.cumsum(b.n_atoms, 0)])
         n_pairs = self.pair_offset[order + 1] - self.pair_offset[order]
@@ -155,6 +165,7 @@ class TrainingSet:
             atom_weight=self.atom_weight[a0:a1], structure=structure,
             pairs=self.pairs[p0:p1] - a0, dx=self.dx[p0:p1], energy=self.energy[start:stop],
             n_atoms=n_atoms, weight=self.weight[start:stop],
+            energy_weight=self.energy_weight[start:stop],
             virial=self.virial[a0:a1] if stress else None,
             stress=self.stress[start:stop] if stress else None,
             volume=self.volume[start:stop] if stress else None)
@@ -177,6 +188,7 @@ class TrainingSet:
             atom_weight=self.atom_weight[atoms], structure=structure,
             pairs=self.pairs[pair_rows] + shift[:, None], dx=self.dx[pair_rows],
             energy=self.energy[index], n_atoms=n_atoms, weight=self.weight[index],
+            energy_weight=self.energy_weight[index],
             virial=self.virial[atoms] if stress else None,
             stress=self.stress[index] if stress else None,
             volume=self.volume[index] if stress else None)

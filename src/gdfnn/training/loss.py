@@ -1,11 +1,12 @@
 """The loss of paper eq. 1 (conventional, "NNP-c") and eq. 3 (GDF-weighted, "NNP-GDF").
 
-    Gamma = (1/N) sum_s w_s ((E_s^ref - E_s) / n_s)^2
+    Gamma = (1/N) sum_s w_s v_s ((E_s^ref - E_s) / n_s)^2
           + mu / (3 M) sum_j w_s(j) w_j |F_j^ref - F_j|^2
           [+ nu / (6 N) sum_s w_s |sigma_s^ref - sigma_s|^2]
 
 with N structures and M atoms of the (global) batch, w_s the structure weight of the group,
-w_j = 1 (eq. 1) or the GDF weight Theta(1/rho_j) (eq. 3). Units: eV, eV/Å, eV/Å^3.
+w_j = 1 (eq. 1) or the GDF weight Theta(1/rho_j) (eq. 3), v_s = 1 (the paper) or, with
+``gdf.energy_weighting``, the mean GDF weight of structure s. Units: eV, eV/Å, eV/Å^3.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def loss_terms(pred: Prediction, batch: Batch, force_coeff: float, stress_coeff:
     n_s = n_structures or batch.n_atoms.numel()
     n_a = n_atoms or batch.x.shape[0]
     per_atom_error = (batch.energy - pred.energy) / batch.n_atoms
-    terms = {"energy": (batch.weight * per_atom_error**2).sum() / n_s}
+    terms = {"energy": (batch.weight * batch.energy_weight * per_atom_error**2).sum() / n_s}
     if pred.forces is not None and force_coeff > 0:
         w = batch.weight[batch.structure] * batch.atom_weight
         terms["force"] = force_coeff / (3 * n_a) * (w * ((batch.forces - pred.forces) ** 2)

@@ -53,6 +53,7 @@ class TrainOptions:
     scheduler: str
     plateau_factor: float
     plateau_patience: int
+    gdf_from_epoch: int
     weight_decay: float
     force_coeff: float
     stress_coeff: float
@@ -199,7 +200,11 @@ class Trainer:
     def train_epoch(self) -> float:
         self.model.train()
         total, count = 0.0, 0
+        plain = self.state.epoch < self.options.gdf_from_epoch  # stage 1 of two: eq. 1
         for n_structures, n_atoms, batch in self._batches():
+            if plain:
+                batch.atom_weight = torch.ones_like(batch.atom_weight)
+                batch.energy_weight = torch.ones_like(batch.energy_weight)
             pred = predict(self.wrapped, batch, forces=self.options.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
             terms = loss_terms(pred, batch, self.options.force_coeff,

@@ -9,19 +9,24 @@ its GDF columns) does so once, on rank 0, behind barriers, and the other ranks r
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF
 from gdfnn.config import Config
+from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
 from gdfnn.data.store import ENERGY as STORE_ENERGY
-from gdfnn.data.store import FEATURES, SPECIES, FeatureSet
-from gdfnn.gdf.dataset import ElementGdf, element_gdf, scatter_to_atoms
+from gdfnn.fileio import atomic_save
+from gdfnn.gdf.dataset import ElementGdf, element_gdf, normalise_jointly, scatter_to_atoms
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
 from gdfnn.model.potential import Potential
@@ -140,26 +145,59 @@ def sigma_of(config: Config, element: str) -> float | str:
     return sigma[element] if isinstance(sigma, dict) else sigma
 
 
+#: The GDF settings that change rho or the weights (the key of the GDF cache).
+GDF_KEYS = ("sigma", "modifier", "b", "c", "alpha", "max_weight", "normalize", "approximate")
+
+
 def compute_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], config: Config,
-                ctx: RunContext) -> dict[str, ElementGdf]:
-    """GDF rho and weights of every atom per element (paper eq. 2-4); with several ranks the
-    kernel sums are split across them and every rank gets the whole result."""
+                ctx: RunContext, cache: Path | None = None) -> dict[str, ElementGdf]:
+    """GDF rho and weights of every atom per element (paper eq. 2-4, with the tempering,
+    cap and normalisation of the config); with several ranks the kernel sums are split
+    across them. ``cache``: a directory where results are kept per data and setting, so that
+    runs differing only in other keys (seeds, training) compute the GDF once."""
     g = config.gdf
-    return {e: element_gdf(e, x, train, sigma=sigma_of(config, e), modifier=g.modifier, b=g.b,
-                           c=g.c, approximate=g.approximate, chunk=g.chunk,
-                           progress=config.output.progress and ctx.is_main,
-                           distributed=ctx.world > 1)
-            for e, (x, train) in scaled.items()}
+    path = None
+    if cache is not None:
+        h = hashlib.sha256(json.dumps({k: getattr(g, k) for k in GDF_KEYS}, sort_keys=True,
+                                      default=str).encode())
+        for e, (x, train) in scaled.items():
+            h.update(e.encode() + x.numpy().tobytes() + train.numpy().tobytes())
+        path = Path(cache) / f"gdf_{h.hexdigest()[:20]}.pt"
+        if path.is_file():
+            return {e: ElementGdf(**r) for e, r in torch.load(path, weights_only=True).items()}
+    per_element = {e: element_gdf(e, x, train, sigma=sigma_of(config, e), modifier=g.modifier,
+                                  b=g.b, c=g.c, alpha=g.alpha, max_weight=g.max_weight,
+                                  approximate=g.approximate, chunk=g.chunk,
+                                  progress=config.output.progress and ctx.is_main,
+                                  distributed=ctx.world > 1)
+                   for e, (x, train) in scaled.items()}
+    if g.normalize == "all":
+        per_element = normalise_jointly(per_element, g.max_weight)
+    if path is not None and ctx.is_main:
+        atomic_save({e: vars(r) for e, r in per_element.items()}, path)
+    return per_element
+
+
+def effective_sample_size(per_element: dict[str, ElementGdf]) -> float:
+    """(sum w)^2 / (N sum w^2) over all training atoms: 1 for equal weights."""
+    w = torch.cat([r.weights[r.is_train] for r in per_element.values()]).double()
+    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
+
+
+def atom_weights(per_element: dict[str, ElementGdf], features: TrainingFeatures,
+                 elements: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-atom ``(N,)`` rho and weights in store order."""
+    return scatter_to_atoms(per_element, features.species, elements)
 
 
 def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
               features: TrainingFeatures, ctx: RunContext) -> None:
-    """Write rho and weights into the feature store: rank 0 alone, while the others wait
-    (HDF5 refuses a writer while another process holds the file open)."""
+    """Write rho and weights into the feature store (``gdfnn gdf``): rank 0 alone, while the
+    others wait (HDF5 refuses a writer while another process holds the file open)."""
     ctx.barrier()
     if ctx.is_main:
-        rho, weights = scatter_to_atoms(per_element, features.species, prepared.descriptor.elements)
-        prepared.store.write_gdf(rho, weights)
+        prepared.store.write_gdf(*atom_weights(per_element, features,
+                                               prepared.descriptor.elements))
     ctx.barrier()
 
 
@@ -200,13 +238,17 @@ class DataSets:
 
 
 def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], config: Config,
-               ctx: RunContext) -> DataSets:
+               ctx: RunContext, weights: np.ndarray | None = None) -> DataSets:
+    """Training and validation sets; ``weights``: the ``(N,)`` GDF weight of every atom of the
+    store (kept in memory: the store is not rewritten by training runs)."""
     dtype = DTYPES[config.model.dtype]
     elements = prepared.descriptor.elements
 
     def make_set(data: FeatureSet) -> TrainingSet:
+        if weights is not None:
+            data.arrays[GDF_WEIGHT] = torch.from_numpy(weights[data.arrays[ATOM_ROW].numpy()])
         return TrainingSet(data, transforms, elements, dtype, config.data.use_stress,
-                           config.gdf.enabled).to(ctx.device)
+                           weights is not None, config.gdf.energy_weighting).to(ctx.device)
 
     split = prepared.split
     valid = make_set(prepared.store.load(split.valid))

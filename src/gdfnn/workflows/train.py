@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from gdfnn.config import Config, load_config, write_resolved_config
@@ -36,17 +37,20 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     features = steps.load_features(prepared)
     transforms = steps.fit_feature_transforms(features, prepared, config)
     scaled = steps.scaled_features(features, transforms, sf.elements)
-    per_element = None
+    per_element, weights, options = None, None, steps.train_options(config)
     if config.gdf.enabled:
-        per_element = steps.compute_gdf(scaled, config, ctx)
-        steps.store_gdf(prepared, per_element, features, ctx)
-    sets = steps.build_sets(prepared, transforms, config, ctx)
+        per_element = steps.compute_gdf(scaled, config, ctx, config.gdf.cache)
+        weights = steps.atom_weights(per_element, features, sf.elements)[1]
+        if config.gdf.force_coeff_scaling == "ess":
+            options = replace(options, force_coeff=options.force_coeff
+                              * steps.effective_sample_size(per_element))
+    sets = steps.build_sets(prepared, transforms, config, ctx, weights)
     networks = steps.build_networks(prepared, config, ctx)
     potential = steps.build_potential(
         prepared, transforms, networks, config,
         {"gdf": steps.gdf_metadata(config, per_element, sf.elements)},
         steps.gdf_reference(scaled))
-    trainer = Trainer(networks, sets.train, sets.valid, steps.train_options(config), out,
+    trainer = Trainer(networks, sets.train, sets.valid, options, out,
                       save_potential=lambda: potential.save(out / POTENTIAL_FILE),
                       checkpoint_every=config.output.checkpoint_every,
                       use_stress=config.data.use_stress, progress=config.output.progress,
