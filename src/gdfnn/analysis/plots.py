@@ -96,3 +96,43 @@ def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None
     ax.set_ylabel("|F_ref - F| (eV/Å)")
     ax.legend()
     _save(fig, path)
+
+
+def error_vs_gdf_bands(curves: dict[str, list[list[dict]]], path: str | os.PathLike) -> None:
+    """Figure 1c over seeds: per setting, the force RMSE per GDF bin, mean over seeds (line)
+    and its spread (band: mean ± std)."""
+    fig, axes = _subplots(1, (6.0, 4.2))
+    ax = axes[0, 0]
+    for k, (label, runs) in enumerate(curves.items()):
+        centre = np.sqrt([r["low"] * r["high"] for r in runs[0]])
+        table = np.array([[r.get("rmse", np.nan) if r["n"] else np.nan for r in rows]
+                          for rows in runs])
+        count = np.isfinite(table).sum(0)  # bins empty in every run stay NaN, silently
+        filled = np.where(np.isfinite(table), table, 0.0)
+        mean = np.where(count > 0, filled.sum(0) / np.maximum(count, 1), np.nan)
+        std = np.sqrt(np.where(count > 0, (np.where(np.isfinite(table), table - mean, 0.0) ** 2)
+                               .sum(0) / np.maximum(count, 1), np.nan))
+        color = f"C{k}"
+        ax.plot(centre, mean, "o-", color=color, label=label, ms=3)
+        ax.fill_between(centre, mean - std, mean + std, color=color, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("GDF rho of the test atom")
+    ax.set_ylabel("force RMSE (eV/Å)")
+    ax.legend(fontsize=6)
+    _save(fig, path)
+
+
+def rare_vs_bulk(points: dict[str, tuple], path: str | os.PathLike) -> None:
+    """One point per setting: force RMSE of the rarest atoms against that of the densest,
+    each (mean, std) over seeds, with error bars."""
+    fig, axes = _subplots(1, (5.0, 4.4))
+    ax = axes[0, 0]
+    for k, (label, (rare, bulk)) in enumerate(points.items()):
+        if rare is None or bulk is None:
+            continue
+        ax.errorbar(bulk[0], rare[0], xerr=bulk[1], yerr=rare[1], fmt="o", color=f"C{k}",
+                    label=label, capsize=3)
+    ax.set_xlabel("force RMSE, densest 50 % (eV/Å)")
+    ax.set_ylabel("force RMSE, rarest 10 % (eV/Å)")
+    ax.legend(fontsize=6)
+    _save(fig, path)

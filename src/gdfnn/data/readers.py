@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import ase
@@ -127,3 +128,12 @@ def read_structures(
         frame.convert_units(to_angstrom, to_ev)
         structures.append(frame)
     return structures
+
+
+def write_structures(path: str | os.PathLike, structures: Sequence[Structure]) -> Path:
+    """Write labelled frames as extxyz (atomically), groups as ``config_type``."""
+    from gdfnn.fileio import atomic_write
+
+    with atomic_write(path) as f:
+        ase.io.write(f, [s.to_atoms() for s in structures], format="extxyz")
+    return Path(path)

@@ -61,3 +61,16 @@ class Structure:
     def label(self) -> str:
         """``file frame k``: how errors and tables name this frame."""
         return f"{self.source} frame {self.index}"
+
+    def to_atoms(self) -> ase.Atoms:
+        """A copy of the atoms carrying the labels (a single-point calculator) and the group
+        as ``config_type``: what extxyz writers keep."""
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        atoms = self.atoms.copy()
+        labels = {k: v for k, v in (("energy", self.energy), ("forces", self.forces),
+                                    ("stress", self.stress), ("energies", self.energies))
+                  if v is not None}
+        atoms.calc = SinglePointCalculator(atoms, **labels)
+        atoms.info["config_type"] = self.group
+        return atoms

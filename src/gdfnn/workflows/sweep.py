@@ -1,0 +1,331 @@
+"""``gdfnn sweep``: many trainings over a grid of settings and seeds, one table.
+
+The grid is the cartesian product of ``--set key=v1,v2`` values times the seeds (any config
+key; ``gdf.enabled=false`` is the NNP-c row). The data are featurised once for the whole
+sweep (one store per distinct descriptor), the GDF once per distinct setting (a shared
+cache), and each run only trains, as an independent ``gdfnn train`` process (``jobs`` at a
+time, the cores split between them). A killed sweep resumes: finished runs are skipped.
+
+Every run is evaluated on the same test atoms with the same atom classes: the rarest 10 %
+and the densest 50 % of the training density (test-atom rho against the training atoms,
+thresholds at the 10th and 50th percentile of the training atoms' own rho, one sigma for
+all runs), and defect atoms when the frames carry a ``defect`` array.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from gdfnn.analysis import plots
+from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, SUBSETS, binned, error_table
+from gdfnn.config import Config, load_config, with_overrides
+from gdfnn.data import load_sources
+from gdfnn.data.readers import write_structures
+from gdfnn.data.structure import Structure
+from gdfnn.errors import ConfigError, InputError
+from gdfnn.fileio import atomic_write
+from gdfnn.gdf.dataset import element_gdf
+from gdfnn.gdf.density import DEFAULT_SIGMA, density
+from gdfnn.model.potential import Potential
+from gdfnn.workflows import steps
+
+log = logging.getLogger("gdfnn")
+#: Atom classes of the sweep tables: names and the quantile of training rho that bounds them.
+RARE, DENSE, DEFECT = "rarest_10", "densest_50", "defect"
+RARE_QUANTILE, DENSE_QUANTILE = 0.10, 0.50
+
+
+def parse_sets(sets: list[str]) -> dict[str, list]:
+    """``["gdf.sigma=0.01,0.02", ...]`` -> ``{"gdf.sigma": [0.01, 0.02]}`` (YAML values)."""
+    grid = {}
+    for item in sets:
+        key, sep, values = item.partition("=")
+        if not sep or "." not in key or not values:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE[,VALUE...]")
+        grid[key.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+    return grid
+
+
+def slug(setting: dict) -> str:
+    """A directory name for a setting: ``gdf.sigma=0.02_gdf.modifier=linear``."""
+    text = "_".join(f"{k}={v}" for k, v in setting.items()) or "base"
+    return "".join(c if c.isalnum() or c in "._=-" else "-" for c in text)
+
+
+def overrides(setting: dict) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for key, value in setting.items():
+        section, _, name = key.partition(".")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+@dataclass
+class Run:
+    """One training of the sweep: its setting, seed, directory and config."""
+
+    setting: dict
+    seed: int
+    directory: Path
+    config: Config
+
+
+def plan(base: Config, grid: dict[str, list], seeds: int, output: Path, threads: int
+         ) -> list[Run]:
+    """Every (setting, seed) with its config: shared store per descriptor, shared GDF cache,
+    no progress bars, ``threads`` CPU threads."""
+    runs = []
+    for values in itertools.product(*grid.values()) if grid else [()]:
+        setting = dict(zip(grid, values, strict=True))
+        config = with_overrides(base, overrides(setting), source="--set")
+        digest = hashlib.sha256(json.dumps([config.data.model_dump(mode="json"),
+                                            config.descriptor.model_dump(mode="json"),
+                                            config.model.dtype], sort_keys=True).encode())
+        for seed in range(seeds):
+            directory = output / "runs" / slug(setting) / f"seed{seed}"
+            run_config = with_overrides(config, {
+                "training": {"seed": seed, "threads": threads},
+                "descriptor": {"store": str(output / f"features_{digest.hexdigest()[:12]}.h5")},
+                "gdf": {"cache": str(output / "gdf_cache")},
+                "output": {"directory": str(directory), "progress": False, "plots": False}},
+                source="sweep")
+            runs.append(Run(setting, seed, directory, run_config))
+    return runs
+
+
+def leave_out(base: Config, group: str, output: Path) -> Config:
+    """The config trained without group ``group``, which becomes its test set."""
+    frames = load_sources(base.data.train, length_unit=base.data.length_unit,
+                          energy_unit=base.data.energy_unit, progress=False)
+    kept = [s for s in frames if s.group != group]
+    left = [s for s in frames if s.group == group]
+    if not left:
+        groups = sorted({s.group for s in frames})
+        raise InputError(f"--leave-out-group {group!r}: no such group (groups: {groups})")
+    folder = output / f"leave_out_{group}"
+    folder.mkdir(parents=True, exist_ok=True)
+    train, test = folder / "train.xyz", folder / "test.xyz"
+    write_structures(train, kept)
+    write_structures(test, left)
+    return with_overrides(base, {"data": {"train": [str(train)], "test": [str(test)],
+                                          "length_unit": "angstrom", "energy_unit": "ev"}},
+                          source="--leave-out-group")
+
+
+@dataclass
+class TestAtoms:
+    """The test frames and the atom classes every run is scored on."""
+
+    frames: list[Structure]
+    rho: np.ndarray  # (N,) GDF of each test atom against the training atoms
+    subsets: dict[str, np.ndarray]  # name -> (N,) bool
+    sigma: float
+
+
+def test_atoms(config: Config, frames: list[Structure]) -> TestAtoms:
+    """rho of the test atoms against the training atoms of ``config`` (one sigma: the
+    config's number, else the default), and the classes rarest 10 % / densest 50 % by the
+    training atoms' own rho quantiles (per element), and the frames' defect arrays."""
+    sigma = config.gdf.sigma if isinstance(config.gdf.sigma, float) else DEFAULT_SIGMA
+    ctx = steps.RunContext(torch.device("cpu"))
+    prepared = steps.prepare_data(with_overrides(config, {"output": {"progress": False}}), ctx)
+    features = steps.load_features(prepared)
+    transforms = steps.fit_feature_transforms(features, prepared, config)
+    sf = prepared.descriptor
+    scaled = steps.scaled_features(features, transforms, sf.elements)
+    blocks = sf.compute_many([s.atoms for s in frames], progress=False)
+    x = torch.cat([b.values for b in blocks]).double()
+    species = torch.cat([b.species for b in blocks])
+    rho = np.full(len(species), np.nan)
+    rare, dense = np.zeros(len(species), bool), np.zeros(len(species), bool)
+    for n, element in enumerate(sf.elements):
+        mine = (species == n).numpy()
+        if not mine.any():
+            continue
+        train_x, is_train = scaled[element]
+        train_rho = element_gdf(element, train_x[is_train], torch.ones(int(is_train.sum()),
+                                dtype=torch.bool), sigma=sigma, modifier="none").rho.numpy()
+        t = transforms[element]
+        rho[mine] = density(t.scaled(x[mine][:, : t.n_features]), sigma,
+                            reference=train_x[is_train]).numpy()
+        low, high = np.quantile(train_rho, [RARE_QUANTILE, DENSE_QUANTILE])
+        rare[mine] = rho[mine] < low
+        dense[mine] = rho[mine] > high
+    subsets = {RARE: rare, DENSE: dense}
+    if all("defect" in s.atoms.arrays for s in frames):
+        subsets[DEFECT] = np.concatenate([s.atoms.arrays["defect"].astype(bool) for s in frames])
+    return TestAtoms(frames, rho, subsets, sigma)
+
+
+def score(potential: Potential, atoms: TestAtoms) -> dict:
+    """Error table of ``potential`` on the test atoms with the sweep's atom classes, and its
+    force errors per GDF bin (for the error-vs-rho plot)."""
+    frames = atoms.frames
+    preds = potential.predict_many([s.atoms for s in frames])
+    e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(preds, frames,
+                                                                            strict=True)])
+    f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+    table = error_table(e_err, f_err,
+                        symbols=np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
+                        groups=np.array([s.group for s in frames]),
+                        atom_structure=np.repeat(np.arange(len(frames)),
+                                                 [s.n_atoms for s in frames]),
+                        subsets=atoms.subsets)
+    known = np.isfinite(atoms.rho)
+    edges = np.logspace(np.log10(atoms.rho[known].min()), np.log10(atoms.rho[known].max()), 11)
+    edges[-1] = np.nextafter(edges[-1], np.inf)
+    table["per_gdf_bin"] = binned(atoms.rho[known], f_err[known], edges)
+    return table
+
+
+def flat_metrics(table: dict) -> dict[str, float]:
+    """The sweep.csv columns of one run's table."""
+    out = {"force_rmse": table[FORCE]["rmse"], "energy_rmse_mev_atom": table[ENERGY]["rmse"]}
+    for name, values in table.get(SUBSETS, {}).items():
+        out[f"force_rmse_{name}"] = values[FORCE]["rmse"]
+    for group, values in table[PER_GROUP].items():
+        out[f"force_rmse[{group}]"] = values[FORCE]["rmse"]
+        out[f"energy_rmse_mev_atom[{group}]"] = values[ENERGY]["rmse"]
+    return out
+
+
+def train_run(run: Run) -> float:
+    """Train one run as its own process; returns its wall time (s)."""
+    run.directory.mkdir(parents=True, exist_ok=True)
+    path = run.directory / "run_config.yaml"
+    with atomic_write(path) as f:
+        yaml.safe_dump(run.config.model_dump(mode="json"), f, sort_keys=False)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "gdfnn", "train", str(path)],
+                          capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise InputError(f"sweep run {run.directory} failed: {last}")
+    (run.directory / "wall_seconds.txt").write_text(f"{seconds:.3f}\n")
+    return seconds
+
+
+def sweep(config: Config | str | os.PathLike, sets: list[str], *, seeds: int = 3,
+          jobs: int = 1, output: str | os.PathLike = "sweep", leave_out_group: str | None = None,
+          cores: int | None = None) -> list[dict]:
+    """Run the sweep; writes ``sweep.csv``, ``sweep.md`` and plots into ``output``; returns
+    the rows of sweep.csv."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    if leave_out_group:
+        config = leave_out(config, leave_out_group, output)
+    if not config.data.test:
+        raise ConfigError("a sweep scores runs on data.test: give test data (or "
+                          "--leave-out-group)")
+    cores = cores or os.cpu_count() or 1
+    runs = plan(config, parse_sets(sets), seeds, output, max(1, cores // jobs))
+    for store in dict.fromkeys(r.config.descriptor.store for r in runs):  # featurise once each
+        first = next(r for r in runs if r.config.descriptor.store == store)
+        steps.prepare_data(with_overrides(first.config, {"output": {"progress": True}}),
+                           steps.RunContext(torch.device("cpu")))
+    todo = [r for r in runs if not (r.directory / "potential.pt").is_file()
+            or not (r.directory / "wall_seconds.txt").is_file()]
+    log.info("sweep: %d runs, %d to train, %d at a time", len(runs), len(todo), jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for run, seconds in zip(todo, pool.map(train_run, todo), strict=True):
+            log.info("sweep: %s seed %d done in %.0f s", slug(run.setting), run.seed, seconds)
+    frames = load_sources(config.data.test, length_unit=config.data.length_unit,
+                          energy_unit=config.data.energy_unit, progress=False)
+    atoms = test_atoms(runs[0].config, frames)
+    rows, curves = [], {}
+    for run in runs:
+        table = score(Potential.load(run.directory / "potential.pt"), atoms)
+        rows.append({**{k: json.dumps(v) for k, v in run.setting.items()}, "seed": run.seed,
+                     **flat_metrics(table), "wall_seconds": float(
+                         (run.directory / "wall_seconds.txt").read_text())})
+        curves.setdefault(slug(run.setting), []).append(table["per_gdf_bin"])
+    write_outputs(output, rows, list(parse_sets(sets)), curves)
+    return rows
+
+
+def summarise(rows: list[dict], keys: list[str]) -> list[dict]:
+    """Mean and standard deviation over seeds of every metric, per setting."""
+    settings: dict[tuple, list[dict]] = {}
+    for row in rows:
+        settings.setdefault(tuple(row[k] for k in keys), []).append(row)
+    metrics = [k for k in rows[0] if k not in (*keys, "seed")]
+    out = []
+    for setting, members in settings.items():
+        entry = {"setting": dict(zip(keys, setting, strict=True)), "seeds": len(members)}
+        for m in metrics:
+            values = np.array([r[m] for r in members if m in r and not math.isnan(r[m])])
+            entry[m] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1
+                        else 0.0) if len(values) else (math.nan, math.nan)
+        out.append(entry)
+    return out
+
+
+def write_outputs(output: Path, rows: list[dict], keys: list[str], curves: dict) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_write(output / "sweep.csv") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = summarise(rows, keys)
+    with atomic_write(output / "sweep.md") as f:
+        f.write(markdown(summary, keys))
+    plots.error_vs_gdf_bands(curves, output / "sweep_error_vs_gdf.png")
+    plots.rare_vs_bulk({slug(s["setting"]) if s["setting"] else "base": (
+        s.get(f"force_rmse_{RARE}"), s.get(f"force_rmse_{DENSE}")) for s in summary},
+        output / "sweep_rare_vs_bulk.png")
+
+
+def baseline(summary: list[dict]) -> dict | None:
+    """The NNP-c row: the setting with gdf.enabled false, when the grid has one."""
+    return next((s for s in summary if s["setting"].get("gdf.enabled") == "false"), None)
+
+
+def markdown(summary: list[dict], keys: list[str]) -> str:
+    """Mean ± std over seeds per setting; differences to the NNP-c row with their spread
+    (the two standard deviations added in quadrature)."""
+    metrics = [m for m in summary[0] if m not in ("setting", "seeds")]
+    reference = baseline(summary)
+    head = ["setting", "seeds", *metrics]
+    lines = ["# Sweep: test errors, mean ± std over seeds", "",
+             "Force RMSE in eV/Å (over Cartesian components), energy RMSE in meV/atom; "
+             f"{RARE} / {DENSE}: test atoms whose GDF lies below the 10th / above the 50th "
+             "percentile of the training atoms' own GDF.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summary:
+        name = ", ".join(f"{k}={v}" for k, v in s["setting"].items()) or "base"
+        cells = [name, str(s["seeds"])] + [f"{s[m][0]:.4g} ± {s[m][1]:.2g}" for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    if reference is not None:
+        lines += ["", "Difference to the NNP-c row (gdf.enabled=false), relative, with spread:",
+                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for s in summary:
+            if s is reference:
+                continue
+            name = ", ".join(f"{k}={v}" for k, v in s["setting"].items())
+            cells = [name, str(s["seeds"])]
+            for m in metrics:
+                (a, da), (b, db) = s[m], reference[m]
+                rel = (a - b) / b * 100 if b else math.nan
+                spread = math.hypot(da, db) / b * 100 if b else math.nan
+                cells.append(f"{rel:+.1f} % ± {spread:.1f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
