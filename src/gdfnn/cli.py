@@ -237,8 +237,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from gdfnn.workflows.sweep import sweep
 
-    sweep(args.config, args.set, seeds=args.seeds, jobs=args.jobs, output=args.output,
-          leave_out_group=args.leave_out_group)
+    sweep(args.config, args.set, rows=args.row, seeds=args.seeds, jobs=args.jobs,
+          output=args.output, leave_out_group=args.leave_out_group)
     print((Path(args.output) / "sweep.md").read_text(), end="")
     print(f"results in {args.output}/ (sweep.csv, sweep.md, sweep_*.png, runs/)")
     return 0
@@ -456,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="base config YAML")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=V1,V2",
                    help="values of one config key (repeat for a grid)")
+    p.add_argument("--row", action="append", default=[], metavar="'S.K=V S.K=V'",
+                   help="one more setting, several keys together (e.g. SIMPLE-NN's defaults: "
+                   "'gdf.sigma=auto gdf.modifier=sigmoid-shifted gdf.b=1 gdf.c=auto')")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per setting")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (cores are split)")
     p.add_argument("--leave-out-group", default=None, metavar="NAME",

@@ -49,3 +49,14 @@ def test_sweep_trains_the_grid_once_and_resumes(morse_frames, tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0  # resumes: nothing retrained
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_rows_join_several_keys_into_one_setting():
+    from gdfnn.workflows.sweep import parse_row, settings
+
+    row = parse_row("gdf.sigma=auto gdf.modifier=sigmoid-shifted gdf.b=1 gdf.c=auto")
+    assert row == {"gdf.sigma": "auto", "gdf.modifier": "sigmoid-shifted", "gdf.b": 1,
+                   "gdf.c": "auto"}
+    grid = settings({"gdf.enabled": [False, True]}, [row])
+    assert grid == [{"gdf.enabled": False}, {"gdf.enabled": True}, row]
+    assert settings({}, [row]) == [row] and settings({}, []) == [{}]

@@ -86,13 +86,30 @@ class Run:
     config: Config
 
 
-def plan(base: Config, grid: dict[str, list], seeds: int, output: Path, threads: int
+def parse_row(row: str) -> dict:
+    """``"gdf.sigma=auto gdf.modifier=sigmoid-shifted"`` -> one explicit setting."""
+    setting = {}
+    for item in row.split():
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"--row {row!r}: expected SECTION.KEY=VALUE ...")
+        setting[key] = yaml.safe_load(value)
+    return setting
+
+
+def settings(grid: dict[str, list], rows: list[dict]) -> list[dict]:
+    """The cartesian product of the grid (when given), then the explicit rows."""
+    product = [dict(zip(grid, values, strict=True)) for values in itertools.product(
+        *grid.values())] if grid else ([] if rows else [{}])
+    return product + rows
+
+
+def plan(base: Config, setting_list: list[dict], seeds: int, output: Path, threads: int
          ) -> list[Run]:
     """Every (setting, seed) with its config: shared store per descriptor, shared GDF cache,
     no progress bars, ``threads`` CPU threads."""
     runs = []
-    for values in itertools.product(*grid.values()) if grid else [()]:
-        setting = dict(zip(grid, values, strict=True))
+    for setting in setting_list:
         config = with_overrides(base, overrides(setting), source="--set")
         digest = hashlib.sha256(json.dumps([config.data.model_dump(mode="json"),
                                             config.descriptor.model_dump(mode="json"),
@@ -222,9 +239,9 @@ def train_run(run: Run) -> float:
     return seconds
 
 
-def sweep(config: Config | str | os.PathLike, sets: list[str], *, seeds: int = 3,
-          jobs: int = 1, output: str | os.PathLike = "sweep", leave_out_group: str | None = None,
-          cores: int | None = None) -> list[dict]:
+def sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[str] = (),
+          seeds: int = 3, jobs: int = 1, output: str | os.PathLike = "sweep",
+          leave_out_group: str | None = None, cores: int | None = None) -> list[dict]:
     """Run the sweep; writes ``sweep.csv``, ``sweep.md`` and plots into ``output``; returns
     the rows of sweep.csv."""
     if not isinstance(config, Config):
@@ -237,7 +254,9 @@ def sweep(config: Config | str | os.PathLike, sets: list[str], *, seeds: int = 3
         raise ConfigError("a sweep scores runs on data.test: give test data (or "
                           "--leave-out-group)")
     cores = cores or os.cpu_count() or 1
-    runs = plan(config, parse_sets(sets), seeds, output, max(1, cores // jobs))
+    setting_list = settings(parse_sets(sets), [parse_row(r) for r in rows])
+    keys = list(dict.fromkeys(k for s in setting_list for k in s))
+    runs = plan(config, setting_list, seeds, output, max(1, cores // jobs))
     for store in dict.fromkeys(r.config.descriptor.store for r in runs):  # featurise once each
         first = next(r for r in runs if r.config.descriptor.store == store)
         steps.prepare_data(with_overrides(first.config, {"output": {"progress": True}}),
@@ -251,15 +270,15 @@ def sweep(config: Config | str | os.PathLike, sets: list[str], *, seeds: int = 3
     frames = load_sources(config.data.test, length_unit=config.data.length_unit,
                           energy_unit=config.data.energy_unit, progress=False)
     atoms = test_atoms(runs[0].config, frames)
-    rows, curves = [], {}
+    table_rows, curves = [], {}
     for run in runs:
         table = score(Potential.load(run.directory / "potential.pt"), atoms)
-        rows.append({**{k: json.dumps(v) for k, v in run.setting.items()}, "seed": run.seed,
+        table_rows.append({**{k: json.dumps(run.setting.get(k)) for k in keys}, "seed": run.seed,
                      **flat_metrics(table), "wall_seconds": float(
                          (run.directory / "wall_seconds.txt").read_text())})
         curves.setdefault(slug(run.setting), []).append(table["per_gdf_bin"])
-    write_outputs(output, rows, list(parse_sets(sets)), curves)
-    return rows
+    write_outputs(output, table_rows, keys, curves)
+    return table_rows
 
 
 def summarise(rows: list[dict], keys: list[str]) -> list[dict]:
@@ -286,6 +305,8 @@ def write_outputs(output: Path, rows: list[dict], keys: list[str], curves: dict)
         writer.writeheader()
         writer.writerows(rows)
     summary = summarise(rows, keys)
+    for s in summary:  # keys a row does not set read "null": leave them out of its name
+        s["setting"] = {k: v for k, v in s["setting"].items() if v != "null"}
     with atomic_write(output / "sweep.md") as f:
         f.write(markdown(summary, keys))
     plots.error_vs_gdf_bands(curves, output / "sweep_error_vs_gdf.png")
