@@ -160,14 +160,6 @@ def _cutoff_general(r, rc, kind, alpha):
             -630.0 * (x * y) ** 4 * iw)
 
 
-def _fc(r, rc, kind, alpha):
-    """The cutoff of the run: the vectorisable polynomial cosine for type 1 without inner
-    cutoff (SIMPLE-NN's), the general form otherwise (the branch is loop-invariant)."""
-    if kind == 1 and alpha == 0.0:
-        return _cutoff(r, rc)
-    return _cutoff_general(r, rc, kind, alpha)
-
-
 def _cutoffs(r, rc, kind, alpha, fc, dfc):
     """fc and dfc/dr of every entry of ``r`` into ``fc``, ``dfc``; the type test sits outside
     the loop, which keeps the cosine loop vectorised (measured: 8-10 % of a 63-atom cell)."""
@@ -202,15 +194,21 @@ def _centre_entries(i, start, vec, sn, n_species):
 
 
 def _radial(c, block, ax, ay, az, r, rad, vals, dgl, derivatives, ckind, calpha):
-    """Radial functions of one centre: adds to ``vals (D,)`` and ``dgl (D, 3, n)``."""
+    """Radial functions of one centre: adds to ``vals (D,)`` and ``dgl (D, 3, n)``. The
+    cutoff of every entry is computed once per distinct rc (functions share it)."""
+    fcs, dfcs = np.empty(r.shape[0]), np.empty(r.shape[0])
+    last_rc = -1.0
     for s in range(rad.shape[1]):
         t1 = int(rad[c, s, 0])
         if t1 < 0:
             break
         eta, rs, rc, col = rad[c, s, 1], rad[c, s, 2], rad[c, s, 3], int(rad[c, s, 4])
+        if rc != last_rc:
+            _cutoffs(r, rc, ckind, calpha, fcs, dfcs)
+            last_rc = rc
         total = 0.0
         for e in range(np.uint64(block[t1]), np.uint64(block[t1 + 1])):
-            fc, dfc = _fc(r[e], rc, ckind, calpha)
+            fc, dfc = fcs[e], dfcs[e]
             x = r[e] - rs
             g = _exp(-eta * x * x)
             total += g * fc
@@ -226,10 +224,15 @@ def _entry_factors(c, r, ang_m, n_m, ckind, calpha):
     """Per entry and combination m: exp(-eta (r - rs)^2) fc(r) and its r-derivative / r."""
     n = r.shape[0]
     ef, dfr = np.empty((n_m, n)), np.empty((n_m, n))
-    for m in range(n_m):
+    fcs, dfcs = np.empty(n), np.empty(n)
+    last_rc = -1.0
+    for m in range(n_m):  # ordered by rc: the cutoffs are computed once per distinct rc
         eta, rc, rs = ang_m[c, m, 0], ang_m[c, m, 2], ang_m[c, m, 3]
+        if rc != last_rc:
+            _cutoffs(r, rc, ckind, calpha, fcs, dfcs)
+            last_rc = rc
         for e in range(n):
-            fc, dfc = _fc(r[e], rc, ckind, calpha)
+            fc, dfc = fcs[e], dfcs[e]
             x = r[e] - rs
             g = _exp(-eta * x * x)
             ef[m, e] = g * fc
@@ -394,8 +397,6 @@ if numba is not None:
     _cutoff = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
                          error_model="numpy")(_cutoff)
     _cutoff_general = numba.njit(cache=True, error_model="numpy")(_cutoff_general)
-    _fc = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
-                     error_model="numpy")(_fc)
     _cutoffs = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
                           error_model="numpy")(_cutoffs)
     _centre_entries, _radial, _entry_factors, _angular = (
