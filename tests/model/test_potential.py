@@ -96,8 +96,9 @@ def test_a_file_written_by_format_1_still_loads_and_predicts_the_same():
     atoms = ase.io.read(DATA / "potential_format1_structure.xyz")
     expected = json.loads((DATA / "potential_format1_expected.json").read_text())
     out = pot.predict(atoms)
-    for key, value in expected.items():
-        np.testing.assert_allclose(out[key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    for key, value in expected.items():  # PCA whitening amplifies rounding: 1e-10 of scale
+        scale = np.abs(np.asarray(value)).max()
+        np.testing.assert_allclose(out[key], value, rtol=1e-10, atol=1e-10 * scale, err_msg=key)
 
 
 def test_state_dict_round_trip_and_module_structure(random_potential, sheared_si_c):
