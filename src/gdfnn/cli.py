@@ -269,12 +269,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"gdfnn: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) -> None:
+    """The MD options of gdfnn md and gdfnn lammps input (K, fs, GPa)."""
+    from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS
+
+    p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
+    p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
+    p.add_argument("--ensemble", default=ensemble, choices=ENSEMBLES)
+    p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--timestep", type=float, default=1.0, help="fs")
+    p.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
+    p.add_argument("--pressure", type=float, default=0.0, help="NPT pressure, GPa")
+    p.add_argument("--interval", type=int, default=interval,
+                   help="steps between log/trajectory rows (and checks)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tdamp", type=float, default=None,
+                   help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
+    p.add_argument("--taup", type=float, default=None,
+                   help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gdfnn.experiments.si_vacancy import LATTICE, PRESETS
     from gdfnn.export.formats import FORMATS
     from gdfnn.gdf.density import DEFAULT_SIGMA
     from gdfnn.gdf.modifiers import DEFAULT_MODIFIER, MODIFIERS
-    from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS
 
     parser = _Parser(
         prog="gdfnn",
@@ -372,23 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "drifts. Units: K, fs, GPa, Å.")
     p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
     p.add_argument("structure", help="starting structure (any ase.io format)")
-    p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
-    p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
-    p.add_argument("--ensemble", default="langevin",
-                   choices=ENSEMBLES)
-    p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--timestep", type=float, default=1.0, help="fs")
-    p.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    p.add_argument("--pressure", type=float, default=0.0, help="NPT pressure, GPa")
-    p.add_argument("--interval", type=int, default=10, help="steps between log/trajectory/checks")
+    _add_md_options(p, ensemble="langevin", interval=10)
     p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
     p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tdamp", type=float, default=None,
-                   help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
-    p.add_argument("--taup", type=float, default=None,
-                   help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
     p.add_argument("--output", default="md", help="output directory")
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
                    help="ase (the calculator; stability checks) or lammps (pair_style gdfnn "
@@ -407,18 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("structure", nargs="?", help="input: starting structure (ase.io)")
     p.add_argument("--force", action="store_true", help="build: recompile")
     p.add_argument("--verbose", action="store_true", help="build: print the compile line")
-    p.add_argument("--index", default="-1", help="frame of the structure file (default last)")
-    p.add_argument("--supercell", default=None, metavar="NX,NY,NZ")
-    p.add_argument("--ensemble", default="nose-hoover", choices=ENSEMBLES)
-    p.add_argument("--temperature", default="300", help="K, or START:END for a linear ramp")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--timestep", type=float, default=1.0, help="fs")
-    p.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    p.add_argument("--pressure", type=float, default=0.0, help="NPT pressure, GPa")
-    p.add_argument("--interval", type=int, default=100, help="steps between thermo/dump rows")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tdamp", type=float, default=None, help="thermostat time constant, fs")
-    p.add_argument("--taup", type=float, default=None, help="barostat time constant, fs")
+    _add_md_options(p, ensemble="nose-hoover", interval=100)
     p.add_argument("--output", default="lammps", help="input: output directory")
     p.set_defaults(run=_cmd_lammps, min_distance=1.0, max_drift=0.05)
     _add_potential_units(p)
