@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from ase import units
 from ase.build import bulk
 from ase.calculators.calculator import CalculatorError, CalculatorSetupError
@@ -92,3 +93,25 @@ def test_reused_neighbour_list_gives_the_forces_of_a_fresh_one(random_potential,
     far.calc = cached
     far.get_forces()
     assert cached.neighbors.builds == 2
+
+
+def test_coverage_is_the_gdf_against_the_training_atoms(random_potential, sheared_si_c):
+    from gdfnn.gdf import density
+
+    pot = random_potential(elements=("Si",))
+    train = [sheared_si_c(s, carbon=False) for s in range(3)]
+    x = torch.cat([b.values for b in pot.descriptor.compute_many(train, progress=False)])
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(x).double()}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.05}}
+    inside, away = sheared_si_c(0, carbon=False), sheared_si_c(0, carbon=False)
+    away.positions[3] += [0.6, 0.0, 0.0]
+    calc = NNPCalculator(pot, coverage=True)
+    inside.calc = calc
+    rho = inside.calc.get_property("rho", inside)
+    expected = density(pot.transforms["Si"].scaled(pot.descriptor.compute(inside).values), 0.05,
+                       reference=pot.gdf_reference["Si"]).numpy()
+    np.testing.assert_allclose(rho, expected, rtol=1e-12)
+    assert (inside.calc.get_property("outside", inside) == 0).all()
+    away.calc = NNPCalculator(pot)
+    far = away.calc.get_property("rho", away)  # asked for: computed without coverage=True
+    assert far[3] < 0.1 * rho[3] and away.calc.get_property("outside", away)[3] > 0

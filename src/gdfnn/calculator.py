@@ -31,13 +31,15 @@ class NNPCalculator(Calculator):
     """Energies in eV, forces in eV/Å, stress in eV/Å^3 (ASE sign; 3-D periodic cells only),
     per-atom ``energies`` in eV. Runs in the potential's dtype (float64 by default) where the
     potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
-    less than ``skin / 2``.
+    less than ``skin / 2``. With ``coverage``, also per-atom ``rho`` (GDF against the
+    training atoms) and ``outside`` (functions outside the training range) every call.
 
     Args:
         potential: a :class:`Potential`, or the path of any file :func:`gdfnn.load_potential`
             reads.
         skin: Verlet skin (Å) of the reused neighbour list; 0 rebuilds every call.
         device: move the potential there (``"cuda"``) first.
+        coverage: compute ``rho`` and ``outside`` with every call (else only when asked).
 
     Raises:
         PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be
@@ -45,10 +47,10 @@ class NNPCalculator(Calculator):
     """
 
     implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress",
-                                                   "energies"]
+                                                   "energies", "rho", "outside"]
 
     def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
-                 device: str | None = None, **kwargs):
+                 device: str | None = None, coverage: bool = False, **kwargs):
         super().__init__(**kwargs)
         try:
             if not isinstance(potential, Potential):
@@ -59,7 +61,7 @@ class NNPCalculator(Calculator):
             raise PotentialSetupError(str(exc).splitlines()[0]) from None
         if skin < 0:
             raise PotentialSetupError(f"skin must be >= 0 Å, got {skin}")
-        self.potential = potential
+        self.potential, self.coverage = potential, coverage
         self.neighbors = NeighborCache(potential.descriptor.cutoff, skin)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -68,8 +70,11 @@ class NNPCalculator(Calculator):
         if unknown:
             raise PotentialInputError(f"element(s) {', '.join(unknown)} not in the potential's "
                                       f"elements [{', '.join(self.potential.elements)}]")
-        out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms))
+        coverage = self.coverage or bool({"rho", "outside"} & set(properties))
+        out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms),
+                                     coverage=coverage)
         self.results = {"energy": out["energy"], "free_energy": out["energy"],
                         "forces": out["forces"], "energies": out["energies"]}
-        if "stress" in out:
-            self.results["stress"] = out["stress"]
+        for key in ("stress", "rho", "outside"):
+            if key in out:
+                self.results[key] = out[key]

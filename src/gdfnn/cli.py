@@ -175,7 +175,8 @@ def _md_settings(args: argparse.Namespace):
         raise InputError(f"--temperature {args.temperature!r}: expected K or START:END") from None
     return MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
                       args.pressure, args.interval, args.min_distance, args.max_drift,
-                      args.seed, args.tdamp, args.taup)
+                      args.seed, args.tdamp, args.taup, getattr(args, "coverage_stop", None),
+                      getattr(args, "coverage_save", None))
 
 
 def _cmd_md(args: argparse.Namespace) -> int:
@@ -189,7 +190,9 @@ def _cmd_md(args: argparse.Namespace) -> int:
         from gdfnn.calculator import NNPCalculator
         from gdfnn.workflows.md import run_md
 
-        summary = run_md(atoms, NNPCalculator(potential), settings, args.output)
+        coverage = settings.coverage_stop is not None or settings.coverage_save is not None
+        summary = run_md(atoms, NNPCalculator(potential, coverage=coverage), settings,
+                         args.output)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0
 
@@ -395,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_md_options(p, ensemble="langevin", interval=10)
     p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
     p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
+    p.add_argument("--coverage-stop", type=float, default=None, metavar="RHO",
+                   help="stop when an atom's GDF against the training atoms falls below RHO "
+                   "(writes that frame; ASE engine)")
+    p.add_argument("--coverage-save", type=float, default=None, metavar="RHO",
+                   help="append every frame with an atom below RHO to candidates.extxyz "
+                   "(ASE engine)")
     p.add_argument("--output", default="md", help="output directory")
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
                    help="ase (the calculator; stability checks) or lammps (pair_style gdfnn "

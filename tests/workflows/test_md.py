@@ -71,3 +71,24 @@ def test_md_command_nve_conserves_energy(random_potential, tmp_path, capsys):
     kinetic = np.array([float(r["ekin_eV"]) for r in rows]) / 64
     assert len(rows) == 31 and kinetic.std() > 1e-3  # energy really flows between the two
     assert np.abs(total - total[0]).max() < 1e-4  # eV/atom over 300 fs
+
+
+def test_coverage_stop_and_save(random_potential, sheared_si_c, tmp_path):
+    pot = random_potential(elements=("Si",))
+    start = sheared_si_c(0, carbon=False)
+    x = pot.descriptor.compute(start).values
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(x).double()}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
+    hot = MDSettings("langevin", 1500.0, steps=40, interval=5, coverage_save=0.5)
+    run_md(start, NNPCalculator(pot, coverage=True), hot, tmp_path / "save", progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "save" / "thermo.csv")))
+    assert all(r["min_rho"] != "nan" for r in rows)
+    from ase.io import read
+
+    saved = read(tmp_path / "save" / "candidates.extxyz", ":")
+    assert len(saved) == sum(float(r["min_rho"]) < 0.5 for r in rows) > 0
+    stop = MDSettings("langevin", 1500.0, steps=40, interval=5, coverage_stop=0.5)
+    with pytest.raises(MDUnstableError, match=r"atom \d+ left the training data at step \d+"):
+        run_md(start, NNPCalculator(pot, coverage=True), stop, tmp_path / "stop",
+               progress=False)
+    assert (tmp_path / "stop" / "left_training_data.extxyz").is_file()

@@ -20,6 +20,7 @@ from torch import nn
 from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_save
+from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.outputs import Prediction, atomistic_outputs
 from gdfnn.model.scaling import ElementTransform, transform_features
@@ -85,6 +86,40 @@ class Potential(nn.Module):
         """Atomic energies ``(N,)`` eV of raw symmetry functions ``(N, D)``."""
         return self.networks(self.network_inputs(features, species), species)
 
+    # ----- coverage: the GDF of new atoms against the training atoms ---------------------
+    def gdf_sigma(self, element: str, sigma: float | None = None) -> float:
+        """The GDF width of ``element``: ``sigma`` when given, else the one the potential
+        was trained with (its metadata), else the default."""
+        if sigma is not None:
+            return sigma
+        return self.metadata.get("gdf", {}).get("sigma", {}).get(element, DEFAULT_SIGMA)
+
+    def coverage(self, features: torch.Tensor, species: torch.Tensor,
+                 sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """GDF rho of each atom against the training atoms of its element (eq. 2 on the same
+        scaled features as in training) and the number of its functions outside the
+        training range (n2p2's extrapolation test), from raw features ``(N, D)``.
+
+        Returns ``(rho (N,), outside (N,))``; rho is NaN for elements without a stored
+        reference (imported potentials carry none)."""
+        features = features.detach().cpu().double()
+        species = species.cpu()
+        rho = np.full(species.numel(), np.nan)
+        outside = np.zeros(species.numel(), dtype=np.int64)
+        for n, element in enumerate(self.elements):
+            mine = species == n
+            reference = self.gdf_reference.get(element)
+            if not mine.any() or reference is None:
+                continue
+            t = self.transforms[element]
+            x = (features[mine][:, : t.n_features] - t.shift.detach().cpu().double()) / \
+                t.scale.detach().cpu().double()
+            rho[mine.numpy()] = density(x, self.gdf_sigma(element, sigma),
+                                        reference=reference).numpy()
+            low, high = reference.min(0).values, reference.max(0).values
+            outside[mine.numpy()] = ((x < low) | (x > high)).sum(1).numpy()
+        return rho, outside
+
     # ----- evaluation -----------------------------------------------------------------
     def outputs(self, block: FeatureBlock, volume: float | None = None) -> Prediction:
         """Energy, atomic energies, forces and (given the volume, Å^3) stress of one
@@ -98,14 +133,20 @@ class Potential(nn.Module):
                                  stress=volume is not None)
 
     def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
-                neighbors: Neighbors | None = None) -> dict[str, np.ndarray]:
+                neighbors: Neighbors | None = None, coverage: bool = False
+                ) -> dict[str, np.ndarray]:
         """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
         periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
-        ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`)."""
+        ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`).
+        ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms, and
+        ``outside (n,)``, its functions outside the training range (see :meth:`coverage`)."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
-        return _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
+        out = _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
+        if coverage:
+            out["rho"], out["outside"] = self.coverage(block.values, block.species)
+        return out
 
     def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False
                      ) -> list[dict[str, np.ndarray]]:

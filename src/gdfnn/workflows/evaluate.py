@@ -26,7 +26,6 @@ from gdfnn.analysis.metrics import (
 )
 from gdfnn.data.structure import Structure
 from gdfnn.fileio import atomic_write
-from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
 from gdfnn.neighbors import coordination
 
@@ -42,14 +41,6 @@ class DefectRule:
     coordination: int
 
 
-def potential_sigma(potential: Potential, element: str, sigma: float | None) -> float:
-    """The GDF width for ``element``: ``sigma`` when given, else the one the potential was
-    trained with (its metadata), else the default."""
-    if sigma is not None:
-        return sigma
-    return potential.metadata.get("gdf", {}).get("sigma", {}).get(element, DEFAULT_SIGMA)
-
-
 def gdf_of_atoms(potential: Potential, frames: list[Structure], sigma: float | None = None
                  ) -> np.ndarray | None:
     """``(N,)`` GDF rho of every atom of ``frames`` against the potential's training atoms
@@ -57,19 +48,8 @@ def gdf_of_atoms(potential: Potential, frames: list[Structure], sigma: float | N
     if not potential.gdf_reference:
         return None
     blocks = potential.descriptor.compute_many([s.atoms for s in frames], progress=False)
-    features = torch.cat([b.values for b in blocks]).cpu().double()
-    species = torch.cat([b.species for b in blocks]).cpu()
-    rho = np.full(len(species), np.nan)
-    for n, element in enumerate(potential.elements):
-        mine = species == n
-        reference = potential.gdf_reference.get(element)
-        if mine.any() and reference is not None:
-            t = potential.transforms[element]
-            x = (features[mine][:, : t.n_features] - t.shift.cpu().double()) / \
-                t.scale.cpu().double()
-            rho[mine.numpy()] = density(x, potential_sigma(potential, element, sigma),
-                                        reference=reference).numpy()
-    return rho
+    return potential.coverage(torch.cat([b.values for b in blocks]),
+                              torch.cat([b.species for b in blocks]), sigma)[0]
 
 
 def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,

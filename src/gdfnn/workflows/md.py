@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ase
+import ase.io
 import numpy as np
 from ase import units
 from ase.io import Trajectory
@@ -23,7 +24,9 @@ ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
 TDAMP_STEPS = 100
 TAUP_STEPS = 1000
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
-                  "etot_eV", "pressure_GPa", "min_distance_A"]
+                  "etot_eV", "pressure_GPa", "min_distance_A", "min_rho"]
+#: Frames whose coverage fell below ``coverage_save`` are appended here (extxyz).
+CANDIDATES_FILE = "candidates.extxyz"
 #: The nearest-neighbour distance is logged when it is below this (Å).
 NEAREST_LOGGED = 3.0
 
@@ -40,7 +43,10 @@ class MDSettings:
     ``min_distance``: stop when two atoms come closer. ``max_drift``: stop an NVE run whose
     total energy drifts by more than this many eV/atom. ``tdamp`` (thermostat, Nose-Hoover
     and Berendsen) and ``taup`` (barostat) are time constants in fs; None means
-    ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps.
+    ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps. ``coverage_stop``: stop when an atom's
+    GDF rho against the training atoms falls below it (the frame is written);
+    ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Both
+    need a calculator that returns ``rho`` (``NNPCalculator(..., coverage=True)``).
     """
 
     ensemble: str = "langevin"
@@ -56,6 +62,8 @@ class MDSettings:
     seed: int = 0
     tdamp: float | None = None  # fs
     taup: float | None = None  # fs
+    coverage_stop: float | None = None  # GDF rho
+    coverage_save: float | None = None  # GDF rho
 
 
 def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
@@ -121,12 +129,16 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
         step = dyn.nsteps
         epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
         nearest = closest_pair(atoms, max(NEAREST_LOGGED, s.min_distance))
+        rho = atoms.calc.results.get("rho")
+        min_rho = float(np.nanmin(rho)) if rho is not None and np.isfinite(rho).any() \
+            else math.nan
         close = nearest if nearest is not None and nearest[2] < s.min_distance else None
         row = {"step": step, "time_ps": step * s.timestep / 1000,
                "temperature_K": atoms.get_temperature(), "target_K": state["target"],
                "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
                "pressure_GPa": -atoms.get_stress()[:3].mean() / units.GPa if atoms.pbc.all()
-               else math.nan, "min_distance_A": nearest[2] if nearest else math.nan}
+               else math.nan, "min_distance_A": nearest[2] if nearest else math.nan,
+               "min_rho": min_rho}
         log.writerow(row)
         traj.write()
         where = (f"MD unstable at step {step} (t = {row['time_ps']:.3f} ps, "
@@ -136,6 +148,14 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
         if close is not None:
             raise MDUnstableError(f"{where}: atoms {close[0]} and {close[1]} are {close[2]:.2f} Å "
                                   f"apart (< {s.min_distance} Å)")
+        if s.coverage_save is not None and min_rho < s.coverage_save:
+            ase.io.write(output / CANDIDATES_FILE, atoms, format="extxyz", append=True)
+        if s.coverage_stop is not None and min_rho < s.coverage_stop:
+            atom = int(np.nanargmin(rho))
+            ase.io.write(output / "left_training_data.extxyz", atoms, format="extxyz")
+            raise MDUnstableError(f"atom {atom} left the training data at step {step} "
+                                  f"(t = {row['time_ps']:.3f} ps): rho = {min_rho:.3g} < "
+                                  f"{s.coverage_stop} (frame in left_training_data.extxyz)")
         drift = abs(epot + ekin - e0) / n
         if s.ensemble == "nve" and drift > s.max_drift:
             raise MDUnstableError(f"{where}: total energy drifted by {drift:.3g} eV/atom "
