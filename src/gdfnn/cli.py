@@ -213,19 +213,33 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    if args.experiment == "si-vacancy":
-        from gdfnn.experiments.si_vacancy import report, run_si_vacancy
+    import json
 
-        results = run_si_vacancy(args.output or "si_vacancy", preset=args.preset,
-                                 reference=args.reference, seed=args.seed)
-        print(report(results))
-    else:
-        from gdfnn.experiments.si_mlearn import report, run_si_mlearn
+    from gdfnn.experiments import si_mlearn, si_vacancy
+    from gdfnn.experiments.report import seeds_table
 
-        results = run_si_mlearn(args.output or "si_mlearn", data=args.data, epochs=args.epochs,
-                                seed=args.seed)
-        print(report(results))
-    print(f"results in {args.output or args.experiment.replace('-', '_')}/")
+    output = Path(args.output or args.experiment.replace("-", "_"))
+    module = si_vacancy if args.experiment == "si-vacancy" else si_mlearn
+    tables = []
+    for k in range(args.seeds):
+        seed = args.seed + k
+        where = output if args.seeds == 1 else output / f"seed{seed}"
+        if args.experiment == "si-vacancy":
+            results = si_vacancy.run_si_vacancy(where, preset=args.preset,
+                                                reference=args.reference, seed=seed)
+        else:
+            results = si_mlearn.run_si_mlearn(where, data=args.data, epochs=args.epochs,
+                                              seed=seed)
+        print(module.report(results))
+        tables.append(module.table(results))
+    if args.seeds > 1:
+        markdown, numbers = seeds_table(tables)
+        text = (f"# {args.experiment}: mean ± std over seeds {args.seed}.."
+                f"{args.seed + args.seeds - 1}\n\n{markdown}\n")
+        (output / "report_seeds.md").write_text(text)
+        (output / "results_seeds.json").write_text(json.dumps(numbers, indent=2))
+        print(text, end="")
+    print(f"results in {output}/")
     return 0
 
 
@@ -439,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="run seeds SEED..SEED+N-1 (each in OUTPUT/seedK) and report mean ± std "
+                   "(report_seeds.md, results_seeds.json)")
     p.add_argument("--output", default=None, help="output directory")
     p.set_defaults(run=_cmd_reproduce)
 

@@ -36,3 +36,28 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
                  "evaluation_test/parity_forces.png"]:
         assert (tmp_path / path).stat().st_size > 100, path
     assert "| nnp_gdf |" in capsys.readouterr().out
+
+
+def test_seeds_table_is_mean_and_std_per_cell():
+    from gdfnn.experiments.report import seeds_table
+
+    headers = ["potential", "F"]
+    markdown, numbers = seeds_table([(headers, [["nnp_c", 1.0], ["nnp_gdf", 2.0]]),
+                                     (headers, [["nnp_c", 3.0], ["nnp_gdf", 2.0]])])
+    assert numbers == {"nnp_c": {"F": [2.0, pytest.approx(2 ** 0.5)]},
+                       "nnp_gdf": {"F": [2.0, 0.0]}}
+    assert "| nnp_c | 2 ± 1.4 |" in markdown
+
+
+@pytest.mark.slow
+def test_tiny_preset_over_two_seeds_reports_mean_and_std(tmp_path, capsys):
+    from gdfnn.cli import main
+
+    assert main(["reproduce", "si-vacancy", "--preset", "tiny", "--seeds", "2", "--output",
+                 str(tmp_path)]) == 0
+    numbers = json.loads((tmp_path / "results_seeds.json").read_text())
+    assert set(numbers) == {"nnp_c", "nnp_gdf"}
+    assert all(len(v) == 2 for v in numbers["nnp_gdf"].values())
+    assert (tmp_path / "seed0" / "results.json").is_file()
+    assert (tmp_path / "seed1" / "results.json").is_file()
+    assert "±" in (tmp_path / "report_seeds.md").read_text()

@@ -48,7 +48,8 @@ def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path = "../sh
     return results
 
 
-def report(results: dict) -> str:
+def table(results: dict) -> tuple[list[str], list[list]]:
+    """The report's headers and rows (one row per potential)."""
     groups = list(results["test"]["nnp_c"]["per_group"])
     rows = []
     for name in ("nnp_c", "nnp_gdf"):
@@ -58,6 +59,10 @@ def report(results: dict) -> str:
                      *(v["subsets"][k]["force"]["rmse"] for k in (DEFECT_ATOMS, OTHER_ATOMS))])
     headers = ["potential", "E RMSE meV/atom", "F RMSE all", *(f"F {g}" for g in groups),
                "F Vacancy defect atoms", "F Vacancy other atoms"]
+    return headers, rows
+
+
+def report(results: dict) -> str:
     return "\n".join([f"# mlearn Si DFT: NNP-c vs NNP-GDF ({results['epochs']} epochs, seed "
                       f"{results['seed']})", "", "Test set; force RMSE in eV/Å.", "",
-                      markdown_table(headers, rows)])
+                      markdown_table(*table(results))])

@@ -154,7 +154,8 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
     return results
 
 
-def report(results: dict) -> str:
+def table(results: dict) -> tuple[list[str], list[list]]:
+    """The report's headers and rows (one row per potential)."""
     rows = []
     for name in ("nnp_c", "nnp_gdf"):
         row = [name]
@@ -169,6 +170,10 @@ def report(results: dict) -> str:
     headers = ["potential", "train F defect", "train F bulk", "train F all", "train E meV/at",
                "test F defect", "test F bulk", "test F all", "test E meV/at", "barrier eV",
                "barrier error eV"]
+    return headers, rows
+
+
+def report(results: dict) -> str:
     ref = results["neb"]["reference"]
     return "\n".join([
         f"# Si vacancy ({results['preset']} preset, reference {results['reference']}, "
@@ -176,7 +181,7 @@ def report(results: dict) -> str:
         f"{results['frames']['train']} training and {results['frames']['test']} test frames of "
         "a 63-atom cell, 500 -> 1300 K. Force RMSE in eV/Å over Cartesian components; defect "
         "atoms = atoms bonded to the vacancy site in each frame.", "",
-        markdown_table(headers, rows), "",
+        markdown_table(*table(results)), "",
         f"Reference ({results['reference']}) migration barrier: {ref['barrier_eV']:.3f} eV "
         f"(NEB converged: {ref['converged']}; lowest image {ref['lowest_image_eV']:.3f} eV "
         "relative to the simple vacancy).", "",
