@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
 from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings
 
+log = logging.getLogger("gdfnn")
 #: The plugin's C++ sources, shipped inside the package.
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugin"
 PLUGIN_SOURCES = ("pair_gdfnn.cpp", "gdfnn_plugin.cpp")
@@ -83,8 +85,7 @@ def build_plugin(*, force: bool = False, verbose: bool = False) -> Path:
     command = [*cxx, *COMPILE_FLAGS, "-shared", "-fPIC", "-DLAMMPS_SMALLBIG",
                f"-I{prefix / 'include' / 'lammps'}", f"-I{PLUGIN_DIR}",
                *(str(PLUGIN_DIR / s) for s in PLUGIN_SOURCES), "-o", str(tmp)]
-    if verbose:
-        print(" ".join(command))
+    log.log(logging.INFO if verbose else logging.DEBUG, "%s", " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tmp.unlink(missing_ok=True)
