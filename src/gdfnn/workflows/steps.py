@@ -184,20 +184,14 @@ def effective_sample_size(per_element: dict[str, ElementGdf]) -> float:
     return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
 
 
-def atom_weights(per_element: dict[str, ElementGdf], features: TrainingFeatures,
-                 elements: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-atom ``(N,)`` rho and weights in store order."""
-    return scatter_to_atoms(per_element, features.species, elements)
-
-
 def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
               features: TrainingFeatures, ctx: RunContext) -> None:
     """Write rho and weights into the feature store (``gdfnn gdf``): rank 0 alone, while the
     others wait (HDF5 refuses a writer while another process holds the file open)."""
     ctx.barrier()
     if ctx.is_main:
-        prepared.store.write_gdf(*atom_weights(per_element, features,
-                                               prepared.descriptor.elements))
+        prepared.store.write_gdf(*scatter_to_atoms(per_element, features.species,
+                                                   prepared.descriptor.elements))
     ctx.barrier()
 
 
@@ -259,19 +253,22 @@ def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], 
     return DataSets(train, valid, make_set)
 
 
-def build_networks(prepared: PreparedData, config: Config, ctx: RunContext) -> AtomicEnergies:
-    """Per-element networks, seeded, output biases at the fitted per-atom energies."""
+def build_networks(prepared: PreparedData, features: TrainingFeatures, config: Config,
+                   ctx: RunContext) -> AtomicEnergies:
+    """Per-element networks, seeded, output biases at the per-atom energies fitted on the
+    training structures (counted from the already loaded ``features``)."""
     sf = prepared.descriptor
     torch.manual_seed(config.training.seed)
     networks = AtomicEnergies(sf.elements, sf.n_features, config.model.hidden,
                               config.model.activation).to(DTYPES[config.model.dtype])
-    train = prepared.store.load(prepared.split.train, features_only=True)
-    counts = torch.zeros(train.n_structures, len(sf.elements), dtype=torch.float64)
-    counts.index_put_((train.structure_of_atom(), train.arrays[SPECIES]),
-                      torch.ones(train.arrays[SPECIES].numel(), dtype=torch.float64),
+    data = features.data
+    counts = torch.zeros(data.n_structures, len(sf.elements), dtype=torch.float64)
+    counts.index_put_((data.structure_of_atom(), data.arrays[SPECIES]),
+                      torch.ones(data.arrays[SPECIES].numel(), dtype=torch.float64),
                       accumulate=True)
-    networks.set_reference_energies(fit_reference_energies(train.arrays[STORE_ENERGY], counts,
-                                                           sf.elements))
+    train = torch.as_tensor(prepared.split.train)
+    networks.set_reference_energies(fit_reference_energies(data.arrays[STORE_ENERGY][train],
+                                                           counts[train], sf.elements))
     return networks.to(ctx.device)
 
 

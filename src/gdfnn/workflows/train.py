@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gdfnn.config import Config, load_config, write_resolved_config
 from gdfnn.fileio import atomic_write
+from gdfnn.gdf.dataset import scatter_to_atoms
 from gdfnn.model.potential import Potential
 from gdfnn.training.trainer import Trainer
 from gdfnn.workflows import steps
@@ -40,12 +41,12 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     per_element, weights, options = None, None, steps.train_options(config)
     if config.gdf.enabled:
         per_element = steps.compute_gdf(scaled, config, ctx, config.gdf.cache)
-        weights = steps.atom_weights(per_element, features, sf.elements)[1]
+        weights = scatter_to_atoms(per_element, features.species, sf.elements)[1]
         if config.gdf.force_coeff_scaling == "ess":
             options = replace(options, force_coeff=options.force_coeff
                               * steps.effective_sample_size(per_element))
     sets = steps.build_sets(prepared, transforms, config, ctx, weights)
-    networks = steps.build_networks(prepared, config, ctx)
+    networks = steps.build_networks(prepared, features, config, ctx)
     potential = steps.build_potential(
         prepared, transforms, networks, config,
         {"gdf": steps.gdf_metadata(config, per_element, sf.elements)},
