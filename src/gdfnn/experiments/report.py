@@ -1,22 +1,12 @@
-"""Markdown tables and result files shared by the experiments."""
+"""The table over seeds and the result files shared by the experiments."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-
+from gdfnn.analysis.tables import markdown_table, mean_std
 from gdfnn.fileio import atomic_write
-
-
-def markdown_table(headers: list[str], rows: list[list]) -> str:
-    def cell(v):
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def seeds_table(tables: list[tuple[list[str], list[list]]]) -> tuple[str, dict]:
@@ -30,9 +20,7 @@ def seeds_table(tables: list[tuple[list[str], list[list]]]) -> tuple[str, dict]:
         name = str(first_row[0])
         cells, numbers[name] = [name], {}
         for c, header in enumerate(headers[1:], 1):
-            values = np.array([float(t[1][k][c]) for t in tables])
-            mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 \
-                else 0.0
+            mean, std = mean_std([float(t[1][k][c]) for t in tables])
             numbers[name][header] = [mean, std]
             cells.append(f"{mean:.4g} ± {std:.2g}")
         rows.append(cells)

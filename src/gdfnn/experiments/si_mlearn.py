@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gdfnn.analysis.tables import markdown_table
 from gdfnn.config import config_from_dict
 from gdfnn.data import read_structures
 from gdfnn.errors import InputError
-from gdfnn.experiments.report import markdown_table, write_results
+from gdfnn.experiments.report import write_results
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, DefectRule, evaluate
 from gdfnn.workflows.train import train

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from gdfnn.analysis.plots import feature_count_map
+from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.config import config_from_dict
 from gdfnn.data import read_structures
 from gdfnn.experiments.neb import migration_barrier
-from gdfnn.experiments.report import markdown_table, write_results
+from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
     SI_LATTICE,
     diamond_si,

@@ -34,6 +34,7 @@ import yaml
 
 from gdfnn.analysis import plots
 from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, SUBSETS, binned, error_table
+from gdfnn.analysis.tables import markdown_table, mean_std
 from gdfnn.config import Config, load_config, with_overrides
 from gdfnn.data import load_sources
 from gdfnn.data.readers import write_structures
@@ -291,9 +292,7 @@ def summarise(rows: list[dict], keys: list[str]) -> list[dict]:
     for setting, members in settings.items():
         entry = {"setting": dict(zip(keys, setting, strict=True)), "seeds": len(members)}
         for m in metrics:
-            values = np.array([r[m] for r in members if m in r and not math.isnan(r[m])])
-            entry[m] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1
-                        else 0.0) if len(values) else (math.nan, math.nan)
+            entry[m] = mean_std([r[m] for r in members if m in r and not math.isnan(r[m])])
         out.append(entry)
     return out
 
@@ -326,27 +325,24 @@ def markdown(summary: list[dict], keys: list[str]) -> str:
     metrics = [m for m in summary[0] if m not in ("setting", "seeds")]
     reference = baseline(summary)
     head = ["setting", "seeds", *metrics]
+    rows = [[", ".join(f"{k}={v}" for k, v in s["setting"].items()) or "base", str(s["seeds"])]
+            + [f"{s[m][0]:.4g} ± {s[m][1]:.2g}" for m in metrics] for s in summary]
     lines = ["# Sweep: test errors, mean ± std over seeds", "",
              "Force RMSE in eV/Å (over Cartesian components), energy RMSE in meV/atom; "
              f"{RARE} / {DENSE}: test atoms whose GDF lies below the 10th / above the 50th "
-             "percentile of the training atoms' own GDF.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s in summary:
-        name = ", ".join(f"{k}={v}" for k, v in s["setting"].items()) or "base"
-        cells = [name, str(s["seeds"])] + [f"{s[m][0]:.4g} ± {s[m][1]:.2g}" for m in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
+             "percentile of the training atoms' own GDF.", "", markdown_table(head, rows)]
     if reference is not None:
-        lines += ["", "Difference to the NNP-c row (gdf.enabled=false), relative, with spread:",
-                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        rows = []
         for s in summary:
             if s is reference:
                 continue
-            name = ", ".join(f"{k}={v}" for k, v in s["setting"].items())
-            cells = [name, str(s["seeds"])]
+            cells = [", ".join(f"{k}={v}" for k, v in s["setting"].items()), str(s["seeds"])]
             for m in metrics:
                 (a, da), (b, db) = s[m], reference[m]
                 rel = (a - b) / b * 100 if b else math.nan
                 spread = math.hypot(da, db) / b * 100 if b else math.nan
                 cells.append(f"{rel:+.1f} % ± {spread:.1f}")
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
+        lines += ["", "Difference to the NNP-c row (gdf.enabled=false), relative, with spread:",
+                  "", markdown_table(head, rows)]
     return "\n".join(lines) + "\n"
