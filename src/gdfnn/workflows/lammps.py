@@ -19,6 +19,7 @@ from ase.data import atomic_masses, atomic_numbers
 
 from gdfnn.errors import InputError
 from gdfnn.export.lammps import write_lammps_potential
+from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
 from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings
@@ -198,7 +199,7 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
         os.chdir(cwd)
         lmp.close()
     rows = thermo_rows(output / "log.lammps")
-    with open(output / "thermo.csv", "w") as f:
+    with atomic_write(output / "thermo.csv") as f:
         f.write(",".join(THERMO_COLUMNS) + "\n")
         f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
@@ -207,10 +208,10 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
             "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
 
 
-def thermo_rows(log: Path) -> list[dict]:
+def thermo_rows(log_file: Path) -> list[dict]:
     """The thermo table of a LAMMPS log written by :func:`input_lines`' thermo_style."""
     rows, inside = [], False
-    for line in log.read_text().splitlines():
+    for line in log_file.read_text().splitlines():
         fields = line.split()
         if fields[:3] == ["Step", "Time", "Temp"]:
             inside = True
