@@ -18,7 +18,7 @@ import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
 from gdfnn.errors import InputError
-from gdfnn.export.lammps import write_lammps_potential
+from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
@@ -150,8 +150,7 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
              f"read_data {data}"]
     for k, element in enumerate(elements, 1):
         lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
-    lines += [f"plugin load {plugin}", "pair_style gdfnn",
-              f"pair_coeff * * {potential_file} {' '.join(elements)}",
+    lines += [*gdfnn_lines(str(potential_file), str(plugin), elements).splitlines(),
               "compute pe_atom all pe/atom", "compute extrapolation all pair gdfnn",
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1]",
               "thermo_modify format float %.10g"]
