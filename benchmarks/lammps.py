@@ -29,7 +29,7 @@ from ase.md.verlet import VelocityVerlet
 from benchmarks.common import print_table, set_threads
 from benchmarks.md import potential
 from gdfnn import NNPCalculator
-from gdfnn.export.lammps import write_lammps_potential
+from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
 from gdfnn.reference.potentials import lammps_potentials_dir
 from gdfnn.workflows.lammps import build_plugin, write_data
 
@@ -89,8 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_lammps_potential(pot, work / "si.gdfnn")
-        gdfnn_pair = [f"plugin load {plugin}", "pair_style gdfnn",
-                      f"pair_coeff * * {work / 'si.gdfnn'} Si"]
+        gdfnn_pair = gdfnn_lines(str(work / "si.gdfnn"), str(plugin), ["Si"]).splitlines()
         sw_pair = ["pair_style sw", f"pair_coeff * * {sw} Si"]
         for repeat in repeats:
             atoms = cell(repeat)
