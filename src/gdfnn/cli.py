@@ -213,10 +213,8 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    import json
-
     from gdfnn.experiments import si_mlearn, si_vacancy
-    from gdfnn.experiments.report import seeds_table
+    from gdfnn.experiments.report import seeds_table, write_results
 
     output = Path(args.output or args.experiment.replace("-", "_"))
     module = si_vacancy if args.experiment == "si-vacancy" else si_mlearn
@@ -235,10 +233,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.seeds > 1:
         markdown, numbers = seeds_table(tables)
         text = (f"# {args.experiment}: mean ± std over seeds {args.seed}.."
-                f"{args.seed + args.seeds - 1}\n\n{markdown}\n")
-        (output / "report_seeds.md").write_text(text)
-        (output / "results_seeds.json").write_text(json.dumps(numbers, indent=2))
-        print(text, end="")
+                f"{args.seed + args.seeds - 1}\n\n{markdown}")
+        write_results(output, numbers, text, suffix="_seeds")
+        print(text)
     print(f"results in {output}/")
     return 0
 

@@ -27,8 +27,9 @@ def seeds_table(tables: list[tuple[list[str], list[list]]]) -> tuple[str, dict]:
     return markdown_table(headers, rows), numbers
 
 
-def write_results(out: Path, results: dict, markdown: str) -> None:
-    with atomic_write(out / "results.json") as f:
+def write_results(out: Path, results: dict, markdown: str, suffix: str = "") -> None:
+    """``results{suffix}.json`` and ``report{suffix}.md`` in ``out``, each written whole."""
+    with atomic_write(out / f"results{suffix}.json") as f:
         json.dump(results, f, indent=2)
-    with atomic_write(out / "report.md") as f:
+    with atomic_write(out / f"report{suffix}.md") as f:
         f.write(markdown + "\n")
