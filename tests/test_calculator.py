@@ -110,7 +110,7 @@ def test_coverage_is_the_gdf_against_the_training_atoms(random_potential, sheare
     rho = inside.calc.get_property("rho", inside)
     expected = density(pot.transforms["Si"].scaled(pot.descriptor.compute(inside).values), 0.05,
                        reference=pot.gdf_reference["Si"]).numpy()
-    np.testing.assert_allclose(rho, expected, rtol=1e-12)
+    np.testing.assert_allclose(rho, expected, rtol=1e-5)  # float32 kernel sums
     assert (inside.calc.get_property("outside", inside) == 0).all()
     away.calc = NNPCalculator(pot)
     far = away.calc.get_property("rho", away)  # asked for: computed without coverage=True

@@ -27,3 +27,26 @@ def test_gdf_cache_computes_each_setting_once(tmp_path, monkeypatch):
     other = Config.model_validate({"gdf": {"enabled": True, "sigma": 0.2}})
     with pytest.raises(AssertionError, match="computed again"):
         steps.compute_gdf(scaled, other, ctx, tmp_path)  # another sigma: another entry
+
+
+def test_a_large_gdf_reference_is_stored_compressed(toy_config, tmp_path, monkeypatch):
+    from gdfnn import train
+    from gdfnn.model.potential import Potential
+
+    # a wide sigma (1.0 on [-1, 1] features): the 96 atoms merge into fewer clusters
+    full = train(toy_config(output={"directory": str(tmp_path / "full")}, gdf={"sigma": 1.0}))
+    assert not full.gdf_reference_counts
+    points = full.gdf_reference["Si"]
+    monkeypatch.setattr(steps, "GDF_REFERENCE_LIMIT_BYTES", points.numel() * 8 - 1)
+    train(toy_config(output={"directory": str(tmp_path / "small")}, gdf={"sigma": 1.0}))
+    small = Potential.load(tmp_path / "small" / "potential.pt")
+    counts = small.gdf_reference_counts["Si"]
+    assert small.gdf_reference["Si"].shape[0] < points.shape[0] == int(counts.sum())
+    low, high = small.reference_range("Si")
+    assert torch.equal(low, points.min(0).values) and torch.equal(high, points.max(0).values)
+    x = points[::3] + 0.01
+    species = torch.zeros(x.shape[0], dtype=torch.long)
+    raw = x * full.transforms["Si"].scale.double() + full.transforms["Si"].shift.double()
+    exact, out_exact = full.coverage(raw, species)
+    approx, out_approx = small.coverage(raw, species)
+    assert np.allclose(approx, exact, rtol=0.05) and np.array_equal(out_approx, out_exact)

@@ -70,12 +70,12 @@ def folded_layers(potential: Potential, element: str) -> list[tuple[np.ndarray, 
 def training_range(potential: Potential, element: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(min, max) of each raw symmetry function over the training atoms (widened by 1e-9 of
     the range), from the GDF reference the potential carries; None without one."""
-    reference = potential.gdf_reference.get(element)
-    if reference is None or reference.numel() == 0:
+    if element not in potential.gdf_reference:
         return None
     t = potential.transforms[element]
-    raw = reference.double() * t.scale.detach().double().cpu() + t.shift.detach().double().cpu()
-    low, high = raw.min(0).values.numpy(), raw.max(0).values.numpy()
+    low, high = (r * t.scale.detach().double().cpu() + t.shift.detach().double().cpu()
+                 for r in potential.reference_range(element))
+    low, high = low.numpy(), high.numpy()
     # widened by 1e-9 of the range: a training value recomputed by another code (rounding
     # ~1e-13) must not count as outside
     margin = 1e-9 * (high - low + np.abs(low) + np.abs(high))

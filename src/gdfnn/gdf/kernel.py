@@ -21,7 +21,9 @@ TILE_ROWS, TILE_COLS = 512, 2048
 EXP_FLOOR = {torch.float64: -700.0, torch.float32: -80.0}
 
 
-def _augment(x: torch.Tensor, inv_h: float, query: bool) -> torch.Tensor:
+def augment(x: torch.Tensor, inv_h: float, query: bool) -> torch.Tensor:
+    """``[x, |x|^2, 1]`` (queries) or ``[2y, -1, -|y|^2] / h`` (references) of rows
+    ``(n, D)``: their products are ``-|x - y|^2 / h``."""
     sq = (x * x).sum(1, keepdim=True)
     ones = torch.ones_like(sq)
     if query:
@@ -53,8 +55,8 @@ def gaussian_sums(
     refs = queries if symmetric else references
     # Centring changes no distance but shrinks |x|^2, hence the GEMM cancellation error.
     centre = refs.mean(0)
-    qa = _augment(queries - centre, inv_h, query=True)
-    ra = _augment(refs - centre, inv_h, query=False)
+    qa = augment(queries - centre, inv_h, query=True)
+    ra = augment(refs - centre, inv_h, query=False)
     weights = (torch.ones(refs.shape[0], dtype=queries.dtype, device=queries.device)
                if ref_weights is None else ref_weights.to(queries.dtype))
     m, k = qa.shape[0], ra.shape[0]
@@ -92,8 +94,8 @@ def nearest_sq_distances(points: torch.Tensor, *, tile_rows: int = TILE_ROWS,
     exactly from the difference vector, so rounding never turns a distance into 0."""
     m = points.shape[0]
     centred = points - points.mean(0)
-    qa = _augment(centred, 1.0, query=True)
-    ra = _augment(centred, 1.0, query=False)
+    qa = augment(centred, 1.0, query=True)
+    ra = augment(centred, 1.0, query=False)
     best = torch.empty(m, dtype=torch.long, device=points.device)
     buffer = torch.empty(tile_rows * tile_cols, dtype=points.dtype, device=points.device)
     best_value = torch.full((m,), float("-inf"), dtype=points.dtype, device=points.device)

@@ -20,7 +20,8 @@ from torch import nn
 from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_save
-from gdfnn.gdf.density import DEFAULT_SIGMA, density
+from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.gdf.reference import DensityReference
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.outputs import Prediction, atomistic_outputs
 from gdfnn.model.scaling import ElementTransform, transform_features
@@ -38,6 +39,9 @@ ACTIVATION = "activation"  # str, see model.network.ACTIVATIONS
 STATE = "state_dict"  # {name: tensor}: transforms.<element>.*, networks.nets.<element>.*
 METADATA = "metadata"  # plain values: config, GDF settings, source of an import
 GDF_REFERENCE = "gdf_reference"  # {element: (M_e, D_e) float64} scaled training features
+# present only for a compressed reference (cluster centroids instead of every atom):
+GDF_REFERENCE_COUNTS = "gdf_reference_counts"  # {element: (M_e,)} members of each centroid
+GDF_REFERENCE_RANGE = "gdf_reference_range"  # {element: (2, D_e)} min, max of the members
 
 
 class Potential(nn.Module):
@@ -53,18 +57,26 @@ class Potential(nn.Module):
         networks: the per-element networks.
         metadata: plain values kept in the file (training-config digest, GDF settings).
         gdf_reference: per element, the scaled pre-PCA training features ``(M_e, D_e)``
-            (kept on the CPU in float64; not moved by ``.to``).
+            (kept on the CPU in float64; not moved by ``.to``), or the centroids of a
+            compressed reference (see :func:`gdfnn.gdf.reference.compress_reference`).
+        gdf_reference_counts, gdf_reference_range: of a compressed reference, per element,
+            the members of each centroid ``(M_e,)`` and the members' min and max ``(2, D_e)``.
     """
 
     def __init__(self, descriptor: SymmetryFunctions, transforms: dict[str, ElementTransform],
                  networks: AtomicEnergies, metadata: dict | None = None,
-                 gdf_reference: dict[str, torch.Tensor] | None = None):
+                 gdf_reference: dict[str, torch.Tensor] | None = None,
+                 gdf_reference_counts: dict[str, torch.Tensor] | None = None,
+                 gdf_reference_range: dict[str, torch.Tensor] | None = None):
         super().__init__()
         self.descriptor = descriptor
         self.transforms = nn.ModuleDict(transforms)
         self.networks = networks
         self.metadata = dict(metadata or {})
         self.gdf_reference = dict(gdf_reference or {})
+        self.gdf_reference_counts = dict(gdf_reference_counts or {})
+        self.gdf_reference_range = dict(gdf_reference_range or {})
+        self._density_references: dict[tuple[str, float], DensityReference] = {}
 
     @property
     def elements(self) -> list[str]:
@@ -108,17 +120,33 @@ class Potential(nn.Module):
         outside = np.zeros(species.numel(), dtype=np.int64)
         for n, element in enumerate(self.elements):
             mine = species == n
-            reference = self.gdf_reference.get(element)
-            if not mine.any() or reference is None:
+            if not mine.any() or element not in self.gdf_reference:
                 continue
-            t = self.transforms[element]
-            x = (features[mine][:, : t.n_features] - t.shift.detach().cpu().double()) / \
-                t.scale.detach().cpu().double()
-            rho[mine.numpy()] = density(x, self.gdf_sigma(element, sigma),
-                                        reference=reference).numpy()
-            low, high = reference.min(0).values, reference.max(0).values
-            outside[mine.numpy()] = ((x < low) | (x > high)).sum(1).numpy()
+            reference = self.density_reference(element, sigma)
+            x = self.transforms[element].scaled(features[mine][:, : reference.n_features])
+            rho[mine.numpy()] = reference.rho(x).numpy()
+            outside[mine.numpy()] = reference.outside(x).numpy()
         return rho, outside
+
+    def density_reference(self, element: str, sigma: float | None = None) -> DensityReference:
+        """The stored GDF reference of ``element``, prepared for queries (built once per
+        sigma and kept)."""
+        sigma = self.gdf_sigma(element, sigma)
+        key = (element, sigma)
+        if key not in self._density_references:
+            low, high = self.reference_range(element)
+            self._density_references[key] = DensityReference(
+                self.gdf_reference[element], sigma,
+                counts=self.gdf_reference_counts.get(element), low=low, high=high)
+        return self._density_references[key]
+
+    def reference_range(self, element: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Min and max ``(D,)`` of the scaled training features of ``element``."""
+        if element in self.gdf_reference_range:
+            low, high = self.gdf_reference_range[element].double()
+            return low, high
+        reference = self.gdf_reference[element].double()
+        return reference.min(0).values, reference.max(0).values
 
     # ----- evaluation -----------------------------------------------------------------
     def outputs(self, block: FeatureBlock, volume: float | None = None) -> Prediction:
@@ -164,7 +192,9 @@ class Potential(nn.Module):
                 ACTIVATION: self.networks.activation,
                 STATE: {k: v.detach().cpu() for k, v in self.state_dict().items()},
                 METADATA: self.metadata,
-                GDF_REFERENCE: {e: v.detach().cpu() for e, v in self.gdf_reference.items()}}
+                GDF_REFERENCE: {e: v.detach().cpu() for e, v in self.gdf_reference.items()},
+                GDF_REFERENCE_COUNTS: dict(self.gdf_reference_counts),
+                GDF_REFERENCE_RANGE: dict(self.gdf_reference_range)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Potential:
@@ -186,7 +216,8 @@ class Potential(nn.Module):
         networks = AtomicEnergies(sf.elements, sf.n_features, data[HIDDEN], data[ACTIVATION])
         networks.to(next(iter(weights.values())).dtype)
         networks.load_state_dict(weights)
-        return cls(sf, transforms, networks, data.get(METADATA), data.get(GDF_REFERENCE))
+        return cls(sf, transforms, networks, data.get(METADATA), data.get(GDF_REFERENCE),
+                   data.get(GDF_REFERENCE_COUNTS), data.get(GDF_REFERENCE_RANGE))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``potential.pt`` atomically."""

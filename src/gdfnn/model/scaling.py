@@ -50,8 +50,9 @@ class ElementTransform(nn.Module):
         return self.shift.numel()
 
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
-        """Scaled, pre-PCA features (what the GDF uses)."""
-        return (x - self.shift) / self.scale
+        """Scaled, pre-PCA features (what the GDF uses), in the dtype and on the device of
+        ``x`` (float64 features stay float64 under a float32 potential)."""
+        return (x - self.shift.to(x)) / self.scale.to(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Network inputs ``(n, D)`` from raw features ``(n, D)``."""

@@ -28,6 +28,7 @@ from gdfnn.data.store import ENERGY as STORE_ENERGY
 from gdfnn.fileio import atomic_save
 from gdfnn.gdf.dataset import ElementGdf, element_gdf, normalise_jointly, scatter_to_atoms
 from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.gdf.reference import compress_reference
 from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
 from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import ElementTransform, fit_transforms
@@ -195,17 +196,33 @@ def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
     ctx.barrier()
 
 
-def gdf_reference(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]]
-                  ) -> dict[str, torch.Tensor]:
-    """The scaled training features per element, for the potential file, when they fit in
-    :data:`GDF_REFERENCE_LIMIT_BYTES` (else none: evaluation then has no GDF bins)."""
+def gdf_reference(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                  sigma: dict[str, float]) -> dict[str, dict]:
+    """The GDF reference the potential file carries, as keyword arguments of
+    :class:`Potential` (``gdf_reference`` and, when compressed, ``gdf_reference_counts`` and
+    ``gdf_reference_range``): the scaled training features per element when they fit in
+    :data:`GDF_REFERENCE_LIMIT_BYTES`, else their compressed set (cluster centroids with
+    counts, rho's measured error logged); none when even that does not fit."""
     reference = {e: x[train].contiguous() for e, (x, train) in scaled.items()}
-    size = sum(x.numel() * x.element_size() for x in reference.values())
-    if size > GDF_REFERENCE_LIMIT_BYTES:
-        log.warning("GDF reference (%.0f MB) exceeds %.0f MB: not stored in the potential",
-                    size / 2**20, GDF_REFERENCE_LIMIT_BYTES / 2**20)
+    if _size(reference) <= GDF_REFERENCE_LIMIT_BYTES:
+        return {"gdf_reference": reference}
+    compressed = {e: compress_reference(x, sigma[e]) for e, x in reference.items()}
+    centroids = {e: c.centroids for e, c in compressed.items()}
+    for e, c in compressed.items():
+        log.info("GDF reference of %s compressed: %d atoms -> %d centroids, rho error <= "
+                 "%.2g relative (%d atoms checked)", e, reference[e].shape[0],
+                 c.centroids.shape[0], c.max_rel_error, c.checked)
+    if _size(centroids) > GDF_REFERENCE_LIMIT_BYTES:
+        log.warning("GDF reference (%.0f MB compressed) exceeds %.0f MB: not stored in the "
+                    "potential", _size(centroids) / 2**20, GDF_REFERENCE_LIMIT_BYTES / 2**20)
         return {}
-    return reference
+    return {"gdf_reference": centroids,
+            "gdf_reference_counts": {e: c.counts for e, c in compressed.items()},
+            "gdf_reference_range": {e: c.range for e, c in compressed.items()}}
+
+
+def _size(tensors: dict[str, torch.Tensor]) -> int:
+    return sum(x.numel() * x.element_size() for x in tensors.values())
 
 
 def gdf_metadata(config: Config, per_element: dict[str, ElementGdf] | None,
@@ -274,12 +291,12 @@ def build_networks(prepared: PreparedData, features: TrainingFeatures, config: C
 
 def build_potential(prepared: PreparedData, transforms: dict[str, ElementTransform],
                     networks: AtomicEnergies, config: Config, metadata: dict,
-                    reference: dict[str, torch.Tensor]) -> Potential:
+                    reference: dict[str, dict]) -> Potential:
     """The potential around the (shared, trained in place) networks; its transforms are
     copies in the networks' dtype and device (the training sets keep theirs in float64)."""
     own = {e: copy.deepcopy(t) for e, t in transforms.items()}
     potential = Potential(prepared.descriptor, own, networks,
-                          {"config": config.model_dump(mode="json"), **metadata}, reference)
+                          {"config": config.model_dump(mode="json"), **metadata}, **reference)
     parameter = next(networks.parameters())
     for t in potential.transforms.values():
         t.to(device=parameter.device, dtype=parameter.dtype)

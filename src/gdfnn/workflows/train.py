@@ -47,10 +47,10 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
                               * steps.effective_sample_size(per_element))
     sets = steps.build_sets(prepared, transforms, config, ctx, weights)
     networks = steps.build_networks(prepared, features, config, ctx)
-    potential = steps.build_potential(
-        prepared, transforms, networks, config,
-        {"gdf": steps.gdf_metadata(config, per_element, sf.elements)},
-        steps.gdf_reference(scaled))
+    gdf_metadata = steps.gdf_metadata(config, per_element, sf.elements)
+    potential = steps.build_potential(prepared, transforms, networks, config,
+                                      {"gdf": gdf_metadata},
+                                      steps.gdf_reference(scaled, gdf_metadata["sigma"]))
     trainer = Trainer(networks, sets.train, sets.valid, options, out,
                       save_potential=lambda: potential.save(out / POTENTIAL_FILE),
                       checkpoint_every=config.output.checkpoint_every,

@@ -1,0 +1,65 @@
+"""Benchmark: the cost of coverage (GDF rho of every atom against the training atoms) beside
+the force call it rides on.
+
+Potential: the 26-D default Si set and 26-30-30-1 network of ``benchmarks.md``; its GDF
+reference: the scaled features of rattled 64-atom diamond cells (0.05-0.25 Å), 12,800 and
+51,200 atoms, exact and compressed (``gdf.reference.compress_reference``, what ``gdfnn
+train`` stores above 50 MB). Query: one rattled 64-atom cell. Printed: the force call alone
+(``Potential.predict``) and with ``coverage=True``, measured in the same run.
+
+    python -m benchmarks.coverage [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import torch
+from ase.build import bulk
+
+from benchmarks.common import best_time, print_table, set_threads
+from benchmarks.md import potential
+from gdfnn import Potential
+from gdfnn.gdf.reference import compress_reference
+
+
+def reference(pot, n_atoms: int) -> torch.Tensor:
+    frames = []
+    for seed in range(n_atoms // 64):
+        atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+        atoms.rattle(0.05 + 0.2 * (seed % 5) / 4, seed=seed)
+        frames.append(atoms)
+    blocks = pot.descriptor.compute_many(frames, progress=False)
+    return pot.transforms["Si"].scaled(torch.cat([b.values for b in blocks]).double())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    set_threads(2)
+    pot = potential()
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    atoms.rattle(0.1, seed=12345)
+    repeats = 3 if args.quick else 7
+    plain = best_time(lambda: pot.predict(atoms), repeats=repeats)
+    rows = [["-", "force call alone", f"{plain * 1e3:.2f}", "-"]]
+    for n_atoms in (12_800, 51_200):
+        points = reference(pot, n_atoms)
+        compressed = compress_reference(points, 0.02)
+        for label, refs, counts in [("exact", points, None),
+                                    (f"compressed to {compressed.centroids.shape[0]:,} "
+                                     f"(rho error {compressed.max_rel_error:.1e})",
+                                     compressed.centroids, compressed.counts)]:
+            carrier = Potential(pot.descriptor, dict(pot.transforms), pot.networks, pot.metadata,
+                                {"Si": refs}, None if counts is None else {"Si": counts})
+            t = best_time(partial(carrier.predict, atoms, coverage=True), repeats=repeats)
+            rows.append([f"{n_atoms:,}", f"with coverage, {label}", f"{t * 1e3:.2f}",
+                         f"{100 * (t - plain) / plain:+.0f} %"])
+    print_table(["reference atoms", "64-atom Si call", "ms", "extra vs force call"], rows)
+
+
+if __name__ == "__main__":
+    main()
