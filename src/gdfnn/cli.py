@@ -153,6 +153,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from gdfnn.data import load_sources, validate_structures
+    from gdfnn.workflows.uncertainty import format_uncertainty, uncertainty
+
+    potential = _potential(args.potential, args)
+    ensemble = [_potential(p, args) for p in args.ensemble]
+    frames = load_sources(args.data)
+    validate_structures(frames, elements=potential.elements)
+    result = uncertainty(potential, frames, ensemble, sigma=args.sigma, output=args.output,
+                         plot=not args.no_plots)
+    print(format_uncertainty(result))
+    print(f"results in {args.output}/ (uncertainty.csv, .json, .md, .png)")
+    return 0
+
+
 def _structure(args: argparse.Namespace):
     from ase.io import read
 
@@ -382,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     _add_potential_units(p)
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("uncertainty", help="does GDF coverage predict the force error?",
+                       description="Per atom of labelled data: the force error |dF| (eV/Å), "
+                       "GDF rho against the training atoms, functions outside the training range "
+                       "(n2p2's test) and, with --ensemble, the force spread of the potentials "
+                       "(eV/Å). Scores each signal by Spearman's correlation with the error and "
+                       "the recall of the worst 5 %% of atoms among the 5 %% flagged, with its "
+                       "cost; uncertainty.csv, .json, .md and .png.")
+    p.add_argument("potential", help="potential.pt trained by gdfnn (it carries the reference)")
+    p.add_argument("--data", nargs="+", required=True, help="labelled data files")
+    p.add_argument("--ensemble", nargs="*", default=[], metavar="POTENTIAL",
+                   help="more potentials (other seeds) for the ensemble spread")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="GDF width (default: the one the potential was trained with)")
+    p.add_argument("--output", default="uncertainty", help="output directory")
+    p.add_argument("--no-plots", action="store_true")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_uncertainty)
 
     p = sub.add_parser("export", help="write a potential for LAMMPS (gdfnn, n2p2/hdnnp, "
                        "SIMPLE-NN/nn)",

@@ -136,3 +136,18 @@ def rare_vs_bulk(points: dict[str, tuple], path: str | os.PathLike) -> None:
     ax.set_ylabel("force RMSE, rarest 10 % (eV/Å)")
     ax.legend(fontsize=6)
     _save(fig, path)
+
+
+def error_vs_signals(panels: dict[str, tuple[np.ndarray, bool]], error: np.ndarray,
+                     path: str | os.PathLike) -> None:
+    """One panel per signal: the per-atom force error |dF| (eV/Å) against the signal's value
+    (``{label: (values (N,), log x axis)}``)."""
+    fig, axes = _subplots(len(panels), (4.2 * len(panels), 3.6))
+    for ax, (label, (values, log_x)) in zip(axes[0], panels.items(), strict=True):
+        shown = values > 0 if log_x else np.ones(len(values), bool)
+        ax.scatter(values[shown], error[shown], s=3, alpha=0.4, color="tab:blue")
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("|F_pred - F_ref| (eV/Å)")
+    _save(fig, path)

@@ -1,0 +1,160 @@
+"""Does a signal predict the force error? GDF coverage against n2p2's range test and an
+ensemble's spread, per atom, on labelled frames (``gdfnn uncertainty``).
+
+Signals, each read as "larger = less trustworthy":
+    - ``gdf``: -log10(rho), rho the GDF of the atom against the potential's training atoms
+      (one model, no extra network evaluation);
+    - ``outside``: how many of its symmetry functions lie outside the training range (n2p2);
+    - ``ensemble``: sqrt(mean_m |F_m - mean F|^2) over the potential and the ``ensemble``
+      potentials (DeePMD's force deviation), eV/Å.
+Each is scored against the true force error |F_pred - F_ref| (eV/Å, the main potential's):
+Spearman's rank correlation, and the recall of the worst ``fraction`` of atoms among the
+``fraction`` of atoms the signal flags. Costs are measured: seconds per atom of each signal
+beside the main potential's force call.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from gdfnn.analysis import plots
+from gdfnn.analysis.tables import markdown_table
+from gdfnn.data.structure import Structure
+from gdfnn.errors import InputError
+from gdfnn.fileio import atomic_write
+from gdfnn.model.potential import Potential
+
+#: Share of atoms flagged by a signal and counted as worst, for the recall.
+FLAG_FRACTION = 0.05
+GDF, OUTSIDE, ENSEMBLE = "gdf", "outside", "ensemble"
+
+
+@dataclass
+class AtomSignals:
+    """Per atom ``(N,)``: its frame, index, element, group, force error (eV/Å), and the
+    signals; ``seconds``: wall time of the force call and of each signal."""
+
+    frame: np.ndarray
+    atom: np.ndarray
+    element: np.ndarray
+    group: np.ndarray
+    force_error: np.ndarray
+    rho: np.ndarray
+    outside: np.ndarray
+    ensemble_std: np.ndarray | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def signals(self) -> dict[str, np.ndarray]:
+        """The signals, larger = less trustworthy."""
+        out = {GDF: -np.log10(np.maximum(self.rho, 1e-300)), OUTSIDE: self.outside.astype(float)}
+        if self.ensemble_std is not None:
+            out[ENSEMBLE] = self.ensemble_std
+        return out
+
+
+def atom_signals(potential: Potential, frames: list[Structure],
+                 ensemble: list[Potential] = (), sigma: float | None = None) -> AtomSignals:
+    """Force errors and signals of every atom of ``frames`` (which need forces)."""
+    if not potential.gdf_reference:
+        raise InputError("the potential carries no GDF reference (imported, or trained with a "
+                         "reference over the size limit): no coverage to test")
+    atoms = [s.atoms for s in frames]
+    start = time.perf_counter()
+    preds = potential.predict_many(atoms)
+    seconds = {"force call": time.perf_counter() - start}
+    forces = np.concatenate([p["forces"] for p in preds])
+    error = np.linalg.norm(forces - np.concatenate([s.forces for s in frames]), axis=1)
+    blocks = potential.descriptor.compute_many(atoms, progress=False)
+    values, species = torch.cat([b.values for b in blocks]), torch.cat([b.species for b in blocks])
+    start = time.perf_counter()
+    rho, outside = potential.coverage(values, species, sigma)
+    seconds[GDF] = time.perf_counter() - start
+    std = None
+    if ensemble:
+        start = time.perf_counter()
+        members = [forces] + [np.concatenate([p["forces"] for p in member.predict_many(atoms)])
+                              for member in ensemble]
+        seconds[ENSEMBLE] = time.perf_counter() - start
+        stacked = np.stack(members)
+        std = np.sqrt(((stacked - stacked.mean(0)) ** 2).sum(2).mean(0))
+    frame = np.repeat(np.arange(len(frames)), [s.n_atoms for s in frames])
+    return AtomSignals(frame, np.concatenate([np.arange(s.n_atoms) for s in frames]),
+                       np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
+                       np.array([s.group for s in frames])[frame], error, rho, outside, std,
+                       seconds)
+
+
+def score(error: np.ndarray, signal: np.ndarray, fraction: float = FLAG_FRACTION
+          ) -> dict[str, float]:
+    """Spearman's rho of ``signal`` with ``error`` and the recall of the worst ``fraction``
+    of atoms among the ``fraction`` with the largest signal (ties broken by atom order)."""
+    n = max(1, round(fraction * len(error)))
+    worst = set(np.argsort(-error, kind="stable")[:n].tolist())
+    flagged = set(np.argsort(-signal, kind="stable")[:n].tolist())
+    correlation = spearmanr(signal, error).statistic if np.ptp(signal) > 0 else float("nan")
+    return {"spearman": float(correlation), "recall": len(worst & flagged) / n, "atoms": len(error)}
+
+
+def uncertainty(potential: Potential, frames: list[Structure], ensemble: list[Potential] = (),
+                *, sigma: float | None = None, output: str | Path | None = None,
+                plot: bool = True) -> dict:
+    """Scores of every signal on all atoms and per group; with ``output``, writes
+    ``uncertainty.csv`` (per atom), ``uncertainty.json``, ``uncertainty.md`` and a plot."""
+    data = atom_signals(potential, list(frames), list(ensemble), sigma)
+    signals = data.signals()
+    scopes = {"all": np.ones(len(data.force_error), bool)}
+    scopes.update({f"group {g}": data.group == g for g in dict.fromkeys(data.group)})
+    n_atoms = len(data.force_error)
+    result = {"atoms": n_atoms, "ensemble_size": 1 + len(ensemble), "flag_fraction": FLAG_FRACTION,
+              "ms_per_atom": {k: 1e3 * v / n_atoms for k, v in data.seconds.items()},
+              "scores": {scope: {name: score(data.force_error[mask], s[mask])
+                                 for name, s in signals.items()}
+                         for scope, mask in scopes.items() if mask.sum() >= 2}}
+    if output is not None:
+        _write(Path(output), data, result, plot)
+    return result
+
+
+def format_uncertainty(result: dict) -> str:
+    """The markdown table of the scores and costs."""
+    cost = result["ms_per_atom"]
+    rows = [[scope, name, s["atoms"], s["spearman"], s["recall"],
+             cost[name] if name != OUTSIDE else "(in gdf's)"]
+            for scope, by_signal in result["scores"].items() for name, s in by_signal.items()]
+    head = (f"{result['atoms']} atoms; ensemble of {result['ensemble_size']}; recall: worst "
+            f"{100 * result['flag_fraction']:.0f} % of atoms among the "
+            f"{100 * result['flag_fraction']:.0f} % flagged; force call "
+            f"{cost['force call']:.3f} ms/atom\n\n")
+    return head + markdown_table(["atoms", "signal", "n", "Spearman with |dF|",
+                                  "recall of worst", "signal cost (ms/atom)"], rows)
+
+
+def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "uncertainty.csv") as f:
+        writer = csv.writer(f)
+        writer.writerow(["frame", "atom", "element", "group", "force_error_eV_per_A", "rho",
+                         "outside", "ensemble_std_eV_per_A"])
+        for k in range(len(data.force_error)):
+            writer.writerow([data.frame[k], data.atom[k], data.element[k], data.group[k],
+                             f"{data.force_error[k]:.6f}", f"{data.rho[k]:.6e}",
+                             data.outside[k], "" if data.ensemble_std is None
+                             else f"{data.ensemble_std[k]:.6f}"])
+    with atomic_write(out / "uncertainty.json") as f:
+        json.dump(result, f, indent=2)
+    with atomic_write(out / "uncertainty.md") as f:
+        f.write(format_uncertainty(result) + "\n")
+    if plot:
+        panels = {"GDF rho": (data.rho, True), "functions outside the range": (data.outside,
+                                                                                False)}
+        if data.ensemble_std is not None:
+            panels["ensemble force std (eV/Å)"] = (data.ensemble_std, True)
+        plots.error_vs_signals(panels, data.force_error, out / "uncertainty.png")
