@@ -168,6 +168,35 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_select(args: argparse.Namespace) -> int:
+    from gdfnn.data import load_sources
+    from gdfnn.workflows.selection import select
+
+    potential = _potential(args.potential, args)
+    pool = load_sources(args.pool)
+    picks = select(potential, pool, args.n, args.output, args.sigma)
+    for order, p in enumerate(picks):
+        s = pool[p.frame]
+        print(f"{order:4d}: {s.label} (pool frame {p.frame}, {s.group}): min rho "
+              f"{p.score:.3e} at atom {p.atom}")
+    print(f"{len(picks)} frames -> {args.output}/selected.extxyz, selection.csv")
+    return 0
+
+
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from gdfnn.data import load_sources
+    from gdfnn.workflows.selection import prune
+
+    potential = _potential(args.potential, args) if args.potential else None
+    frames = load_sources(args.train)
+    kept, dropped = prune(frames, args.keep, args.output, potential=potential, sigma=args.sigma)
+    print(f"kept {len(kept)} of {len(frames)} frames -> {args.output}; dropped, most redundant "
+          f"first: {Path(args.output).stem}_dropped.csv")
+    for p in dropped[:5]:
+        print(f"  {frames[p.frame].label} ({frames[p.frame].group}): mean rho {p.score:.3e}")
+    return 0
+
+
 def _structure(args: argparse.Namespace):
     from ase.io import read
 
@@ -415,6 +444,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     _add_potential_units(p)
     p.set_defaults(run=_cmd_uncertainty)
+
+    p = sub.add_parser("select", help="pick the candidate frames that add the most coverage",
+                       description="Greedy: each pick is the pool frame whose least covered atom "
+                       "has the lowest GDF rho against the potential's training atoms and the "
+                       "frames already picked. Writes selected.extxyz (pick order) and "
+                       "selection.csv (frame, min rho, atom); deterministic.")
+    p.add_argument("pool", nargs="+", help="candidate frames (MD trajectory, candidates.extxyz "
+                   "of gdfnn md --coverage-save, ...); labels not needed")
+    p.add_argument("--potential", required=True, help="potential.pt trained by gdfnn")
+    p.add_argument("--n", type=int, required=True, help="frames to pick")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="GDF width (default: the one the potential was trained with)")
+    p.add_argument("--output", default="selection", help="output directory")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_select)
+
+    p = sub.add_parser("prune", help="drop the most redundant training frames",
+                       description="Greedy: drop the frame with the highest mean GDF rho of its "
+                       "atoms against the frames still kept, recompute, repeat until --keep of "
+                       "the frames are left. Writes the kept frames (extxyz) and "
+                       "<output stem>_dropped.csv (drop order).")
+    p.add_argument("train", nargs="+", help="training data files")
+    p.add_argument("--keep", type=float, required=True, help="fraction of frames to keep, (0, 1]")
+    p.add_argument("--output", required=True, help="extxyz file of the kept frames")
+    p.add_argument("--potential", default=None,
+                   help="take descriptor, scaling and sigma from this potential (default: the "
+                   "default descriptor, min-max scaling fitted on TRAIN, sigma 0.02)")
+    p.add_argument("--sigma", type=float, default=None, help="GDF width")
+    _add_potential_units(p)
+    p.set_defaults(run=_cmd_prune)
 
     p = sub.add_parser("export", help="write a potential for LAMMPS (gdfnn, n2p2/hdnnp, "
                        "SIMPLE-NN/nn)",
