@@ -257,11 +257,12 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from gdfnn.experiments import si_mlearn, si_vacancy
+    from gdfnn.experiments import active_learning, si_mlearn, si_vacancy
     from gdfnn.experiments.report import seeds_table, write_results
 
     output = Path(args.output or args.experiment.replace("-", "_"))
-    module = si_vacancy if args.experiment == "si-vacancy" else si_mlearn
+    module = {"si-vacancy": si_vacancy, "si-mlearn": si_mlearn,
+              "active-learning": active_learning}[args.experiment]
     tables = []
     for k in range(args.seeds):
         seed = args.seed + k
@@ -269,6 +270,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if args.experiment == "si-vacancy":
             results = si_vacancy.run_si_vacancy(where, preset=args.preset,
                                                 reference=args.reference, seed=seed)
+        elif args.experiment == "active-learning":
+            results = active_learning.run_active_learning(where, preset=args.preset,
+                                                          reference=args.reference, seed=seed)
         else:
             results = si_mlearn.run_si_mlearn(where, data=args.data, epochs=args.epochs,
                                               seed=seed)
@@ -534,10 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="si-vacancy: the paper's Figure 1 on a classical reference "
                        "potential (sample MD, train NNP-c and NNP-GDF, defect/bulk force RMSE, "
                        "error vs GDF, feature map, NEB barrier). si-mlearn: NNP-c vs NNP-GDF on "
-                       "the mlearn Si DFT data, test errors per config_type and defect atoms.")
-    p.add_argument("experiment", choices=["si-vacancy", "si-mlearn"])
+                       "the mlearn Si DFT data, test errors per config_type and defect atoms. "
+                       "active-learning: label frames chosen by GDF coverage (gdfnn select) or "
+                       "at random, 5 rounds, the reference potential standing in for DFT; "
+                       "rare-event and bulk force error per round.")
+    p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="si-vacancy size: quick (<10 min), full (the paper's 800 frames)")
+                   help="size: quick (si-vacancy < 10 min; active-learning ~10 min a seed), "
+                   "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "
+                   "test)")
     p.add_argument("--reference", default="sw-si", choices=list(LATTICE))
     p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")

@@ -4,6 +4,7 @@ import pytest
 from gdfnn.experiments.sampling import (
     compact_cluster,
     diamond_si,
+    interstitial_mask,
     low_coordination_mask,
     sample_md,
     strained,
@@ -70,3 +71,18 @@ def test_sampling_is_reproducible_with_a_seed():
         assert x.arrays["defect"].sum() == 4
         assert x.get_potential_energies().sum() == pytest.approx(x.get_potential_energy())
     assert not np.array_equal(a[-1].positions, c[-1].positions)
+
+
+def test_interstitial_mask_marks_the_crowded_site_and_its_neighbours():
+    perfect = diamond_si()
+    assert not interstitial_mask(perfect, perfect.positions).any()
+    atoms = with_tetrahedral_interstitial(perfect)
+    mask = interstitial_mask(atoms, perfect.positions)
+    distances = atoms.get_distances(64, range(64), mic=True)
+    assert mask[64]  # the interstitial
+    assert mask[:64][distances < 2.4].all()  # the four atoms around the tetrahedral site
+    assert mask.sum() <= 9 and not mask[:64][distances > 4.8].any()  # two bonds at most
+    shift = np.array([0.3, -0.2, 0.1])  # a rigid shift of atoms and sites together
+    shifted = atoms.copy()
+    shifted.positions += shift
+    assert np.array_equal(interstitial_mask(shifted, perfect.positions + shift), mask)

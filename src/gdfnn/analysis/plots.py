@@ -151,3 +151,19 @@ def error_vs_signals(panels: dict[str, tuple[np.ndarray, bool]], error: np.ndarr
         ax.set_xlabel(label)
         ax.set_ylabel("|F_pred - F_ref| (eV/Å)")
     _save(fig, path)
+
+
+def learning_rounds(curves: dict[str, tuple[list[int], dict[str, list[float]]]],
+                    path: str | os.PathLike) -> None:
+    """Force RMSE (eV/Å) against labelled frames, one panel per metric, one line per
+    ``{label: (labelled frames, {metric: values})}``."""
+    metrics = list(next(iter(curves.values()))[1])
+    fig, axes = _subplots(len(metrics), (4.6 * len(metrics), 3.6))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for k, (label, (x, values)) in enumerate(curves.items()):
+            ax.plot(x, values[metric], "o-" if "coverage" in label else "s--",
+                    color=COLORS[k % len(COLORS)], label=label)
+        ax.set_xlabel("labelled frames")
+        ax.set_ylabel(f"force RMSE, {metric} atoms (eV/Å)")
+    axes[0, 0].legend()
+    _save(fig, path)

@@ -80,20 +80,32 @@ def vacancy_neighbour_mask(atoms: ase.Atoms, sites: np.ndarray,
     minimum image); empty sites are vacancies, and the atoms on their first-shell neighbour
     sites are marked. Follows a migrating vacancy frame by frame.
     """
-    cell = atoms.cell
-    diff = atoms.positions[:, None, :] - sites[None, :, :]
-    frac = np.linalg.solve(cell.array.T, diff.reshape(-1, 3).T).T
-    frac -= np.round(frac)
-    dist = np.linalg.norm(frac @ cell.array, axis=1).reshape(len(atoms), len(sites))
-    site_of_atom = dist.argmin(1)
+    site_of_atom = _minimum_image_distances(atoms.cell.array, atoms.positions, sites).argmin(1)
     empty = np.setdiff1d(np.arange(len(sites)), site_of_atom)
-    sdiff = sites[:, None, :] - sites[None, :, :]
-    sfrac = np.linalg.solve(cell.array.T, sdiff.reshape(-1, 3).T).T
-    sfrac -= np.round(sfrac)
-    site_dist = np.linalg.norm(sfrac @ cell.array, axis=1).reshape(len(sites), len(sites))
+    site_dist = _minimum_image_distances(atoms.cell.array, sites, sites)
     neighbour_sites = np.flatnonzero(((site_dist[empty] < cutoff) & (site_dist[empty] > 0))
                                      .any(0))
     return np.isin(site_of_atom, neighbour_sites)
+
+
+def interstitial_mask(atoms: ase.Atoms, sites: np.ndarray, cutoff: float = SI_BOND_CUTOFF
+                      ) -> np.ndarray:
+    """Interstitial defect atoms: those assigned (nearest site, minimum image) to a lattice
+    site of ``sites`` that holds more than one atom, and the atoms within ``cutoff`` Å of
+    them. Follows the defect when the interstitial kicks a lattice atom on."""
+    site_of_atom = _minimum_image_distances(atoms.cell.array, atoms.positions, sites).argmin(1)
+    crowded = np.isin(site_of_atom, np.flatnonzero(np.bincount(site_of_atom) > 1))
+    near = _minimum_image_distances(atoms.cell.array, atoms.positions,
+                                    atoms.positions[crowded]) < cutoff
+    return crowded | near.any(1)
+
+
+def _minimum_image_distances(cell: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` minimum-image distances (Å) in the periodic ``cell``."""
+    diff = a[:, None, :] - b[None, :, :]
+    frac = np.linalg.solve(cell.T, diff.reshape(-1, 3).T).T
+    frac -= np.round(frac)
+    return np.linalg.norm(frac @ cell, axis=1).reshape(len(a), len(b))
 
 
 def labelled(atoms: ase.Atoms, calculator, defect: np.ndarray | None = None) -> ase.Atoms:

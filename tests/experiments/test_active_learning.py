@@ -1,0 +1,47 @@
+import json
+
+import numpy as np
+import pytest
+
+from gdfnn.experiments.active_learning import (
+    MIN_SAFE_DISTANCE,
+    PRESETS,
+    candidate_pool,
+    labels_to_match,
+)
+
+
+def test_candidate_md_stops_before_atoms_collide(random_potential):
+    pot = random_potential(elements=("Si",))  # random weights: MD goes wrong fast
+    with np.errstate(all="ignore"):
+        pool = candidate_pool(pot, PRESETS["tiny"], seed=0)
+    for s in pool:
+        d = s.atoms.get_all_distances(mic=True)[np.triu_indices(len(s.atoms), 1)]
+        assert d.min() >= MIN_SAFE_DISTANCE
+        assert s.energy is None and s.group in ("vacancy", "interstitial")
+    assert len(pool) <= 2 * PRESETS["tiny"].md_steps // PRESETS["tiny"].md_interval
+
+
+def test_labels_to_match_reads_the_first_round_at_the_target():
+    curve = [{"labelled": 50, "defect": 0.3}, {"labelled": 70, "defect": 0.2},
+             {"labelled": 90, "defect": 0.15}]
+    assert labels_to_match(curve, 0.2, "defect") == 70
+    assert labels_to_match(curve, 0.1, "defect") is None
+
+
+@pytest.mark.slow
+def test_tiny_preset_end_to_end(tmp_path, capsys):
+    pytest.importorskip("matscipy", reason="the experiment needs a reference potential")
+    from gdfnn.cli import main
+
+    assert main(["reproduce", "active-learning", "--preset", "tiny", "--output",
+                 str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["curves"]) == {"nnp_c coverage", "nnp_c random", "nnp_gdf coverage",
+                                      "nnp_gdf random"}
+    for curve in results["curves"].values():
+        assert [r["labelled"] for r in curve] == [6, 8]
+        assert all(0 < r["defect"] < 10 and 0 < r["bulk"] < 10 for r in curve)
+    assert results["test_frames"] == {"vacancy": 2, "interstitial": 2, "bulk": 2}
+    assert (tmp_path / "active_learning.png").stat().st_size > 100
+    assert "coverage selection reaches it" in capsys.readouterr().out
