@@ -189,7 +189,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
     potential = _potential(args.potential, args) if args.potential else None
     frames = load_sources(args.train)
-    kept, dropped = prune(frames, args.keep, args.output, potential=potential, sigma=args.sigma)
+    kept, dropped = prune(frames, args.keep, args.output, potential=potential, sigma=args.sigma,
+                          per_group=args.per_group)
     print(f"kept {len(kept)} of {len(frames)} frames -> {args.output}; dropped, most redundant "
           f"first: {Path(args.output).stem}_dropped.csv")
     for p in dropped[:5]:
@@ -476,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take descriptor, scaling and sigma from this potential (default: the "
                    "default descriptor, min-max scaling fitted on TRAIN, sigma 0.02)")
     p.add_argument("--sigma", type=float, default=None, help="GDF width")
+    p.add_argument("--per-group", action="store_true",
+                   help="keep --keep of every group (config_type / structure_list tag), rho "
+                   "within the group: no group is emptied")
     _add_potential_units(p)
     p.set_defaults(run=_cmd_prune)
 

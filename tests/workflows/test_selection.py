@@ -77,3 +77,17 @@ def test_prune_drops_copies_before_distinct_frames(morse_frames, tmp_path, capsy
     assert main(["prune", str(tmp_path / "train.xyz"), "--keep", "0.5", "--output",
                  str(tmp_path / "half.xyz")]) == 0
     assert "kept 4 of 8" in capsys.readouterr().out
+
+
+def test_prune_per_group_keeps_the_fraction_of_every_group(morse_frames, random_potential,
+                                                           tmp_path):
+    frames = morse_frames(8)  # every fourth frame "hot", the others "bulk"
+    ase.io.write(tmp_path / "train.xyz", frames)
+    data = read_structures(tmp_path / "train.xyz")
+    pot = random_potential(elements=("Si",))  # fixed features for both runs below
+    kept, _ = prune(data, 0.5, potential=pot, per_group=True)
+    groups = [data[i].group for i in kept]
+    assert groups.count("hot") == 1 and groups.count("bulk") == 3
+    alone = [i for i, s in enumerate(data) if s.group == "bulk"]
+    bulk_only = prune([data[i] for i in alone], 0.5, potential=pot)[0]
+    assert [alone[i] for i in bulk_only] == [i for i in kept if data[i].group == "bulk"]

@@ -75,16 +75,17 @@ def select(potential: Potential, pool: Sequence[Structure], k: int,
 
 
 def prune(frames: Sequence[Structure], keep: float, output: str | Path | None = None, *,
-          potential: Potential | None = None, sigma: float | None = None
-          ) -> tuple[list[int], list[FramePick]]:
+          potential: Potential | None = None, sigma: float | None = None,
+          per_group: bool = False) -> tuple[list[int], list[FramePick]]:
     """Drop the most redundant frames until a fraction ``keep`` (0-1] of them is left:
     returns the kept frame indices (in file order) and the dropped frames in drop order.
-    Features and sigma: the potential's when given, else the default descriptor with min-max
-    scaling fitted on ``frames`` and sigma 0.02. With ``output`` (a file), writes the kept
-    frames there and the drop order beside it (``<stem>_dropped.csv``)."""
+    ``per_group``: keep that fraction of every group (rho within the group), so that no
+    group is emptied. Features and sigma: the potential's when given, else the default
+    descriptor with min-max scaling fitted on ``frames`` and sigma 0.02. With ``output`` (a
+    file), writes the kept frames there and the drop order beside it
+    (``<stem>_dropped.csv``)."""
     if not 0 < keep <= 1:
         raise InputError(f"--keep must be in (0, 1], got {keep}")
-    n_keep = max(1, math.ceil(keep * len(frames)))
     if potential is not None:
         features, frame_of, atom_of, _ = frame_features(frames, potential.descriptor,
                                                         dict(potential.transforms))
@@ -94,8 +95,20 @@ def prune(frames: Sequence[Structure], keep: float, output: str | Path | None = 
         features, frame_of, atom_of, _ = frame_features(frames,
                                                         SymmetryFunctions.default(elements))
         widths = {e: sigma or DEFAULT_SIGMA for e in features}
-    densities = FrameDensities(features, frame_of, atom_of, len(frames), widths)
-    dropped = prune_frames(densities, n_keep)
+    groups = [s.group for s in frames] if per_group else [""] * len(frames)
+    dropped = []
+    for group in dict.fromkeys(groups):
+        members = np.flatnonzero(np.array(groups) == group)
+        local = np.full(len(frames), -1)
+        local[members] = np.arange(len(members))
+        rows = {e: np.isin(f, members) for e, f in frame_of.items()}
+        densities = FrameDensities(
+            {e: x[torch.from_numpy(rows[e])] for e, x in features.items() if rows[e].any()},
+            {e: local[f[rows[e]]] for e, f in frame_of.items() if rows[e].any()},
+            {e: a[rows[e]] for e, a in atom_of.items() if rows[e].any()},
+            len(members), widths)
+        for p in prune_frames(densities, max(1, math.ceil(keep * len(members)))):
+            dropped.append(FramePick(int(members[p.frame]), p.score, p.atom))
     kept = sorted(set(range(len(frames))) - {p.frame for p in dropped})
     if output is not None:
         out = Path(output)
