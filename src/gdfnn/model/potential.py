@@ -76,7 +76,8 @@ class Potential(nn.Module):
         self.gdf_reference = dict(gdf_reference or {})
         self.gdf_reference_counts = dict(gdf_reference_counts or {})
         self.gdf_reference_range = dict(gdf_reference_range or {})
-        self._density_references: dict[tuple[str, float], DensityReference] = {}
+        # (element, sigma) -> (points, counts, prepared reference)
+        self._density_references: dict[tuple[str, float], tuple] = {}
 
     @property
     def elements(self) -> list[str]:
@@ -132,13 +133,14 @@ class Potential(nn.Module):
         """The stored GDF reference of ``element``, prepared for queries (built once per
         sigma and kept)."""
         sigma = self.gdf_sigma(element, sigma)
-        key = (element, sigma)
-        if key not in self._density_references:
-            low, high = self.reference_range(element)
-            self._density_references[key] = DensityReference(
-                self.gdf_reference[element], sigma,
-                counts=self.gdf_reference_counts.get(element), low=low, high=high)
-        return self._density_references[key]
+        points, counts = self.gdf_reference[element], self.gdf_reference_counts.get(element)
+        cached = self._density_references.get((element, sigma))
+        if cached is None or cached[0] is not points or cached[1] is not counts:
+            low, high = self.reference_range(element)  # (rebuilt when the reference changes)
+            cached = (points, counts, DensityReference(points, sigma, counts=counts, low=low,
+                                                       high=high))
+            self._density_references[(element, sigma)] = cached
+        return cached[2]
 
     def reference_range(self, element: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Min and max ``(D,)`` of the scaled training features of ``element``."""
