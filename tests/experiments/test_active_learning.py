@@ -11,15 +11,30 @@ from gdfnn.experiments.active_learning import (
 )
 
 
-def test_candidate_md_stops_before_atoms_collide(random_potential):
-    pot = random_potential(elements=("Si",))  # random weights: MD goes wrong fast
+def test_candidate_md_ends_each_trajectory_where_it_leaves_the_training_data(random_potential):
+    import torch
+
+    from gdfnn.experiments.sampling import diamond_si
+
+    pot = random_potential(elements=("Si",))
+    x = pot.descriptor.compute(diamond_si(2)).values  # trained on the perfect crystal only
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(x).double()}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
+    preset = PRESETS["tiny"]
     with np.errstate(all="ignore"):
-        pool = candidate_pool(pot, PRESETS["tiny"], seed=0)
+        pool = candidate_pool(pot, preset, seed=0)
+    # every defect snapshot lies outside: each trajectory gives one candidate, after one
+    # snapshot interval, and the step budget buys md_steps / md_interval trajectories
+    per_structure = preset.md_steps // preset.md_interval
+    assert len(pool) == 2 * per_structure
+    assert all(s.index == preset.md_interval for s in pool)
+    assert len({s.source for s in pool}) == len(pool)
     for s in pool:
         d = s.atoms.get_all_distances(mic=True)[np.triu_indices(len(s.atoms), 1)]
-        assert d.min() >= MIN_SAFE_DISTANCE
-        assert s.energy is None and s.group in ("vacancy", "interstitial")
-    assert len(pool) <= 2 * PRESETS["tiny"].md_steps // PRESETS["tiny"].md_interval
+        assert d.min() >= MIN_SAFE_DISTANCE and s.energy is None
+        rho = pot.predict(s.atoms, coverage=True)["rho"]
+        assert rho.min() < float(torch.as_tensor(pot.density_reference("Si").rho(
+            pot.gdf_reference["Si"])).min())
 
 
 def test_labels_to_match_reads_the_first_round_at_the_target():

@@ -3,9 +3,13 @@ coverage (``gdfnn select``) teach a potential more per label than frames chosen 
 
 Start: frames of bulk diamond Si MD (500 -> 1300 K) labelled by the reference. Each round:
 Langevin MD at 1300 K *with the current potential* on a 63-atom vacancy cell and a 65-atom
-tetrahedral-interstitial cell gives the candidate pool (the run of a structure stops where
-two atoms come closer than 1.9 Å: what follows is the potential's failure, not physics);
-``pick`` frames are chosen by coverage or at random, labelled by the reference and added;
+tetrahedral-interstitial cell gives the candidate pool. A trajectory ends at the first
+snapshot where an atom is less covered (GDF rho) than any training atom: beyond it the MD is
+extrapolation, and a first, bulk-only potential melts the defect cells into frames 0.5
+eV/atom above anything physical, which would spend every label on garbage (measured: the
+first version of this experiment, without the stop, did). The step budget is then spent on
+further trajectories with fresh velocities. ``pick`` frames are chosen by coverage or at
+random from the same pool, labelled by the reference and added;
 the potential is retrained from scratch. Both strategies start from the same potential and
 data, with NNP-c (eq. 1) and NNP-GDF (eq. 3) training.
 
@@ -101,28 +105,46 @@ def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
                               **common)}
 
 
+def coverage_floor(potential: Potential) -> dict[str, float]:
+    """Per element, the GDF rho of the least covered training atom (against the potential's
+    stored reference, which it is part of)."""
+    return {e: float(potential.density_reference(e).rho(
+        potential.gdf_reference[e].double()).min()) for e in potential.gdf_reference}
+
+
 def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Structure]:
     """Unlabelled snapshots of MD at 1300 K with ``potential`` on the vacancy and the
-    interstitial cell; a run stops early when atoms come closer than 1.9 Å."""
+    interstitial cell, ``md_steps`` steps for each, in as many trajectories (fresh
+    velocities) as it takes. A trajectory ends at the first snapshot with an atom less covered
+    than the least covered training atom (the MD left the training data: that snapshot is its
+    last candidate, what follows is extrapolation), or where atoms come closer than 1.9 Å
+    (not a candidate)."""
     perfect = diamond_si(2, SI_LATTICE)
+    floor = coverage_floor(potential)
     pool = []
     for k, start in enumerate((with_vacancies(perfect), with_tetrahedral_interstitial(perfect))):
-        atoms = start.copy()
-        atoms.calc = NNPCalculator(potential)
-        rng = np.random.default_rng(seed * 7 + k)
-        thermalize_momenta(atoms, temperature_K=1300, rng=rng)
-        Stationary(atoms)
-        dyn = Langevin(atoms, timestep=1.0 * units.fs, temperature_K=1300,
-                       friction=0.01 / units.fs, fixcm=False, rng=rng)
-        for _ in range(preset.md_steps // preset.md_interval):
-            dyn.run(preset.md_interval)
-            distances = atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]
-            if not np.isfinite(atoms.positions).all() or distances.min() < MIN_SAFE_DISTANCE:
-                log.info("candidate MD of structure %d stopped at step %d (atoms closer "
-                         "than %.1f Å)", k, dyn.nsteps, MIN_SAFE_DISTANCE)
-                break
-            pool.append(Structure(atoms.copy(), source=f"candidate MD {k}",
-                                  index=dyn.nsteps, group=("vacancy", "interstitial")[k]))
+        below = np.array([floor[e] for e in start.get_chemical_symbols()])
+        steps_left, trajectories = preset.md_steps, 0
+        while steps_left > 0:
+            atoms = start.copy()
+            atoms.calc = NNPCalculator(potential)
+            rng = np.random.default_rng([seed, k, trajectories])
+            trajectories += 1
+            thermalize_momenta(atoms, temperature_K=1300, rng=rng)
+            Stationary(atoms)
+            dyn = Langevin(atoms, timestep=1.0 * units.fs, temperature_K=1300,
+                           friction=0.01 / units.fs, fixcm=False, rng=rng)
+            while steps_left > 0:
+                dyn.run(preset.md_interval)
+                steps_left -= preset.md_interval
+                distances = atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]
+                if not np.isfinite(atoms.positions).all() or distances.min() < MIN_SAFE_DISTANCE:
+                    break
+                pool.append(Structure(atoms.copy(), source=f"candidate MD {k}.{trajectories}",
+                                      index=dyn.nsteps, group=("vacancy", "interstitial")[k]))
+                if (atoms.calc.get_property("rho", atoms) < below).any():
+                    break
+        log.info("candidate MD of structure %d: %d trajectories", k, trajectories)
     return pool
 
 
