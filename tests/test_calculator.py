@@ -112,9 +112,11 @@ def test_coverage_is_the_gdf_against_the_training_atoms(random_potential, sheare
                        reference=pot.gdf_reference["Si"]).numpy()
     np.testing.assert_allclose(rho, expected, rtol=1e-5)  # float32 kernel sums
     assert (inside.calc.get_property("outside", inside) == 0).all()
+    assert not inside.calc.get_property("uncovered", inside).any()  # a training frame
     away.calc = NNPCalculator(pot)
     far = away.calc.get_property("rho", away)  # asked for: computed without coverage=True
     assert far[3] < 0.1 * rho[3] and away.calc.get_property("outside", away)[3] > 0
+    assert away.calc.get_property("uncovered", away)[3]
     pot.gdf_reference = {"Si": pot.gdf_reference["Si"][:8]}  # a new reference is used
     fewer = pot.predict(inside, coverage=True)["rho"]
     np.testing.assert_allclose(fewer, density(pot.transforms["Si"].scaled(

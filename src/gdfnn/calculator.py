@@ -32,14 +32,16 @@ class NNPCalculator(Calculator):
     per-atom ``energies`` in eV. Runs in the potential's dtype (float64 by default) where the
     potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
     less than ``skin / 2``. With ``coverage``, also per-atom ``rho`` (GDF against the
-    training atoms) and ``outside`` (functions outside the training range) every call.
+    training atoms), ``outside`` (functions outside the training range) and ``uncovered``
+    (less covered than any training atom) every call.
 
     Args:
         potential: a :class:`Potential`, or the path of any file :func:`gdfnn.load_potential`
             reads.
         skin: Verlet skin (Å) of the reused neighbour list; 0 rebuilds every call.
         device: move the potential there (``"cuda"``) first.
-        coverage: compute ``rho`` and ``outside`` with every call (else only when asked).
+        coverage: compute ``rho``, ``outside`` and ``uncovered`` with every call (else only
+            when asked).
 
     Raises:
         PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be
@@ -47,7 +49,7 @@ class NNPCalculator(Calculator):
     """
 
     implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress",
-                                                   "energies", "rho", "outside"]
+                                                   "energies", "rho", "outside", "uncovered"]
 
     def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
                  device: str | None = None, coverage: bool = False, **kwargs):
@@ -70,11 +72,11 @@ class NNPCalculator(Calculator):
         if unknown:
             raise PotentialInputError(f"element(s) {', '.join(unknown)} not in the potential's "
                                       f"elements [{', '.join(self.potential.elements)}]")
-        coverage = self.coverage or bool({"rho", "outside"} & set(properties))
+        coverage = self.coverage or bool({"rho", "outside", "uncovered"} & set(properties))
         out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms),
                                      coverage=coverage)
         self.results = {"energy": out["energy"], "free_energy": out["energy"],
                         "forces": out["forces"], "energies": out["energies"]}
-        for key in ("stress", "rho", "outside"):
+        for key in ("stress", "rho", "outside", "uncovered"):
             if key in out:
                 self.results[key] = out[key]

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from gdfnn.gdf import density
@@ -51,3 +52,10 @@ def test_compressed_reference_is_smaller_and_its_error_is_measured():
     true_error = float(((approx - density(ref, 0.1)).abs() / density(ref, 0.1)).max())
     assert abs(c.max_rel_error - true_error) < 1e-12
     assert 0 < c.max_rel_error < 1e-2  # f = 0.1: errors of order f^2
+
+
+def test_floor_is_the_least_covered_reference_point():
+    ref = points()
+    r = DensityReference(ref, 0.05, dtype=torch.float64)
+    assert r.floor == pytest.approx(float(density(ref, 0.05).min()) * (1 - 1e-3), rel=1e-12)
+    assert (DensityReference(ref, 0.05).rho(ref) >= DensityReference(ref, 0.05).floor).all()

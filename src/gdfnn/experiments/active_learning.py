@@ -105,13 +105,6 @@ def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
                               **common)}
 
 
-def coverage_floor(potential: Potential) -> dict[str, float]:
-    """Per element, the GDF rho of the least covered training atom (against the potential's
-    stored reference, which it is part of)."""
-    return {e: float(potential.density_reference(e).rho(
-        potential.gdf_reference[e].double()).min()) for e in potential.gdf_reference}
-
-
 def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Structure]:
     """Unlabelled snapshots of MD at 1300 K with ``potential`` on the vacancy and the
     interstitial cell, ``md_steps`` steps for each, in as many trajectories (fresh
@@ -120,10 +113,8 @@ def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Stru
     last candidate, what follows is extrapolation), or where atoms come closer than 1.9 Å
     (not a candidate)."""
     perfect = diamond_si(2, SI_LATTICE)
-    floor = coverage_floor(potential)
     pool = []
     for k, start in enumerate((with_vacancies(perfect), with_tetrahedral_interstitial(perfect))):
-        below = np.array([floor[e] for e in start.get_chemical_symbols()])
         steps_left, trajectories = preset.md_steps, 0
         while steps_left > 0:
             atoms = start.copy()
@@ -142,7 +133,7 @@ def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Stru
                     break
                 pool.append(Structure(atoms.copy(), source=f"candidate MD {k}.{trajectories}",
                                       index=dyn.nsteps, group=("vacancy", "interstitial")[k]))
-                if (atoms.calc.get_property("rho", atoms) < below).any():
+                if atoms.calc.get_property("uncovered", atoms).any():
                     break
         log.info("candidate MD of structure %d: %d trajectories", k, trajectories)
     return pool

@@ -51,6 +51,18 @@ class DensityReference:
         self._centre = points.mean(0)
         self._augmented = augment(points - self._centre, self._inv_h, query=False).to(dtype)
         self._weights = self.counts.to(dtype)
+        self._points = points
+        self._floor: float | None = None
+
+    @property
+    def floor(self) -> float:
+        """rho of the least covered reference point against the reference (itself
+        included), less 0.1 % (the rounding of float32 sums, so that a training atom queried
+        again is never below it): an atom below it is less covered than any training atom.
+        Computed on first use (one pass over the reference, O(M^2 D))."""
+        if self._floor is None:
+            self._floor = float(self.rho(self._points).min()) * (1.0 - 1e-3)
+        return self._floor
 
     def rho(self, x: torch.Tensor) -> torch.Tensor:
         """GDF rho ``(n,)`` float64 of scaled features ``x (n, D)``."""

@@ -168,14 +168,30 @@ class Potential(nn.Module):
         """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
         periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
         ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`).
-        ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms, and
-        ``outside (n,)``, its functions outside the training range (see :meth:`coverage`)."""
+        ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
+        ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
+        ``uncovered (n,)``, bool, the atoms less covered than any training atom (see
+        :meth:`uncovered`); ``rho.min()`` and ``uncovered.sum()`` summarise the structure."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
         out = _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
         if coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
+            out["uncovered"] = self.uncovered(out["rho"], block.species)
+        return out
+
+    def uncovered(self, rho: np.ndarray, species: torch.Tensor, sigma: float | None = None
+                  ) -> np.ndarray:
+        """``(N,)`` bool: atoms less covered (rho) than the least covered training atom of
+        their element (see :attr:`gdfnn.gdf.reference.DensityReference.floor`); False where
+        rho is unknown."""
+        species = species.cpu().numpy()
+        out = np.zeros(len(rho), dtype=bool)
+        for n, element in enumerate(self.elements):
+            mine = species == n
+            if mine.any() and element in self.gdf_reference:
+                out[mine] = rho[mine] < self.density_reference(element, sigma).floor
         return out
 
     def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False

@@ -24,7 +24,8 @@ ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
 TDAMP_STEPS = 100
 TAUP_STEPS = 1000
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
-                  "etot_eV", "pressure_GPa", "min_distance_A", "min_rho"]
+                  "etot_eV", "pressure_GPa", "min_distance_A", "min_rho",
+                  "n_uncovered"]
 #: Frames whose coverage fell below ``coverage_save`` are appended here (extxyz).
 CANDIDATES_FILE = "candidates.extxyz"
 #: The nearest-neighbour distance is logged when it is below this (Å).
@@ -138,7 +139,8 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
                "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
                "pressure_GPa": -atoms.get_stress()[:3].mean() / units.GPa if atoms.pbc.all()
                else math.nan, "min_distance_A": nearest[2] if nearest else math.nan,
-               "min_rho": min_rho}
+               "min_rho": min_rho, "n_uncovered": int(np.sum(atoms.calc.results.get(
+                   "uncovered", 0)))}
         log.writerow(row)
         traj.write()
         where = (f"MD unstable at step {step} (t = {row['time_ps']:.3f} ps, "
