@@ -548,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "rare-event and bulk force error per round.")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="size: quick (si-vacancy < 10 min; active-learning ~10 min a seed), "
+                   help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "
                    "test)")
     p.add_argument("--reference", default="sw-si", choices=list(LATTICE))
