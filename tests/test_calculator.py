@@ -117,6 +117,8 @@ def test_coverage_is_the_gdf_against_the_training_atoms(random_potential, sheare
     far = away.calc.get_property("rho", away)  # asked for: computed without coverage=True
     assert far[3] < 0.1 * rho[3] and away.calc.get_property("outside", away)[3] > 0
     assert away.calc.get_property("uncovered", away)[3]
+    assert away.calc.get_property("n_uncovered", away) == away.calc.results["uncovered"].sum()
+    assert away.calc.get_property("min_rho", away) == far.min()
     pot.gdf_reference = {"Si": pot.gdf_reference["Si"][:8]}  # a new reference is used
     fewer = pot.predict(inside, coverage=True)["rho"]
     np.testing.assert_allclose(fewer, density(pot.transforms["Si"].scaled(

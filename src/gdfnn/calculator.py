@@ -23,6 +23,10 @@ class PotentialSetupError(CalculatorSetupError, GdfnnError):
     """The calculator cannot be built: unreadable potential, unknown device."""
 
 
+#: The coverage results (see :meth:`Potential.predict`), computed when asked for.
+COVERAGE = ("rho", "outside", "uncovered", "min_rho", "n_uncovered")
+
+
 class PotentialInputError(CalculatorError, GdfnnError):
     """The atoms cannot be evaluated: an element the potential does not know."""
 
@@ -32,8 +36,9 @@ class NNPCalculator(Calculator):
     per-atom ``energies`` in eV. Runs in the potential's dtype (float64 by default) where the
     potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
     less than ``skin / 2``. With ``coverage``, also per-atom ``rho`` (GDF against the
-    training atoms), ``outside`` (functions outside the training range) and ``uncovered``
-    (less covered than any training atom) every call.
+    training atoms), ``outside`` (functions outside the training range), ``uncovered``
+    (less covered than any training atom) and the structure's ``min_rho`` and
+    ``n_uncovered`` every call.
 
     Args:
         potential: a :class:`Potential`, or the path of any file :func:`gdfnn.load_potential`
@@ -49,7 +54,8 @@ class NNPCalculator(Calculator):
     """
 
     implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress",
-                                                   "energies", "rho", "outside", "uncovered"]
+                                                   "energies", "rho", "outside", "uncovered",
+                                                   "min_rho", "n_uncovered"]
 
     def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
                  device: str | None = None, coverage: bool = False, **kwargs):
@@ -72,11 +78,11 @@ class NNPCalculator(Calculator):
         if unknown:
             raise PotentialInputError(f"element(s) {', '.join(unknown)} not in the potential's "
                                       f"elements [{', '.join(self.potential.elements)}]")
-        coverage = self.coverage or bool({"rho", "outside", "uncovered"} & set(properties))
+        coverage = self.coverage or bool(set(COVERAGE) & set(properties))
         out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms),
                                      coverage=coverage)
         self.results = {"energy": out["energy"], "free_energy": out["energy"],
                         "forces": out["forces"], "energies": out["energies"]}
-        for key in ("stress", "rho", "outside", "uncovered"):
+        for key in ("stress", *COVERAGE):
             if key in out:
                 self.results[key] = out[key]

@@ -171,7 +171,7 @@ class Potential(nn.Module):
         ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
         ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
         ``uncovered (n,)``, bool, the atoms less covered than any training atom (see
-        :meth:`uncovered`); ``rho.min()`` and ``uncovered.sum()`` summarise the structure."""
+        :meth:`uncovered`), and their summary: ``min_rho`` and ``n_uncovered``."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
@@ -179,6 +179,9 @@ class Potential(nn.Module):
         if coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
             out["uncovered"] = self.uncovered(out["rho"], block.species)
+            known = out["rho"][np.isfinite(out["rho"])]
+            out["min_rho"] = float(known.min()) if known.size else float("nan")
+            out["n_uncovered"] = int(out["uncovered"].sum())
         return out
 
     def uncovered(self, rho: np.ndarray, species: torch.Tensor, sigma: float | None = None

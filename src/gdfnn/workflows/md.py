@@ -131,16 +131,14 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
         epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
         nearest = closest_pair(atoms, max(NEAREST_LOGGED, s.min_distance))
         rho = atoms.calc.results.get("rho")
-        min_rho = float(np.nanmin(rho)) if rho is not None and np.isfinite(rho).any() \
-            else math.nan
+        min_rho = atoms.calc.results.get("min_rho", math.nan)
         close = nearest if nearest is not None and nearest[2] < s.min_distance else None
         row = {"step": step, "time_ps": step * s.timestep / 1000,
                "temperature_K": atoms.get_temperature(), "target_K": state["target"],
                "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
                "pressure_GPa": -atoms.get_stress()[:3].mean() / units.GPa if atoms.pbc.all()
                else math.nan, "min_distance_A": nearest[2] if nearest else math.nan,
-               "min_rho": min_rho, "n_uncovered": int(np.sum(atoms.calc.results.get(
-                   "uncovered", 0)))}
+               "min_rho": min_rho, "n_uncovered": atoms.calc.results.get("n_uncovered", 0)}
         log.writerow(row)
         traj.write()
         where = (f"MD unstable at step {step} (t = {row['time_ps']:.3f} ps, "
