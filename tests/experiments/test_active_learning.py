@@ -34,10 +34,10 @@ def test_candidate_md_ends_each_trajectory_where_it_leaves_the_training_data(ran
 
 
 def test_labels_to_match_reads_the_first_round_at_the_target():
-    curve = [{"labelled": 50, "defect": 0.3}, {"labelled": 70, "defect": 0.2},
-             {"labelled": 90, "defect": 0.15}]
-    assert labels_to_match(curve, 0.2, "defect") == 70
-    assert labels_to_match(curve, 0.1, "defect") is None
+    curve = [{"labelled": 50, "defect": 0.1}, {"labelled": 70, "defect": 0.3},
+             {"labelled": 90, "defect": 0.2}, {"labelled": 110, "defect": 0.15}]
+    assert labels_to_match(curve, 0.2, "defect") == 40  # frames added; the start is not a round
+    assert labels_to_match(curve, 0.12, "defect") is None
 
 
 @pytest.mark.slow
@@ -55,4 +55,4 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
         assert all(0 < r["defect"] < 10 and 0 < r["bulk"] < 10 for r in curve)
     assert results["test_frames"] == {"vacancy": 2, "interstitial": 2, "bulk": 2}
     assert (tmp_path / "active_learning.png").stat().st_size > 100
-    assert "coverage selection reaches it" in capsys.readouterr().out
+    assert "coverage selection reaches it after" in capsys.readouterr().out

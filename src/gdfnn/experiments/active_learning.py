@@ -217,8 +217,10 @@ def run_active_learning(output: str | Path = "active_learning", *, preset: str =
 
 
 def labels_to_match(curve: list[dict], target: float, metric: str) -> int | None:
-    """Labelled frames at the first round whose ``metric`` is at or below ``target``."""
-    return next((r["labelled"] for r in curve if r[metric] <= target), None)
+    """Frames added (beyond the start set) by the first round after the start whose
+    ``metric`` is at or below ``target``; None if no round reaches it."""
+    start = curve[0]["labelled"]
+    return next((r["labelled"] - start for r in curve[1:] if r[metric] <= target), None)
 
 
 def table(results: dict) -> tuple[list[str], list[list]]:
@@ -236,9 +238,11 @@ def report(results: dict) -> str:
     for name in ("nnp_c", "nnp_gdf"):
         cov, rnd = results["curves"][f"{name} coverage"], results["curves"][f"{name} random"]
         for metric in ("defect", "bulk"):
+            added = rnd[-1]["labelled"] - rnd[0]["labelled"]
             needed = labels_to_match(cov, rnd[-1][metric], metric)
             lines.append(f"- {name}, {metric} atoms: random selection ends at "
-                         f"{rnd[-1][metric]:.4f} eV/Å with {rnd[-1]['labelled']} frames; "
-                         "coverage selection reaches it with "
-                         + (f"{needed} frames" if needed else "no round") + ".")
+                         f"{rnd[-1][metric]:.4f} eV/Å after {added} added frames; coverage "
+                         "selection reaches it after "
+                         + (f"{needed} ({100 * needed / added:.0f} %)." if needed is not None
+                            else "none of its rounds."))
     return "\n".join(lines)
