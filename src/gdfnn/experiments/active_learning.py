@@ -88,7 +88,7 @@ PRESETS = {
 
 
 def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
-                ) -> dict[str, list[ase.Atoms]]:
+                    ) -> dict[str, list[ase.Atoms]]:
     """Labelled test frames at 1300 K: vacancy and interstitial (with ``defect`` masks) and
     perfect crystal, sampled by the reference with their own seed."""
     calc, perfect = get_reference(reference), diamond_si(2, SI_LATTICE)
