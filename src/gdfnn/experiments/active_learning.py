@@ -34,7 +34,6 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from gdfnn.analysis.plots import learning_rounds
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
-from gdfnn.config import config_from_dict
 from gdfnn.data.structure import Structure
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
@@ -48,7 +47,7 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
-from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.experiments.si_vacancy import training_config
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.selection import select
@@ -142,18 +141,11 @@ def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Stru
 
 def train_on(frames: list[ase.Atoms], out: Path, gdf: bool, preset: Preset, seed: int,
              progress: bool) -> Potential:
+    """Train from scratch on ``frames`` in ``out`` (the experiments' settings)."""
     out.mkdir(parents=True, exist_ok=True)
     write_frames(out / "train.xyz", frames)
-    return train(config_from_dict({
-        "data": {"train": [str(out / "train.xyz")], "valid_rate": 0.0},
-        "descriptor": {"store": str(out / "features.h5")},
-        "gdf": {"enabled": gdf, "sigma": DEFAULT_SIGMA, "modifier": "sigmoid-paper"},
-        "model": {"hidden": [30, 30], "activation": "tanh"},
-        "training": {"epochs": preset.epochs, "batch_size": preset.batch_size, "seed": seed,
-                     "learning_rate": 1e-3, "final_learning_rate": 1e-5,
-                     "valid_every": max(preset.epochs // 10, 1)},
-        "output": {"directory": str(out), "progress": progress, "plots": False}},
-        source=str(out)))
+    return train(training_config([out / "train.xyz"], out / "features.h5", out, gdf,
+                                 preset.epochs, preset.batch_size, seed, progress))
 
 
 def scores(potential: Potential, tests: dict[str, list[ase.Atoms]]) -> dict[str, float]:

@@ -20,7 +20,7 @@ import torch
 from gdfnn.analysis.plots import feature_count_map
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
-from gdfnn.config import config_from_dict
+from gdfnn.config import Config, config_from_dict
 from gdfnn.data import read_structures
 from gdfnn.experiments.neb import migration_barrier
 from gdfnn.experiments.report import write_results
@@ -96,18 +96,22 @@ def split_frames(data: Path, out: Path, seed: int) -> tuple[Path, Path]:
     return paths
 
 
-def training_config(out: Path, name: str, gdf: bool, preset: Preset, seed: int, progress: bool):
+def training_config(train_files: list[Path], store: Path, output: Path, gdf: bool,
+                    epochs: int, batch_size: int, seed: int, progress: bool,
+                    test_files: list[Path] = ()) -> Config:
+    """The experiments' training: 30-30 tanh networks, Adam 1e-3 -> 1e-5, NNP-c (eq. 1) or
+    NNP-GDF (eq. 3, sigma 0.02, the paper's sigmoid), no validation split."""
     return config_from_dict({
-        "data": {"train": [str(out / "train.xyz")], "test": [str(out / "test.xyz")],
+        "data": {"train": [str(f) for f in train_files], "test": [str(f) for f in test_files],
                  "valid_rate": 0.0},
-        "descriptor": {"store": str(out / "features.h5")},
+        "descriptor": {"store": str(store)},
         "gdf": {"enabled": gdf, "sigma": DEFAULT_SIGMA, "modifier": "sigmoid-paper"},
         "model": {"hidden": [30, 30], "activation": "tanh"},
-        "training": {"epochs": preset.epochs, "batch_size": preset.batch_size, "seed": seed,
+        "training": {"epochs": epochs, "batch_size": batch_size, "seed": seed,
                      "learning_rate": 1e-3, "final_learning_rate": 1e-5,
-                     "valid_every": max(preset.epochs // 10, 1)},
-        "output": {"directory": str(out / name), "progress": progress, "plots": False}},
-        source=name)
+                     "valid_every": max(epochs // 10, 1)},
+        "output": {"directory": str(output), "progress": progress, "plots": False}},
+        source=str(output))
 
 
 def feature_map(potential, train_frames, path: Path) -> None:
@@ -133,7 +137,9 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
     potentials = {}
     for name, gdf in (("nnp_c", False), ("nnp_gdf", True)):
         log.info("training %s", name)
-        potentials[name] = train(training_config(out, name, gdf, p, seed, progress))
+        potentials[name] = train(training_config([out / "train.xyz"], out / "features.h5",
+                                                 out / name, gdf, p.epochs, p.batch_size,
+                                                 seed, progress, [out / "test.xyz"]))
     train_frames = read_structures(out / "train.xyz")
     test_frames = read_structures(out / "test.xyz")
     results = {"preset": preset, "reference": reference, "seed": seed,
