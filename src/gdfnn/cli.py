@@ -264,7 +264,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     output = Path(args.output or args.experiment.replace("-", "_"))
     module = {"si-vacancy": si_vacancy, "si-mlearn": si_mlearn,
               "active-learning": active_learning}[args.experiment]
-    tables = []
+    tables, runs = [], []
     for k in range(args.seeds):
         seed = args.seed + k
         where = output if args.seeds == 1 else output / f"seed{seed}"
@@ -279,11 +279,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                                               seed=seed)
         print(module.report(results))
         tables.append(module.table(results))
+        runs.append(results)
     if args.seeds > 1:
         markdown, numbers = seeds_table(tables)
         text = (f"# {args.experiment}: mean ± std over seeds {args.seed}.."
                 f"{args.seed + args.seeds - 1}\n\n{markdown}")
         write_results(output, numbers, text, suffix="_seeds")
+        if args.experiment == "active-learning":
+            active_learning.seeds_figure(runs, output / "active_learning_seeds.png")
         print(text)
     print(f"results in {output}/")
     return 0

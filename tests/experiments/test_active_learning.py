@@ -56,3 +56,20 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
     assert results["test_frames"] == {"vacancy": 2, "interstitial": 2, "bulk": 2}
     assert (tmp_path / "active_learning.png").stat().st_size > 100
     assert "coverage selection reaches it after" in capsys.readouterr().out
+
+
+def test_seeds_figure_draws_mean_and_spread(tmp_path, monkeypatch):
+    from gdfnn.experiments import active_learning
+
+    def run(shift):
+        curve = [{"labelled": n, "defect": 0.9 - 0.001 * n + shift, "bulk": 0.4 + shift}
+                 for n in (50, 70)]
+        return {"curves": {"nnp_c coverage": curve, "nnp_c random": curve}}
+
+    seen = {}
+    monkeypatch.setattr(active_learning, "learning_rounds",
+                        lambda curves, path, spread: seen.update(curves=curves, spread=spread))
+    active_learning.seeds_figure([run(0.0), run(0.02), run(0.04)], tmp_path / "f.png")
+    x, mean = seen["curves"]["nnp_c random"]
+    assert x == [50, 70] and np.allclose(mean["bulk"], [0.42, 0.42])
+    assert np.allclose(seen["spread"]["nnp_c random"]["defect"], [0.02, 0.02])

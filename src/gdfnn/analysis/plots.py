@@ -154,15 +154,21 @@ def error_vs_signals(panels: dict[str, tuple[np.ndarray, bool]], error: np.ndarr
 
 
 def learning_rounds(curves: dict[str, tuple[list[int], dict[str, list[float]]]],
-                    path: str | os.PathLike) -> None:
+                    path: str | os.PathLike,
+                    spread: dict[str, dict[str, list[float]]] | None = None) -> None:
     """Force RMSE (eV/Å) against labelled frames, one panel per metric, one line per
-    ``{label: (labelled frames, {metric: values})}``."""
+    ``{label: (labelled frames, {metric: values})}``; ``spread`` (same keys): a band of
+    +- that much around each line (the standard deviation over seeds)."""
     metrics = list(next(iter(curves.values()))[1])
     fig, axes = _subplots(len(metrics), (4.6 * len(metrics), 3.6))
     for ax, metric in zip(axes[0], metrics, strict=True):
         for k, (label, (x, values)) in enumerate(curves.items()):
-            ax.plot(x, values[metric], "o-" if "coverage" in label else "s--",
-                    color=COLORS[k % len(COLORS)], label=label)
+            color = COLORS[k % len(COLORS)]
+            ax.plot(x, values[metric], "o-" if "coverage" in label else "s--", color=color,
+                    label=label)
+            if spread is not None:
+                y, dy = np.asarray(values[metric]), np.asarray(spread[label][metric])
+                ax.fill_between(x, y - dy, y + dy, color=color, alpha=0.15)
         ax.set_xlabel("labelled frames")
         ax.set_ylabel(f"force RMSE, {metric} atoms (eV/Å)")
     axes[0, 0].legend()

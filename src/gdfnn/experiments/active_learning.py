@@ -201,11 +201,24 @@ def run_active_learning(output: str | Path = "active_learning", *, preset: str =
             curves[f"{name} {strategy}"] = rows
     results = {"preset": preset, "reference": reference, "seed": seed, "settings": asdict(p),
                "test_frames": {k: len(v) for k, v in tests.items()}, "curves": curves}
-    learning_rounds({k: ([r["labelled"] for r in v], {m: [r[m] for r in v]
-                                                      for m in ("defect", "bulk")})
-                     for k, v in curves.items()}, out / "active_learning.png")
+    seeds_figure([results], out / "active_learning.png")
     write_results(out, results, report(results))
     return results
+
+
+def seeds_figure(runs: list[dict], path: Path) -> None:
+    """Defect and bulk force RMSE against labelled frames, mean over the ``runs`` (results of
+    several seeds) with a band of one standard deviation (none for one run)."""
+    metrics = ("defect", "bulk")
+    curves, spread = {}, {}
+    for name in runs[0]["curves"]:
+        values = {m: np.array([[r[m] for r in run["curves"][name]] for run in runs])
+                  for m in metrics}
+        curves[name] = ([r["labelled"] for r in runs[0]["curves"][name]],
+                        {m: v.mean(0).tolist() for m, v in values.items()})
+        spread[name] = {m: (v.std(0, ddof=1) if len(runs) > 1 else 0 * v[0]).tolist()
+                        for m, v in values.items()}
+    learning_rounds(curves, path, spread)
 
 
 def labels_to_match(curve: list[dict], target: float, metric: str) -> int | None:
