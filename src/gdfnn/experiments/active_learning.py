@@ -37,7 +37,6 @@ from gdfnn.calculator import NNPCalculator
 from gdfnn.data.structure import Structure
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
-    SI_LATTICE,
     diamond_si,
     interstitial_mask,
     labelled,
@@ -47,7 +46,7 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
-from gdfnn.experiments.si_vacancy import training_config
+from gdfnn.experiments.si_vacancy import LATTICE, training_config
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.selection import select
@@ -90,7 +89,7 @@ def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
                     ) -> dict[str, list[ase.Atoms]]:
     """Labelled test frames at 1300 K: vacancy and interstitial (with ``defect`` masks) and
     perfect crystal, sampled by the reference with their own seed."""
-    calc, perfect = get_reference(reference), diamond_si(2, SI_LATTICE)
+    calc, perfect = get_reference(reference), diamond_si(2, LATTICE[reference])
     steps, interval = 20 * preset.test_frames, 20
     common = dict(temperature_start=1300, temperature_end=1300, steps=steps, interval=interval,
                   timestep_fs=1.0, progress=progress)
@@ -105,14 +104,15 @@ def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
                               **common)}
 
 
-def candidate_pool(potential: Potential, preset: Preset, seed: int) -> list[Structure]:
+def candidate_pool(potential: Potential, preset: Preset, seed: int,
+                   lattice: float = LATTICE["sw-si"]) -> list[Structure]:
     """Unlabelled snapshots of MD at 1300 K with ``potential`` on the vacancy and the
     interstitial cell, ``md_steps`` steps for each, in as many trajectories (fresh
     velocities) as it takes. A trajectory ends at the first snapshot with an atom less covered
     than the least covered training atom (the MD left the training data: that snapshot is its
     last candidate, what follows is extrapolation), or where atoms come closer than 1.9 Å
     (not a candidate)."""
-    perfect = diamond_si(2, SI_LATTICE)
+    perfect = diamond_si(2, lattice)
     pool = []
     for k, start in enumerate((with_vacancies(perfect), with_tetrahedral_interstitial(perfect))):
         steps_left, trajectories = preset.md_steps, 0
@@ -173,7 +173,7 @@ def run_active_learning(output: str | Path = "active_learning", *, preset: str =
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
     calc = get_reference(reference)
-    start = sample_md(diamond_si(2, SI_LATTICE), calc, temperature_start=500,
+    start = sample_md(diamond_si(2, LATTICE[reference]), calc, temperature_start=500,
                       temperature_end=1300, steps=10 * p.start_frames, interval=10,
                       timestep_fs=2.0, seed=seed, config_type="bulk_md", progress=progress)
     tests = held_out_frames(reference, p, seed, progress)
@@ -186,7 +186,7 @@ def run_active_learning(output: str | Path = "active_learning", *, preset: str =
             frames, potential, rows = list(start), initial, [first]
             rng = np.random.default_rng(seed)
             for r in range(1, p.rounds + 1):
-                pool = candidate_pool(potential, p, seed * 100 + r)
+                pool = candidate_pool(potential, p, seed * 100 + r, LATTICE[reference])
                 if strategy == "coverage":
                     chosen = [pool[pick.frame] for pick in select(potential, pool, p.pick)]
                 else:

@@ -39,7 +39,8 @@ from gdfnn.workflows.gdf import default_components
 from gdfnn.workflows.train import train
 
 log = logging.getLogger("gdfnn")
-LATTICE = {"sw-si": SI_LATTICE, "tersoff-si": 5.432}
+#: Diamond Si lattice parameter (Å) of each reference (snap-si: ../shared's README, relaxed).
+LATTICE = {"sw-si": SI_LATTICE, "tersoff-si": 5.432, "snap-si": 5.474}
 
 
 @dataclass(frozen=True)

