@@ -37,6 +37,13 @@ def test_a_large_gdf_reference_is_stored_compressed(toy_config, tmp_path, monkey
     full = train(toy_config(output={"directory": str(tmp_path / "full")}, gdf={"sigma": 1.0}))
     assert not full.gdf_reference_counts
     points = full.gdf_reference["Si"]
+    from gdfnn.gdf.reference import DensityReference
+
+    assert full.gdf_reference_floor["Si"] == DensityReference(points, 1.0).floor  # stored
+    loaded = Potential.load(tmp_path / "full" / "potential.pt")
+    monkeypatch.setattr(DensityReference, "rho", lambda *a: pytest.fail("floor recomputed"))
+    assert loaded.density_reference("Si").floor == full.gdf_reference_floor["Si"]
+    monkeypatch.undo()
     monkeypatch.setattr(steps, "GDF_REFERENCE_LIMIT_BYTES", points.numel() * 8 - 1)
     train(toy_config(output={"directory": str(tmp_path / "small")}, gdf={"sigma": 1.0}))
     small = Potential.load(tmp_path / "small" / "potential.pt")

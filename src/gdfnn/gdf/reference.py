@@ -32,12 +32,13 @@ class DensityReference:
     ``dtype``: of the kernel sums; float32 (default) halves the cost of a query against
     float64 and changes rho by less than 1e-4 relative where rho > 1e-20 (tested); below,
     kernel terms under exp(-80) are floored, so such rho read as "< 1e-20", which is all a
-    coverage threshold needs.
+    coverage threshold needs. ``floor``: the known :attr:`floor` (else computed on first use).
     """
 
     def __init__(self, points: torch.Tensor, sigma: float, *,
                  counts: torch.Tensor | None = None, low: torch.Tensor | None = None,
-                 high: torch.Tensor | None = None, dtype: torch.dtype = torch.float32):
+                 high: torch.Tensor | None = None, dtype: torch.dtype = torch.float32,
+                 floor: float | None = None):
         points = as_points(points, "GDF reference", torch.float64, "cpu")
         self.sigma = check_sigma(sigma)
         self.dtype = dtype
@@ -52,7 +53,7 @@ class DensityReference:
         self._augmented = augment(points - self._centre, self._inv_h, query=False).to(dtype)
         self._weights = self.counts.to(dtype)
         self._points = points
-        self._floor: float | None = None
+        self._floor = floor
 
     @property
     def floor(self) -> float:

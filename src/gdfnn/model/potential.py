@@ -42,6 +42,9 @@ GDF_REFERENCE = "gdf_reference"  # {element: (M_e, D_e) float64} scaled training
 # present only for a compressed reference (cluster centroids instead of every atom):
 GDF_REFERENCE_COUNTS = "gdf_reference_counts"  # {element: (M_e,)} members of each centroid
 GDF_REFERENCE_RANGE = "gdf_reference_range"  # {element: (2, D_e)} min, max of the members
+# written by gdfnn train: {element: float}, rho of the least covered training atom at the
+# trained sigma (else computed on first use, O(M^2))
+GDF_REFERENCE_FLOOR = "gdf_reference_floor"
 
 
 class Potential(nn.Module):
@@ -61,13 +64,16 @@ class Potential(nn.Module):
             compressed reference (see :func:`gdfnn.gdf.reference.compress_reference`).
         gdf_reference_counts, gdf_reference_range: of a compressed reference, per element,
             the members of each centroid ``(M_e,)`` and the members' min and max ``(2, D_e)``.
+        gdf_reference_floor: per element, the ``floor`` of the reference at the trained sigma
+            (see :attr:`gdfnn.gdf.reference.DensityReference.floor`), computed at training.
     """
 
     def __init__(self, descriptor: SymmetryFunctions, transforms: dict[str, ElementTransform],
                  networks: AtomicEnergies, metadata: dict | None = None,
                  gdf_reference: dict[str, torch.Tensor] | None = None,
                  gdf_reference_counts: dict[str, torch.Tensor] | None = None,
-                 gdf_reference_range: dict[str, torch.Tensor] | None = None):
+                 gdf_reference_range: dict[str, torch.Tensor] | None = None,
+                 gdf_reference_floor: dict[str, float] | None = None):
         super().__init__()
         self.descriptor = descriptor
         self.transforms = nn.ModuleDict(transforms)
@@ -76,6 +82,7 @@ class Potential(nn.Module):
         self.gdf_reference = dict(gdf_reference or {})
         self.gdf_reference_counts = dict(gdf_reference_counts or {})
         self.gdf_reference_range = dict(gdf_reference_range or {})
+        self.gdf_reference_floor = dict(gdf_reference_floor or {})
         # (element, sigma) -> (points, counts, prepared reference)
         self._density_references: dict[tuple[str, float], tuple] = {}
 
@@ -137,8 +144,10 @@ class Potential(nn.Module):
         cached = self._density_references.get((element, sigma))
         if cached is None or cached[0] is not points or cached[1] is not counts:
             low, high = self.reference_range(element)  # (rebuilt when the reference changes)
+            stored = (self.gdf_reference_floor.get(element)
+                      if sigma == self.gdf_sigma(element) else None)
             cached = (points, counts, DensityReference(points, sigma, counts=counts, low=low,
-                                                       high=high))
+                                                       high=high, floor=stored))
             self._density_references[(element, sigma)] = cached
         return cached[2]
 
@@ -215,7 +224,8 @@ class Potential(nn.Module):
                 METADATA: self.metadata,
                 GDF_REFERENCE: {e: v.detach().cpu() for e, v in self.gdf_reference.items()},
                 GDF_REFERENCE_COUNTS: dict(self.gdf_reference_counts),
-                GDF_REFERENCE_RANGE: dict(self.gdf_reference_range)}
+                GDF_REFERENCE_RANGE: dict(self.gdf_reference_range),
+                GDF_REFERENCE_FLOOR: dict(self.gdf_reference_floor)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Potential:
@@ -238,7 +248,8 @@ class Potential(nn.Module):
         networks.to(next(iter(weights.values())).dtype)
         networks.load_state_dict(weights)
         return cls(sf, transforms, networks, data.get(METADATA), data.get(GDF_REFERENCE),
-                   data.get(GDF_REFERENCE_COUNTS), data.get(GDF_REFERENCE_RANGE))
+                   data.get(GDF_REFERENCE_COUNTS), data.get(GDF_REFERENCE_RANGE),
+                   data.get(GDF_REFERENCE_FLOOR))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``potential.pt`` atomically."""
