@@ -31,6 +31,7 @@ from ase import units
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
+from gdfnn.analysis.metrics import error_stats
 from gdfnn.analysis.plots import learning_rounds
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
@@ -160,9 +161,9 @@ def scores(potential: Potential, tests: dict[str, list[ase.Atoms]]) -> dict[str,
                                         else np.zeros(len(a), bool) for a in frames]))
     defect = np.concatenate([e[m] for e, m in (errors["vacancy"], errors["interstitial"])])
     other = np.concatenate([e[~m] for e, m in (errors["vacancy"], errors["interstitial"])])
-    rmse = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
-    return {"defect": rmse(defect), "defect_cell_other": rmse(other),
-            "bulk": rmse(errors["bulk"][0])}
+    return {"defect": error_stats(defect)["rmse"],
+            "defect_cell_other": error_stats(other)["rmse"],
+            "bulk": error_stats(errors["bulk"][0])["rmse"]}
 
 
 def run_active_learning(output: str | Path = "active_learning", *, preset: str = "quick",
