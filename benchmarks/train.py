@@ -7,7 +7,7 @@ In the same run, the floor: the same arithmetic in bare torch on pre-cut, contig
 (one matmul chain per batch, autograd dE/dx, einsum + index_add over the sparse dx/dr,
 backward, step), with none of gdfnn's per-epoch shuffling, gathering or per-element selection.
 
-    python -m benchmarks.train [--quick]
+    python -m benchmarks.train [--quick] [--device cuda]
 """
 
 from __future__ import annotations
@@ -48,35 +48,45 @@ def make_set(n_frames: int, directory: Path) -> tuple[TrainingSet, SymmetryFunct
     return TrainingSet(data, transforms, sf.elements), sf
 
 
-def ours(data: TrainingSet, sf, dtype, epochs: int, shuffle: str) -> float:
+def seconds_per_epoch(epoch, epochs: int, device: torch.device) -> float:
+    """Mean wall time of ``epoch()`` after one warm-up call (the device synchronised)."""
+    epoch()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / epochs
+
+
+def ours(data: TrainingSet, sf, dtype, epochs: int, shuffle: str, device: torch.device) -> float:
     config = TrainOptions.from_mapping(TrainingConfig(
         epochs=epochs, batch_size=BATCH, scheduler="none", shuffle=shuffle).model_dump())
     torch.manual_seed(0)
-    model = AtomicEnergies(sf.elements, sf.n_features, [30, 30], "sigmoid").to(dtype)
+    model = AtomicEnergies(sf.elements, sf.n_features, [30, 30], "sigmoid").to(device, dtype)
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(model, data, None, config, Path(out), progress=False)
-        trainer.train_epoch()  # warm-up
-        start = time.perf_counter()
-        for _ in range(epochs):
-            trainer.train_epoch()
-        return (time.perf_counter() - start) / epochs
+        return seconds_per_epoch(trainer.train_epoch, epochs, device)
 
 
-def floor(data: TrainingSet, dtype, epochs: int) -> float:
+def floor(data: TrainingSet, dtype, epochs: int, device: torch.device) -> float:
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(26, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 30),
-                              torch.nn.Sigmoid(), torch.nn.Linear(30, 1)).to(dtype)
+                              torch.nn.Sigmoid(), torch.nn.Linear(30, 1)).to(device, dtype)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    batches = [data.batch(torch.arange(s, min(s + BATCH, data.n_structures)))
+    batches = [data.batch(torch.arange(s, min(s + BATCH, data.n_structures), device=device))
                for s in range(0, data.n_structures, BATCH)]
 
     def epoch():
         for b in batches:
             x = b.x.requires_grad_(True)
             atomic = net(x).squeeze(-1)
-            energy = torch.zeros(b.n_atoms.numel(), dtype=dtype).index_add(0, b.structure, atomic)
+            energy = torch.zeros(b.n_atoms.numel(), dtype=dtype, device=device).index_add(
+                0, b.structure, atomic)
             (g,) = torch.autograd.grad(atomic.sum(), x, create_graph=True)
-            f = -torch.zeros(x.shape[0], 3, dtype=dtype).index_add(
+            f = -torch.zeros(x.shape[0], 3, dtype=dtype, device=device).index_add(
                 0, b.pairs[:, 1], torch.einsum("pd,pdx->px", g[b.pairs[:, 0]], b.dx))
             loss = (((b.energy - energy) / b.n_atoms) ** 2).mean() + 0.1 / (3 * x.shape[0]) * (
                 (b.forces - f) ** 2).sum()
@@ -84,28 +94,26 @@ def floor(data: TrainingSet, dtype, epochs: int) -> float:
             loss.backward()
             optimizer.step()
 
-    epoch()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        epoch()
-    return (time.perf_counter() - start) / epochs
+    return seconds_per_epoch(epoch, epochs, device)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="200 structures, 2 epochs")
+    parser.add_argument("--device", default="cpu", help="cpu (2 threads) or cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
     n, epochs = (200, 2) if args.quick else (800, 5)
     set_threads(2)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base, sf = make_set(n, Path(tmp))
         for dtype in (torch.float64, torch.float32):
-            data_d = base.to(dtype=dtype)
-            t_floor = floor(data_d, dtype, epochs)
+            data_d = base.to(device=device, dtype=dtype)
+            t_floor = floor(data_d, dtype, epochs, device)
             name = str(dtype).replace("torch.", "")
             for shuffle in ("structures", "batches"):
-                t_ours = ours(data_d, sf, dtype, epochs, shuffle)
+                t_ours = ours(data_d, sf, dtype, epochs, shuffle, device)
                 rows.append([n, name, shuffle, f"{t_ours:.3f}", f"{t_floor:.3f}",
                              f"{t_ours / t_floor:.2f}", f"{n / t_ours:,.0f}"])
     print_table(["structures", "dtype", "shuffle", "ours s/epoch", "floor s/epoch", "ours/floor",
