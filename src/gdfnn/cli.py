@@ -295,7 +295,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gdfnn.experiments.si_vacancy import report, run_si_vacancy
 
-    print(report(run_si_vacancy(args.output, preset="quick", reference="sw-si", seed=args.seed)))
+    print(report(run_si_vacancy(args.output, preset="quick", reference=args.reference,
+                                seed=args.seed)))
     print(f"results in {args.output}/ (results.json, report.md, PNG figures)")
     return 0
 
@@ -357,7 +358,7 @@ def _add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gdfnn.experiments.si_vacancy import LATTICE, PRESETS
+    from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, PRESETS
     from gdfnn.export.formats import FORMATS
     from gdfnn.gdf.density import DEFAULT_SIGMA
     from gdfnn.gdf.modifiers import DEFAULT_MODIFIER, MODIFIERS
@@ -554,7 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "
                    "test)")
-    p.add_argument("--reference", default="sw-si", choices=list(LATTICE))
+    p.add_argument("--reference", default=DEFAULT_REFERENCE, choices=list(LATTICE),
+                   help="the Si reference potential standing in for DFT (default: SNAP fitted "
+                   "to PBE, files from $GDFNN_SNAP_SI or ../shared/data/potentials/"
+                   "mlearn-snap-Si; sw-si and tersoff-si need no files)")
     p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
     p.add_argument("--seed", type=int, default=0)
@@ -565,9 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_reproduce)
 
     p = sub.add_parser("demo", help="quick Si-vacancy NNP-c vs NNP-GDF run (under 10 minutes)",
-                       description="gdfnn reproduce si-vacancy --preset quick: Stillinger-Weber "
-                       "Si stands in for DFT.")
+                       description="gdfnn reproduce si-vacancy --preset quick: the SNAP Si "
+                       "potential (fitted to PBE) stands in for DFT.")
     p.add_argument("--output", default="demo", help="output directory")
+    p.add_argument("--reference", default=DEFAULT_REFERENCE, choices=list(LATTICE),
+                   help="reference potential (sw-si needs no files)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_cmd_demo)
 

@@ -45,8 +45,8 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
     pytest.importorskip("matscipy", reason="the experiment needs a reference potential")
     from gdfnn.cli import main
 
-    assert main(["reproduce", "active-learning", "--preset", "tiny", "--output",
-                 str(tmp_path)]) == 0
+    assert main(["reproduce", "active-learning", "--preset", "tiny", "--reference", "sw-si",
+                 "--output", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["curves"]) == {"nnp_c coverage", "nnp_c random", "nnp_gdf coverage",
                                       "nnp_gdf random"}

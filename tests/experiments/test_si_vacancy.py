@@ -19,11 +19,12 @@ def test_reference_vacancy_migration_barrier_is_physical():
 
 
 @pytest.mark.slow
-def test_tiny_preset_end_to_end(tmp_path, capsys):
+def test_tiny_preset_end_to_end_on_the_default_snap_reference(tmp_path, capsys, snap_si):
     from gdfnn.cli import main
 
     assert main(["reproduce", "si-vacancy", "--preset", "tiny", "--output", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
+    assert results["reference"] == "snap-si"
     assert results["frames"] == {"train": 18, "test": 2}
     for split in ("train", "test"):
         for name in ("nnp_c", "nnp_gdf"):
@@ -53,8 +54,8 @@ def test_seeds_table_is_mean_and_std_per_cell():
 def test_tiny_preset_over_two_seeds_reports_mean_and_std(tmp_path, capsys):
     from gdfnn.cli import main
 
-    assert main(["reproduce", "si-vacancy", "--preset", "tiny", "--seeds", "2", "--output",
-                 str(tmp_path)]) == 0
+    assert main(["reproduce", "si-vacancy", "--preset", "tiny", "--seeds", "2", "--reference",
+                 "sw-si", "--output", str(tmp_path)]) == 0
     numbers = json.loads((tmp_path / "results_seeds.json").read_text())
     assert set(numbers) == {"nnp_c", "nnp_gdf"}
     assert all(len(v) == 2 for v in numbers["nnp_gdf"].values())

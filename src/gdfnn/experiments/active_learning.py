@@ -47,7 +47,7 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
-from gdfnn.experiments.si_vacancy import LATTICE, training_config
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, training_config
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.selection import select
@@ -106,7 +106,7 @@ def held_out_frames(reference: str, preset: Preset, seed: int, progress: bool
 
 
 def candidate_pool(potential: Potential, preset: Preset, seed: int,
-                   lattice: float = LATTICE["sw-si"]) -> list[Structure]:
+                   lattice: float = LATTICE[DEFAULT_REFERENCE]) -> list[Structure]:
     """Unlabelled snapshots of MD at 1300 K with ``potential`` on the vacancy and the
     interstitial cell, ``md_steps`` steps for each, in as many trajectories (fresh
     velocities) as it takes. A trajectory ends at the first snapshot with an atom less covered
@@ -167,7 +167,8 @@ def scores(potential: Potential, tests: dict[str, list[ase.Atoms]]) -> dict[str,
 
 
 def run_active_learning(output: str | Path = "active_learning", *, preset: str = "quick",
-                        reference: str = "sw-si", seed: int = 0, progress: bool = True) -> dict:
+                        reference: str = DEFAULT_REFERENCE, seed: int = 0,
+                        progress: bool = True) -> dict:
     """Run both strategies with and without GDF; writes results.json, report.md and
     active_learning.png into ``output``."""
     p = PRESETS[preset]

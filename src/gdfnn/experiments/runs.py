@@ -1,0 +1,45 @@
+"""Training inside the experiments, once: a potential whose training finished on the same
+inputs is reused, so a killed experiment resumes and potentials trained elsewhere (a GPU
+machine, under the same paths) serve the analysis here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from gdfnn.config import Config
+from gdfnn.model.potential import Potential
+from gdfnn.workflows.train import METRICS_FILE, POTENTIAL_FILE, train
+
+log = logging.getLogger("gdfnn")
+#: Written beside ``potential.pt`` after training: the fingerprint of what was trained on.
+FINGERPRINT_FILE = "inputs.sha256"
+
+
+def fingerprint(config: Config) -> str:
+    """SHA-256 of the resolved config (every key, paths included) and the bytes of every
+    training and test file it names."""
+    h = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode())
+    for name in (*config.data.train, *config.data.test):
+        path = Path(name)
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def train_once(config: Config) -> Potential:
+    """Train as ``config`` says, unless ``output.directory`` holds a finished run (its
+    ``metrics.json`` written) with the same :func:`fingerprint`: then load that potential."""
+    out = Path(config.output.directory)
+    stamp = fingerprint(config)
+    marker = out / FINGERPRINT_FILE
+    if (marker.is_file() and marker.read_text().strip() == stamp
+            and (out / POTENTIAL_FILE).is_file() and (out / METRICS_FILE).is_file()):
+        log.info("%s: finished on the same inputs, reused", out)
+        return Potential.load(out / POTENTIAL_FILE)
+    marker.unlink(missing_ok=True)
+    potential = train(config)
+    marker.write_text(stamp + "\n")
+    return potential
