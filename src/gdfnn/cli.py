@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -258,25 +259,24 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from gdfnn.experiments import active_learning, si_mlearn, si_vacancy
+    from gdfnn.experiments import active_learning, si_mlearn, si_vacancy, vacancy_clusters
     from gdfnn.experiments.report import seeds_table, write_results
 
     output = Path(args.output or args.experiment.replace("-", "_"))
-    module = {"si-vacancy": si_vacancy, "si-mlearn": si_mlearn,
-              "active-learning": active_learning}[args.experiment]
+    sized = {"preset": args.preset, "reference": args.reference}
+    module, run = {
+        "si-vacancy": (si_vacancy, partial(si_vacancy.run_si_vacancy, **sized)),
+        "si-mlearn": (si_mlearn, partial(si_mlearn.run_si_mlearn, data=args.data,
+                                         epochs=args.epochs)),
+        "active-learning": (active_learning,
+                            partial(active_learning.run_active_learning, **sized)),
+        "vacancy-clusters": (vacancy_clusters,
+                             partial(vacancy_clusters.run_vacancy_clusters, **sized)),
+    }[args.experiment]
     tables, runs = [], []
     for k in range(args.seeds):
         seed = args.seed + k
-        where = output if args.seeds == 1 else output / f"seed{seed}"
-        if args.experiment == "si-vacancy":
-            results = si_vacancy.run_si_vacancy(where, preset=args.preset,
-                                                reference=args.reference, seed=seed)
-        elif args.experiment == "active-learning":
-            results = active_learning.run_active_learning(where, preset=args.preset,
-                                                          reference=args.reference, seed=seed)
-        else:
-            results = si_mlearn.run_si_mlearn(where, data=args.data, epochs=args.epochs,
-                                              seed=seed)
+        results = run(output if args.seeds == 1 else output / f"seed{seed}", seed=seed)
         print(module.report(results))
         tables.append(module.table(results))
         runs.append(results)
@@ -285,8 +285,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         text = (f"# {args.experiment}: mean ± std over seeds {args.seed}.."
                 f"{args.seed + args.seeds - 1}\n\n{markdown}")
         write_results(output, numbers, text, suffix="_seeds")
-        if args.experiment == "active-learning":
-            active_learning.seeds_figure(runs, output / "active_learning_seeds.png")
+        if hasattr(module, "seeds_figure"):
+            module.seeds_figure(runs, output / f"{args.experiment.replace('-', '_')}_seeds.png")
         print(text)
     print(f"results in {output}/")
     return 0
@@ -543,14 +543,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_potential_units(p)
 
     p = sub.add_parser("reproduce", help="the paper's experiments on reference potentials or DFT",
-                       description="si-vacancy: the paper's Figure 1 on a classical reference "
+                       description="si-vacancy: the paper's Figure 1 on a reference "
                        "potential (sample MD, train NNP-c and NNP-GDF, defect/bulk force RMSE, "
                        "error vs GDF, feature map, NEB barrier). si-mlearn: NNP-c vs NNP-GDF on "
                        "the mlearn Si DFT data, test errors per config_type and defect atoms. "
                        "active-learning: label frames chosen by GDF coverage (gdfnn select) or "
                        "at random, 5 rounds, the reference potential standing in for DFT; "
-                       "rare-event and bulk force error per round.")
-    p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning"])
+                       "rare-event and bulk force error per round. vacancy-clusters: the "
+                       "paper's Table 1, formation energies of mono-, tri- and pentavacancies "
+                       "from NNPs trained on perfect and monovacancy Si only.")
+    p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning",
+                                          "vacancy-clusters"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "

@@ -3,8 +3,10 @@ ramps, labelled frames with a per-atom defect mask, written as extxyz."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import ase
 import ase.io
@@ -157,6 +159,17 @@ def sample_md(atoms: ase.Atoms, calculator, *, temperature_start: float, tempera
     dyn.run(steps)
     bar.close()
     return frames
+
+
+def cached_frames(path: Path, meta: dict, make: Callable[[], list[ase.Atoms]]) -> Path:
+    """``path`` (extxyz) made by ``make()``, unless it exists with the same ``meta`` (kept as
+    JSON in ``<stem>_meta.json`` beside it): sampling is the slow part of an experiment."""
+    meta_path = path.with_name(f"{path.stem}_meta.json")
+    if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+        return path
+    write_frames(path, make())
+    meta_path.write_text(json.dumps(meta))
+    return path
 
 
 def write_frames(path: str | os.PathLike, frames: list[ase.Atoms]) -> None:

@@ -9,7 +9,6 @@ the feature map (Figure 1b) and the vacancy migration barrier by climbing-image 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from gdfnn.experiments.report import write_results
 from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import (
     SI_LATTICE,
+    cached_frames,
     diamond_si,
     sample_md,
     vacancy_neighbour_mask,
@@ -70,21 +70,15 @@ PRESETS = {
 
 def generate(out: Path, reference: str, preset: Preset, seed: int, progress: bool) -> Path:
     """Sample (or reuse) the labelled frames; returns the path of ``data.xyz``."""
-    meta = {"reference": reference, "steps": preset.steps, "interval": preset.interval,
-            "seed": seed}
-    data, meta_path = out / "data.xyz", out / "data_meta.json"
-    if data.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
-        return data
-    a = LATTICE[reference]
-    perfect = diamond_si(2, a)
-    frames = sample_md(with_vacancies(perfect, 1), get_reference(reference),
-                       temperature_start=500, temperature_end=1300, steps=preset.steps,
-                       interval=preset.interval, timestep_fs=2.0, seed=seed,
-                       defect=lambda atoms: vacancy_neighbour_mask(atoms, perfect.positions),
-                       config_type="vacancy_md", progress=progress)
-    write_frames(data, frames)
-    meta_path.write_text(json.dumps(meta))
-    return data
+    perfect = diamond_si(2, LATTICE[reference])
+    return cached_frames(
+        out / "data.xyz", {"reference": reference, "steps": preset.steps,
+                           "interval": preset.interval, "seed": seed},
+        lambda: sample_md(with_vacancies(perfect, 1), get_reference(reference),
+                          temperature_start=500, temperature_end=1300, steps=preset.steps,
+                          interval=preset.interval, timestep_fs=2.0, seed=seed,
+                          defect=lambda atoms: vacancy_neighbour_mask(atoms, perfect.positions),
+                          config_type="vacancy_md", progress=progress))
 
 
 def split_frames(data: Path, out: Path, seed: int) -> tuple[Path, Path]:
