@@ -259,7 +259,13 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from gdfnn.experiments import active_learning, si_mlearn, si_vacancy, vacancy_clusters
+    from gdfnn.experiments import (
+        active_learning,
+        si_interstitial,
+        si_mlearn,
+        si_vacancy,
+        vacancy_clusters,
+    )
     from gdfnn.experiments.report import seeds_table, write_results
 
     output = Path(args.output or args.experiment.replace("-", "_"))
@@ -272,6 +278,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                             partial(active_learning.run_active_learning, **sized)),
         "vacancy-clusters": (vacancy_clusters,
                              partial(vacancy_clusters.run_vacancy_clusters, **sized)),
+        "si-interstitial": (si_interstitial,
+                            partial(si_interstitial.run_si_interstitial, **sized)),
     }[args.experiment]
     tables, runs = [], []
     for k in range(args.seeds):
@@ -551,9 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "at random, 5 rounds, the reference potential standing in for DFT; "
                        "rare-event and bulk force error per round. vacancy-clusters: the "
                        "paper's Table 1, formation energies of mono-, tri- and pentavacancies "
-                       "from NNPs trained on perfect and monovacancy Si only.")
+                       "from NNPs trained on perfect and monovacancy Si only. si-interstitial: "
+                       "Figure 2 and S4, interstitial force errors, the PES on a 0.6 Å sphere "
+                       "around the tetrahedral site, MD stability at 1200 K and above.")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning",
-                                          "vacancy-clusters"])
+                                          "vacancy-clusters", "si-interstitial"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "

@@ -173,3 +173,21 @@ def learning_rounds(curves: dict[str, tuple[list[int], dict[str, list[float]]]],
         ax.set_ylabel(f"force RMSE, {metric} atoms (eV/Å)")
     axes[0, 0].legend()
     _save(fig, path)
+
+
+def energy_maps(maps: dict[str, np.ndarray], axes_values: tuple[np.ndarray, np.ndarray],
+                axis_names: tuple[str, str], unit: str, path: str | os.PathLike) -> None:
+    """One panel per ``{title: (len(y), len(x)) values}`` on a shared colour scale (the
+    paper's Figure 2b-d); ``axes_values``: the x and y grid values."""
+    x, y = axes_values
+    lo = min(float(m.min()) for m in maps.values())
+    hi = max(float(m.max()) for m in maps.values())
+    fig, axes = _subplots(len(maps), (4.2 * len(maps), 3.4))
+    for ax, (title, values) in zip(axes[0], maps.items(), strict=True):
+        image = ax.pcolormesh(x, y, values, vmin=lo, vmax=hi, shading="nearest",
+                              cmap="viridis")
+        ax.set_title(title)
+        ax.set_xlabel(axis_names[0])
+        ax.set_ylabel(axis_names[1])
+    fig.colorbar(image, ax=axes[0, -1], label=unit)
+    _save(fig, path)

@@ -33,7 +33,12 @@ NEAREST_LOGGED = 3.0
 
 
 class MDUnstableError(GdfnnError):
-    """The simulation left physical territory (atoms too close, energy not conserved)."""
+    """The simulation left physical territory (atoms too close, energy not conserved);
+    ``step`` is the MD step where it was found."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass
@@ -144,10 +149,10 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
         where = (f"MD unstable at step {step} (t = {row['time_ps']:.3f} ps, "
                  f"T = {row['temperature_K']:.0f} K)")
         if not math.isfinite(epot):
-            raise MDUnstableError(f"{where}: the energy is {epot}")
+            raise MDUnstableError(f"{where}: the energy is {epot}", step)
         if close is not None:
             raise MDUnstableError(f"{where}: atoms {close[0]} and {close[1]} are {close[2]:.2f} Å "
-                                  f"apart (< {s.min_distance} Å)")
+                                  f"apart (< {s.min_distance} Å)", step)
         if s.coverage_save is not None and min_rho < s.coverage_save:
             ase.io.write(output / CANDIDATES_FILE, atoms, format="extxyz", append=True)
         if s.coverage_stop is not None and min_rho < s.coverage_stop:
@@ -155,11 +160,11 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
             ase.io.write(output / "left_training_data.extxyz", atoms, format="extxyz")
             raise MDUnstableError(f"atom {atom} left the training data at step {step} "
                                   f"(t = {row['time_ps']:.3f} ps): rho = {min_rho:.3g} < "
-                                  f"{s.coverage_stop} (frame in left_training_data.extxyz)")
+                                  f"{s.coverage_stop} (frame in left_training_data.extxyz)", step)
         drift = abs(epot + ekin - e0) / n
         if s.ensemble == "nve" and drift > s.max_drift:
             raise MDUnstableError(f"{where}: total energy drifted by {drift:.3g} eV/atom "
-                                  f"(> {s.max_drift})")
+                                  f"(> {s.max_drift})", step)
         bar.update(step - bar.n)
         bar.set_postfix(T=f"{row['temperature_K']:.0f}K")
 
