@@ -57,6 +57,14 @@ def test_evaluate_numbers_equal_a_direct_computation(morse_frames, random_potent
     atomic_err = np.concatenate([p["energies"] - s.energies for p, s in zip(preds, frames,
                                                                              strict=True)])
     assert a["atomic_energy_mev"]["mae"] == pytest.approx(1000 * np.abs(atomic_err).mean())
+    for name, m in (("defect_atoms", defect), ("other_atoms", ~defect)):
+        assert a["subsets"][name]["atomic_energy_mev"]["mae"] == pytest.approx(
+            1000 * np.abs(atomic_err[m]).mean(), nan_ok=True)
+    bins = a["atomic_energy_per_gdf_bin"]
+    assert sum(r["n"] for r in bins) == 48
+    lowest = (rho >= bins[0]["low"]) & (rho < bins[0]["high"])
+    if lowest.any():
+        assert bins[0]["mae"] == pytest.approx(1000 * np.abs(atomic_err[lowest]).mean(), rel=1e-6)
     for name in ["evaluation.json", "per_atom.csv", "parity_energy.png", "parity_forces.png",
                  "force_error_vs_gdf.png", "atomic_energy_correlation.png"]:
         assert (tmp_path / "out" / name).stat().st_size > 100, name

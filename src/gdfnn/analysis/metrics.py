@@ -23,6 +23,7 @@ PER_GROUP = "per_group"  # {group: {ENERGY: stats, FORCE: stats}}
 SUBSETS = "subsets"  # {name: {FORCE: stats}}, atom subsets such as defect_atoms / other_atoms
 PER_GDF_BIN = "per_gdf_bin"  # [{low, high, n, rmse, mae, mean_norm, q25, q75}], by GDF rho
 ATOMIC_ENERGY = "atomic_energy_mev"  # stats of atomic-energy errors, meV (reference has them)
+ATOMIC_PER_GDF_BIN = "atomic_energy_per_gdf_bin"  # PER_GDF_BIN of atomic-energy errors, meV
 LOSS = "loss"  # float, the training loss of the set (training report only)
 
 

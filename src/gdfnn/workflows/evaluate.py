@@ -14,6 +14,7 @@ import torch
 from gdfnn.analysis import plots
 from gdfnn.analysis.metrics import (
     ATOMIC_ENERGY,
+    ATOMIC_PER_GDF_BIN,
     ENERGY,
     FORCE,
     PER_GDF_BIN,
@@ -92,6 +93,13 @@ def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
             ref_e = np.concatenate([a for a, _ in atomic])
             pred_e = np.concatenate([b for _, b in atomic])
             table[ATOMIC_ENERGY] = error_stats(pred_e - ref_e, 1000.0)
+        if atomic and len(atomic) == len(frames):  # per atom: defect subsets and GDF bins
+            a_err = 1000.0 * (pred_e - ref_e)
+            for name, m in (subsets or {}).items():
+                table[SUBSETS][name][ATOMIC_ENERGY] = error_stats(a_err[m])
+            if rho is not None and np.isfinite(rho).any():
+                table[ATOMIC_PER_GDF_BIN] = binned(rho[known], a_err[known],
+                                                   log_bins(rho[known]))
         result[label] = table
         per_atom[label] = {"force_error": f_err, "rho": rho, "preds": preds, "atomic": atomic}
     if output is not None:
