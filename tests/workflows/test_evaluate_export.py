@@ -66,7 +66,8 @@ def test_evaluate_numbers_equal_a_direct_computation(morse_frames, random_potent
     if lowest.any():
         assert bins[0]["mae"] == pytest.approx(1000 * np.abs(atomic_err[lowest]).mean(), rel=1e-6)
     for name in ["evaluation.json", "per_atom.csv", "parity_energy.png", "parity_forces.png",
-                 "force_error_vs_gdf.png", "atomic_energy_correlation.png"]:
+                 "force_error_vs_gdf.png", "atomic_energy_correlation.png",
+                 "atomic_energy_error_vs_gdf.png"]:
         assert (tmp_path / "out" / name).stat().st_size > 100, name
     assert json.loads((tmp_path / "out" / "evaluation.json").read_text())["b"] == \
         json.loads(json.dumps(result["b"]))

@@ -81,8 +81,9 @@ def parity(pairs: dict[str, tuple[np.ndarray, np.ndarray]], quantity: str, unit:
     _save(fig, path)
 
 
-def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None:
-    """Paper Figure 1c: mean force error per log-spaced GDF bin, quartile band shaded."""
+def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike,
+                 ylabel: str = "|F_ref - F| (eV/Å)") -> None:
+    """Paper Figure 1c: mean error norm per log-spaced GDF bin, quartile band shaded."""
     fig, axes = _subplots(1, (5.2, 3.8))
     ax = axes[0, 0]
     for color, (label, rows) in zip(COLORS, curves.items(), strict=False):
@@ -93,7 +94,7 @@ def error_vs_gdf(curves: dict[str, list[dict]], path: str | os.PathLike) -> None
                         color=color, alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("GDF rho")
-    ax.set_ylabel("|F_ref - F| (eV/Å)")
+    ax.set_ylabel(ylabel)
     ax.legend()
     _save(fig, path)
 

@@ -142,6 +142,11 @@ def _write(out: Path, result, per_atom, frames, symbols, structure, defect_mask,
               for k, d in per_atom.items() if d["atomic"]}
     if atomic:
         plots.parity(atomic, "atomic energy", "eV", out / "atomic_energy_correlation.png")
+    atomic_curves = {k: t[ATOMIC_PER_GDF_BIN] for k, t in result.items()
+                     if ATOMIC_PER_GDF_BIN in t}
+    if atomic_curves:
+        plots.error_vs_gdf(atomic_curves, out / "atomic_energy_error_vs_gdf.png",
+                           "|E_i,ref - E_i| (meV)")
 
 
 def format_result(result: dict) -> str:
