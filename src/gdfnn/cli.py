@@ -262,6 +262,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from gdfnn.experiments import (
         active_learning,
         ni_atomic_energies,
+        si_equilibrium,
         si_interstitial,
         si_mlearn,
         si_vacancy,
@@ -281,6 +282,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                              partial(vacancy_clusters.run_vacancy_clusters, **sized)),
         "si-interstitial": (si_interstitial,
                             partial(si_interstitial.run_si_interstitial, **sized)),
+        "si-equilibrium": (si_equilibrium,
+                           partial(si_equilibrium.run_si_equilibrium, **sized)),
         "ni-atomic-energies": (ni_atomic_energies,
                                partial(ni_atomic_energies.run_ni_atomic_energies,
                                        preset=args.preset, reference="eam-ni")),
@@ -567,10 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "Figure 2 and S4, interstitial force errors, the PES on a 0.6 Å sphere "
                        "around the tetrahedral site, MD stability at 1200 K and above. "
                        "ni-atomic-energies: Figure 4, NNP atomic energies of fcc Ni with a "
-                       "vacancy against the EAM's own (always on eam-ni).")
+                       "vacancy against the EAM's own (always on eam-ni). si-equilibrium: "
+                       "Figures S5-S6, Table S2, lattice parameter, bulk modulus, elastic "
+                       "constants and phonons of diamond Si (NNPs of si-vacancy).")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning",
                                           "vacancy-clusters", "si-interstitial",
-                                          "ni-atomic-energies"])
+                                          "ni-atomic-energies", "si-equilibrium"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "

@@ -192,3 +192,29 @@ def energy_maps(maps: dict[str, np.ndarray], axes_values: tuple[np.ndarray, np.n
         ax.set_ylabel(axis_names[1])
     fig.colorbar(image, ax=axes[0, -1], label=unit)
     _save(fig, path)
+
+
+def phonon_dispersion(lines: dict[str, dict], labels: list[str], path: str | os.PathLike
+                      ) -> None:
+    """Phonon bands of several potentials on one path (one colour each) and their densities
+    of states; ``lines``: ``{label: phonons dict}`` of
+    :func:`gdfnn.experiments.equilibrium.phonons`; ``labels``: the path's point names."""
+    fig = Figure(figsize=(8.0, 4.2))
+    band_ax, dos_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
+    for k, (label, ph) in enumerate(lines.items()):
+        color = COLORS[k % len(COLORS)]
+        for segment, (x, freqs) in enumerate(zip(ph["band_distances"], ph["band_THz"],
+                                                 strict=True)):
+            band_ax.plot(x, freqs, color=color, lw=1, label=label if segment == 0 else None)
+        dos_ax.plot(ph["dos"], ph["dos_THz"], color=color, lw=1)
+    ticks = [ph["band_distances"][0][0]] + [seg[-1] for seg in ph["band_distances"]]
+    band_ax.set_xticks(ticks, labels)
+    for t in ticks:
+        band_ax.axvline(t, color="0.8", lw=0.5)
+    band_ax.set_xlim(ticks[0], ticks[-1])
+    band_ax.set_ylabel("frequency (THz)")
+    handles, names = band_ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles, strict=True))
+    band_ax.legend(unique.values(), unique.keys(), fontsize=8)
+    dos_ax.set_xlabel("DOS")
+    _save(fig, path)

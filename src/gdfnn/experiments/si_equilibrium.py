@@ -1,0 +1,76 @@
+"""The paper's Figures S5-S6 and Table S2: equilibrium properties of diamond Si from the
+reference, NNP-c and NNP-GDF.
+
+The NNPs are those of ``si-vacancy`` (same sampling, split and training settings per preset;
+run with the same ``--output`` as a finished si-vacancy run, its potentials are reused).
+Each potential gives, at its own lattice parameter: the lattice parameter and bulk modulus
+(Birch-Murnaghan), C11, C12, C44 (ions relaxed), phonon frequencies at Γ and X and the
+dispersion and DOS (phonopy, 2x2x2 conventional supercell, 0.01 Å displacements).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gdfnn.analysis.plots import phonon_dispersion
+from gdfnn.analysis.tables import markdown_table
+from gdfnn.calculator import NNPCalculator
+from gdfnn.experiments.equilibrium import BAND_PATH, properties
+from gdfnn.experiments.report import write_results
+from gdfnn.experiments.runs import train_once
+from gdfnn.experiments.si_vacancy import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    PRESETS,
+    generate,
+    split_frames,
+    training_config,
+)
+from gdfnn.reference import get_reference
+
+POTENTIALS = ("nnp_c", "nnp_gdf")
+ROWS = ("reference", *POTENTIALS)
+
+
+def run_si_equilibrium(output: str | Path = "si_equilibrium", *, preset: str = "quick",
+                       reference: str = DEFAULT_REFERENCE, seed: int = 0,
+                       progress: bool = True) -> dict:
+    """Run the whole experiment; writes results.json, report.md and the dispersion figure."""
+    p = PRESETS[preset]
+    out = Path(output).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    train_file, test_file = split_frames(generate(out, reference, p, seed, progress), out, seed)
+    potentials = {name: train_once(training_config(
+        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
+        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    makers = {"reference": lambda: get_reference(reference),
+              **{name: (lambda pot=pot: NNPCalculator(pot)) for name, pot in potentials.items()}}
+    measured = {name: properties(make, LATTICE[reference]) for name, make in makers.items()}
+    phonon_dispersion({name: m["phonons"] for name, m in measured.items()},
+                      [name for name, _ in BAND_PATH], out / "phonons_figS6.png")
+    results = {"preset": preset, "reference": reference, "seed": seed, "properties": measured}
+    write_results(out, results, report(results))
+    return results
+
+
+def table(results: dict) -> tuple[list[str], list[list]]:
+    """The report's headers and rows (one row per potential, the reference first)."""
+    rows = []
+    for name in ROWS:
+        m = results["properties"][name]
+        gamma, x = m["phonons"]["gamma_THz"], m["phonons"]["x_THz"]
+        rows.append([name, m["lattice_A"], m["bulk_modulus_GPa"], m["C11"], m["C12"], m["C44"],
+                     gamma[-1], x[0], x[2], x[-1]])
+    headers = ["potential", "a Å", "B GPa", "C11 GPa", "C12 GPa", "C44 GPa",
+               "Γ optical THz", "X TA THz", "X LA/LO THz", "X TO THz"]
+    return headers, rows
+
+
+def report(results: dict) -> str:
+    return "\n".join([
+        f"# Si equilibrium properties ({results['preset']} preset, reference "
+        f"{results['reference']}, seed {results['seed']})", "",
+        "NNPs of the si-vacancy experiment (63-atom vacancy MD, 500 -> 1300 K). Each at its own "
+        "lattice parameter; elastic constants with ions relaxed; phonons from a 64-atom "
+        "supercell.", "", markdown_table(*table(results)), "",
+        "Figure: phonons_figS6.png (dispersion and DOS, three line sets)."])
