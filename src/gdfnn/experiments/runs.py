@@ -19,9 +19,11 @@ FINGERPRINT_FILE = "inputs.sha256"
 
 
 def fingerprint(config: Config) -> str:
-    """SHA-256 of the resolved config (every key, paths included) and the bytes of every
-    training and test file it names."""
-    h = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode())
+    """SHA-256 of the resolved config (every key but ``output.progress``, paths included)
+    and the bytes of every training and test file it names."""
+    settings = config.model_dump(mode="json")
+    settings["output"].pop("progress")
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for name in (*config.data.train, *config.data.test):
         path = Path(name)
         if path.is_file():
