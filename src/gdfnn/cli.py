@@ -261,6 +261,7 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from gdfnn.experiments import (
         active_learning,
+        ensemble,
         ni_atomic_energies,
         si_equilibrium,
         si_interstitial,
@@ -284,6 +285,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                             partial(si_interstitial.run_si_interstitial, **sized)),
         "si-equilibrium": (si_equilibrium,
                            partial(si_equilibrium.run_si_equilibrium, **sized)),
+        "ensemble": (ensemble, partial(ensemble.run_ensemble, **sized)),
         "ni-atomic-energies": (ni_atomic_energies,
                                partial(ni_atomic_energies.run_ni_atomic_energies,
                                        preset=args.preset, reference="eam-ni")),
@@ -572,10 +574,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "ni-atomic-energies: Figure 4, NNP atomic energies of fcc Ni with a "
                        "vacancy against the EAM's own (always on eam-ni). si-equilibrium: "
                        "Figures S5-S6, Table S2, lattice parameter, bulk modulus, elastic "
-                       "constants and phonons of diamond Si (NNPs of si-vacancy).")
+                       "constants and phonons of diamond Si (NNPs of si-vacancy). ensemble: "
+                       "Figure S7, the force spread of NNPs from several seeds against GDF rho "
+                       "on training and never-trained frames.")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning",
                                           "vacancy-clusters", "si-interstitial",
-                                          "ni-atomic-energies", "si-equilibrium"])
+                                          "ni-atomic-energies", "si-equilibrium",
+                                          "ensemble"])
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "
