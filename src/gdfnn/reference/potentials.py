@@ -107,20 +107,25 @@ def load_lammps():
 
 
 #: Where ``snap-si`` finds the mlearn SNAP Si files (``Si.snapcoeff``, ``Si.snapparam``):
-#: this environment variable, else ``../shared/data/potentials/mlearn-snap-Si``.
+#: this environment variable, else ``../shared/data/potentials/mlearn-snap-Si`` from the
+#: working directory, else the same path beside a source checkout of gdfnn.
 SNAP_SI_ENV = "GDFNN_SNAP_SI"
 SNAP_SI_DEFAULT = Path("..") / "shared" / "data" / "potentials" / "mlearn-snap-Si"
+_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def snap_si_dir() -> Path:
     """The folder of the published SNAP Si potential (Zuo et al. 2020, fitted to PBE)."""
-    path = Path(os.environ.get(SNAP_SI_ENV, SNAP_SI_DEFAULT))
-    missing = [f for f in ("Si.snapcoeff", "Si.snapparam") if not (path / f).is_file()]
-    if missing:
-        raise InputError(f"reference potential 'snap-si': {', '.join(missing)} not found in "
-                         f"{path.resolve()}; set {SNAP_SI_ENV} to the folder of the mlearn "
-                         "SNAP Si potential")
-    return path.resolve()
+    if SNAP_SI_ENV in os.environ:
+        candidates = [Path(os.environ[SNAP_SI_ENV])]
+    else:
+        candidates = [SNAP_SI_DEFAULT, _CHECKOUT / SNAP_SI_DEFAULT]
+    for path in candidates:
+        if all((path / f).is_file() for f in ("Si.snapcoeff", "Si.snapparam")):
+            return path.resolve()
+    where = " or ".join(str(p.resolve()) for p in candidates)
+    raise InputError(f"reference potential 'snap-si': Si.snapcoeff, Si.snapparam not found in "
+                     f"{where}; set {SNAP_SI_ENV} to the folder of the mlearn SNAP Si potential")
 
 
 def _lammps_commands(name: str) -> tuple[list[str], str]:
