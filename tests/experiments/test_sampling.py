@@ -87,3 +87,35 @@ def test_interstitial_mask_marks_the_crowded_site_and_its_neighbours():
     shifted = atoms.copy()
     shifted.positions += shift
     assert np.array_equal(interstitial_mask(shifted, perfect.positions + shift), mask)
+
+
+def test_vacancy_site_is_found_without_a_lattice():
+    import numpy as np
+
+    from gdfnn.experiments.sampling import (
+        _minimum_image_distances,
+        diamond_si,
+        near_site_mask,
+        sample_md,
+        vacancy_neighbour_mask,
+        vacancy_site,
+        with_vacancies,
+    )
+    from gdfnn.reference import get_reference
+
+    perfect = diamond_si(2)
+    cold = with_vacancies(perfect, 1)  # atom 0 removed
+    np.testing.assert_allclose(vacancy_site(cold), perfect.positions[0], atol=1e-9)
+    assert (near_site_mask(cold, vacancy_site(cold)) ==
+            vacancy_neighbour_mask(cold, perfect.positions)).all()
+    assert vacancy_site(perfect) is None and not near_site_mask(perfect, None).any()
+    frames = sample_md(cold, get_reference("sw-si"), temperature_start=500,
+                       temperature_end=1300, steps=300, interval=20, seed=1, progress=False)
+    found = 0
+    for f in frames:
+        empty = np.setdiff1d(np.arange(64), _minimum_image_distances(
+            f.cell.array, f.positions, perfect.positions).argmin(1))
+        site = vacancy_site(f)
+        found += site is not None and _minimum_image_distances(
+            f.cell.array, perfect.positions[empty], site[None]).min() < 0.8
+    assert found >= 0.7 * len(frames)  # measured 25 of 30 on SW, 24 of 30 on SNAP

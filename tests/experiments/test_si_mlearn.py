@@ -10,8 +10,14 @@ def test_si_mlearn_runs_on_the_real_data_and_reports_every_group(dft_dir, tmp_pa
     for name in ("nnp_c", "nnp_gdf"):
         assert set(results["test"][name]["per_group"]) == {"Vacancy", "AIMD-NVT", "Elastic",
                                                           "Surface"}
-        assert results["vacancy_frames"][name]["subsets"]["defect_atoms"]["force"]["n"] > 0
+        for definition in ("coordination", "near_site", "rarest"):
+            subsets = results["vacancy_frames"][definition][name]["subsets"]
+            assert subsets["defect_atoms"]["force"]["n"] > 0, definition
         assert "per_gdf_bin" in results["test"][name]
+    share = results["defect_fraction"]
+    # the vacancy site tags its few neighbours; the coordination rule far more in hot frames
+    assert 0 < share["near_site"] < 0.15 < share["coordination"]
+    assert 0 < share["rarest"] < 1
     report = (tmp_path / "report.md").read_text()
-    assert "| nnp_gdf |" in report and "F Vacancy defect atoms" in report
+    assert "| nnp_gdf |" in report and "F Vacancy near_site defect" in report
     assert "| nnp_c |" in capsys.readouterr().out

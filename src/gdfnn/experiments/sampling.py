@@ -90,6 +90,46 @@ def vacancy_neighbour_mask(atoms: ase.Atoms, sites: np.ndarray,
     return np.isin(site_of_atom, neighbour_sites)
 
 
+def vacancy_site(atoms: ase.Atoms, bond: float = SI_BOND_CUTOFF, bond_length: float = 2.35,
+                 radius: float = 1.0) -> np.ndarray | None:
+    """Where the missing atom of a tetrahedral crystal sits (Å), found without a lattice.
+
+    Each atom with three neighbours within ``bond`` Å predicts its missing fourth neighbour
+    ``bond_length`` Å away, opposite the sum of its three unit bond vectors; the site is the
+    mean of the largest group of predictions within ``radius`` Å of one of them (minimum
+    image). None when no atom has three bonds. Works on hot DFT frames whose cell is not a
+    multiple of the conventional one (mlearn's Vacancy frames).
+    """
+    from gdfnn.neighbors import neighbor_list
+
+    pairs = neighbor_list(atoms, bond)
+    vectors = pairs.vectors(atoms)
+    units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    counts = np.bincount(pairs.centers, minlength=len(atoms))
+    predictions = []
+    for a in np.flatnonzero(counts == 3):
+        away = -units[pairs.centers == a].sum(0)
+        predictions.append(atoms.positions[a] + bond_length * away / np.linalg.norm(away))
+    if not predictions:
+        return None
+    points = np.array(predictions)
+    offsets = points[None, :, :] - points[:, None, :]
+    frac = np.linalg.solve(atoms.cell.array.T, offsets.reshape(-1, 3).T).T
+    frac -= np.round(frac)
+    offsets = (frac @ atoms.cell.array).reshape(offsets.shape)
+    close = np.linalg.norm(offsets, axis=2) < radius
+    best = int(np.argmax(close.sum(1)))
+    return points[best] + offsets[best, close[best]].mean(0)
+
+
+def near_site_mask(atoms: ase.Atoms, site: np.ndarray | None, radius: float = 3.0
+                   ) -> np.ndarray:
+    """Atoms within ``radius`` Å (minimum image) of ``site``; none when ``site`` is None."""
+    if site is None:
+        return np.zeros(len(atoms), bool)
+    return _minimum_image_distances(atoms.cell.array, atoms.positions, site[None])[:, 0] < radius
+
+
 def interstitial_mask(atoms: ase.Atoms, sites: np.ndarray, cutoff: float = SI_BOND_CUTOFF
                       ) -> np.ndarray:
     """Interstitial defect atoms: those assigned (nearest site, minimum image) to a lattice
