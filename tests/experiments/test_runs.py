@@ -37,3 +37,22 @@ def test_a_run_killed_before_its_metrics_is_trained_again(toy_config, monkeypatc
         Path(c.output.directory) / runs.POTENTIAL_FILE))
     runs.train_once(config)
     assert len(calls) == 1
+
+
+def test_a_finished_run_copied_to_another_folder_is_recognised(toy_config, tmp_path,
+                                                                 monkeypatch):
+    import shutil
+
+    config = toy_config(training={"epochs": 2})
+    runs.train_once(config)
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.copy(tmp_path / "toy.xyz", moved / "toy.xyz")
+    shutil.copytree(tmp_path / "out", moved / "out")
+    calls = []
+    monkeypatch.setattr(runs, "train", lambda c: calls.append(c))
+    again = config.model_copy(deep=True)
+    again.data.train = [str(moved / "toy.xyz")]
+    again.output.directory = str(moved / "out")
+    runs.train_once(again)
+    assert calls == []

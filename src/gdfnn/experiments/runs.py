@@ -1,6 +1,6 @@
 """Training inside the experiments, once: a potential whose training finished on the same
 inputs is reused, so a killed experiment resumes and potentials trained elsewhere (a GPU
-machine, under the same paths) serve the analysis here."""
+machine) or by another experiment on the same data serve the analysis here."""
 
 from __future__ import annotations
 
@@ -19,10 +19,14 @@ FINGERPRINT_FILE = "inputs.sha256"
 
 
 def fingerprint(config: Config) -> str:
-    """SHA-256 of the resolved config (every key but ``output.progress``, paths included)
-    and the bytes of every training and test file it names."""
+    """SHA-256 of the resolved config and the bytes of every training and test file it
+    names. Where files are and where results go do not count (data paths, feature store,
+    GDF cache, output directory), nor does the progress bar: a finished run copied to
+    another folder is still recognised."""
     settings = config.model_dump(mode="json")
-    settings["output"].pop("progress")
+    for section, key in (("data", "train"), ("data", "test"), ("descriptor", "store"),
+                         ("gdf", "cache"), ("output", "directory"), ("output", "progress")):
+        settings[section].pop(key)
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for name in (*config.data.train, *config.data.test):
         path = Path(name)
