@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "ni-atomic-energies: Figure 4, NNP atomic energies of fcc Ni with a "
                        "vacancy against the EAM's own (always on eam-ni). si-equilibrium: "
                        "Figures S5-S6, Table S2, lattice parameter, bulk modulus, elastic "
-                       "constants and phonons of diamond Si (NNPs of si-vacancy). ensemble: "
+                       "constants and phonons of diamond Si (NNPs of vacancy-clusters). ensemble: "
                        "Figure S7, the force spread of NNPs from several seeds against GDF rho "
                        "on training and never-trained frames.")
     p.add_argument("experiment", choices=["si-vacancy", "si-mlearn", "active-learning",

@@ -9,6 +9,7 @@ reference potential and the NNPs are measured by the same code.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import ase
@@ -36,11 +37,17 @@ def equation_of_state(make_calculator: Callable[[], object], a_guess: float) -> 
         atoms.calc = make_calculator()
         volumes.append(atoms.get_volume())
         energies.append(atoms.get_potential_energy())
-    try:
-        v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
-    except (RuntimeError, ValueError) as exc:  # E(V) without a minimum near a_guess
-        return {"lattice_A": math.nan, "bulk_modulus_GPa": math.nan,
-                "energy_eV_per_atom": math.nan, "eos_error": str(exc)}
+    failed = {"lattice_A": math.nan, "bulk_modulus_GPa": math.nan,
+              "energy_eV_per_atom": math.nan}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ase's "minimum not in your volumes"
+        try:
+            v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+        except (RuntimeError, ValueError) as exc:
+            return {**failed, "eos_error": str(exc)}
+    if not min(volumes) <= v0 <= max(volumes):
+        return {**failed, "eos_error": "E(V) has no minimum within +-3 % of "
+                f"a = {a_guess} Å (the fit extrapolates to a = {v0 ** (1 / 3):.3f} Å)"}
     return {"lattice_A": float(v0 ** (1.0 / 3.0)), "bulk_modulus_GPa": float(b / units.GPa),
             "energy_eV_per_atom": float(e0 / 8.0)}
 

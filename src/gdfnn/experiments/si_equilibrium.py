@@ -1,8 +1,11 @@
 """The paper's Figures S5-S6 and Table S2: equilibrium properties of diamond Si from the
 reference, NNP-c and NNP-GDF.
 
-The NNPs are those of ``si-vacancy`` (same sampling, split and training settings per preset;
-run with the same ``--output`` as a finished si-vacancy run, its potentials are reused).
+The NNPs are those of ``vacancy-clusters`` (perfect and monovacancy MD plus strained
+crystals: the volume varies in the training data, which an equation of state needs; on a
+copy of a finished vacancy-clusters output its potentials are reused). NNPs trained on
+si-vacancy's constant-volume MD alone have no E(V) minimum near the lattice parameter
+(measured on the full preset: NNP-c's fit extrapolates to a = 6.06 Å).
 Each potential gives, at its own lattice parameter: the lattice parameter and bulk modulus
 (Birch-Murnaghan), C11, C12, C44 (ions relaxed), phonon frequencies at Γ and X and the
 dispersion and DOS (phonopy, 2x2x2 conventional supercell, 0.01 Å displacements).
@@ -17,19 +20,11 @@ from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.experiments.equilibrium import BAND_PATH, properties
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.runs import train_once
-from gdfnn.experiments.si_vacancy import (
-    DEFAULT_REFERENCE,
-    LATTICE,
-    PRESETS,
-    generate,
-    split_frames,
-    training_config,
-)
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE
+from gdfnn.experiments.vacancy_clusters import PRESETS, train_potentials
 from gdfnn.reference import get_reference
 
-POTENTIALS = ("nnp_c", "nnp_gdf")
-ROWS = ("reference", *POTENTIALS)
+ROWS = ("reference", "nnp_c", "nnp_gdf")
 
 
 def run_si_equilibrium(output: str | Path = "si_equilibrium", *, preset: str = "quick",
@@ -39,10 +34,7 @@ def run_si_equilibrium(output: str | Path = "si_equilibrium", *, preset: str = "
     p = PRESETS[preset]
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    train_file, test_file = split_frames(generate(out, reference, p, seed, progress), out, seed)
-    potentials = {name: train_once(training_config(
-        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
-        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    potentials = train_potentials(out, reference, p, seed, progress)
     makers = {"reference": lambda: get_reference(reference),
               **{name: (lambda pot=pot: NNPCalculator(pot)) for name, pot in potentials.items()}}
     measured = {name: properties(make, LATTICE[reference]) for name, make in makers.items()}
@@ -70,7 +62,9 @@ def report(results: dict) -> str:
     return "\n".join([
         f"# Si equilibrium properties ({results['preset']} preset, reference "
         f"{results['reference']}, seed {results['seed']})", "",
-        "NNPs of the si-vacancy experiment (63-atom vacancy MD, 500 -> 1300 K). Each at its own "
-        "lattice parameter; elastic constants with ions relaxed; phonons from a 64-atom "
-        "supercell.", "", markdown_table(*table(results)), "",
+        "NNPs of the vacancy-clusters experiment (perfect and monovacancy MD 500 -> 1300 K, "
+        "strained crystals). Each at its own lattice parameter (at the reference's where its "
+        "E(V) has no minimum within +-3 %: a and B are then blank); elastic constants with "
+        "ions relaxed; phonons from a 64-atom supercell.", "", markdown_table(*table(results)),
+        "",
         "Figure: phonons_figS6.png (dispersion and DOS, three line sets)."])

@@ -36,6 +36,7 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
 )
 from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, training_config
+from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 
 log = logging.getLogger("gdfnn")
@@ -124,6 +125,20 @@ def relative_errors(predicted: dict[str, dict], reference: dict[str, dict]) -> d
             / reference[name]["formation_eV"] for name in reference}
 
 
+def train_potentials(out: Path, reference: str, p: Preset, seed: int, progress: bool
+                     ) -> dict[str, Potential]:
+    """Sample (or reuse) the perfect + monovacancy training data in ``out`` and train (or
+    reuse) NNP-c and NNP-GDF on 90 % of it."""
+    meta = {"reference": reference, **asdict(p), "seed": seed}
+    for key in ("epochs", "batch_size", "relax_steps"):
+        meta.pop(key)
+    data = cached_frames(out / "data.xyz", meta, lambda: sample(reference, p, seed, progress))
+    train_file, test_file = split_frames(data, out, seed)
+    return {name: train_once(training_config(
+        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
+        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+
+
 def run_vacancy_clusters(output: str | Path = "vacancy_clusters", *, preset: str = "quick",
                          reference: str = DEFAULT_REFERENCE, seed: int = 0,
                          progress: bool = True) -> dict:
@@ -131,14 +146,7 @@ def run_vacancy_clusters(output: str | Path = "vacancy_clusters", *, preset: str
     p = PRESETS[preset]
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"reference": reference, **asdict(p), "seed": seed}
-    for key in ("epochs", "batch_size", "relax_steps"):
-        meta.pop(key)
-    data = cached_frames(out / "data.xyz", meta, lambda: sample(reference, p, seed, progress))
-    train_file, test_file = split_frames(data, out, seed)
-    potentials = {name: train_once(training_config(
-        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
-        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    potentials = train_potentials(out, reference, p, seed, progress)
     a = LATTICE[reference]
     energies = {"reference": cluster_energies(lambda: get_reference(reference), a,
                                               p.relax_steps)}
