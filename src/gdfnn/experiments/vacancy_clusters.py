@@ -125,15 +125,20 @@ def relative_errors(predicted: dict[str, dict], reference: dict[str, dict]) -> d
             / reference[name]["formation_eV"] for name in reference}
 
 
-def train_potentials(out: Path, reference: str, p: Preset, seed: int, progress: bool
-                     ) -> dict[str, Potential]:
-    """Sample (or reuse) the perfect + monovacancy training data in ``out`` and train (or
-    reuse) NNP-c and NNP-GDF on 90 % of it."""
+def training_files(out: Path, reference: str, p: Preset, seed: int, progress: bool
+                   ) -> tuple[Path, Path]:
+    """Sample (or reuse) the perfect + monovacancy data in ``out``; its 90/10 split."""
     meta = {"reference": reference, **asdict(p), "seed": seed}
     for key in ("epochs", "batch_size", "relax_steps"):
         meta.pop(key)
     data = cached_frames(out / "data.xyz", meta, lambda: sample(reference, p, seed, progress))
-    train_file, test_file = split_frames(data, out, seed)
+    return split_frames(data, out, seed)
+
+
+def train_potentials(out: Path, reference: str, p: Preset, seed: int, progress: bool
+                     ) -> dict[str, Potential]:
+    """NNP-c and NNP-GDF trained (or reused) on :func:`training_files`."""
+    train_file, test_file = training_files(out, reference, p, seed, progress)
     return {name: train_once(training_config(
         [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
         p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
