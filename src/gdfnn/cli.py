@@ -272,7 +272,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from gdfnn.experiments.report import seeds_table, write_results
 
     output = Path(args.output or args.experiment.replace("-", "_"))
-    sized = {"preset": args.preset, "reference": args.reference}
+    sized = {"preset": args.preset}
+    if args.reference is not None:  # else each experiment's own default
+        sized["reference"] = args.reference
     module, run = {
         "si-vacancy": (si_vacancy, partial(si_vacancy.run_si_vacancy, **sized)),
         "si-mlearn": (si_mlearn, partial(si_mlearn.run_si_mlearn, data=args.data,
@@ -287,9 +289,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                            partial(si_equilibrium.run_si_equilibrium, **sized)),
         "ensemble": (ensemble, partial(ensemble.run_ensemble, **sized)),
         "ni-atomic-energies": (ni_atomic_energies,
-                               partial(ni_atomic_energies.run_ni_atomic_energies,
-                                       preset=args.preset, reference="eam-ni")),
+                               partial(ni_atomic_energies.run_ni_atomic_energies, **sized)),
     }[args.experiment]
+    if args.experiment == "si-mlearn" and args.reference is not None:
+        raise InputError("si-mlearn trains on DFT data (--data): --reference does not apply")
     tables, runs = [], []
     for k in range(args.seeds):
         seed = args.seed + k
@@ -585,10 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size: quick (si-vacancy < 10 min; active-learning ~16 min a seed), "
                    "full (the paper's 800 frames; 2,000-step candidate MD), tiny (a smoke "
                    "test)")
-    p.add_argument("--reference", default=DEFAULT_REFERENCE, choices=list(LATTICE),
-                   help="the Si reference potential standing in for DFT (default: SNAP fitted "
-                   "to PBE, files from $GDFNN_SNAP_SI or ../shared/data/potentials/"
-                   "mlearn-snap-Si; sw-si and tersoff-si need no files)")
+    p.add_argument("--reference", default=None, choices=[*LATTICE, "eam-ni"],
+                   help=f"the reference potential standing in for DFT (Si experiments: "
+                   f"default {DEFAULT_REFERENCE}, SNAP fitted to PBE, files from "
+                   "$GDFNN_SNAP_SI or ../shared/data/potentials/mlearn-snap-Si; sw-si and "
+                   "tersoff-si need no files; ni-atomic-energies: eam-ni only)")
     p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
     p.add_argument("--seed", type=int, default=0)

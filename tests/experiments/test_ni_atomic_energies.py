@@ -47,3 +47,11 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
                  "evaluation_train/atomic_energy_error_vs_gdf.png"):
         assert (tmp_path / path).stat().st_size > 100, path
     assert "paper E_i MAE defect meV" in capsys.readouterr().out
+
+
+def test_another_reference_is_one_clear_error(tmp_path, capsys):
+    from gdfnn.cli import main
+
+    assert main(["reproduce", "ni-atomic-energies", "--reference", "sw-si", "--output",
+                 str(tmp_path)]) != 0
+    assert "ni-atomic-energies runs on eam-ni" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from ase.build import bulk
 
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.data import read_structures
+from gdfnn.errors import InputError
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import cached_frames, sample_md, vacancy_neighbour_mask
@@ -65,7 +66,8 @@ def run_ni_atomic_energies(output: str | Path = "ni_atomic_energies", *, preset:
                            ) -> dict:
     """Run the whole experiment; writes results.json, report.md and PNGs into ``output``."""
     if reference != "eam-ni":
-        raise ValueError("ni-atomic-energies needs per-atom reference energies: eam-ni")
+        raise InputError(f"ni-atomic-energies runs on eam-ni (it needs the reference's own "
+                         f"atomic energies), not {reference}")
     p = PRESETS[preset]
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
