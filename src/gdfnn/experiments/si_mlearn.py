@@ -5,7 +5,7 @@ the same seed, architecture and epochs, and reports test errors per config_type 
 Vacancy frames of ``si_mlearn_test.xyz``, three definitions of the defect atoms:
 
 - ``coordination``: fewer than 4 neighbours within 2.6 Å (in hot frames this also tags
-  thermally displaced atoms: about half of the atoms);
+  thermally displaced atoms: 60 % of the atoms of the test Vacancy frames);
 - ``near_site``: atoms within 3 Å of the vacancy site, found per frame from the atoms with
   three bonds (:func:`~gdfnn.experiments.sampling.vacancy_site`; no lattice needed);
 - ``rarest``: the atoms less dense (GDF rho against the training atoms) than the rarest
