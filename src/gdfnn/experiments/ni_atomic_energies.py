@@ -23,9 +23,8 @@ from gdfnn.analysis.tables import markdown_table
 from gdfnn.data import read_structures
 from gdfnn.errors import InputError
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import cached_frames, sample_md, vacancy_neighbour_mask
-from gdfnn.experiments.si_vacancy import split_frames, training_config
+from gdfnn.experiments.si_vacancy import split_frames, train_pair
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
 
@@ -82,9 +81,7 @@ def run_ni_atomic_energies(output: str | Path = "ni_atomic_energies", *, preset:
                               atoms, perfect.positions, NI_FIRST_SHELL),
                           config_type="vacancy_md", progress=progress))
     train_file, test_file = split_frames(data, out, seed)
-    potentials = {name: train_once(training_config(
-        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
-        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
     results = {"preset": preset, "reference": reference, "seed": seed, "settings": asdict(p)}
     for split, path in (("train", train_file), ("test", test_file)):
         results[split] = evaluate(potentials, read_structures(path), defect="defect",

@@ -17,7 +17,6 @@ tetrahedral site, and MD stability.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.data import read_structures
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import (
     cached_frames,
     diamond_si,
@@ -38,12 +36,11 @@ from gdfnn.experiments.sampling import (
     sample_md,
     with_tetrahedral_interstitial,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, training_config
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, train_pair
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
 from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
 
-log = logging.getLogger("gdfnn")
 POTENTIALS = ("nnp_c", "nnp_gdf")
 PES_RADIUS = 0.6  # Å, the paper's
 FAILURE_DISTANCE = 1.8  # Å
@@ -149,9 +146,7 @@ def run_si_interstitial(output: str | Path = "si_interstitial", *, preset: str =
                           defect=lambda atoms: interstitial_mask(atoms, perfect.positions),
                           config_type="interstitial_md", progress=progress))
     train_file, test_file = split_frames(data, out, seed)
-    potentials = {name: train_once(training_config(
-        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
-        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
     results = {"preset": preset, "reference": reference, "seed": seed, "settings": asdict(p)}
     for split, path in (("train", train_file), ("test", test_file)):
         results[split] = evaluate(potentials, read_structures(path), defect="defect",

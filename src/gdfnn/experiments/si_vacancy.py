@@ -9,7 +9,6 @@ the feature map (Figure 1b) and the vacancy migration barrier by climbing-image 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,11 +33,11 @@ from gdfnn.experiments.sampling import (
     write_frames,
 )
 from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
 from gdfnn.workflows.gdf import default_components
 
-log = logging.getLogger("gdfnn")
 #: Diamond Si lattice parameter (Å) of each reference (snap-si: ../shared's README, relaxed).
 LATTICE = {"sw-si": SI_LATTICE, "tersoff-si": 5.432, "snap-si": 5.474}
 #: The Si experiments' reference: SNAP fitted to PBE (DFT-like: no split-vacancy minimum,
@@ -112,6 +111,17 @@ def training_config(train_files: list[Path], store: Path, output: Path, gdf: boo
         source=str(output))
 
 
+def train_pair(out: Path, train_file: Path, test_file: Path, epochs: int, batch_size: int,
+               seed: int, progress: bool) -> dict[str, Potential]:
+    """NNP-c (eq. 1) and NNP-GDF (eq. 3) with :func:`training_config` in ``out/nnp_c`` and
+    ``out/nnp_gdf`` (one feature store), each trained once (reused when finished on the same
+    inputs: :func:`~gdfnn.experiments.runs.train_once`)."""
+    return {name: train_once(training_config([train_file], out / "features.h5", out / name,
+                                             name == "nnp_gdf", epochs, batch_size, seed,
+                                             progress, [test_file]))
+            for name in ("nnp_c", "nnp_gdf")}
+
+
 def feature_map(potential, train_frames, path: Path) -> None:
     """Figure 1b for the training atoms: bulk and defect atoms apart."""
     sf = potential.descriptor
@@ -133,14 +143,8 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
     p = PRESETS[preset]
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    data = generate(out, reference, p, seed, progress)
-    split_frames(data, out, seed)
-    potentials = {}
-    for name, gdf in (("nnp_c", False), ("nnp_gdf", True)):
-        log.info("training %s", name)
-        potentials[name] = train_once(training_config(
-            [out / "train.xyz"], out / "features.h5", out / name, gdf, p.epochs, p.batch_size,
-            seed, progress, [out / "test.xyz"]))
+    train_file, test_file = split_frames(generate(out, reference, p, seed, progress), out, seed)
+    potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
     train_frames = read_structures(out / "train.xyz")
     test_frames = read_structures(out / "test.xyz")
     results = {"preset": preset, "reference": reference, "seed": seed,

@@ -14,7 +14,6 @@ compares each NNP with the reference (relative error, %) and with the paper's er
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from ase.optimize import BFGS
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import (
     cached_frames,
     diamond_si,
@@ -35,11 +33,10 @@ from gdfnn.experiments.sampling import (
     strained,
     with_vacancies,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, training_config
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, train_pair
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 
-log = logging.getLogger("gdfnn")
 #: (name, vacancies, conventional cells per side) of the paper's Table 1.
 CLUSTERS = (("monovacancy", 1, 2), ("trivacancy", 3, 2), ("pentavacancy", 5, 3))
 #: The paper's relative errors of E_f (%), Table 1: NNP-c, NNP-GDF.
@@ -139,9 +136,7 @@ def train_potentials(out: Path, reference: str, p: Preset, seed: int, progress: 
                      ) -> dict[str, Potential]:
     """NNP-c and NNP-GDF trained (or reused) on :func:`training_files`."""
     train_file, test_file = training_files(out, reference, p, seed, progress)
-    return {name: train_once(training_config(
-        [train_file], out / "features.h5", out / name, name == "nnp_gdf", p.epochs,
-        p.batch_size, seed, progress, [test_file])) for name in POTENTIALS}
+    return train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
 
 
 def run_vacancy_clusters(output: str | Path = "vacancy_clusters", *, preset: str = "quick",
