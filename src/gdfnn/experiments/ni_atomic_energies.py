@@ -24,9 +24,9 @@ from gdfnn.data import read_structures
 from gdfnn.errors import InputError
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import cached_frames, sample_md, vacancy_neighbour_mask
-from gdfnn.experiments.si_vacancy import split_frames, train_pair
+from gdfnn.experiments.si_vacancy import evaluate_splits, split_frames, train_pair
 from gdfnn.reference import get_reference
-from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
+from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
 
 NI_LATTICE = 3.52  # Å, fcc Ni (Ni_u3.eam)
 NI_FIRST_SHELL = 3.0  # Å, between the first (2.49) and second (3.52) neighbour shells
@@ -83,9 +83,8 @@ def run_ni_atomic_energies(output: str | Path = "ni_atomic_energies", *, preset:
     train_file, test_file = split_frames(data, out, seed)
     potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
     results = {"preset": preset, "reference": reference, "seed": seed, "settings": asdict(p)}
-    for split, path in (("train", train_file), ("test", test_file)):
-        results[split] = evaluate(potentials, read_structures(path), defect="defect",
-                                  output=out / f"evaluation_{split}")
+    results.update(evaluate_splits(potentials, out, {
+        "train": read_structures(train_file), "test": read_structures(test_file)}))
     write_results(out, results, report(results))
     return results
 

@@ -36,9 +36,15 @@ from gdfnn.experiments.sampling import (
     sample_md,
     with_tetrahedral_interstitial,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, train_pair
+from gdfnn.experiments.si_vacancy import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    evaluate_splits,
+    split_frames,
+    train_pair,
+)
 from gdfnn.reference import get_reference
-from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
+from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
 from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
 
 POTENTIALS = ("nnp_c", "nnp_gdf")
@@ -148,9 +154,8 @@ def run_si_interstitial(output: str | Path = "si_interstitial", *, preset: str =
     train_file, test_file = split_frames(data, out, seed)
     potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
     results = {"preset": preset, "reference": reference, "seed": seed, "settings": asdict(p)}
-    for split, path in (("train", train_file), ("test", test_file)):
-        results[split] = evaluate(potentials, read_structures(path), defect="defect",
-                                  output=out / f"evaluation_{split}")
+    results.update(evaluate_splits(potentials, out, {
+        "train": read_structures(train_file), "test": read_structures(test_file)}))
     start = relaxed_interstitial(reference)
     thetas, phis = pes_grid(p.pes_theta, p.pes_phi)
     maps = {"reference": pes(start, get_reference(reference), thetas, phis)}

@@ -31,8 +31,8 @@ from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, DefectRule, eval
 from gdfnn.workflows.sweep import RARE, test_atoms
 
 DEFECT = DefectRule(cutoff=2.6, coordination=4)
-#: The defect definitions on the Vacancy frames: a rule, or the per-atom array it writes.
-DEFINITIONS = {"coordination": DEFECT, "near_site": "near_site", "rarest": "rarest"}
+#: The defect definitions on the Vacancy frames, each written as a per-atom array.
+DEFINITIONS = ("coordination", "near_site", "rarest")
 
 
 def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path = "../shared/data/dft",
@@ -57,20 +57,17 @@ def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path = "../sh
     vacancy = [s for s in test if s.group == "Vacancy"]
     rarest = test_atoms(configs["nnp_c"], vacancy).subsets[RARE]
     start = 0
-    for s in vacancy:
+    for s in vacancy:  # each definition as a per-atom array of the frame
+        s.atoms.arrays["coordination"] = coordination(s.atoms, DEFECT.cutoff) < DEFECT.coordination
         s.atoms.arrays["near_site"] = near_site_mask(s.atoms, vacancy_site(s.atoms))
         s.atoms.arrays["rarest"] = rarest[start:start + s.n_atoms]
         start += s.n_atoms
     results = {"epochs": epochs, "seed": seed,
                "test": evaluate(potentials, test, output=out / "evaluation_test"),
-               "vacancy_frames": {name: evaluate(potentials, vacancy, defect=rule, plot=False)
-                                  for name, rule in DEFINITIONS.items()},
-               "defect_fraction": {
-                   "coordination": float(np.mean(np.concatenate(
-                       [coordination(s.atoms, DEFECT.cutoff) < DEFECT.coordination
-                        for s in vacancy]))),
-                   **{k: float(np.mean(np.concatenate([s.atoms.arrays[k] for s in vacancy])))
-                      for k in ("near_site", "rarest")}}}
+               "vacancy_frames": {name: evaluate(potentials, vacancy, defect=name, plot=False)
+                                  for name in DEFINITIONS},
+               "defect_fraction": {name: float(np.mean(np.concatenate(
+                   [s.atoms.arrays[name] for s in vacancy]))) for name in DEFINITIONS}}
     write_results(out, results, report(results))
     return results
 

@@ -20,6 +20,7 @@ from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.config import Config, config_from_dict
 from gdfnn.data import read_structures
+from gdfnn.data.structure import Structure
 from gdfnn.experiments.neb import migration_barrier
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.runs import train_once
@@ -122,6 +123,15 @@ def train_pair(out: Path, train_file: Path, test_file: Path, epochs: int, batch_
             for name in ("nnp_c", "nnp_gdf")}
 
 
+def evaluate_splits(potentials: dict[str, Potential], out: Path,
+                    splits: dict[str, list[Structure]]) -> dict[str, dict]:
+    """:func:`~gdfnn.workflows.evaluate.evaluate` of each split's frames, defect atoms from
+    their ``defect`` array, written to ``out/evaluation_<split>``."""
+    return {split: evaluate(potentials, frames, defect="defect",
+                            output=out / f"evaluation_{split}")
+            for split, frames in splits.items()}
+
+
 def feature_map(potential, train_frames, path: Path) -> None:
     """Figure 1b for the training atoms: bulk and defect atoms apart."""
     sf = potential.descriptor
@@ -150,9 +160,8 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
     results = {"preset": preset, "reference": reference, "seed": seed,
                "settings": asdict(p), "frames": {"train": len(train_frames),
                                                  "test": len(test_frames)}}
-    for split, frames in (("train", train_frames), ("test", test_frames)):
-        results[split] = evaluate(potentials, frames, defect="defect",
-                                  output=out / f"evaluation_{split}")
+    results.update(evaluate_splits(potentials, out, {"train": train_frames,
+                                                     "test": test_frames}))
     feature_map(potentials["nnp_c"], train_frames, out / "feature_map_fig1b.png")
     a = LATTICE[reference]
     neb = {"reference": migration_barrier(lambda: get_reference(reference), a,
