@@ -205,11 +205,11 @@ def cutoff_formula():
 
 
 # ----- potentials -----------------------------------------------------------------------------
-def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float64
-                      ) -> Potential:
-    """A potential with random weights: default set (Rc 4 Å), scaling fitted on three
-    sheared cells, 10-7 sigmoid networks."""
-    sf = SymmetryFunctions.default(list(elements), cutoff=4.0)
+def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float64,
+                      sf: SymmetryFunctions | None = None) -> Potential:
+    """A potential with random weights: ``sf`` (default: the default set, Rc 4 Å), scaling
+    fitted on three sheared cells, 10-7 sigmoid networks."""
+    sf = sf or SymmetryFunctions.default(list(elements), cutoff=4.0)
     torch.manual_seed(1)
     frames = [_sheared_si_c(seed, carbon="C" in elements) for seed in range(3)]
     blocks = sf.compute_many(frames, progress=False)
@@ -225,7 +225,7 @@ def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float
 
 @pytest.fixture
 def random_potential():
-    """``random_potential(pca=False, elements=("Si", "C"), dtype=torch.float64)``."""
+    """``random_potential(pca=False, elements=("Si", "C"), dtype=torch.float64, sf=None)``."""
     return _random_potential
 
 

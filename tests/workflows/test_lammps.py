@@ -13,6 +13,8 @@ from ase.build import bulk
 
 from gdfnn import load_potential
 from gdfnn.cli import main
+from gdfnn.descriptors.params import SymmetryFunction
+from gdfnn.descriptors.symmetry import SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.export.lammps import read_lammps_potential, write_lammps_potential
 from gdfnn.workflows.lammps import build_plugin, single_point, write_data
@@ -58,14 +60,31 @@ def small_cell():
     return atoms
 
 
+def mixed_functions(wide: bool) -> SymmetryFunctions:
+    """n2p2-style Si functions: G2, G4 with two cutoffs (the plugin skips neighbour pairs
+    beyond the larger one), optionally a shifted G5 (then no pair may be skipped), and a
+    polynomial cutoff with an inner radius."""
+    functions = [SymmetryFunction(2, ("Si",), 4.0, 0.5, rs=2.3),
+                 SymmetryFunction(2, ("Si",), 3.0, 0.1),
+                 SymmetryFunction(4, ("Si", "Si"), 3.2, 0.02, zeta=2.0, lam=-1.0),
+                 SymmetryFunction(4, ("Si", "Si"), 4.0, 0.01, zeta=1.0, lam=1.0),
+                 SymmetryFunction(4, ("Si", "Si"), 4.0, 0.003, zeta=1.5, lam=-1.0)]
+    if wide:
+        functions.append(SymmetryFunction(5, ("Si", "Si"), 4.0, 0.05, rs=1.0, zeta=4.0))
+    return SymmetryFunctions(["Si"], {"Si": functions}, cutoff_type=6, cutoff_alpha=0.2)
+
+
 @pytest.mark.parametrize(("name", "pca"), [("vacancy", True), ("two elements", False),
-                                           ("triclinic", False), ("smaller than Rc", True)])
+                                           ("triclinic", False), ("smaller than Rc", True),
+                                           ("G4 two cutoffs", False), ("G4 and G5", True)])
 def test_single_point_equals_predict(plugin, random_potential, sheared_si_c, tmp_path, name,
                                      pca):
     atoms = {"vacancy": vacancy_si, "two elements": two_elements,
-             "triclinic": lambda: sheared_si_c(5) * (2, 1, 1), "smaller than Rc": small_cell}[name]()
+             "triclinic": lambda: sheared_si_c(5) * (2, 1, 1), "smaller than Rc": small_cell,
+             "G4 two cutoffs": vacancy_si, "G4 and G5": vacancy_si}[name]()
     elements = sorted(set(atoms.get_chemical_symbols()), key=["Si", "C"].index)
-    pot = random_potential(pca=pca, elements=tuple(elements))
+    sf = mixed_functions(wide="G5" in name) if name.startswith("G4") else None
+    pot = random_potential(pca=pca, elements=tuple(elements), sf=sf)
     frame = lammps_frame(atoms, elements, tmp_path / "data.lammps")
     write_lammps_potential(pot, tmp_path / "p.gdfnn")
     ours = single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", elements)

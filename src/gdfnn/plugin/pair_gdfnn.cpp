@@ -275,6 +275,12 @@ void PairGdfnn::factorise(Element &E, int n_elements)
     E.terms[(size_t) F.n1 * n_elements + F.n2].push_back({m, q, f});
     if (F.n1 != F.n2) E.terms[(size_t) F.n2 * n_elements + F.n1].push_back({m, q, f});
   }
+  E.any_wide = false;
+  E.narrow_rc = 0.0;
+  for (const Angular &M : E.ms) {
+    if (M.narrow) E.narrow_rc = std::max(E.narrow_rc, M.rc);
+    else E.any_wide = true;
+  }
 }
 
 void PairGdfnn::init_style()
@@ -368,7 +374,8 @@ void PairGdfnn::compute(int eflag, int vflag)
   }
   double extrapolating = 0.0;
 
-  std::vector<int> raw_j, order, nj, ne, block, first;
+  std::vector<int> raw_j, nj, ne, block, first, partner, rowblock;
+  std::vector<size_t> rowstart;
   std::vector<double> dx, dy, dz, rr, G, fn, work;
   std::vector<double> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
   std::vector<double> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Sm, dSm;
@@ -432,24 +439,32 @@ void PairGdfnn::compute(int eflag, int vflag)
         d1[a] = g * (work[n + a] - 2.0 * M.eta * s * work[a]);
       }
     }
-    // ----- triplet cache: row a holds the pairs (a, b > a); A_q, J_m and derivatives
-    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;
-    cosv.resize(T); rjk.resize(T); fcj.resize(T); dfcj.resize(T);
+    // ----- triplet cache: row a holds the pairs (a, b > a) that can contribute, b in
+    // partner[] ascending (so still in element blocks, bounds in rowblock); A_q, J_m, derivatives
+    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // rows hold at most T pairs
+    cosv.resize(T); rjk.resize(T); fcj.resize(T); dfcj.resize(T); partner.resize(T);
     Aq.resize(T * nq); dAq.resize(T * nq); Jm.resize(T * nm); dJm.resize(T * nm);
-    auto row = [n](int a) { return (size_t) a * (2 * n - a - 1) / 2; };
+    rowstart.assign(n + 1, 0);
+    rowblock.assign((size_t) n * (n_el + 1), 0);
+    const double keep2 = E.narrow_rc * E.narrow_rc;
+    size_t filled = 0;
     for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = row(a);
-      const int len = n - a - 1;
-      double *c = &cosv[r0], *rj = &rjk[r0];
+      const size_t r0 = rowstart[a] = filled;
+      int len = 0, *blk = &rowblock[(size_t) a * (n_el + 1)];
       const double ia = 1.0 / rr[a];
-#pragma omp simd
-      for (int t = 0; t < len; ++t) {
-        int b = a + 1 + t;
+      for (int b = a + 1; b < n; ++b) {
         double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
-        rj[t] = std::sqrt(cx * cx + cy * cy + cz * cz);
+        double r2 = cx * cx + cy * cy + cz * cz;
+        if (!E.any_wide && r2 >= keep2) continue;
         double cs = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) * ia / rr[b];
-        c[t] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
+        partner[r0 + len] = b;
+        rjk[r0 + len] = std::sqrt(r2);
+        cosv[r0 + len] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
+        ++blk[ne[b] + 1];
+        ++len;
       }
+      for (int e = 0; e < n_el; ++e) blk[e + 1] += blk[e];
+      double *c = &cosv[r0], *rj = &rjk[r0];
       double last_rc = -1.0;
       for (int m = 0; m < nm; ++m) {
         const Angular &M = E.ms[m];
@@ -494,19 +509,22 @@ void PairGdfnn::compute(int eflag, int vflag)
           }
         }
       }
+      filled += len;
     }
+    rowstart[n > 0 ? n - 1 : 0] = rowstart[n] = filled;
     // ----- angular values: G_f += fm_a sum_b A_q fm_b J_m over each element block
     for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = row(a);
+      const size_t r0 = rowstart[a];
+      const int *blk = &rowblock[(size_t) a * (n_el + 1)], *pb = &partner[r0];
       for (int eb = ne[a]; eb < n_el; ++eb) {
-        int b0 = std::max(block[eb], a + 1), b1 = block[eb + 1];
-        if (b0 >= b1) continue;
+        const int s0 = blk[eb], s1 = blk[eb + 1];
+        if (s0 >= s1) continue;
         for (const Term &t : E.terms[(size_t) ne[a] * n_el + eb]) {
-          const double *Av = &Aq[T * t.q + r0 - (a + 1)], *J = &Jm[T * t.m + r0 - (a + 1)];
+          const double *Av = &Aq[T * t.q + r0], *J = &Jm[T * t.m + r0];
           const double *fb = &fm[(size_t) t.m * n];
           double total = 0.0;
 #pragma omp simd reduction(+ : total)
-          for (int b = b0; b < b1; ++b) total += Av[b] * fb[b] * J[b];
+          for (int s = s0; s < s1; ++s) total += Av[s] * fb[pb[s]] * J[s];
           G[t.f] += fm[(size_t) t.m * n + a] * total;
         }
       }
@@ -567,35 +585,39 @@ void PairGdfnn::compute(int eflag, int vflag)
     Sm.resize((size_t) nm * n);
     dSm.resize((size_t) nm * n);
     for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = row(a);
+      const size_t r0 = rowstart[a];
+      const int *blk = &rowblock[(size_t) a * (n_el + 1)], *pb = &partner[r0];
       const double ra = rr[a], ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
       double fax = 0.0, fay = 0.0, faz = 0.0;
       for (int eb = ne[a]; eb < n_el; ++eb) {
-        int b0 = std::max(block[eb], a + 1), b1 = block[eb + 1];
+        const int s0 = blk[eb], s1 = blk[eb + 1];
         const std::vector<Term> &terms = E.terms[(size_t) ne[a] * n_el + eb];
-        if (b0 >= b1 || terms.empty()) continue;
-        // S_m(b) = sum_f w_f A_q(b), dS_m(b) = sum_f w_f dA_q/dcos(b)
-        std::fill(Sm.begin(), Sm.end(), 0.0);
-        std::fill(dSm.begin(), dSm.end(), 0.0);
+        if (s0 >= s1 || terms.empty()) continue;
+        // S_m(s) = sum_f w_f A_q(s), dS_m(s) = sum_f w_f dA_q/dcos(s), s the pair (a, pb[s])
+        for (int m = 0; m < nm; ++m) {
+          std::fill(&Sm[(size_t) m * n + s0], &Sm[(size_t) m * n + s1], 0.0);
+          std::fill(&dSm[(size_t) m * n + s0], &dSm[(size_t) m * n + s1], 0.0);
+        }
         for (const Term &t : terms) {
           double w = dEdG[t.f];
           if (w == 0.0) continue;
-          const double *Av = &Aq[T * t.q + r0 - (a + 1)], *dAv = &dAq[T * t.q + r0 - (a + 1)];
+          const double *Av = &Aq[T * t.q + r0], *dAv = &dAq[T * t.q + r0];
           double *S = &Sm[(size_t) t.m * n], *dS = &dSm[(size_t) t.m * n];
 #pragma omp simd
-          for (int b = b0; b < b1; ++b) {
-            S[b] += w * Av[b];
-            dS[b] += w * dAv[b];
+          for (int s = s0; s < s1; ++s) {
+            S[s] += w * Av[s];
+            dS[s] += w * dAv[s];
           }
         }
-        const double *c = &cosv[r0 - (a + 1)], *rj = &rjk[r0 - (a + 1)];
-        for (int b = b0; b < b1; ++b) {
+        const double *c = &cosv[r0], *rj = &rjk[r0];
+        for (int s = s0; s < s1; ++s) {
+          const int b = pb[s];
           double ga = 0.0, gb = 0.0, gc = 0.0, gj = 0.0;    // dE/dra, drb, dcos, drjk
           for (int m = 0; m < nm; ++m) {
-            const size_t mb = (size_t) m * n + b, ma = (size_t) m * n + a;
-            double S = Sm[mb], dS = dSm[mb];
+            const size_t ms = (size_t) m * n + s, mb = (size_t) m * n + b, ma = (size_t) m * n + a;
+            double S = Sm[ms], dS = dSm[ms];
             if (S == 0.0 && dS == 0.0) continue;
-            double J = Jm[T * m + r0 - (a + 1) + b], dJ = dJm[T * m + r0 - (a + 1) + b];
+            double J = Jm[T * m + r0 + s], dJ = dJm[T * m + r0 + s];
             double fa = fm[ma], fb = fm[mb];
             ga += S * dfm[ma] * fb * J;
             gb += S * fa * dfm[mb] * J;
@@ -603,7 +625,7 @@ void PairGdfnn::compute(int eflag, int vflag)
             gj += S * fa * fb * dJ;
           }
           double rb = rr[b], vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
-          double cs = c[b], rjk_b = rj[b];
+          double cs = c[s], rjk_b = rj[s];
           double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
           // dcos/dDa = (v - cos u) / ra, dcos/dDb = (u - cos v) / rb, drjk/dDa = -c / rjk
           double wa = gc / ra, wb = gc / rb, wj = rjk_b > 0.0 ? gj / rjk_b : 0.0;

@@ -63,6 +63,10 @@ class PairGdfnn : public Pair {
     std::vector<Angular> ms;           // distinct angular factors B_m
     std::vector<Power> qs;             // distinct angular powers A_q
     std::vector<std::vector<Term>> terms;    // per neighbour-pair index e1 * n + e2
+    // Without wide (G5) factors every angular term has fc(r_jk): pairs of neighbours
+    // farther apart than the largest narrow rc contribute nothing and are skipped.
+    bool any_wide;
+    double narrow_rc;
   };
 
  protected:
