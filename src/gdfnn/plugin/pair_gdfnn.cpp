@@ -374,11 +374,13 @@ void PairGdfnn::compute(int eflag, int vflag)
   }
   double extrapolating = 0.0;
 
-  std::vector<int> raw_j, nj, ne, block, first, partner, rowblock;
-  std::vector<size_t> rowstart;
+  std::vector<int> raw_j, nj, ne, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
+  std::vector<size_t> bucket;
   std::vector<double> dx, dy, dz, rr, G, fn, work;
   std::vector<double> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
-  std::vector<double> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Sm, dSm;
+  // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, J_m, P_m, S_m, gradients
+  std::vector<double> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Pm, Sm, dSm, ga, gb, gc, gj;
+  std::vector<double> fax, fay, faz, fbx, fby, fbz;
   std::vector<std::vector<double>> dact, act;
 
   for (int ii = 0; ii < list->inum; ++ii) {
@@ -439,94 +441,98 @@ void PairGdfnn::compute(int eflag, int vflag)
         d1[a] = g * (work[n + a] - 2.0 * M.eta * s * work[a]);
       }
     }
-    // ----- triplet cache: row a holds the pairs (a, b > a) that can contribute, b in
-    // partner[] ascending (so still in element blocks, bounds in rowblock); A_q, J_m, derivatives
-    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // rows hold at most T pairs
-    cosv.resize(T); rjk.resize(T); fcj.resize(T); dfcj.resize(T); partner.resize(T);
-    Aq.resize(T * nq); dAq.resize(T * nq); Jm.resize(T * nm); dJm.resize(T * nm);
-    rowstart.assign(n + 1, 0);
-    rowblock.assign((size_t) n * (n_el + 1), 0);
-    const double keep2 = E.narrow_rc * E.narrow_rc;
-    size_t filled = 0;
-    for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = rowstart[a] = filled;
-      int len = 0, *blk = &rowblock[(size_t) a * (n_el + 1)];
-      const double ia = 1.0 / rr[a];
-      for (int b = a + 1; b < n; ++b) {
-        double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
-        double r2 = cx * cx + cy * cy + cz * cz;
-        if (!E.any_wide && r2 >= keep2) continue;
-        double cs = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) * ia / rr[b];
-        partner[r0 + len] = b;
-        rjk[r0 + len] = std::sqrt(r2);
-        cosv[r0 + len] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
-        ++blk[ne[b] + 1];
-        ++len;
+    // ----- triplets: neighbour pairs (a < b) that can contribute, bucket by bucket of the
+    // element pair k = e_a * n_el + e_b (e_a <= e_b), bucket k in [bucket[k], bucket[k + 1])
+    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // at most this many triplets
+    for (auto *v : {&cosv, &rjk, &fcj, &dfcj, &ga, &gb, &gc, &gj}) v->resize(T);
+    for (auto *v : {&fax, &fay, &faz, &fbx, &fby, &fbz}) v->resize(T);
+    ta.resize(T); tb.resize(T);
+    Aq.resize(T * nq); dAq.resize(T * nq);
+    for (auto *v : {&Jm, &dJm, &Pm, &Sm, &dSm}) v->resize(T * nm);
+    bucket.assign((size_t) n_el * n_el + 1, 0);
+    const double keep2 = E.any_wide ? 1e300 : E.narrow_rc * E.narrow_rc;
+    size_t nt = 0;
+    for (int ea = 0; ea < n_el; ++ea)
+      for (int eb = 0; eb < n_el; ++eb) {
+        bucket[ea * n_el + eb] = nt;
+        if (eb < ea) continue;
+        for (int a = block[ea]; a < block[ea + 1]; ++a)
+          for (int b = std::max(a + 1, block[eb]); b < block[eb + 1]; ++b) {
+            double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
+            double r2 = cx * cx + cy * cy + cz * cz;
+            ta[nt] = a;    // written always, kept (nt advances) only when it can contribute
+            tb[nt] = b;
+            rjk[nt] = r2;
+            nt += r2 < keep2;
+          }
       }
-      for (int e = 0; e < n_el; ++e) blk[e + 1] += blk[e];
-      double *c = &cosv[r0], *rj = &rjk[r0];
-      double last_rc = -1.0;
-      for (int m = 0; m < nm; ++m) {
-        const Angular &M = E.ms[m];
-        double *J = &Jm[T * m + r0], *dJ = &dJm[T * m + r0];
-        if (!M.narrow) {
-          std::fill(J, J + len, 1.0);
-          std::fill(dJ, dJ + len, 0.0);
-          continue;
-        }
+    bucket[(size_t) n_el * n_el] = nt;
+#pragma omp simd
+    for (size_t s = 0; s < nt; ++s) {
+      const int a = ta[s], b = tb[s];
+      rjk[s] = std::sqrt(rjk[s]);
+      double cs = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) / (rr[a] * rr[b]);
+      cosv[s] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
+    }
+    // J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5) and P_m = fm_a fm_b J_m, the radial
+    // part of a triplet; A_q = 2^(1-zeta) (1 + lambda cos)^zeta, its angular part
+    double last_rc = -1.0;
+    for (int m = 0; m < nm; ++m) {
+      const Angular &M = E.ms[m];
+      double *J = &Jm[T * m], *dJ = &dJm[T * m], *P = &Pm[T * m];
+      const double *f1 = &fm[(size_t) m * n];
+      if (!M.narrow) {
+        std::fill(J, J + nt, 1.0);
+        std::fill(dJ, dJ + nt, 0.0);
+      } else {
         if (M.rc != last_rc) {
-          cutoff_array(rj, len, M.rc, &fcj[r0], &dfcj[r0]);
+          cutoff_array(rjk.data(), (int) nt, M.rc, fcj.data(), dfcj.data());
           last_rc = M.rc;
         }
-        const double *fc = &fcj[r0], *dfc = &dfcj[r0];
 #pragma omp simd
-        for (int t = 0; t < len; ++t) {
-          double s = rj[t] - M.rs, g = std::exp(-M.eta * s * s);
-          J[t] = g * fc[t];
-          dJ[t] = g * (dfc[t] - 2.0 * M.eta * s * fc[t]);
+        for (size_t s = 0; s < nt; ++s) {
+          double d = rjk[s] - M.rs, g = std::exp(-M.eta * d * d);
+          J[s] = g * fcj[s];
+          dJ[s] = g * (dfcj[s] - 2.0 * M.eta * d * fcj[s]);
         }
       }
-      for (int q = 0; q < nq; ++q) {
-        const Power &P = E.qs[q];
-        double *Av = &Aq[T * q + r0], *dAv = &dAq[T * q + r0];
-        if (P.izeta >= 1) {    // (1 + lambda cos)^(zeta - 1) by repeated vector products
-          std::fill(dAv, dAv + len, 1.0);
-          for (int k = 1; k < P.izeta; ++k) {
 #pragma omp simd
-            for (int t = 0; t < len; ++t) dAv[t] *= 1.0 + P.lambda * c[t];
-          }
-          const double scale = P.norm * P.zeta * P.lambda;
-#pragma omp simd
-          for (int t = 0; t < len; ++t) {
-            Av[t] = P.norm * dAv[t] * (1.0 + P.lambda * c[t]);
-            dAv[t] *= scale;
-          }
-        } else {
-          for (int t = 0; t < len; ++t) {
-            double base = 1.0 + P.lambda * c[t], low = std::pow(base, P.zeta - 1.0);
-            Av[t] = P.norm * low * base;
-            dAv[t] = P.norm * P.zeta * P.lambda * low;
-          }
-        }
-      }
-      filled += len;
+      for (size_t s = 0; s < nt; ++s) P[s] = f1[ta[s]] * f1[tb[s]] * J[s];
     }
-    rowstart[n > 0 ? n - 1 : 0] = rowstart[n] = filled;
-    // ----- angular values: G_f += fm_a sum_b A_q fm_b J_m over each element block
-    for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = rowstart[a];
-      const int *blk = &rowblock[(size_t) a * (n_el + 1)], *pb = &partner[r0];
-      for (int eb = ne[a]; eb < n_el; ++eb) {
-        const int s0 = blk[eb], s1 = blk[eb + 1];
-        if (s0 >= s1) continue;
-        for (const Term &t : E.terms[(size_t) ne[a] * n_el + eb]) {
-          const double *Av = &Aq[T * t.q + r0], *J = &Jm[T * t.m + r0];
-          const double *fb = &fm[(size_t) t.m * n];
-          double total = 0.0;
-#pragma omp simd reduction(+ : total)
-          for (int s = s0; s < s1; ++s) total += Av[s] * fb[pb[s]] * J[s];
-          G[t.f] += fm[(size_t) t.m * n + a] * total;
+    for (int q = 0; q < nq; ++q) {
+      const Power &Q = E.qs[q];
+      double *Av = &Aq[T * q], *dAv = &dAq[T * q];
+      const double *c = cosv.data();
+      if (Q.izeta >= 1) {    // (1 + lambda cos)^(zeta - 1) by repeated vector products
+        std::fill(dAv, dAv + nt, 1.0);
+        for (int k = 1; k < Q.izeta; ++k) {
+#pragma omp simd
+          for (size_t s = 0; s < nt; ++s) dAv[s] *= 1.0 + Q.lambda * c[s];
         }
+        const double scale = Q.norm * Q.zeta * Q.lambda;
+#pragma omp simd
+        for (size_t s = 0; s < nt; ++s) {
+          Av[s] = Q.norm * dAv[s] * (1.0 + Q.lambda * c[s]);
+          dAv[s] *= scale;
+        }
+      } else {
+        for (size_t s = 0; s < nt; ++s) {
+          double base = 1.0 + Q.lambda * c[s], low = std::pow(base, Q.zeta - 1.0);
+          Av[s] = Q.norm * low * base;
+          dAv[s] = Q.norm * Q.zeta * Q.lambda * low;
+        }
+      }
+    }
+    // ----- angular values: G_f = sum over the triplets of its element pair of A_q P_m
+    for (int k = 0; k < n_el * n_el; ++k) {
+      const size_t s0 = bucket[k], s1 = bucket[k + 1];
+      if (s0 == s1) continue;
+      for (const Term &t : E.terms[k]) {
+        const double *Av = &Aq[T * t.q], *P = &Pm[T * t.m];
+        double total = 0.0;
+#pragma omp simd reduction(+ : total)
+        for (size_t s = s0; s < s1; ++s) total += Av[s] * P[s];
+        G[t.f] += total;
       }
     }
     if (!E.gmin.empty()) {
@@ -582,62 +588,61 @@ void PairGdfnn::compute(int eflag, int vflag)
         fn[3 * a] += coef * dx[a]; fn[3 * a + 1] += coef * dy[a]; fn[3 * a + 2] += coef * dz[a];
       }
     }
-    Sm.resize((size_t) nm * n);
-    dSm.resize((size_t) nm * n);
-    for (int a = 0; a + 1 < n; ++a) {
-      const size_t r0 = rowstart[a];
-      const int *blk = &rowblock[(size_t) a * (n_el + 1)], *pb = &partner[r0];
-      const double ra = rr[a], ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
-      double fax = 0.0, fay = 0.0, faz = 0.0;
-      for (int eb = ne[a]; eb < n_el; ++eb) {
-        const int s0 = blk[eb], s1 = blk[eb + 1];
-        const std::vector<Term> &terms = E.terms[(size_t) ne[a] * n_el + eb];
-        if (s0 >= s1 || terms.empty()) continue;
-        // S_m(s) = sum_f w_f A_q(s), dS_m(s) = sum_f w_f dA_q/dcos(s), s the pair (a, pb[s])
-        for (int m = 0; m < nm; ++m) {
-          std::fill(&Sm[(size_t) m * n + s0], &Sm[(size_t) m * n + s1], 0.0);
-          std::fill(&dSm[(size_t) m * n + s0], &dSm[(size_t) m * n + s1], 0.0);
-        }
-        for (const Term &t : terms) {
-          double w = dEdG[t.f];
-          if (w == 0.0) continue;
-          const double *Av = &Aq[T * t.q + r0], *dAv = &dAq[T * t.q + r0];
-          double *S = &Sm[(size_t) t.m * n], *dS = &dSm[(size_t) t.m * n];
+    // S_m = sum_f w_f A_q and dS_m = sum_f w_f dA_q/dcos per triplet, w_f = dE/dG_f
+    for (int m = 0; m < nm; ++m) {
+      std::fill(&Sm[T * m], &Sm[T * m] + nt, 0.0);
+      std::fill(&dSm[T * m], &dSm[T * m] + nt, 0.0);
+    }
+    for (int k = 0; k < n_el * n_el; ++k) {
+      const size_t s0 = bucket[k], s1 = bucket[k + 1];
+      for (const Term &t : E.terms[k]) {
+        const double w = dEdG[t.f];
+        if (w == 0.0 || s0 == s1) continue;
+        const double *Av = &Aq[T * t.q], *dAv = &dAq[T * t.q];
+        double *S = &Sm[T * t.m], *dS = &dSm[T * t.m];
 #pragma omp simd
-          for (int s = s0; s < s1; ++s) {
-            S[s] += w * Av[s];
-            dS[s] += w * dAv[s];
-          }
-        }
-        const double *c = &cosv[r0], *rj = &rjk[r0];
-        for (int s = s0; s < s1; ++s) {
-          const int b = pb[s];
-          double ga = 0.0, gb = 0.0, gc = 0.0, gj = 0.0;    // dE/dra, drb, dcos, drjk
-          for (int m = 0; m < nm; ++m) {
-            const size_t ms = (size_t) m * n + s, mb = (size_t) m * n + b, ma = (size_t) m * n + a;
-            double S = Sm[ms], dS = dSm[ms];
-            if (S == 0.0 && dS == 0.0) continue;
-            double J = Jm[T * m + r0 + s], dJ = dJm[T * m + r0 + s];
-            double fa = fm[ma], fb = fm[mb];
-            ga += S * dfm[ma] * fb * J;
-            gb += S * fa * dfm[mb] * J;
-            gc += dS * fa * fb * J;
-            gj += S * fa * fb * dJ;
-          }
-          double rb = rr[b], vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
-          double cs = c[s], rjk_b = rj[s];
-          double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
-          // dcos/dDa = (v - cos u) / ra, dcos/dDb = (u - cos v) / rb, drjk/dDa = -c / rjk
-          double wa = gc / ra, wb = gc / rb, wj = rjk_b > 0.0 ? gj / rjk_b : 0.0;
-          fax += ga * ux + wa * (vx - cs * ux) - wj * cx;
-          fay += ga * uy + wa * (vy - cs * uy) - wj * cy;
-          faz += ga * uz + wa * (vz - cs * uz) - wj * cz;
-          fn[3 * b] += gb * vx + wb * (ux - cs * vx) + wj * cx;
-          fn[3 * b + 1] += gb * vy + wb * (uy - cs * vy) + wj * cy;
-          fn[3 * b + 2] += gb * vz + wb * (uz - cs * vz) + wj * cz;
+        for (size_t s = s0; s < s1; ++s) {
+          S[s] += w * Av[s];
+          dS[s] += w * dAv[s];
         }
       }
-      fn[3 * a] += fax; fn[3 * a + 1] += fay; fn[3 * a + 2] += faz;
+    }
+    // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet
+    for (auto *v : {&ga, &gb, &gc, &gj}) std::fill(v->begin(), v->begin() + nt, 0.0);
+    for (int m = 0; m < nm; ++m) {
+      const double *S = &Sm[T * m], *dS = &dSm[T * m], *J = &Jm[T * m], *dJ = &dJm[T * m];
+      const double *P = &Pm[T * m], *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
+#pragma omp simd
+      for (size_t s = 0; s < nt; ++s) {
+        const int a = ta[s], b = tb[s];
+        const double fa = f1[a], fb = f1[b];
+        ga[s] += S[s] * d1[a] * fb * J[s];
+        gb[s] += S[s] * fa * d1[b] * J[s];
+        gc[s] += dS[s] * P[s];
+        gj[s] += S[s] * fa * fb * dJ[s];
+      }
+    }
+    // chain rule to D_a, D_b: dcos/dD_a = (v - cos u) / r_a, dcos/dD_b = (u - cos v) / r_b,
+    // dr_jk/dD_a = -(D_b - D_a) / r_jk (u, v the unit vectors of D_a, D_b)
+#pragma omp simd
+    for (size_t s = 0; s < nt; ++s) {
+      const int a = ta[s], b = tb[s];
+      const double ra = rr[a], rb = rr[b], cs = cosv[s];
+      const double ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
+      const double vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
+      const double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
+      const double wa = gc[s] / ra, wb = gc[s] / rb, wj = rjk[s] > 0.0 ? gj[s] / rjk[s] : 0.0;
+      fax[s] = ga[s] * ux + wa * (vx - cs * ux) - wj * cx;
+      fay[s] = ga[s] * uy + wa * (vy - cs * uy) - wj * cy;
+      faz[s] = ga[s] * uz + wa * (vz - cs * uz) - wj * cz;
+      fbx[s] = gb[s] * vx + wb * (ux - cs * vx) + wj * cx;
+      fby[s] = gb[s] * vy + wb * (uy - cs * vy) + wj * cy;
+      fbz[s] = gb[s] * vz + wb * (uz - cs * vz) + wj * cz;
+    }
+    for (size_t s = 0; s < nt; ++s) {
+      const int a = ta[s], b = tb[s];
+      fn[3 * a] += fax[s]; fn[3 * a + 1] += fay[s]; fn[3 * a + 2] += faz[s];
+      fn[3 * b] += fbx[s]; fn[3 * b + 1] += fby[s]; fn[3 * b + 2] += fbz[s];
     }
     // ----- forces: F_j = -dE_i/dD_a, F_i = +dE_i/dD_a; virial per (i, j) pair
     for (int a = 0; a < n; ++a) {
