@@ -7,6 +7,7 @@ from gdfnn.analysis.tables import markdown_table, mean_std
 
 def test_mean_std_is_sample_std_zero_for_one_value_nan_for_none():
     assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_std([12.2] * 3) == (12.2, 0.0)  # not 2e-15 of rounding
     assert mean_std([4.0]) == (4.0, 0.0)
     assert all(math.isnan(v) for v in mean_std([]))
 

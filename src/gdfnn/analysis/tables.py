@@ -20,9 +20,11 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1) over seeds; std 0 for one value, both
-    NaN for none."""
+    """Mean and sample standard deviation (ddof 1) over seeds; std exactly 0 for one value
+    or equal values (not the rounding noise of the mean), both NaN for none."""
     values = np.asarray(values, dtype=float)
     if not len(values):
         return math.nan, math.nan
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    if np.all(values == values[0]):
+        return float(values[0]), 0.0
+    return float(values.mean()), float(values.std(ddof=1))
