@@ -7,12 +7,18 @@ import ase.io
 import yaml
 
 from gdfnn.cli import main
-from gdfnn.workflows.sweep import DENSE, RARE, parse_sets, summarise
+from gdfnn.workflows.sweep import DENSE, RARE, label, parse_sets, summarise
 
 
 def test_parse_sets_reads_yaml_values():
     assert parse_sets(["gdf.sigma=0.01,0.02", "gdf.enabled=false,true"]) == {
         "gdf.sigma": [0.01, 0.02], "gdf.enabled": [False, True]}
+
+
+def test_label_is_the_setting_as_the_table_and_legends_show_it():
+    assert label({"gdf.enabled": "true", "model.hidden": "[60, 60]"}) == \
+        "gdf.enabled=true, model.hidden=[60, 60]"
+    assert label({}) == "base"
 
 
 def test_summary_is_mean_and_sample_std_over_seeds():

@@ -69,6 +69,12 @@ def slug(setting: dict) -> str:
     return "".join(c if c.isalnum() or c in "._=-" else "-" for c in text)
 
 
+def label(setting: dict) -> str:
+    """A setting (values as JSON text) as tables and legends show it:
+    ``gdf.enabled=true, model.hidden=[60, 60]``."""
+    return ", ".join(f"{k}={v}" for k, v in setting.items()) or "base"
+
+
 def overrides(setting: dict) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for key, value in setting.items():
@@ -277,7 +283,8 @@ def sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[str
         table_rows.append({**{k: json.dumps(run.setting.get(k)) for k in keys}, "seed": run.seed,
                      **flat_metrics(table), "wall_seconds": float(
                          (run.directory / "wall_seconds.txt").read_text())})
-        curves.setdefault(slug(run.setting), []).append(table["per_gdf_bin"])
+        curves.setdefault(label({k: json.dumps(v) for k, v in run.setting.items()}), []).append(
+            table["per_gdf_bin"])
     write_outputs(output, table_rows, keys, curves)
     return table_rows
 
@@ -309,7 +316,7 @@ def write_outputs(output: Path, rows: list[dict], keys: list[str], curves: dict)
     with atomic_write(output / "sweep.md") as f:
         f.write(markdown(summary, keys))
     plots.error_vs_gdf_bands(curves, output / "sweep_error_vs_gdf.png")
-    plots.rare_vs_bulk({slug(s["setting"]) if s["setting"] else "base": (
+    plots.rare_vs_bulk({label(s["setting"]): (
         s.get(f"force_rmse_{RARE}"), s.get(f"force_rmse_{DENSE}")) for s in summary},
         output / "sweep_rare_vs_bulk.png")
 
@@ -325,7 +332,7 @@ def markdown(summary: list[dict], keys: list[str]) -> str:
     metrics = [m for m in summary[0] if m not in ("setting", "seeds")]
     reference = baseline(summary)
     head = ["setting", "seeds", *metrics]
-    rows = [[", ".join(f"{k}={v}" for k, v in s["setting"].items()) or "base", str(s["seeds"])]
+    rows = [[label(s["setting"]), str(s["seeds"])]
             + [f"{s[m][0]:.4g} ± {s[m][1]:.2g}" for m in metrics] for s in summary]
     lines = ["# Sweep: test errors, mean ± std over seeds", "",
              "Force RMSE in eV/Å (over Cartesian components), energy RMSE in meV/atom; "
