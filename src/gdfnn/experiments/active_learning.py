@@ -47,7 +47,7 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, training_config
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, POTENTIALS, training_config
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.selection import select
@@ -242,7 +242,7 @@ def report(results: dict) -> str:
     lines = [f"# Active learning on {results['reference']} ({results['preset']}, seed "
              f"{results['seed']})", "", "Force RMSE in eV/Å on test frames at 1300 K never "
              "trained on.", "", markdown_table(*table(results)), ""]
-    for name in ("nnp_c", "nnp_gdf"):
+    for name in POTENTIALS:
         cov, rnd = results["curves"][f"{name} coverage"], results["curves"][f"{name} random"]
         for metric in ("defect", "bulk"):
             added = rnd[-1]["labelled"] - rnd[0]["labelled"]

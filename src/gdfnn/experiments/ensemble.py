@@ -32,6 +32,7 @@ from gdfnn.experiments.sampling import (
 from gdfnn.experiments.si_vacancy import (
     DEFAULT_REFERENCE,
     LATTICE,
+    POTENTIALS,
     generate,
     split_frames,
     training_config,
@@ -40,7 +41,6 @@ from gdfnn.experiments.si_vacancy import PRESETS as TRAINING_PRESETS
 from gdfnn.reference import get_reference
 from gdfnn.workflows.uncertainty import atom_signals
 
-FAMILIES = ("nnp_c", "nnp_gdf")
 NEW = ("interstitial", "trivacancy")
 
 
@@ -100,7 +100,7 @@ def run_ensemble(output: str | Path = "ensemble", *, preset: str = "quick",
     members = {family: [train_once(training_config(
         [train_file], out / "features.h5", out / f"{family}_{k}", family == "nnp_gdf",
         t.epochs, t.batch_size, seed * 100 + k, progress, [test_file]))
-        for k in range(p.members)] for family in FAMILIES}
+        for k in range(p.members)] for family in POTENTIALS}
     sets = {"train": train_file, **new_configurations(out, reference, p, seed, progress)}
     results = {"preset": preset, "reference": reference, "seed": seed, "members": p.members,
                "spread": {}}
@@ -112,7 +112,7 @@ def run_ensemble(output: str | Path = "ensemble", *, preset: str = "quick",
                 signals.rho, signals.ensemble_std, signals.force_error)
     for name in sets:
         error_vs_gdf({family: results["spread"][family][name]["per_gdf_bin"]
-                      for family in FAMILIES}, out / f"spread_vs_gdf_{name}.png",
+                      for family in POTENTIALS}, out / f"spread_vs_gdf_{name}.png",
                      "force spread of the ensemble (eV/Å)")
     write_results(out, results, report(results))
     return results

@@ -24,13 +24,12 @@ from gdfnn.data import read_structures
 from gdfnn.errors import InputError
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import cached_frames, sample_md, vacancy_neighbour_mask
-from gdfnn.experiments.si_vacancy import evaluate_splits, split_frames, train_pair
+from gdfnn.experiments.si_vacancy import POTENTIALS, evaluate_splits, split_frames, train_pair
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
 
 NI_LATTICE = 3.52  # Å, fcc Ni (Ni_u3.eam)
 NI_FIRST_SHELL = 3.0  # Å, between the first (2.49) and second (3.52) neighbour shells
-POTENTIALS = ("nnp_c", "nnp_gdf")
 #: The paper's numbers (Figure 4): defect-atom energy MAE (meV), total-energy MAE (meV/atom).
 PAPER = {"nnp_c": (16.8, 0.014), "nnp_gdf": (2.9, 0.035)}
 

@@ -20,11 +20,11 @@ from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.experiments.equilibrium import BAND_PATH, properties
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE
+from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, POTENTIALS
 from gdfnn.experiments.vacancy_clusters import PRESETS, train_potentials
 from gdfnn.reference import get_reference
 
-ROWS = ("reference", "nnp_c", "nnp_gdf")
+ROWS = ("reference", *POTENTIALS)
 
 
 def run_si_equilibrium(output: str | Path = "si_equilibrium", *, preset: str = "quick",

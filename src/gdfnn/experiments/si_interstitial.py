@@ -39,6 +39,7 @@ from gdfnn.experiments.sampling import (
 from gdfnn.experiments.si_vacancy import (
     DEFAULT_REFERENCE,
     LATTICE,
+    POTENTIALS,
     evaluate_splits,
     split_frames,
     train_pair,
@@ -47,7 +48,6 @@ from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
 from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
 
-POTENTIALS = ("nnp_c", "nnp_gdf")
 PES_RADIUS = 0.6  # Å, the paper's
 FAILURE_DISTANCE = 1.8  # Å
 

@@ -44,6 +44,8 @@ LATTICE = {"sw-si": SI_LATTICE, "tersoff-si": 5.432, "snap-si": 5.474}
 #: The Si experiments' reference: SNAP fitted to PBE (DFT-like: no split-vacancy minimum,
 #: which Stillinger-Weber has 1.5 eV below the simple vacancy).
 DEFAULT_REFERENCE = "snap-si"
+#: The two potentials every experiment trains: NNP-c (eq. 1) and NNP-GDF (eq. 3).
+POTENTIALS = ("nnp_c", "nnp_gdf")
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def train_pair(out: Path, train_file: Path, test_file: Path, epochs: int, batch_
     return {name: train_once(training_config([train_file], out / "features.h5", out / name,
                                              name == "nnp_gdf", epochs, batch_size, seed,
                                              progress, [test_file]))
-            for name in ("nnp_c", "nnp_gdf")}
+            for name in POTENTIALS}
 
 
 def evaluate_splits(potentials: dict[str, Potential], out: Path,
@@ -155,8 +157,8 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
     out.mkdir(parents=True, exist_ok=True)
     train_file, test_file = split_frames(generate(out, reference, p, seed, progress), out, seed)
     potentials = train_pair(out, train_file, test_file, p.epochs, p.batch_size, seed, progress)
-    train_frames = read_structures(out / "train.xyz")
-    test_frames = read_structures(out / "test.xyz")
+    train_frames = read_structures(train_file)
+    test_frames = read_structures(test_file)
     results = {"preset": preset, "reference": reference, "seed": seed,
                "settings": asdict(p), "frames": {"train": len(train_frames),
                                                  "test": len(test_frames)}}
@@ -178,7 +180,7 @@ def run_si_vacancy(output: str | Path = "si_vacancy", *, preset: str = "quick",
 def table(results: dict) -> tuple[list[str], list[list]]:
     """The report's headers and rows (one row per potential)."""
     rows = []
-    for name in ("nnp_c", "nnp_gdf"):
+    for name in POTENTIALS:
         row = [name]
         for split in ("train", "test"):
             r = results[split][name]

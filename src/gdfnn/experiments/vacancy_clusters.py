@@ -33,7 +33,13 @@ from gdfnn.experiments.sampling import (
     strained,
     with_vacancies,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, split_frames, train_pair
+from gdfnn.experiments.si_vacancy import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    POTENTIALS,
+    split_frames,
+    train_pair,
+)
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 
@@ -42,7 +48,6 @@ CLUSTERS = (("monovacancy", 1, 2), ("trivacancy", 3, 2), ("pentavacancy", 5, 3))
 #: The paper's relative errors of E_f (%), Table 1: NNP-c, NNP-GDF.
 PAPER_ERRORS = {"monovacancy": (-6.8, -4.0), "trivacancy": (9.6, -0.6),
                 "pentavacancy": (12.2, 3.2)}
-POTENTIALS = ("nnp_c", "nnp_gdf")
 
 
 @dataclass(frozen=True)
