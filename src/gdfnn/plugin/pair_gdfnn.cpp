@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -70,6 +71,7 @@ PairGdfnn::PairGdfnn(LAMMPS *lmp) : Pair(lmp)
   cutoff_type = 1;
   cutoff_alpha = 0.0;
   cutmax = 0.0;
+  single_precision = 0;
   nmax_extrapolation = 0;
   extrapolation = nullptr;
   nextra = 1;
@@ -97,9 +99,16 @@ void PairGdfnn::allocate()
     for (int j = 0; j < n; ++j) setflag[i][j] = 0;
 }
 
-void PairGdfnn::settings(int narg, char ** /*arg*/)
+void PairGdfnn::settings(int narg, char **arg)
 {
-  if (narg != 0) error->all(FLERR, "pair_style gdfnn takes no arguments");
+  // pair_style gdfnn [precision double|single]
+  single_precision = 0;
+  if (narg == 0) return;
+  if (narg == 2 && strcmp(arg[0], "precision") == 0) {
+    if (strcmp(arg[1], "single") == 0) { single_precision = 1; return; }
+    if (strcmp(arg[1], "double") == 0) return;
+  }
+  error->all(FLERR, "pair_style gdfnn takes no arguments or 'precision double' or 'precision single'");
 }
 
 void PairGdfnn::coeff(int narg, char **arg)
@@ -339,48 +348,65 @@ void PairGdfnn::cutoff_function(double r, double rc, double &fc, double &dfc) co
   }
 }
 
-void PairGdfnn::cutoff_array(const double *r, int n, double rc, double *fc, double *dfc) const
+template <typename real>
+void PairGdfnn::cutoff_array(const real *r, int n, double rc, real *fc, real *dfc) const
 {
   if (cutoff_type == 1 && cutoff_alpha == 0.0) {
     // SIMPLE-NN's cosine, vectorised, with one tan per distance: for h = pi r / (2 rc),
     // 0.5 (cos 2h + 1) = 1 / (1 + tan^2 h) and its derivative is -(pi / rc) tan h fc.
-    const double k = PI / rc;
+    const real k = (real) (PI / rc), half = (real) 0.5, one = 1, zero = 0, rcut = (real) rc;
 #pragma omp simd
     for (int t = 0; t < n; ++t) {
-      double inside = r[t] < rc ? 1.0 : 0.0;
-      double th = std::tan(0.5 * k * (r[t] < rc ? r[t] : 0.0));
-      double value = inside / (1.0 + th * th);
+      real inside = r[t] < rcut ? one : zero;
+      real th = std::tan(half * k * (r[t] < rcut ? r[t] : zero));
+      real value = inside / (one + th * th);
       fc[t] = value;
       dfc[t] = -k * th * value;
     }
     return;
   }
-  for (int t = 0; t < n; ++t) cutoff_function(r[t], rc, fc[t], dfc[t]);
+  for (int t = 0; t < n; ++t) {
+    double value, slope;
+    cutoff_function((double) r[t], rc, value, slope);
+    fc[t] = (real) value;
+    dfc[t] = (real) slope;
+  }
 }
 
 void PairGdfnn::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
+  if (atom->nmax > nmax_extrapolation) {
+    memory->destroy(extrapolation);
+    nmax_extrapolation = atom->nmax;
+    memory->create(extrapolation, nmax_extrapolation, "pair:extrapolation");
+  }
+  if (single_precision) compute_atoms<float>();
+  else compute_atoms<double>();
+}
+
+template <typename real>
+void PairGdfnn::compute_atoms()
+{
   double **x = atom->x;
   double **f = atom->f;
   int *type = atom->type;
   int nlocal = atom->nlocal;
   int newton_pair = force->newton_pair;
   int n_el = (int) elements.size();
-  if (atom->nmax > nmax_extrapolation) {
-    memory->destroy(extrapolation);
-    nmax_extrapolation = atom->nmax;
-    memory->create(extrapolation, nmax_extrapolation, "pair:extrapolation");
-  }
   double extrapolating = 0.0;
+  const real one = 1, two = 2, minus_one = -1;
 
-  std::vector<int> raw_j, nj, ne, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
+  std::vector<int> raw_j, nj, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
   std::vector<size_t> bucket;
-  std::vector<double> dx, dy, dz, rr, G, fn, work;
-  std::vector<double> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
+  std::vector<double> G, dEdG;                              // per function, always double
+  // per neighbour: D_a = x_j - x_i (components, double for the virial), |D_a|, dE_i/dD_a
+  std::vector<double> dx, dy, dz;
+  std::vector<real> rx, ry, rz, rr, fn, work;
+  std::vector<real> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
   // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, J_m, P_m, S_m, gradients
-  std::vector<double> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Pm, Sm, dSm, ga, gb, gc, gj;
-  std::vector<double> fax, fay, faz, fbx, fby, fbz;
+  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Pm, Sm, dSm, ga, gb, gc, gj;
+  std::vector<real> fax, fay, faz, fbx, fby, fbz;
   std::vector<std::vector<double>> dact, act;
 
   for (int ii = 0; ii < list->inum; ++ii) {
@@ -404,12 +430,14 @@ void PairGdfnn::compute(int eflag, int vflag)
     for (int j : raw_j) ++block[type_map[type[j]] + 1];
     for (int e = 0; e < n_el; ++e) block[e + 1] += block[e];
     first.assign(block.begin(), block.end() - 1);
-    nj.resize(n); ne.resize(n); dx.resize(n); dy.resize(n); dz.resize(n); rr.resize(n);
+    nj.resize(n); dx.resize(n); dy.resize(n); dz.resize(n);
+    rx.resize(n); ry.resize(n); rz.resize(n); rr.resize(n);
     for (int j : raw_j) {
       int e = type_map[type[j]], a = first[e]++;
-      nj[a] = j; ne[a] = e;
+      nj[a] = j;
       dx[a] = x[j][0] - xi; dy[a] = x[j][1] - yi; dz[a] = x[j][2] - zi;
-      rr[a] = std::sqrt(dx[a] * dx[a] + dy[a] * dy[a] + dz[a] * dz[a]);
+      rx[a] = (real) dx[a]; ry[a] = (real) dy[a]; rz[a] = (real) dz[a];
+      rr[a] = (real) std::sqrt(dx[a] * dx[a] + dy[a] * dy[a] + dz[a] * dz[a]);
     }
     const int nf = (int) E.functions.size(), nm = (int) E.ms.size(), nq = (int) E.qs.size();
     G.assign(nf, 0.0);
@@ -420,25 +448,27 @@ void PairGdfnn::compute(int eflag, int vflag)
       if (F.kind != 2) continue;
       int b0 = block[F.n1], b1 = block[F.n1 + 1];
       cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
-      double total = 0.0;
+      const real eta = (real) F.eta, rs = (real) F.rs;
+      double total = 0.0;    // sums in double: G feeds the network through 1/range
       for (int a = b0; a < b1; ++a) {
-        double s = rr[a] - F.rs;
-        total += std::exp(-F.eta * s * s) * work[a - b0];
+        real s = rr[a] - rs;
+        total += (double) (std::exp(-eta * s * s) * work[a - b0]);
       }
       G[q] += total;
     }
     // ----- leg factors of the angular terms
-    fm.assign((size_t) nm * n, 0.0);
-    dfm.assign((size_t) nm * n, 0.0);
+    fm.assign((size_t) nm * n, 0);
+    dfm.assign((size_t) nm * n, 0);
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
+      const real eta = (real) M.eta, rs = (real) M.rs;
       cutoff_array(rr.data(), n, M.rc, &work[0], &work[n]);
-      double *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
+      real *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
 #pragma omp simd
       for (int a = 0; a < n; ++a) {
-        double s = rr[a] - M.rs, g = std::exp(-M.eta * s * s);
+        real s = rr[a] - rs, g = std::exp(-eta * s * s);
         f1[a] = g * work[a];
-        d1[a] = g * (work[n + a] - 2.0 * M.eta * s * work[a]);
+        d1[a] = g * (work[n + a] - two * eta * s * work[a]);
       }
     }
     // ----- triplets: neighbour pairs (a < b) that can contribute, bucket by bucket of the
@@ -450,7 +480,8 @@ void PairGdfnn::compute(int eflag, int vflag)
     Aq.resize(T * nq); dAq.resize(T * nq);
     for (auto *v : {&Jm, &dJm, &Pm, &Sm, &dSm}) v->resize(T * nm);
     bucket.assign((size_t) n_el * n_el + 1, 0);
-    const double keep2 = E.any_wide ? 1e300 : E.narrow_rc * E.narrow_rc;
+    const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
+                                  : (real) (E.narrow_rc * E.narrow_rc);
     size_t nt = 0;
     for (int ea = 0; ea < n_el; ++ea)
       for (int eb = 0; eb < n_el; ++eb) {
@@ -458,8 +489,8 @@ void PairGdfnn::compute(int eflag, int vflag)
         if (eb < ea) continue;
         for (int a = block[ea]; a < block[ea + 1]; ++a)
           for (int b = std::max(a + 1, block[eb]); b < block[eb + 1]; ++b) {
-            double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
-            double r2 = cx * cx + cy * cy + cz * cz;
+            real cx = rx[b] - rx[a], cy = ry[b] - ry[a], cz = rz[b] - rz[a];
+            real r2 = cx * cx + cy * cy + cz * cz;
             ta[nt] = a;    // written always, kept (nt advances) only when it can contribute
             tb[nt] = b;
             rjk[nt] = r2;
@@ -471,19 +502,20 @@ void PairGdfnn::compute(int eflag, int vflag)
     for (size_t s = 0; s < nt; ++s) {
       const int a = ta[s], b = tb[s];
       rjk[s] = std::sqrt(rjk[s]);
-      double cs = (dx[a] * dx[b] + dy[a] * dy[b] + dz[a] * dz[b]) / (rr[a] * rr[b]);
-      cosv[s] = cs < -1.0 ? -1.0 : (cs > 1.0 ? 1.0 : cs);
+      real cs = (rx[a] * rx[b] + ry[a] * ry[b] + rz[a] * rz[b]) / (rr[a] * rr[b]);
+      cosv[s] = cs < minus_one ? minus_one : (cs > one ? one : cs);
     }
     // J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5) and P_m = fm_a fm_b J_m, the radial
     // part of a triplet; A_q = 2^(1-zeta) (1 + lambda cos)^zeta, its angular part
     double last_rc = -1.0;
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
-      double *J = &Jm[T * m], *dJ = &dJm[T * m], *P = &Pm[T * m];
-      const double *f1 = &fm[(size_t) m * n];
+      const real eta = (real) M.eta, rs = (real) M.rs;
+      real *J = &Jm[T * m], *dJ = &dJm[T * m], *P = &Pm[T * m];
+      const real *f1 = &fm[(size_t) m * n];
       if (!M.narrow) {
-        std::fill(J, J + nt, 1.0);
-        std::fill(dJ, dJ + nt, 0.0);
+        std::fill(J, J + nt, one);
+        std::fill(dJ, dJ + nt, real(0));
       } else {
         if (M.rc != last_rc) {
           cutoff_array(rjk.data(), (int) nt, M.rc, fcj.data(), dfcj.data());
@@ -491,9 +523,9 @@ void PairGdfnn::compute(int eflag, int vflag)
         }
 #pragma omp simd
         for (size_t s = 0; s < nt; ++s) {
-          double d = rjk[s] - M.rs, g = std::exp(-M.eta * d * d);
+          real d = rjk[s] - rs, g = std::exp(-eta * d * d);
           J[s] = g * fcj[s];
-          dJ[s] = g * (dfcj[s] - 2.0 * M.eta * d * fcj[s]);
+          dJ[s] = g * (dfcj[s] - two * eta * d * fcj[s]);
         }
       }
 #pragma omp simd
@@ -501,25 +533,27 @@ void PairGdfnn::compute(int eflag, int vflag)
     }
     for (int q = 0; q < nq; ++q) {
       const Power &Q = E.qs[q];
-      double *Av = &Aq[T * q], *dAv = &dAq[T * q];
-      const double *c = cosv.data();
+      const real lambda = (real) Q.lambda, norm = (real) Q.norm;
+      real *Av = &Aq[T * q], *dAv = &dAq[T * q];
+      const real *c = cosv.data();
       if (Q.izeta >= 1) {    // (1 + lambda cos)^(zeta - 1) by repeated vector products
-        std::fill(dAv, dAv + nt, 1.0);
+        std::fill(dAv, dAv + nt, one);
         for (int k = 1; k < Q.izeta; ++k) {
 #pragma omp simd
-          for (size_t s = 0; s < nt; ++s) dAv[s] *= 1.0 + Q.lambda * c[s];
+          for (size_t s = 0; s < nt; ++s) dAv[s] *= one + lambda * c[s];
         }
-        const double scale = Q.norm * Q.zeta * Q.lambda;
+        const real scale = (real) (Q.norm * Q.zeta * Q.lambda);
 #pragma omp simd
         for (size_t s = 0; s < nt; ++s) {
-          Av[s] = Q.norm * dAv[s] * (1.0 + Q.lambda * c[s]);
+          Av[s] = norm * dAv[s] * (one + lambda * c[s]);
           dAv[s] *= scale;
         }
       } else {
+        const real zeta = (real) Q.zeta;
         for (size_t s = 0; s < nt; ++s) {
-          double base = 1.0 + Q.lambda * c[s], low = std::pow(base, Q.zeta - 1.0);
-          Av[s] = Q.norm * low * base;
-          dAv[s] = Q.norm * Q.zeta * Q.lambda * low;
+          real base = one + lambda * c[s], low = std::pow(base, zeta - one);
+          Av[s] = norm * low * base;
+          dAv[s] = norm * zeta * lambda * low;
         }
       }
     }
@@ -528,10 +562,10 @@ void PairGdfnn::compute(int eflag, int vflag)
       const size_t s0 = bucket[k], s1 = bucket[k + 1];
       if (s0 == s1) continue;
       for (const Term &t : E.terms[k]) {
-        const double *Av = &Aq[T * t.q], *P = &Pm[T * t.m];
+        const real *Av = &Aq[T * t.q], *P = &Pm[T * t.m];
         double total = 0.0;
 #pragma omp simd reduction(+ : total)
-        for (size_t s = s0; s < s1; ++s) total += Av[s] * P[s];
+        for (size_t s = s0; s < s1; ++s) total += (double) (Av[s] * P[s]);
         G[t.f] += total;
       }
     }
@@ -562,7 +596,7 @@ void PairGdfnn::compute(int eflag, int vflag)
       }
     }
     double Ei = act[nlayers][0];
-    std::vector<double> dEdG(1, 1.0);
+    dEdG.assign(1, 1.0);
     for (size_t L = nlayers; L-- > 0;) {
       const Layer &layer = E.layers[L];
       std::vector<double> prev(layer.n_in, 0.0);
@@ -576,30 +610,31 @@ void PairGdfnn::compute(int eflag, int vflag)
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
     // ----- dE_i / dD_a for every neighbour a (D_a = x_j - x_i)
-    fn.assign(3 * (size_t) n, 0.0);
+    fn.assign(3 * (size_t) n, 0);
     for (int q = 0; q < nf; ++q) {
       const Function &F = E.functions[q];
       if (F.kind != 2 || dEdG[q] == 0.0) continue;
+      const real eta = (real) F.eta, rs = (real) F.rs, w = (real) dEdG[q];
       int b0 = block[F.n1], b1 = block[F.n1 + 1];
       cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
       for (int a = b0; a < b1; ++a) {
-        double fc = work[a - b0], dfc = work[n + a - b0], s = rr[a] - F.rs;
-        double coef = dEdG[q] * std::exp(-F.eta * s * s) * (dfc - 2.0 * F.eta * s * fc) / rr[a];
-        fn[3 * a] += coef * dx[a]; fn[3 * a + 1] += coef * dy[a]; fn[3 * a + 2] += coef * dz[a];
+        real fc = work[a - b0], dfc = work[n + a - b0], s = rr[a] - rs;
+        real coef = w * std::exp(-eta * s * s) * (dfc - two * eta * s * fc) / rr[a];
+        fn[3 * a] += coef * rx[a]; fn[3 * a + 1] += coef * ry[a]; fn[3 * a + 2] += coef * rz[a];
       }
     }
     // S_m = sum_f w_f A_q and dS_m = sum_f w_f dA_q/dcos per triplet, w_f = dE/dG_f
     for (int m = 0; m < nm; ++m) {
-      std::fill(&Sm[T * m], &Sm[T * m] + nt, 0.0);
-      std::fill(&dSm[T * m], &dSm[T * m] + nt, 0.0);
+      std::fill(&Sm[T * m], &Sm[T * m] + nt, real(0));
+      std::fill(&dSm[T * m], &dSm[T * m] + nt, real(0));
     }
     for (int k = 0; k < n_el * n_el; ++k) {
       const size_t s0 = bucket[k], s1 = bucket[k + 1];
       for (const Term &t : E.terms[k]) {
-        const double w = dEdG[t.f];
-        if (w == 0.0 || s0 == s1) continue;
-        const double *Av = &Aq[T * t.q], *dAv = &dAq[T * t.q];
-        double *S = &Sm[T * t.m], *dS = &dSm[T * t.m];
+        const real w = (real) dEdG[t.f];
+        if (w == 0 || s0 == s1) continue;
+        const real *Av = &Aq[T * t.q], *dAv = &dAq[T * t.q];
+        real *S = &Sm[T * t.m], *dS = &dSm[T * t.m];
 #pragma omp simd
         for (size_t s = s0; s < s1; ++s) {
           S[s] += w * Av[s];
@@ -608,14 +643,14 @@ void PairGdfnn::compute(int eflag, int vflag)
       }
     }
     // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet
-    for (auto *v : {&ga, &gb, &gc, &gj}) std::fill(v->begin(), v->begin() + nt, 0.0);
+    for (auto *v : {&ga, &gb, &gc, &gj}) std::fill(v->begin(), v->begin() + nt, real(0));
     for (int m = 0; m < nm; ++m) {
-      const double *S = &Sm[T * m], *dS = &dSm[T * m], *J = &Jm[T * m], *dJ = &dJm[T * m];
-      const double *P = &Pm[T * m], *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
+      const real *S = &Sm[T * m], *dS = &dSm[T * m], *J = &Jm[T * m], *dJ = &dJm[T * m];
+      const real *P = &Pm[T * m], *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
 #pragma omp simd
       for (size_t s = 0; s < nt; ++s) {
         const int a = ta[s], b = tb[s];
-        const double fa = f1[a], fb = f1[b];
+        const real fa = f1[a], fb = f1[b];
         ga[s] += S[s] * d1[a] * fb * J[s];
         gb[s] += S[s] * fa * d1[b] * J[s];
         gc[s] += dS[s] * P[s];
@@ -627,11 +662,11 @@ void PairGdfnn::compute(int eflag, int vflag)
 #pragma omp simd
     for (size_t s = 0; s < nt; ++s) {
       const int a = ta[s], b = tb[s];
-      const double ra = rr[a], rb = rr[b], cs = cosv[s];
-      const double ux = dx[a] / ra, uy = dy[a] / ra, uz = dz[a] / ra;
-      const double vx = dx[b] / rb, vy = dy[b] / rb, vz = dz[b] / rb;
-      const double cx = dx[b] - dx[a], cy = dy[b] - dy[a], cz = dz[b] - dz[a];
-      const double wa = gc[s] / ra, wb = gc[s] / rb, wj = rjk[s] > 0.0 ? gj[s] / rjk[s] : 0.0;
+      const real ra = rr[a], rb = rr[b], cs = cosv[s];
+      const real ux = rx[a] / ra, uy = ry[a] / ra, uz = rz[a] / ra;
+      const real vx = rx[b] / rb, vy = ry[b] / rb, vz = rz[b] / rb;
+      const real cx = rx[b] - rx[a], cy = ry[b] - ry[a], cz = rz[b] - rz[a];
+      const real wa = gc[s] / ra, wb = gc[s] / rb, wj = rjk[s] > 0 ? gj[s] / rjk[s] : real(0);
       fax[s] = ga[s] * ux + wa * (vx - cs * ux) - wj * cx;
       fay[s] = ga[s] * uy + wa * (vy - cs * uy) - wj * cy;
       faz[s] = ga[s] * uz + wa * (vz - cs * uz) - wj * cz;

@@ -6,7 +6,11 @@
    ghost atoms go back through LAMMPS's reverse communication (newton_pair on), so the style
    runs under MPI domain decomposition. Global and per-atom energy and virial; a per-atom
    extrapolation count (functions outside their training range) for `fix pair`, and its
-   global sum for `compute pair gdfnn`. Units metal (Å, eV). */
+   global sum for `compute pair gdfnn`. Units metal (Å, eV).
+
+   `pair_style gdfnn precision single` computes the symmetry functions and their derivatives
+   in float32 (twice the SIMD width); the network, energies, the extrapolation count and the
+   sums over atoms stay in double. */
 
 #ifdef PAIR_CLASS
 // clang-format off
@@ -74,6 +78,7 @@ class PairGdfnn : public Pair {
   std::vector<int> type_map;           // LAMMPS type -> element index (-1: not this style)
   int cutoff_type;
   double cutoff_alpha, cutmax;
+  int single_precision;                // symmetry functions and derivatives in float32
   std::string filename;
   int nmax_extrapolation;
   double *extrapolation;               // per-atom count of functions outside their range
@@ -82,7 +87,9 @@ class PairGdfnn : public Pair {
   void factorise(Element &, int n_elements);
   void allocate();
   void cutoff_function(double r, double rc, double &fc, double &dfc) const;
-  void cutoff_array(const double *r, int n, double rc, double *fc, double *dfc) const;
+  template <typename real>
+  void cutoff_array(const real *r, int n, double rc, real *fc, real *dfc) const;
+  template <typename real> void compute_atoms();    // compute() in double or float32
 };
 
 }    // namespace LAMMPS_NS

@@ -147,13 +147,14 @@ def md_lines(s: MDSettings) -> list[str]:
 
 
 def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[str],
-                md: MDSettings | None = None) -> list[str]:
-    """An ``in.lammps`` for ``data`` with pair_style gdfnn; with ``md``, the MD."""
+                md: MDSettings | None = None, precision: str = "double") -> list[str]:
+    """An ``in.lammps`` for ``data`` with pair_style gdfnn (``precision`` double or single);
+    with ``md``, the MD."""
     lines = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
              f"read_data {data}"]
     for k, element in enumerate(elements, 1):
         lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
-    lines += [*gdfnn_lines(str(potential_file), str(plugin), elements).splitlines(),
+    lines += [*gdfnn_lines(str(potential_file), str(plugin), elements, precision).splitlines(),
               "compute pe_atom all pe/atom", "compute extrapolation all pair gdfnn",
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1]",
               "thermo_modify format float %.10g"]
@@ -161,7 +162,8 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
 
 
 def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.PathLike,
-                md: MDSettings | None = None, plugin: Path | None = None) -> Path:
+                md: MDSettings | None = None, plugin: Path | None = None,
+                precision: str = "double") -> Path:
     """``potential.gdfnn``, ``data.lammps`` and ``in.lammps`` in ``directory`` (plugin built
     when not given); returns the input's path: ``lmp -in in.lammps`` runs it."""
     directory = Path(directory)
@@ -172,7 +174,7 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
     data = write_data(atoms, elements, directory / "data.lammps")
     path = directory / "in.lammps"
     path.write_text("\n".join(input_lines(pot_file.resolve(), plugin, data.resolve(), elements,
-                                          md)) + "\n")
+                                          md, precision)) + "\n")
     return path
 
 
@@ -182,13 +184,13 @@ THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "eto
 
 
 def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
-           output: str | os.PathLike) -> dict:
+           output: str | os.PathLike, precision: str = "double") -> dict:
     """MD of ``atoms`` in LAMMPS (through its Python module, on this process's MPI ranks):
     writes the inputs, ``log.lammps``, ``md.lammpstrj`` and ``thermo.csv`` into ``output``."""
     if settings.temperature_end is not None and settings.ensemble == "nve":
         raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, npt)")
     output = Path(output).resolve()
-    path = write_input(potential, atoms, output, settings)
+    path = write_input(potential, atoms, output, settings, precision=precision)
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
                                  "-nocite"])
@@ -229,14 +231,15 @@ def thermo_rows(log_file: Path) -> list[dict]:
     return rows
 
 
-def single_point(potential_file: Path, plugin: Path, data: Path, elements: list[str]) -> dict:
+def single_point(potential_file: Path, plugin: Path, data: Path, elements: list[str],
+                 precision: str = "double") -> dict:
     """Energy (eV), forces ``(n, 3)`` eV/Å, stress ``(6,)`` eV/Å^3 (ASE sign and Voigt order),
     per-atom energies ``(n,)`` eV and the extrapolation count of the structure in ``data``,
     atoms in the data file's order, in LAMMPS's frame; through the lammps Python module."""
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     try:
-        for line in input_lines(potential_file, plugin, data, elements):
+        for line in input_lines(potential_file, plugin, data, elements, precision=precision):
             lmp.command(line)
         lmp.command("compute virial all pressure NULL virial")
         lmp.command("run 0")
