@@ -2,12 +2,15 @@
 on the same test atoms, resumable; sweep.csv, sweep.md and plots."""
 
 import csv
+import json
 
 import ase.io
+import numpy as np
+import pytest
 import yaml
 
 from gdfnn.cli import main
-from gdfnn.workflows.sweep import DENSE, RARE, label, parse_sets, summarise
+from gdfnn.workflows.sweep import DENSE, RARE, label, parse_sets, summarise, validation_metrics
 
 
 def test_parse_sets_reads_yaml_values():
@@ -44,6 +47,11 @@ def test_sweep_trains_the_grid_once_and_resumes(morse_frames, tmp_path, capsys):
     assert len(rows) == 4 and {r["seed"] for r in rows} == {"0", "1"}
     assert {f"force_rmse_{RARE}", f"force_rmse_{DENSE}", "force_rmse[hot]",
             "energy_rmse_mev_atom", "wall_seconds"} <= set(rows[0])
+    for row in rows:  # the validation split's errors, as each run's metrics.json has them
+        metrics = json.loads((out / "runs" / ("gdf.enabled=" + row["gdf.enabled"].title())
+                              / f"seed{row['seed']}" / "metrics.json").read_text())
+        assert float(row["valid_force_rmse"]) == pytest.approx(metrics["valid"]["force"]["rmse"])
+        assert float(row["valid_energy_rmse_mev_atom"]) > 0
     text = (out / "sweep.md").read_text()
     assert "±" in text and "Difference to the NNP-c row" in text
     assert len([p for p in out.glob("features_*.h5") if "_test" not in p.name]) == 1  # once
@@ -66,3 +74,8 @@ def test_rows_join_several_keys_into_one_setting():
     grid = settings({"gdf.enabled": [False, True]}, [row])
     assert grid == [{"gdf.enabled": False}, {"gdf.enabled": True}, row]
     assert settings({}, [row]) == [row] and settings({}, []) == [{}]
+
+
+def test_validation_metrics_are_nan_without_a_split(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps({"valid": None, "test": {}}))
+    assert all(np.isnan(v) for v in validation_metrics(tmp_path).values())

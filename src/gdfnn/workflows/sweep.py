@@ -229,6 +229,20 @@ def flat_metrics(table: dict) -> dict[str, float]:
     return out
 
 
+#: sweep.csv columns of the validation split (the run's own metrics.json, best epoch)
+VALID_COLUMNS = ("valid_force_rmse", "valid_energy_rmse_mev_atom")
+
+
+def validation_metrics(directory: Path) -> dict[str, float]:
+    """A run's validation errors (eV/Å, meV/atom) from its metrics.json; NaN when it had no
+    validation split."""
+    valid = json.loads((directory / "metrics.json").read_text()).get("valid")
+    if not valid:
+        return dict.fromkeys(VALID_COLUMNS, float("nan"))
+    return {"valid_force_rmse": valid[FORCE]["rmse"],
+            "valid_energy_rmse_mev_atom": valid[ENERGY]["rmse"]}
+
+
 def train_run(run: Run) -> float:
     """Train one run as its own process; returns its wall time (s)."""
     run.directory.mkdir(parents=True, exist_ok=True)
@@ -281,10 +295,13 @@ def sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[str
     for run in runs:
         table = score(Potential.load(run.directory / "potential.pt"), atoms)
         table_rows.append({**{k: json.dumps(run.setting.get(k)) for k in keys}, "seed": run.seed,
-                     **flat_metrics(table), "wall_seconds": float(
-                         (run.directory / "wall_seconds.txt").read_text())})
+                     **flat_metrics(table), **validation_metrics(run.directory),
+                     "wall_seconds": float((run.directory / "wall_seconds.txt").read_text())})
         curves.setdefault(label({k: json.dumps(v) for k, v in run.setting.items()}), []).append(
             table["per_gdf_bin"])
+    if all(np.isnan(row[c]) for row in table_rows for c in VALID_COLUMNS):  # no split at all
+        table_rows = [{k: v for k, v in row.items() if k not in VALID_COLUMNS}
+                      for row in table_rows]
     write_outputs(output, table_rows, keys, curves)
     return table_rows
 
