@@ -118,7 +118,8 @@ class GdfConfig(StrictModel):
     c: float | Literal["auto"] = Field(DEFAULT_C, description="sigmoid offset c; 'auto' = "
                                        "SIMPLE-NN fit (sigmoid-shifted only)")
     alpha: float = Field(1.0, ge=0, le=1, description="tempering: weights ∝ Theta(1/rho)^alpha "
-                         "(0 = all weights 1, NNP-c; 1 = the paper)")
+                         "(0 = all weights 1, NNP-c; 1 = the paper; 0.5 = the best measured "
+                         "trade-off, docs/gdf-guide.md)")
     max_weight: float | None = Field(None, gt=1, description="clip weights at this value, "
                                      "renormalise the rest to mean 1; null = no cap")
     normalize: Literal["element", "all"] = Field(
