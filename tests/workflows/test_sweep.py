@@ -10,7 +10,15 @@ import pytest
 import yaml
 
 from gdfnn.cli import main
-from gdfnn.workflows.sweep import DENSE, RARE, label, parse_sets, summarise, validation_metrics
+from gdfnn.workflows.sweep import (
+    DENSE,
+    RARE,
+    label,
+    parse_sets,
+    slug,
+    summarise,
+    validation_metrics,
+)
 
 
 def test_parse_sets_reads_yaml_values():
@@ -48,8 +56,8 @@ def test_sweep_trains_the_grid_once_and_resumes(morse_frames, tmp_path, capsys):
     assert {f"force_rmse_{RARE}", f"force_rmse_{DENSE}", "force_rmse[hot]",
             "energy_rmse_mev_atom", "wall_seconds"} <= set(rows[0])
     for row in rows:  # the validation split's errors, as each run's metrics.json has them
-        metrics = json.loads((out / "runs" / ("gdf.enabled=" + row["gdf.enabled"].title())
-                              / f"seed{row['seed']}" / "metrics.json").read_text())
+        run = out / "runs" / slug({"gdf.enabled": json.loads(row["gdf.enabled"])})
+        metrics = json.loads((run / f"seed{row['seed']}" / "metrics.json").read_text())
         assert float(row["valid_force_rmse"]) == pytest.approx(metrics["valid"]["force"]["rmse"])
         assert float(row["valid_energy_rmse_mev_atom"]) > 0
     text = (out / "sweep.md").read_text()

@@ -239,8 +239,7 @@ def validation_metrics(directory: Path) -> dict[str, float]:
     valid = json.loads((directory / "metrics.json").read_text()).get("valid")
     if not valid:
         return dict.fromkeys(VALID_COLUMNS, float("nan"))
-    return {"valid_force_rmse": valid[FORCE]["rmse"],
-            "valid_energy_rmse_mev_atom": valid[ENERGY]["rmse"]}
+    return dict(zip(VALID_COLUMNS, (valid[FORCE]["rmse"], valid[ENERGY]["rmse"]), strict=True))
 
 
 def train_run(run: Run) -> float:
