@@ -1,9 +1,11 @@
 from pathlib import Path
 
 import ase.io
+import pytest
 import torch
 
 from gdfnn.experiments import runs
+from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer
 
 
 def test_a_finished_run_on_the_same_inputs_is_reused_and_new_data_retrains(
@@ -28,15 +30,52 @@ def test_a_finished_run_on_the_same_inputs_is_reused_and_new_data_retrains(
     assert len(calls) == 3
 
 
-def test_a_run_killed_before_its_metrics_is_trained_again(toy_config, monkeypatch):
-    config = toy_config(training={"epochs": 2})
-    runs.train_once(config)
-    (Path(config.output.directory) / runs.METRICS_FILE).unlink()
-    calls = []
-    monkeypatch.setattr(runs, "train", lambda c: calls.append(c) or runs.Potential.load(
-        Path(c.output.directory) / runs.POTENTIAL_FILE))
-    runs.train_once(config)
-    assert len(calls) == 1
+def kill_at_checkpoint(monkeypatch, epoch: int) -> None:
+    """Make the trainer die (as a killed process would) right after writing the checkpoint of
+    ``epoch``."""
+    real_save = Trainer.save_checkpoint
+
+    def save_then_die(self):
+        real_save(self)
+        if self.state.epoch == epoch:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
+
+
+def test_a_killed_training_continues_from_its_checkpoint_bit_identically(toy_config,
+                                                                         monkeypatch):
+    uninterrupted = runs.train_once(toy_config(training={"epochs": 4}, output={
+        "directory": "whole", "checkpoint_every": 2}))
+    config = toy_config(training={"epochs": 4}, output={"checkpoint_every": 2})
+    out = Path(config.output.directory)
+    with monkeypatch.context() as patch:
+        kill_at_checkpoint(patch, epoch=2)
+        with pytest.raises(RuntimeError, match="killed"):
+            runs.train_once(config)
+    assert (out / runs.FINGERPRINT_FILE).is_file() and (out / CHECKPOINT).is_file()
+    assert not (out / runs.METRICS_FILE).exists()
+    calls, real_train = [], runs.train
+    monkeypatch.setattr(runs, "train", lambda c, **kw: calls.append(kw) or real_train(c, **kw))
+    resumed = runs.train_once(config)
+    assert calls == [{"resume": True}]
+    for a, b in zip(uninterrupted.state_dict().values(), resumed.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert len((out / LEARNING_CURVE).read_text().splitlines()) == 1 + 4
+
+
+def test_another_runs_metrics_and_checkpoint_are_never_taken_for_this_one(toy_config,
+                                                                         monkeypatch):
+    runs.train_once(toy_config(training={"epochs": 2}))
+    config = toy_config(training={"epochs": 4})  # other inputs, same folder
+    out = Path(config.output.directory)
+    with monkeypatch.context() as patch:
+        kill_at_checkpoint(patch, epoch=4)  # the old run's checkpoint was gone before
+        with pytest.raises(RuntimeError, match="killed"):
+            runs.train_once(config)
+    assert not (out / runs.METRICS_FILE).exists()
+    assert torch.load(out / CHECKPOINT, weights_only=False)["state"]["epoch"] == 4
 
 
 def test_a_finished_run_copied_to_another_folder_is_recognised(toy_config, tmp_path,

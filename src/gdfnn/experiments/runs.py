@@ -1,6 +1,7 @@
 """Training inside the experiments, once: a potential whose training finished on the same
-inputs is reused, so a killed experiment resumes and potentials trained elsewhere (a GPU
-machine) or by another experiment on the same data serve the analysis here."""
+inputs is reused and an interrupted one continues from its checkpoint, so a killed
+experiment resumes and potentials trained elsewhere (a GPU machine) or by another
+experiment on the same data serve the analysis here."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 
 from gdfnn.config import Config
 from gdfnn.model.potential import Potential
+from gdfnn.training.trainer import CHECKPOINT
 from gdfnn.workflows.train import METRICS_FILE, POTENTIAL_FILE, train
 
 log = logging.getLogger("gdfnn")
-#: Written beside ``potential.pt`` after training: the fingerprint of what was trained on.
+#: Written into the output directory when a training starts: the fingerprint of its inputs.
 FINGERPRINT_FILE = "inputs.sha256"
 
 
@@ -36,16 +38,22 @@ def fingerprint(config: Config) -> str:
 
 
 def train_once(config: Config) -> Potential:
-    """Train as ``config`` says, unless ``output.directory`` holds a finished run (its
-    ``metrics.json`` written) with the same :func:`fingerprint`: then load that potential."""
+    """Train as ``config`` says, unless ``output.directory`` holds a run on the same inputs
+    (its :func:`fingerprint` in ``inputs.sha256``, written when the training starts): a
+    finished one (``metrics.json`` written) is loaded, an unfinished one (killed, or out of
+    time on a batch system) continues from its last ``checkpoint.pt``, bit-identically."""
     out = Path(config.output.directory)
     stamp = fingerprint(config)
     marker = out / FINGERPRINT_FILE
-    if (marker.is_file() and marker.read_text().strip() == stamp
-            and (out / POTENTIAL_FILE).is_file() and (out / METRICS_FILE).is_file()):
-        log.info("%s: finished on the same inputs, reused", out)
-        return Potential.load(out / POTENTIAL_FILE)
-    marker.unlink(missing_ok=True)
-    potential = train(config)
+    if marker.is_file() and marker.read_text().strip() == stamp:
+        if (out / POTENTIAL_FILE).is_file() and (out / METRICS_FILE).is_file():
+            log.info("%s: finished on the same inputs, reused", out)
+            return Potential.load(out / POTENTIAL_FILE)
+        if (out / CHECKPOINT).is_file():
+            log.info("%s: unfinished on the same inputs, resumed from its checkpoint", out)
+            return train(config, resume=True)
+    for name in (METRICS_FILE, CHECKPOINT):  # another run's: never to be taken for this one's
+        (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     marker.write_text(stamp + "\n")
-    return potential
+    return train(config)
