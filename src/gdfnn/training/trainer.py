@@ -138,6 +138,7 @@ class Trainer:
             self.train_set = train.reordered(order.to(train.x.device))
         self.state = TrainState()
         self._stop_reason: str | None = None
+        self._gather_buffers: dict[str, torch.Tensor] = {}  # reused by every training batch
 
     # ----- checkpoints ------------------------------------------------------------------
     def checkpoint(self) -> dict:
@@ -195,7 +196,7 @@ class Trainer:
         for start in range(0, order.numel(), size):
             index = order[start:start + size]
             yield (index.numel(), int(n_atoms_all[index].sum()),
-                   data.batch(shard(index, self.rank, self.world)))
+                   data.batch(shard(index, self.rank, self.world), self._gather_buffers))
 
     def train_epoch(self) -> float:
         self.model.train()
