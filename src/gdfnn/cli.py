@@ -549,8 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(ASE engine)")
     p.add_argument("--output", default="md", help="output directory")
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
-                   help="ase (the calculator; stability checks) or lammps (pair_style gdfnn "
-                   "plugin; log.lammps, md.lammpstrj, thermo.csv)")
+                   help="ase (the calculator) or lammps (pair_style gdfnn plugin, the same "
+                   "--min-distance and --max-drift stops; log.lammps, md.lammpstrj, thermo.csv)")
     _add_precision(p)
     _add_potential_units(p)
     p.set_defaults(run=_cmd_md)

@@ -184,6 +184,34 @@ def test_nve_conserves_energy_with_the_published_si_potential(plugin, potentials
     assert abs(summary["energy_drift_eV_per_atom"]) < 2e-4
 
 
+@pytest.mark.parametrize(("settings", "message"), [
+    (dict(ensemble="langevin", min_distance=2.33),
+     r"MD unstable at step 10 \(t = 0.010 ps, T = \d+ K\): the closest atoms are 2\.\d\d Å "
+     r"apart \(< 2.33 Å\)"),
+    (dict(ensemble="nve", max_drift=1e-7),
+     r"MD unstable at step 10 .*: total energy drifted by \S+ eV/atom \(> 1e-07\)"),
+])
+def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, potentials_dir, tmp_path,
+                                                       settings, message):
+    """Diamond Si at 1000 K: a bond shorter than 2.33 Å (the lattice's 2.351) or any drift at
+    all stops the run at the first check, with the reason; what ran is in thermo.csv."""
+    from gdfnn.workflows.lammps import run_md
+    from gdfnn.workflows.md import MDSettings, MDUnstableError
+
+    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
+                         energy_unit="hartree")
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    with pytest.raises(MDUnstableError, match=message) as caught:
+        run_md(pot, atoms, MDSettings(temperature=1000.0, steps=100, interval=10, **settings),
+               tmp_path)
+    assert caught.value.step == 10
+    rows = np.loadtxt(tmp_path / "thermo.csv", delimiter=",", skiprows=1)
+    assert rows[:, 0].tolist() == [0.0, 10.0]
+    assert rows[0, 8] == pytest.approx(5.43 * np.sqrt(3) / 4, abs=1e-8)  # min_distance_A
+    with pytest.raises(InputError, match="need the ASE engine"):
+        run_md(pot, atoms, MDSettings(coverage_stop=0.1), tmp_path / "coverage")
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda text: None, "cannot open the potential file"),
     (lambda text: "hello world\n", "expected 'gdfnn_potential'"),

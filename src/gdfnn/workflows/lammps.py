@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
-from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings
+from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings, MDUnstableError
 
 log = logging.getLogger("gdfnn")
 #: The plugin's C++ sources, shipped inside the package.
@@ -127,8 +128,18 @@ def md_lines(s: MDSettings) -> list[str]:
     t0, t1 = s.temperature, s.temperature if s.temperature_end is None else s.temperature_end
     lines = [f"timestep {dt_ps!r}", f"velocity all create {t0} {s.seed + 1} mom yes rot no "
              "dist gaussian", f"thermo {s.interval}",
-             f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
-             "dump_modify trajectory sort id"]
+             # the stability checks of the ASE engine, every interval steps: fix halt ends
+             # the run and says why in the log
+             "variable closest equal c_closest",
+             f"fix too_close all halt {s.interval} v_closest < {s.min_distance!r} error soft "
+             "message yes"]
+    if s.ensemble == "nve":  # the drift from the starting total energy (a run 0 gives it)
+        lines += ["run 0 post no", "variable start equal $(etotal)",
+                  "variable drift equal abs(etotal-v_start)/atoms",
+                  f"fix drifted all halt {s.interval} v_drift > {s.max_drift!r} error soft "
+                  "message yes"]
+    lines += [f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
+              "dump_modify trajectory sort id"]
     if s.ensemble == "nve":
         lines.append("fix integrate all nve")
     elif s.ensemble == "langevin":
@@ -157,7 +168,10 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
         lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
     lines += [*gdfnn_lines(str(potential_file), str(plugin), elements, precision).splitlines(),
               "compute pe_atom all pe/atom", "compute extrapolation all pair gdfnn",
-              "thermo_style custom step time temp pe ke etotal press c_extrapolation[1]",
+              "compute pair_distance all pair/local dist",
+              "compute closest all reduce min c_pair_distance inputs local",
+              "thermo_style custom step time temp pe ke etotal press c_extrapolation[1] "
+              "c_closest",
               "thermo_modify format float %.10g"]
     return lines if md is None else lines + md_lines(md)
 
@@ -179,17 +193,29 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
     return path
 
 
-#: thermo.csv columns of a LAMMPS run (units: ps, K, eV, bar)
+#: thermo.csv columns of a LAMMPS run (units: ps, K, eV, bar, Å; the closest pair of atoms
+#: within the cutoff)
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
-                  "pressure_bar", "extrapolating_functions"]
+                  "pressure_bar", "extrapolating_functions", "min_distance_A"]
+#: What each fix halt of :func:`md_lines` means, for :class:`MDUnstableError`'s message.
+HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on step "
+                          r"(?P<step>\d+) with value (?P<value>\S+)")
+HALTS = {"too_close": "the closest atoms are {value:.2f} Å apart (< {limit} Å)",
+         "drifted": "total energy drifted by {value:.3g} eV/atom (> {limit})"}
 
 
 def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
            output: str | os.PathLike, precision: str = "double") -> dict:
     """MD of ``atoms`` in LAMMPS (through its Python module, on this process's MPI ranks):
-    writes the inputs, ``log.lammps``, ``md.lammpstrj`` and ``thermo.csv`` into ``output``."""
+    writes the inputs, ``log.lammps``, ``md.lammpstrj`` and ``thermo.csv`` into ``output``.
+    Stops as the ASE engine does (checked every ``interval`` steps): atoms closer than
+    ``min_distance``, an NVE run drifting by more than ``max_drift``; then raises
+    :class:`MDUnstableError` after writing what was simulated."""
     if settings.temperature_end is not None and settings.ensemble == "nve":
         raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, npt)")
+    if settings.coverage_stop is not None or settings.coverage_save is not None:
+        raise InputError("coverage_stop and coverage_save need the ASE engine (the GDF of "
+                         "each atom comes from the calculator)")
     output = Path(output).resolve()
     path = write_input(potential, atoms, output, settings, precision=precision)
     lammps = load_lammps()
@@ -207,29 +233,50 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     with atomic_write(output / "thermo.csv") as f:
         f.write(",".join(THERMO_COLUMNS) + "\n")
         f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
+    halt = halt_condition(output / "log.lammps")
+    if halt is not None:
+        fix, step, value = halt
+        limit = settings.min_distance if fix == "too_close" else settings.max_drift
+        temperature = next(r["temperature_K"] for r in rows if r["step"] == step)
+        raise MDUnstableError(f"MD unstable at step {step} (t = {step * settings.timestep / 1000:.3f}"
+                              f" ps, T = {temperature:.0f} K): "
+                              + HALTS[fix].format(value=value, limit=limit), step)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
             "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / n_atoms,
             "extrapolating_functions": rows[-1]["extrapolating_functions"],
             "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
 
 
+def halt_condition(log_file: Path) -> tuple[str, int, float] | None:
+    """(fix, step, value) of the fix halt that ended the run in ``log_file``, if one did."""
+    for line in log_file.read_text().splitlines():
+        match = HALT_MESSAGE.search(line)
+        if match:
+            return match["fix"], int(match["step"]), float(match["value"])
+    return None
+
+
 def thermo_rows(log_file: Path) -> list[dict]:
-    """The thermo table of a LAMMPS log written by :func:`input_lines`' thermo_style."""
+    """The thermo tables of a LAMMPS log written by :func:`input_lines`' thermo_style (from
+    each header to its "Loop time" line; messages inside a table, such as fix halt's, are
+    passed over)."""
     rows, inside = [], False
     for line in log_file.read_text().splitlines():
         fields = line.split()
         if fields[:3] == ["Step", "Time", "Temp"]:
             inside = True
             continue
+        if fields[:2] == ["Loop", "time"]:
+            inside = False
         if inside:
             try:
                 values = [float(x) for x in fields]
             except ValueError:
-                inside = False
                 continue
             if len(values) == len(THERMO_COLUMNS):
                 rows.append(dict(zip(THERMO_COLUMNS, values, strict=True)))
-    return rows
+    # a step printed twice (the end of one run, the start of the next): the later row
+    return list({row["step"]: row for row in rows}.values())
 
 
 def single_point(potential_file: Path, plugin: Path, data: Path, elements: list[str],
