@@ -212,6 +212,19 @@ def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, potentials_dir, t
         run_md(pot, atoms, MDSettings(coverage_stop=0.1), tmp_path / "coverage")
 
 
+def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_potential,
+                                                             tmp_path):
+    """At 1e9 K and 100 fs steps every atom leaves the cell's reach in one step."""
+    from gdfnn.workflows.lammps import run_md
+    from gdfnn.workflows.md import MDSettings, MDUnstableError
+
+    with pytest.raises(MDUnstableError, match=r"MD unstable after step 0 .*: atoms flew out "
+                       r"of reach \(Lost atoms: original 64 current \d+\)"):
+        run_md(random_potential(elements=("Si",)), bulk("Si", "diamond", a=5.43, cubic=True) * 2,
+               MDSettings("nve", 1e9, steps=20, timestep=100.0, interval=1, min_distance=0.0,
+                          max_drift=1e9), tmp_path)
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda text: None, "cannot open the potential file"),
     (lambda text: "hello world\n", "expected 'gdfnn_potential'"),

