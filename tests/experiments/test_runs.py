@@ -70,12 +70,20 @@ def test_another_runs_metrics_and_checkpoint_are_never_taken_for_this_one(toy_co
     runs.train_once(toy_config(training={"epochs": 2}))
     config = toy_config(training={"epochs": 4})  # other inputs, same folder
     out = Path(config.output.directory)
+
+    def killed_before_the_first_epoch(c, **kw):
+        raise RuntimeError("killed")
+
     with monkeypatch.context() as patch:
-        kill_at_checkpoint(patch, epoch=4)  # the old run's checkpoint was gone before
+        patch.setattr(runs, "train", killed_before_the_first_epoch)
         with pytest.raises(RuntimeError, match="killed"):
             runs.train_once(config)
-    assert not (out / runs.METRICS_FILE).exists()
-    assert torch.load(out / CHECKPOINT, weights_only=False)["state"]["epoch"] == 4
+    assert (out / runs.FINGERPRINT_FILE).read_text().strip() == runs.fingerprint(config)
+    assert not (out / runs.METRICS_FILE).exists() and not (out / CHECKPOINT).exists()
+    calls, real_train = [], runs.train
+    monkeypatch.setattr(runs, "train", lambda c, **kw: calls.append(kw) or real_train(c, **kw))
+    runs.train_once(config)
+    assert calls == [{}]  # trained from the start, not resumed from the old run
 
 
 def test_a_finished_run_copied_to_another_folder_is_recognised(toy_config, tmp_path,
