@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import re
 import shutil
@@ -24,7 +23,15 @@ from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
-from gdfnn.workflows.md import ENSEMBLES, TAUP_STEPS, TDAMP_STEPS, MDSettings, MDUnstableError
+from gdfnn.workflows.md import (
+    ENSEMBLES,
+    TAUP_STEPS,
+    TDAMP_STEPS,
+    MDSettings,
+    MDUnstableError,
+    drift_cause,
+    unstable_where,
+)
 
 log = logging.getLogger("gdfnn")
 #: The plugin's C++ sources, shipped inside the package.
@@ -202,9 +209,10 @@ THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "eto
 #: The line fix halt writes into the log when it ends a run.
 HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on step "
                           r"(?P<step>\d+) with value (?P<value>\S+)")
-#: What each fix halt of :func:`md_lines` means, for :class:`MDUnstableError`'s message.
-HALTS = {"too_close": "the closest atoms are {value:.2f} Å apart (< {limit} Å)",
-         "drifted": "total energy drifted by {value:.3g} eV/atom (> {limit})"}
+#: What each fix halt of :func:`md_lines` means, from its value and the run's settings.
+HALTS = {"too_close": lambda value, s: (f"the closest atoms are {value:.2f} Å apart "
+                                        f"(< {s.min_distance} Å)"),
+         "drifted": lambda value, s: drift_cause(value, s.max_drift)}
 
 
 def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
@@ -241,14 +249,13 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
         f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
     halt = halt_condition(output / "log.lammps")
     if halt is not None or lost is not None:
-        fix, step, value = halt or ("", int(rows[-1]["step"]), math.nan)
-        limit = settings.min_distance if fix == "too_close" else settings.max_drift
-        temperature = next(r["temperature_K"] for r in rows if r["step"] == step)
-        where = (f"{'after' if lost else 'at'} step {step} (t = "
-                 f"{step * settings.timestep / 1000:.3f} ps, T = {temperature:.0f} K)")
+        step = halt[1] if halt else int(rows[-1]["step"])
+        where = unstable_where(step, step * settings.timestep / 1000,
+                               next(r["temperature_K"] for r in rows if r["step"] == step),
+                               "after" if lost else "at")
         cause = (f"atoms flew out of reach ({lost})" if lost
-                 else HALTS[fix].format(value=value, limit=limit))
-        raise MDUnstableError(f"MD unstable {where}: {cause}", step)
+                 else HALTS[halt[0]](halt[2], settings))
+        raise MDUnstableError(f"{where}: {cause}", step)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
             "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / len(atoms),
             "extrapolating_functions": rows[-1]["extrapolating_functions"],

@@ -41,6 +41,16 @@ class MDUnstableError(GdfnnError):
         self.step = step
 
 
+def unstable_where(step: int, time_ps: float, temperature: float, when: str = "at") -> str:
+    """The start of an :class:`MDUnstableError` message, the same in both MD engines."""
+    return f"MD unstable {when} step {step} (t = {time_ps:.3f} ps, T = {temperature:.0f} K)"
+
+
+def drift_cause(drift: float, limit: float) -> str:
+    """Why an NVE run stopped: its total energy drifted by ``drift`` > ``limit`` eV/atom."""
+    return f"total energy drifted by {drift:.3g} eV/atom (> {limit})"
+
+
 @dataclass
 class MDSettings:
     """What ``gdfnn md`` runs. Temperatures in K, time in fs, pressure in GPa, lengths in Å.
@@ -146,8 +156,7 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
                "min_rho": min_rho, "n_uncovered": atoms.calc.results.get("n_uncovered", 0)}
         log.writerow(row)
         traj.write()
-        where = (f"MD unstable at step {step} (t = {row['time_ps']:.3f} ps, "
-                 f"T = {row['temperature_K']:.0f} K)")
+        where = unstable_where(step, row["time_ps"], row["temperature_K"])
         if not math.isfinite(epot):
             raise MDUnstableError(f"{where}: the energy is {epot}", step)
         if close is not None:
@@ -163,8 +172,7 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
                                   f"{s.coverage_stop} (frame in left_training_data.extxyz)", step)
         drift = abs(epot + ekin - e0) / n
         if s.ensemble == "nve" and drift > s.max_drift:
-            raise MDUnstableError(f"{where}: total energy drifted by {drift:.3g} eV/atom "
-                                  f"(> {s.max_drift})", step)
+            raise MDUnstableError(f"{where}: {drift_cause(drift, s.max_drift)}", step)
         bar.update(step - bar.n)
         bar.set_postfix(T=f"{row['temperature_K']:.0f}K")
 
