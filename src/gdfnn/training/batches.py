@@ -183,17 +183,17 @@ class TrainingSet:
         n_atoms = ao[index + 1] - ao[index]
         n_pairs = po[index + 1] - po[index]
         atoms = _ranges(ao[index], n_atoms)
-        pair_rows = _ranges(po[index], n_pairs)
+        pairs = gather_rows(self.pairs, po, index, None, "pairs")
         new_start = torch.cumsum(n_atoms, 0) - n_atoms
         shift = torch.repeat_interleave(new_start - ao[index], n_pairs,
-                                        output_size=pair_rows.numel())
+                                        output_size=pairs.shape[0])
         structure = torch.repeat_interleave(torch.arange(index.numel(), device=index.device),
                                             n_atoms, output_size=atoms.numel())
         stress = self.virial is not None
         return Batch(
             x=self.x[atoms], species=self.species[atoms], forces=self.forces[atoms],
             atom_weight=self.atom_weight[atoms], structure=structure,
-            pairs=self.pairs[pair_rows] + shift[:, None],
+            pairs=pairs + shift[:, None],
             dx=gather_rows(self.dx, po, index, buffers, "dx"),
             energy=self.energy[index], n_atoms=n_atoms, weight=self.weight[index],
             energy_weight=self.energy_weight[index],
