@@ -57,3 +57,20 @@ def test_training_on_cuda_follows_the_cpu_run(toy_config, tmp_path, gdf):
         for key in ("force", "energy_mev_atom"):
             # same seed, same data, float64: only the order of GPU reductions differs
             assert gpu[key]["rmse"] == pytest.approx(cpu[key]["rmse"], rel=1e-6), (split, key)
+
+
+def test_a_training_checkpointed_on_cuda_resumes_on_the_cpu(toy_config, tmp_path, monkeypatch):
+    from gdfnn.training.trainer import Trainer
+    from gdfnn.workflows import train as workflow
+    from tests.training.test_trainer import InterruptedTrainer
+
+    straight = toy_config(training={"device": "cpu", "epochs": 6}, output={"directory": "cpu"})
+    train(straight)
+    on_gpu = toy_config(training={"device": "cuda", "epochs": 6}, output={"directory": "moved"})
+    monkeypatch.setattr(workflow, "Trainer", InterruptedTrainer)
+    train(on_gpu)  # stops after epoch 3 with a checkpoint of CUDA tensors
+    monkeypatch.setattr(workflow, "Trainer", Trainer)
+    train(toy_config(training={"device": "cpu", "epochs": 6}, output={"directory": "moved"}),
+          resume=True)
+    cpu, moved = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("cpu", "moved"))
+    assert moved["train"]["force"]["rmse"] == pytest.approx(cpu["train"]["force"]["rmse"], rel=1e-6)

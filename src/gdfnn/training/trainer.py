@@ -153,8 +153,11 @@ class Trainer:
         atomic_save(self.checkpoint(), self.output / CHECKPOINT)
 
     def resume(self, path: Path | None = None) -> None:
-        """Continue from a checkpoint written by :meth:`save_checkpoint`."""
-        data = torch.load(path or self.output / CHECKPOINT, weights_only=False)
+        """Continue from a checkpoint written by :meth:`save_checkpoint`, on this trainer's
+        device whatever device wrote it (a GPU run continues on a CPU machine and back): read
+        onto the CPU, where the random-number states belong, then copied into the model and
+        optimizer on their device."""
+        data = torch.load(path or self.output / CHECKPOINT, weights_only=False, map_location="cpu")
         self.model.load_state_dict(data["model"])
         self.optimizer.load_state_dict(data["optimizer"])
         if self.scheduler is not None and data["scheduler"] is not None:
