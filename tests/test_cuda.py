@@ -10,6 +10,9 @@ import torch
 
 from gdfnn import NNPCalculator, train
 from gdfnn.gdf.density import density
+from gdfnn.training.trainer import Trainer
+from gdfnn.workflows import train as workflow
+from tests.training.test_trainer import InterruptedTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -60,10 +63,6 @@ def test_training_on_cuda_follows_the_cpu_run(toy_config, tmp_path, gdf):
 
 
 def test_a_training_checkpointed_on_cuda_resumes_on_the_cpu(toy_config, tmp_path, monkeypatch):
-    from gdfnn.training.trainer import Trainer
-    from gdfnn.workflows import train as workflow
-    from tests.training.test_trainer import InterruptedTrainer
-
     straight = toy_config(training={"device": "cpu", "epochs": 6}, output={"directory": "cpu"})
     train(straight)
     on_gpu = toy_config(training={"device": "cuda", "epochs": 6}, output={"directory": "moved"})
