@@ -399,13 +399,14 @@ void PairGdfnn::compute_atoms()
 
   std::vector<int> raw_j, nj, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
   std::vector<size_t> bucket;
-  std::vector<double> G, dEdG;                              // per function, always double
+  std::vector<double> G, dEdG, prev;                        // per function, always double
   // per neighbour: D_a = x_j - x_i (components, double for the virial), |D_a|, dE_i/dD_a
   std::vector<double> dx, dy, dz;
   std::vector<real> rx, ry, rz, rr, fn, work;
   std::vector<real> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
-  // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, J_m, P_m, S_m, gradients
-  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Jm, dJm, Pm, Sm, dSm, ga, gb, gc, gj;
+  // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, P_m and dP_m/d(r_a, r_b, r_jk),
+  // S_m, gradients
+  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, Sm, dSm, ga, gb, gc, gj;
   std::vector<real> fax, fay, faz, fbx, fby, fbz;
   std::vector<std::vector<double>> dact, act;
 
@@ -478,7 +479,7 @@ void PairGdfnn::compute_atoms()
     for (auto *v : {&fax, &fay, &faz, &fbx, &fby, &fbz}) v->resize(T);
     ta.resize(T); tb.resize(T);
     Aq.resize(T * nq); dAq.resize(T * nq);
-    for (auto *v : {&Jm, &dJm, &Pm, &Sm, &dSm}) v->resize(T * nm);
+    for (auto *v : {&Pm, &dPa, &dPb, &dPj, &Sm, &dSm}) v->resize(T * nm);
     bucket.assign((size_t) n_el * n_el + 1, 0);
     const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
                                   : (real) (E.narrow_rc * E.narrow_rc);
@@ -505,31 +506,35 @@ void PairGdfnn::compute_atoms()
       real cs = (rx[a] * rx[b] + ry[a] * ry[b] + rz[a] * rz[b]) / (rr[a] * rr[b]);
       cosv[s] = cs < minus_one ? minus_one : (cs > one ? one : cs);
     }
-    // J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5) and P_m = fm_a fm_b J_m, the radial
-    // part of a triplet; A_q = 2^(1-zeta) (1 + lambda cos)^zeta, its angular part
+    // P_m = fm_a fm_b J_m with J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5: eta 0,
+    // fc 1), the radial part of a triplet, and its derivatives by r_a, r_b and r_jk (the
+    // force pass then reads them without gathering the leg factors again);
+    // A_q = 2^(1-zeta) (1 + lambda cos)^zeta, the angular part
     double last_rc = -1.0;
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
-      const real eta = (real) M.eta, rs = (real) M.rs;
-      real *J = &Jm[T * m], *dJ = &dJm[T * m], *P = &Pm[T * m];
-      const real *f1 = &fm[(size_t) m * n];
+      const real eta = M.narrow ? (real) M.eta : real(0), rs = (real) M.rs;
+      real *P = &Pm[T * m], *Pa = &dPa[T * m], *Pb = &dPb[T * m], *Pj = &dPj[T * m];
+      const real *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
       if (!M.narrow) {
-        std::fill(J, J + nt, one);
-        std::fill(dJ, dJ + nt, real(0));
-      } else {
-        if (M.rc != last_rc) {
-          cutoff_array(rjk.data(), (int) nt, M.rc, fcj.data(), dfcj.data());
-          last_rc = M.rc;
-        }
-#pragma omp simd
-        for (size_t s = 0; s < nt; ++s) {
-          real d = rjk[s] - rs, g = std::exp(-eta * d * d);
-          J[s] = g * fcj[s];
-          dJ[s] = g * (dfcj[s] - two * eta * d * fcj[s]);
-        }
+        std::fill(fcj.begin(), fcj.begin() + nt, one);
+        std::fill(dfcj.begin(), dfcj.begin() + nt, real(0));
+        last_rc = -1.0;
+      } else if (M.rc != last_rc) {
+        cutoff_array(rjk.data(), (int) nt, M.rc, fcj.data(), dfcj.data());
+        last_rc = M.rc;
       }
 #pragma omp simd
-      for (size_t s = 0; s < nt; ++s) P[s] = f1[ta[s]] * f1[tb[s]] * J[s];
+      for (size_t s = 0; s < nt; ++s) {
+        const int a = ta[s], b = tb[s];
+        const real d = rjk[s] - rs, g = std::exp(-eta * d * d);
+        const real J = g * fcj[s], dJ = g * (dfcj[s] - two * eta * d * fcj[s]);
+        const real fa = f1[a], fb = f1[b];
+        P[s] = fa * fb * J;
+        Pa[s] = d1[a] * fb * J;
+        Pb[s] = fa * d1[b] * J;
+        Pj[s] = fa * fb * dJ;
+      }
     }
     for (int q = 0; q < nq; ++q) {
       const Power &Q = E.qs[q];
@@ -599,7 +604,7 @@ void PairGdfnn::compute_atoms()
     dEdG.assign(1, 1.0);
     for (size_t L = nlayers; L-- > 0;) {
       const Layer &layer = E.layers[L];
-      std::vector<double> prev(layer.n_in, 0.0);
+      prev.assign(layer.n_in, 0.0);
       for (int r = 0; r < layer.n_out; ++r) {
         double g = dEdG[r] * dact[L][r];
         const double *w = &layer.weight[(size_t) r * layer.n_in];
@@ -645,16 +650,14 @@ void PairGdfnn::compute_atoms()
     // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet
     for (auto *v : {&ga, &gb, &gc, &gj}) std::fill(v->begin(), v->begin() + nt, real(0));
     for (int m = 0; m < nm; ++m) {
-      const real *S = &Sm[T * m], *dS = &dSm[T * m], *J = &Jm[T * m], *dJ = &dJm[T * m];
-      const real *P = &Pm[T * m], *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
+      const real *S = &Sm[T * m], *dS = &dSm[T * m], *P = &Pm[T * m];
+      const real *Pa = &dPa[T * m], *Pb = &dPb[T * m], *Pj = &dPj[T * m];
 #pragma omp simd
       for (size_t s = 0; s < nt; ++s) {
-        const int a = ta[s], b = tb[s];
-        const real fa = f1[a], fb = f1[b];
-        ga[s] += S[s] * d1[a] * fb * J[s];
-        gb[s] += S[s] * fa * d1[b] * J[s];
+        ga[s] += S[s] * Pa[s];
+        gb[s] += S[s] * Pb[s];
         gc[s] += dS[s] * P[s];
-        gj[s] += S[s] * fa * fb * dJ[s];
+        gj[s] += S[s] * Pj[s];
       }
     }
     // chain rule to D_a, D_b: dcos/dD_a = (v - cos u) / r_a, dcos/dD_b = (u - cos v) / r_b,
