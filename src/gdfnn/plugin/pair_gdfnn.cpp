@@ -488,15 +488,21 @@ void PairGdfnn::compute_atoms()
       for (int eb = 0; eb < n_el; ++eb) {
         bucket[ea * n_el + eb] = nt;
         if (eb < ea) continue;
-        for (int a = block[ea]; a < block[ea + 1]; ++a)
-          for (int b = std::max(a + 1, block[eb]); b < block[eb + 1]; ++b) {
-            real cx = rx[b] - rx[a], cy = ry[b] - ry[a], cz = rz[b] - rz[a];
-            real r2 = cx * cx + cy * cy + cz * cz;
+        for (int a = block[ea]; a < block[ea + 1]; ++a) {
+          const int b0 = std::max(a + 1, block[eb]), b1 = block[eb + 1];
+          const real ax = rx[a], ay = ry[a], az = rz[a];
+#pragma omp simd
+          for (int b = b0; b < b1; ++b) {
+            real cx = rx[b] - ax, cy = ry[b] - ay, cz = rz[b] - az;
+            work[b] = cx * cx + cy * cy + cz * cz;
+          }
+          for (int b = b0; b < b1; ++b) {
             ta[nt] = a;    // written always, kept (nt advances) only when it can contribute
             tb[nt] = b;
-            rjk[nt] = r2;
-            nt += r2 < keep2;
+            rjk[nt] = work[b];
+            nt += work[b] < keep2;
           }
+        }
       }
     bucket[(size_t) n_el * n_el] = nt;
 #pragma omp simd
