@@ -58,6 +58,60 @@ inline double power(double base, int izeta, double zeta)
   return out;
 }
 
+// L triplets at once as one GCC/Clang vector (64 bytes: 8 doubles or 16 floats), so that the
+// loops over the descriptor's numbers of radial factors and powers, known only at run time,
+// run inside a block of triplets: a `#pragma omp simd` loop over the triplets with those
+// loops inside stays scalar ("control flow in loop").
+template <typename real> struct LanesOf;
+template <> struct LanesOf<double> { typedef double type __attribute__((vector_size(64))); };
+template <> struct LanesOf<float> { typedef float type __attribute__((vector_size(64))); };
+template <typename real> using Lanes = typename LanesOf<real>::type;
+
+template <typename V, typename real> inline V load(const real *p)
+{
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <typename V, typename real> inline void store(real *p, const V &v)
+{
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// dE/dr_a, dE/dr_b, dE/dcos and dE/dr_jk of the triplets s, s + 1, ... (one V of them), from
+// S_m = sum_q W_mq A_q and dS_m = sum_q W_mq dA_q/dcos, W_mq = dE/dG of the function (m, q)
+// of the triplets' element pair: g_a = sum_m S_m dP_m/dr_a, g_b likewise,
+// g_cos = sum_m dS_m P_m, g_jk = sum_m S_m dP_m/dr_jk. Arrays are (m or q, T); A, dA scratch.
+template <typename V, typename real>
+inline void triplet_gradient(size_t s, size_t T, int nm, int nq, const real *W, const real *Aq,
+                             const real *dAq, const real *Pm, const real *dPa, const real *dPb,
+                             const real *dPj, V *A, V *dA, real *ga, real *gb, real *gc, real *gj)
+{
+  for (int q = 0; q < nq; ++q) {
+    A[q] = load<V>(&Aq[T * q + s]);
+    dA[q] = load<V>(&dAq[T * q + s]);
+  }
+  V va = V(), vb = V(), vc = V(), vj = V();
+  for (int m = 0; m < nm; ++m) {
+    const real *w = &W[(size_t) m * nq];
+    V S = V(), dS = V();
+    for (int q = 0; q < nq; ++q) {
+      S += w[q] * A[q];
+      dS += w[q] * dA[q];
+    }
+    const size_t o = T * m + s;
+    va += S * load<V>(&dPa[o]);
+    vb += S * load<V>(&dPb[o]);
+    vc += dS * load<V>(&Pm[o]);
+    vj += S * load<V>(&dPj[o]);
+  }
+  store(&ga[s], va);
+  store(&gb[s], vb);
+  store(&gc[s], vc);
+  store(&gj[s], vj);
+}
+
 }    // namespace
 
 PairGdfnn::PairGdfnn(LAMMPS *lmp) : Pair(lmp)
@@ -405,8 +459,10 @@ void PairGdfnn::compute_atoms()
   std::vector<real> rx, ry, rz, rr, fn, work;
   std::vector<real> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
   // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, P_m and dP_m/d(r_a, r_b, r_jk),
-  // S_m, gradients
-  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, Sm, dSm, ga, gb, gc, gj;
+  // gradients; W: dE/dG of an element pair's functions as an (m, q) matrix
+  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, W, ga, gb, gc, gj;
+  std::vector<Lanes<real>> block_scratch;
+  std::vector<real> tail_scratch;
   std::vector<real> fax, fay, faz, fbx, fby, fbz;
   std::vector<std::vector<double>> dact, act;
 
@@ -479,7 +535,7 @@ void PairGdfnn::compute_atoms()
     for (auto *v : {&fax, &fay, &faz, &fbx, &fby, &fbz}) v->resize(T);
     ta.resize(T); tb.resize(T);
     Aq.resize(T * nq); dAq.resize(T * nq);
-    for (auto *v : {&Pm, &dPa, &dPb, &dPj, &Sm, &dSm}) v->resize(T * nm);
+    for (auto *v : {&Pm, &dPa, &dPb, &dPj}) v->resize(T * nm);
     bucket.assign((size_t) n_el * n_el + 1, 0);
     const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
                                   : (real) (E.narrow_rc * E.narrow_rc);
@@ -634,37 +690,26 @@ void PairGdfnn::compute_atoms()
         fn[3 * a] += coef * rx[a]; fn[3 * a + 1] += coef * ry[a]; fn[3 * a + 2] += coef * rz[a];
       }
     }
-    // S_m = sum_f w_f A_q and dS_m = sum_f w_f dA_q/dcos per triplet, w_f = dE/dG_f
-    for (int m = 0; m < nm; ++m) {
-      std::fill(&Sm[T * m], &Sm[T * m] + nt, real(0));
-      std::fill(&dSm[T * m], &dSm[T * m] + nt, real(0));
-    }
+    // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet, bucket by bucket (element pairs),
+    // in blocks of one vector of triplets and a scalar tail
+    constexpr size_t L = sizeof(Lanes<real>) / sizeof(real);
+    W.resize((size_t) nm * nq);
+    block_scratch.resize(2 * (size_t) nq);
+    tail_scratch.resize(2 * (size_t) nq);
     for (int k = 0; k < n_el * n_el; ++k) {
       const size_t s0 = bucket[k], s1 = bucket[k + 1];
-      for (const Term &t : E.terms[k]) {
-        const real w = (real) dEdG[t.f];
-        if (w == 0 || s0 == s1) continue;
-        const real *Av = &Aq[T * t.q], *dAv = &dAq[T * t.q];
-        real *S = &Sm[T * t.m], *dS = &dSm[T * t.m];
-#pragma omp simd
-        for (size_t s = s0; s < s1; ++s) {
-          S[s] += w * Av[s];
-          dS[s] += w * dAv[s];
-        }
-      }
-    }
-    // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet
-    for (auto *v : {&ga, &gb, &gc, &gj}) std::fill(v->begin(), v->begin() + nt, real(0));
-    for (int m = 0; m < nm; ++m) {
-      const real *S = &Sm[T * m], *dS = &dSm[T * m], *P = &Pm[T * m];
-      const real *Pa = &dPa[T * m], *Pb = &dPb[T * m], *Pj = &dPj[T * m];
-#pragma omp simd
-      for (size_t s = 0; s < nt; ++s) {
-        ga[s] += S[s] * Pa[s];
-        gb[s] += S[s] * Pb[s];
-        gc[s] += dS[s] * P[s];
-        gj[s] += S[s] * Pj[s];
-      }
+      if (s0 == s1) continue;
+      std::fill(W.begin(), W.end(), real(0));
+      for (const Term &t : E.terms[k]) W[(size_t) t.m * nq + t.q] += (real) dEdG[t.f];
+      size_t s = s0;
+      for (; s + L <= s1; s += L)
+        triplet_gradient(s, T, nm, nq, W.data(), Aq.data(), dAq.data(), Pm.data(), dPa.data(),
+                         dPb.data(), dPj.data(), block_scratch.data(), block_scratch.data() + nq,
+                         ga.data(), gb.data(), gc.data(), gj.data());
+      for (; s < s1; ++s)
+        triplet_gradient(s, T, nm, nq, W.data(), Aq.data(), dAq.data(), Pm.data(), dPa.data(),
+                         dPb.data(), dPj.data(), tail_scratch.data(), tail_scratch.data() + nq,
+                         ga.data(), gb.data(), gc.data(), gj.data());
     }
     // chain rule to D_a, D_b: dcos/dD_a = (v - cos u) / r_a, dcos/dD_b = (u - cos v) / r_b,
     // dr_jk/dD_a = -(D_b - D_a) / r_jk (u, v the unit vectors of D_a, D_b)
