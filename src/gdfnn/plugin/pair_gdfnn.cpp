@@ -112,6 +112,19 @@ inline void triplet_gradient(size_t s, size_t T, int nm, int nq, const real *W, 
   store(&gj[s], vj);
 }
 
+// A = norm (1 + lambda cos)^zeta and dA/dcos = scale (1 + lambda cos)^(zeta - 1), scale =
+// norm zeta lambda, of the triplets s, s + 1, ... (one V of them), for an integer zeta >= 1
+template <typename V, typename real>
+inline void integer_power(size_t s, const real *cosv, real lambda, int izeta, real norm,
+                          real scale, real *A, real *dA)
+{
+  const V base = real(1) + lambda * load<V>(&cosv[s]);
+  V low = V() + real(1);
+  for (int k = 1; k < izeta; ++k) low *= base;
+  store(&A[s], norm * low * base);
+  store(&dA[s], scale * low);
+}
+
 }    // namespace
 
 PairGdfnn::PairGdfnn(LAMMPS *lmp) : Pair(lmp)
@@ -450,6 +463,7 @@ void PairGdfnn::compute_atoms()
   int n_el = (int) elements.size();
   double extrapolating = 0.0;
   const real one = 1, two = 2, minus_one = -1;
+  constexpr size_t L = sizeof(Lanes<real>) / sizeof(real);    // triplets per vector block
 
   std::vector<int> raw_j, nj, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
   std::vector<size_t> bucket;
@@ -603,18 +617,12 @@ void PairGdfnn::compute_atoms()
       const real lambda = (real) Q.lambda, norm = (real) Q.norm;
       real *Av = &Aq[T * q], *dAv = &dAq[T * q];
       const real *c = cosv.data();
-      if (Q.izeta >= 1) {    // (1 + lambda cos)^(zeta - 1) by repeated vector products
-        std::fill(dAv, dAv + nt, one);
-        for (int k = 1; k < Q.izeta; ++k) {
-#pragma omp simd
-          for (size_t s = 0; s < nt; ++s) dAv[s] *= one + lambda * c[s];
-        }
+      if (Q.izeta >= 1) {    // powers by repeated products, one vector of triplets at a time
         const real scale = (real) (Q.norm * Q.zeta * Q.lambda);
-#pragma omp simd
-        for (size_t s = 0; s < nt; ++s) {
-          Av[s] = norm * dAv[s] * (one + lambda * c[s]);
-          dAv[s] *= scale;
-        }
+        size_t s = 0;
+        for (; s + L <= nt; s += L)
+          integer_power<Lanes<real>>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
+        for (; s < nt; ++s) integer_power<real>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
       } else {
         const real zeta = (real) Q.zeta;
         for (size_t s = 0; s < nt; ++s) {
@@ -692,7 +700,6 @@ void PairGdfnn::compute_atoms()
     }
     // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet, bucket by bucket (element pairs),
     // in blocks of one vector of triplets and a scalar tail
-    constexpr size_t L = sizeof(Lanes<real>) / sizeof(real);
     W.resize((size_t) nm * nq);
     block_scratch.resize(2 * (size_t) nq);
     tail_scratch.resize(2 * (size_t) nq);
