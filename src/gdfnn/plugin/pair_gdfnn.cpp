@@ -336,6 +336,13 @@ void PairGdfnn::factorise(Element &E, int n_elements)
 {
   E.ms.clear();
   E.qs.clear();
+  E.cutoffs.clear();
+  for (Function &F : E.functions) {
+    F.ic = -1;
+    for (int c = 0; c < (int) E.cutoffs.size(); ++c)
+      if (E.cutoffs[c] == F.rc) F.ic = c;
+    if (F.ic < 0) { E.cutoffs.push_back(F.rc); F.ic = (int) E.cutoffs.size() - 1; }
+  }
   E.terms.assign((size_t) n_elements * n_elements, std::vector<Term>());
   for (int f = 0; f < (int) E.functions.size(); ++f) {
     const Function &F = E.functions[f];
@@ -344,7 +351,7 @@ void PairGdfnn::factorise(Element &E, int n_elements)
     for (int c = 0; c < (int) E.ms.size(); ++c)
       if (E.ms[c].eta == F.eta && E.ms[c].rs == F.rs && E.ms[c].rc == F.rc &&
           E.ms[c].narrow == narrow) m = c;
-    if (m < 0) { E.ms.push_back({F.eta, F.rs, F.rc, narrow}); m = (int) E.ms.size() - 1; }
+    if (m < 0) { E.ms.push_back({F.eta, F.rs, F.rc, narrow, F.ic}); m = (int) E.ms.size() - 1; }
     for (int c = 0; c < (int) E.qs.size(); ++c)
       if (E.qs[c].zeta == F.zeta && E.qs[c].lambda == F.lambda) q = c;
     if (q < 0) { E.qs.push_back({F.zeta, F.lambda, F.norm, F.izeta}); q = (int) E.qs.size() - 1; }
@@ -471,6 +478,8 @@ void PairGdfnn::compute_atoms()
   // per neighbour: D_a = x_j - x_i (components, double for the virial), |D_a|, dE_i/dD_a
   std::vector<double> dx, dy, dz;
   std::vector<real> rx, ry, rz, rr, fn, work;
+  std::vector<real> fcn, dfcn;  // (distinct rc, neighbour): fc(r), dfc/dr
+  std::vector<real> dR, rad;    // (radial function, neighbour): dG/dr; dE/dr per neighbour
   std::vector<real> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
   // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, P_m and dP_m/d(r_a, r_b, r_jk),
   // gradients; W: dE/dG of an element pair's functions as an (m, q) matrix
@@ -512,18 +521,28 @@ void PairGdfnn::compute_atoms()
     }
     const int nf = (int) E.functions.size(), nm = (int) E.ms.size(), nq = (int) E.qs.size();
     G.assign(nf, 0.0);
-    // ----- radial values
-    work.resize(2 * (size_t) n);
+    // ----- the cutoff of every neighbour distance, once per distinct rc
+    const int nc = (int) E.cutoffs.size();
+    fcn.resize((size_t) nc * n);
+    dfcn.resize((size_t) nc * n);
+    for (int c = 0; c < nc; ++c)
+      cutoff_array(rr.data(), n, E.cutoffs[c], &fcn[(size_t) c * n], &dfcn[(size_t) c * n]);
+    // ----- radial values, and their derivatives by the distance for the force pass
+    work.resize(n);
+    dR.resize((size_t) nf * n);
     for (int q = 0; q < nf; ++q) {
       const Function &F = E.functions[q];
       if (F.kind != 2) continue;
-      int b0 = block[F.n1], b1 = block[F.n1 + 1];
-      cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
+      const int b0 = block[F.n1], b1 = block[F.n1 + 1];
       const real eta = (real) F.eta, rs = (real) F.rs;
+      const real *fc = &fcn[(size_t) F.ic * n], *dfc = &dfcn[(size_t) F.ic * n];
+      real *d = &dR[(size_t) q * n];
       double total = 0.0;    // sums in double: G feeds the network through 1/range
+#pragma omp simd reduction(+ : total)
       for (int a = b0; a < b1; ++a) {
-        real s = rr[a] - rs;
-        total += (double) (std::exp(-eta * s * s) * work[a - b0]);
+        const real s = rr[a] - rs, g = std::exp(-eta * s * s);
+        total += (double) (g * fc[a]);
+        d[a] = g * (dfc[a] - two * eta * s * fc[a]);
       }
       G[q] += total;
     }
@@ -533,13 +552,13 @@ void PairGdfnn::compute_atoms()
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
       const real eta = (real) M.eta, rs = (real) M.rs;
-      cutoff_array(rr.data(), n, M.rc, &work[0], &work[n]);
+      const real *fc = &fcn[(size_t) M.ic * n], *dfc = &dfcn[(size_t) M.ic * n];
       real *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
 #pragma omp simd
       for (int a = 0; a < n; ++a) {
         real s = rr[a] - rs, g = std::exp(-eta * s * s);
-        f1[a] = g * work[a];
-        d1[a] = g * (work[n + a] - two * eta * s * work[a]);
+        f1[a] = g * fc[a];
+        d1[a] = g * (dfc[a] - two * eta * s * fc[a]);
       }
     }
     // ----- triplets: neighbour pairs (a < b) that can contribute, bucket by bucket of the
@@ -685,18 +704,19 @@ void PairGdfnn::compute_atoms()
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
     // ----- dE_i / dD_a for every neighbour a (D_a = x_j - x_i)
-    fn.assign(3 * (size_t) n, 0);
+    // radial functions: dE_i/dD_a = (sum_q w_q dG_q/dr_a) D_a / r_a
+    rad.assign(n, 0);
     for (int q = 0; q < nf; ++q) {
       const Function &F = E.functions[q];
-      if (F.kind != 2 || dEdG[q] == 0.0) continue;
-      const real eta = (real) F.eta, rs = (real) F.rs, w = (real) dEdG[q];
-      int b0 = block[F.n1], b1 = block[F.n1 + 1];
-      cutoff_array(&rr[b0], b1 - b0, F.rc, &work[0], &work[n]);
-      for (int a = b0; a < b1; ++a) {
-        real fc = work[a - b0], dfc = work[n + a - b0], s = rr[a] - rs;
-        real coef = w * std::exp(-eta * s * s) * (dfc - two * eta * s * fc) / rr[a];
-        fn[3 * a] += coef * rx[a]; fn[3 * a + 1] += coef * ry[a]; fn[3 * a + 2] += coef * rz[a];
-      }
+      if (F.kind != 2) continue;
+      const real w = (real) dEdG[q], *d = &dR[(size_t) q * n];
+#pragma omp simd
+      for (int a = block[F.n1]; a < block[F.n1 + 1]; ++a) rad[a] += w * d[a];
+    }
+    fn.resize(3 * (size_t) n);
+    for (int a = 0; a < n; ++a) {
+      const real c = rad[a] / rr[a];
+      fn[3 * a] = c * rx[a]; fn[3 * a + 1] = c * ry[a]; fn[3 * a + 2] = c * rz[a];
     }
     // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet, bucket by bucket (element pairs),
     // in blocks of one vector of triplets and a scalar tail

@@ -45,6 +45,7 @@ class PairGdfnn : public Pair {
     double rc, eta, rs, zeta, lambda;
     double norm;          // 2^(1 - zeta)
     int izeta;            // zeta when it is a small integer, else -1
+    int ic;               // index of rc in Element::cutoffs
   };
   struct Layer {
     int n_out, n_in, activation;
@@ -54,8 +55,7 @@ class PairGdfnn : public Pair {
   // The angular functions factorise: term = A_q(cos) * B_m(r_ij, r_ik, r_jk) with
   // A_q = 2^(1-zeta) (1 + lambda cos)^zeta and B_m the Gaussian-cutoff product of one
   // distinct (eta, rs, rc, narrow) combination m.
-  struct Radial { double eta, rs, rc; };
-  struct Angular { double eta, rs, rc; int narrow; };
+  struct Angular { double eta, rs, rc; int narrow, ic; };
   struct Power { double zeta, lambda, norm; int izeta; };
   struct Term { int m, q, f; };
   struct Element {
@@ -64,6 +64,7 @@ class PairGdfnn : public Pair {
     std::vector<Layer> layers;
     std::vector<double> gmin, gmax;    // training range per function (empty: not known)
     double cutoff;                     // largest rc of this element's functions
+    std::vector<double> cutoffs;       // its distinct rc values
     std::vector<Angular> ms;           // distinct angular factors B_m
     std::vector<Power> qs;             // distinct angular powers A_q
     std::vector<std::vector<Term>> terms;    // per neighbour-pair index e1 * n + e2
