@@ -206,9 +206,10 @@ def cutoff_formula():
 
 # ----- potentials -----------------------------------------------------------------------------
 def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float64,
-                      sf: SymmetryFunctions | None = None) -> Potential:
+                      sf: SymmetryFunctions | None = None, activation: str = "sigmoid"
+                      ) -> Potential:
     """A potential with random weights: ``sf`` (default: the default set, Rc 4 Å), scaling
-    fitted on three sheared cells, 10-7 sigmoid networks."""
+    fitted on three sheared cells, 10-7 networks of ``activation``."""
     sf = sf or SymmetryFunctions.default(list(elements), cutoff=4.0)
     torch.manual_seed(1)
     frames = [_sheared_si_c(seed, carbon="C" in elements) for seed in range(3)]
@@ -219,13 +220,14 @@ def _random_potential(pca: bool = False, elements=("Si", "C"), dtype=torch.float
         warnings.simplefilter("ignore", UserWarning)
         transforms = {e: fit_transform(values[species == n][:, : sf.n_features[e]], pca=pca)
                       for n, e in enumerate(sf.elements)}
-    networks = AtomicEnergies(sf.elements, sf.n_features, [10, 7], "sigmoid").double()
+    networks = AtomicEnergies(sf.elements, sf.n_features, [10, 7], activation).double()
     return Potential(sf, transforms, networks).to(dtype)
 
 
 @pytest.fixture
 def random_potential():
-    """``random_potential(pca=False, elements=("Si", "C"), dtype=torch.float64, sf=None)``."""
+    """``random_potential(pca=False, elements=("Si", "C"), dtype=torch.float64, sf=None,
+    activation="sigmoid")``."""
     return _random_potential
 
 

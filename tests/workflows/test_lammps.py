@@ -17,6 +17,7 @@ from gdfnn.descriptors.params import SymmetryFunction
 from gdfnn.descriptors.symmetry import SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.export.lammps import read_lammps_potential, write_lammps_potential
+from gdfnn.model.network import ACTIVATIONS
 from gdfnn.workflows.lammps import build_plugin, single_point, write_data
 
 MPIRUN = Path(sys.prefix) / "bin" / "mpirun"
@@ -85,6 +86,17 @@ def test_single_point_equals_predict(plugin, random_potential, sheared_si_c, tmp
     elements = sorted(set(atoms.get_chemical_symbols()), key=["Si", "C"].index)
     sf = mixed_functions(wide="G5" in name) if name.startswith("G4") else None
     pot = random_potential(pca=pca, elements=tuple(elements), sf=sf)
+    assert_plugin_equals_predict(plugin, pot, atoms, elements, tmp_path)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation_equals_predict(plugin, random_potential, tmp_path, activation):
+    pot = random_potential(elements=("Si",), activation=activation)
+    assert_plugin_equals_predict(plugin, pot, vacancy_si(), ["Si"], tmp_path)
+
+
+def assert_plugin_equals_predict(plugin, pot, atoms, elements, tmp_path):
+    """Energy, forces, per-atom energies and stress of the plugin equal predict to 1e-10."""
     frame = lammps_frame(atoms, elements, tmp_path / "data.lammps")
     write_lammps_potential(pot, tmp_path / "p.gdfnn")
     ours = single_point(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", elements)

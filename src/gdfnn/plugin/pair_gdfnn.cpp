@@ -50,6 +50,22 @@ inline void activate(int code, double z, double &a, double &da)
   }
 }
 
+// activate() over n values in place (z becomes the activation, dz its derivative), with the
+// activation fixed at compile time so that the loop vectorises (glibc's vector exp, tanh)
+template <int code> void activate_n(double *z, double *dz, int n)
+{
+#pragma omp simd
+  for (int r = 0; r < n; ++r) activate(code, z[r], z[r], dz[r]);
+}
+
+void activate_all(int code, double *z, double *dz, int n)
+{
+  static void (*const table[N_ACTIVATIONS])(double *, double *, int) = {
+      activate_n<0>, activate_n<1>, activate_n<2>, activate_n<3>, activate_n<4>, activate_n<5>,
+      activate_n<6>, activate_n<7>, activate_n<8>, activate_n<9>, activate_n<10>};
+  table[code](z, dz, n);
+}
+
 inline double power(double base, int izeta, double zeta)
 {
   if (izeta < 0) return std::pow(base, zeta);
@@ -58,7 +74,7 @@ inline double power(double base, int izeta, double zeta)
   return out;
 }
 
-// L triplets at once as one GCC/Clang vector (64 bytes: 8 doubles or 16 floats), so that the
+// Several triplets at once as one GCC/Clang vector (64 bytes: 8 doubles or 16 floats), so the
 // loops over the descriptor's numbers of radial factors and powers, known only at run time,
 // run inside a block of triplets: a `#pragma omp simd` loop over the triplets with those
 // loops inside stays scalar ("control flow in loop").
@@ -470,7 +486,7 @@ void PairGdfnn::compute_atoms()
   int n_el = (int) elements.size();
   double extrapolating = 0.0;
   const real one = 1, two = 2, minus_one = -1;
-  constexpr size_t L = sizeof(Lanes<real>) / sizeof(real);    // triplets per vector block
+  constexpr size_t lanes = sizeof(Lanes<real>) / sizeof(real);    // triplets per vector
 
   std::vector<int> raw_j, nj, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
   std::vector<size_t> bucket;
@@ -639,7 +655,7 @@ void PairGdfnn::compute_atoms()
       if (Q.izeta >= 1) {    // powers by repeated products, one vector of triplets at a time
         const real scale = (real) (Q.norm * Q.zeta * Q.lambda);
         size_t s = 0;
-        for (; s + L <= nt; s += L)
+        for (; s + lanes <= nt; s += lanes)
           integer_power<Lanes<real>>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
         for (; s < nt; ++s) integer_power<real>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
       } else {
@@ -678,16 +694,15 @@ void PairGdfnn::compute_atoms()
       bool last = L + 1 == nlayers;
       dact[L].assign(layer.n_out, 0.0);
       act[L + 1].assign(layer.n_out, 0.0);
+      double *z = act[L + 1].data(), *dz = dact[L].data();
       for (int r = 0; r < layer.n_out; ++r) {
-        double z = layer.bias[r];
         const double *w = &layer.weight[(size_t) r * layer.n_in];
-        for (int c = 0; c < layer.n_in; ++c) z += w[c] * act[L][c];
-        double av, da;
-        if (last) { av = z; da = 1.0; }
-        else activate(layer.activation, z, av, da);
-        dact[L][r] = da;
-        act[L + 1][r] = av;
+        double sum = layer.bias[r];
+        for (int c = 0; c < layer.n_in; ++c) sum += w[c] * act[L][c];
+        z[r] = sum;
+        dz[r] = 1.0;
       }
+      if (!last) activate_all(layer.activation, z, dz, layer.n_out);
     }
     double Ei = act[nlayers][0];
     dEdG.assign(1, 1.0);
@@ -729,7 +744,7 @@ void PairGdfnn::compute_atoms()
       std::fill(W.begin(), W.end(), real(0));
       for (const Term &t : E.terms[k]) W[(size_t) t.m * nq + t.q] += (real) dEdG[t.f];
       size_t s = s0;
-      for (; s + L <= s1; s += L)
+      for (; s + lanes <= s1; s += lanes)
         triplet_gradient(s, T, nm, nq, W.data(), Aq.data(), dAq.data(), Pm.data(), dPa.data(),
                          dPb.data(), dPj.data(), block_scratch.data(), block_scratch.data() + nq,
                          ga.data(), gb.data(), gc.data(), gj.data());
