@@ -610,11 +610,12 @@ void PairGdfnn::compute_atoms()
         }
       }
     bucket[(size_t) n_el * n_el] = nt;
+    // cos from the three distances (r_a^2 + r_b^2 - r_jk^2) / (2 r_a r_b): two gathers
 #pragma omp simd
     for (size_t s = 0; s < nt; ++s) {
-      const int a = ta[s], b = tb[s];
-      rjk[s] = std::sqrt(rjk[s]);
-      real cs = (rx[a] * rx[b] + ry[a] * ry[b] + rz[a] * rz[b]) / (rr[a] * rr[b]);
+      const real ra = rr[ta[s]], rb = rr[tb[s]], r2 = rjk[s];
+      rjk[s] = std::sqrt(r2);
+      real cs = (ra * ra + rb * rb - r2) / (two * ra * rb);
       cosv[s] = cs < minus_one ? minus_one : (cs > one ? one : cs);
     }
     // P_m = fm_a fm_b J_m with J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5: eta 0,
