@@ -502,7 +502,7 @@ void PairGdfnn::compute_atoms()
   std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, W, ga, gb, gc, gj;
   std::vector<Lanes<real>> block_scratch;
   std::vector<real> tail_scratch;
-  std::vector<real> fax, fay, faz, fbx, fby, fbz;
+  std::vector<real> kaa, kbb, kab;    // chain-rule coefficients per triplet (below)
   std::vector<std::vector<double>> dact, act;
 
   for (int ii = 0; ii < list->inum; ++ii) {
@@ -581,7 +581,7 @@ void PairGdfnn::compute_atoms()
     // element pair k = e_a * n_el + e_b (e_a <= e_b), bucket k in [bucket[k], bucket[k + 1])
     const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // at most this many triplets
     for (auto *v : {&cosv, &rjk, &fcj, &dfcj, &ga, &gb, &gc, &gj}) v->resize(T);
-    for (auto *v : {&fax, &fay, &faz, &fbx, &fby, &fbz}) v->resize(T);
+    for (auto *v : {&kaa, &kbb, &kab}) v->resize(T);
     ta.resize(T); tb.resize(T);
     Aq.resize(T * nq); dAq.resize(T * nq);
     for (auto *v : {&Pm, &dPa, &dPb, &dPj}) v->resize(T * nm);
@@ -754,27 +754,27 @@ void PairGdfnn::compute_atoms()
                          dPb.data(), dPj.data(), tail_scratch.data(), tail_scratch.data() + nq,
                          ga.data(), gb.data(), gc.data(), gj.data());
     }
-    // chain rule to D_a, D_b: dcos/dD_a = (v - cos u) / r_a, dcos/dD_b = (u - cos v) / r_b,
-    // dr_jk/dD_a = -(D_b - D_a) / r_jk (u, v the unit vectors of D_a, D_b)
+    // chain rule to the neighbour vectors D_a, D_b (cos = D_a.D_b / (r_a r_b), r_jk =
+    // |D_b - D_a|): dE/dD_a = K_aa D_a + K_ab D_b and dE/dD_b = K_ab D_a + K_bb D_b with
+    // K_aa = (g_a - g_cos cos / r_a) / r_a + g_jk / r_jk, K_bb likewise and
+    // K_ab = g_cos / (r_a r_b) - g_jk / r_jk
 #pragma omp simd
     for (size_t s = 0; s < nt; ++s) {
-      const int a = ta[s], b = tb[s];
-      const real ra = rr[a], rb = rr[b], cs = cosv[s];
-      const real ux = rx[a] / ra, uy = ry[a] / ra, uz = rz[a] / ra;
-      const real vx = rx[b] / rb, vy = ry[b] / rb, vz = rz[b] / rb;
-      const real cx = rx[b] - rx[a], cy = ry[b] - ry[a], cz = rz[b] - rz[a];
-      const real wa = gc[s] / ra, wb = gc[s] / rb, wj = rjk[s] > 0 ? gj[s] / rjk[s] : real(0);
-      fax[s] = ga[s] * ux + wa * (vx - cs * ux) - wj * cx;
-      fay[s] = ga[s] * uy + wa * (vy - cs * uy) - wj * cy;
-      faz[s] = ga[s] * uz + wa * (vz - cs * uz) - wj * cz;
-      fbx[s] = gb[s] * vx + wb * (ux - cs * vx) + wj * cx;
-      fby[s] = gb[s] * vy + wb * (uy - cs * vy) + wj * cy;
-      fbz[s] = gb[s] * vz + wb * (uz - cs * vz) + wj * cz;
+      const real ia = one / rr[ta[s]], ib = one / rr[tb[s]], cs = cosv[s];
+      const real wj = rjk[s] > 0 ? gj[s] / rjk[s] : real(0);
+      kaa[s] = (ga[s] - gc[s] * cs * ia) * ia + wj;
+      kbb[s] = (gb[s] - gc[s] * cs * ib) * ib + wj;
+      kab[s] = gc[s] * ia * ib - wj;
     }
     for (size_t s = 0; s < nt; ++s) {
       const int a = ta[s], b = tb[s];
-      fn[3 * a] += fax[s]; fn[3 * a + 1] += fay[s]; fn[3 * a + 2] += faz[s];
-      fn[3 * b] += fbx[s]; fn[3 * b + 1] += fby[s]; fn[3 * b + 2] += fbz[s];
+      const real xa = rx[a], ya = ry[a], za = rz[a], xb = rx[b], yb = ry[b], zb = rz[b];
+      fn[3 * a] += kaa[s] * xa + kab[s] * xb;
+      fn[3 * a + 1] += kaa[s] * ya + kab[s] * yb;
+      fn[3 * a + 2] += kaa[s] * za + kab[s] * zb;
+      fn[3 * b] += kab[s] * xa + kbb[s] * xb;
+      fn[3 * b + 1] += kab[s] * ya + kbb[s] * yb;
+      fn[3 * b + 2] += kab[s] * za + kbb[s] * zb;
     }
     // ----- forces: F_j = -dE_i/dD_a, F_i = +dE_i/dD_a; virial per (i, j) pair
     for (int a = 0; a < n; ++a) {
