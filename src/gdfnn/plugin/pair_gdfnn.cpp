@@ -66,14 +66,6 @@ void activate_all(int code, double *z, double *dz, int n)
   table[code](z, dz, n);
 }
 
-inline double power(double base, int izeta, double zeta)
-{
-  if (izeta < 0) return std::pow(base, zeta);
-  double out = 1.0;
-  for (int k = 0; k < izeta; ++k) out *= base;
-  return out;
-}
-
 // Several triplets at once as one GCC/Clang vector (64 bytes: 8 doubles or 16 floats), so the
 // loops over the descriptor's numbers of radial factors and powers, known only at run time,
 // run inside a block of triplets: a `#pragma omp simd` loop over the triplets with those
@@ -544,7 +536,6 @@ void PairGdfnn::compute_atoms()
     for (int c = 0; c < nc; ++c)
       cutoff_array(rr.data(), n, E.cutoffs[c], &fcn[(size_t) c * n], &dfcn[(size_t) c * n]);
     // ----- radial values, and their derivatives by the distance for the force pass
-    work.resize(n);
     dR.resize((size_t) nf * n);
     for (int q = 0; q < nf; ++q) {
       const Function &F = E.functions[q];
@@ -563,8 +554,8 @@ void PairGdfnn::compute_atoms()
       G[q] += total;
     }
     // ----- leg factors of the angular terms
-    fm.assign((size_t) nm * n, 0);
-    dfm.assign((size_t) nm * n, 0);
+    fm.resize((size_t) nm * n);
+    dfm.resize((size_t) nm * n);
     for (int m = 0; m < nm; ++m) {
       const Angular &M = E.ms[m];
       const real eta = (real) M.eta, rs = (real) M.rs;
@@ -586,6 +577,7 @@ void PairGdfnn::compute_atoms()
     Aq.resize(T * nq); dAq.resize(T * nq);
     for (auto *v : {&Pm, &dPa, &dPb, &dPj}) v->resize(T * nm);
     bucket.assign((size_t) n_el * n_el + 1, 0);
+    work.resize(n);    // a row's squared distances, in the compaction below
     const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
                                   : (real) (E.narrow_rc * E.narrow_rc);
     size_t nt = 0;
@@ -693,8 +685,8 @@ void PairGdfnn::compute_atoms()
     for (size_t L = 0; L < nlayers; ++L) {
       const Layer &layer = E.layers[L];
       bool last = L + 1 == nlayers;
-      dact[L].assign(layer.n_out, 0.0);
-      act[L + 1].assign(layer.n_out, 0.0);
+      dact[L].resize(layer.n_out);
+      act[L + 1].resize(layer.n_out);
       double *z = act[L + 1].data(), *dz = dact[L].data();
       for (int r = 0; r < layer.n_out; ++r) {
         const double *w = &layer.weight[(size_t) r * layer.n_in];
