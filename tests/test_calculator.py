@@ -12,10 +12,9 @@ from gdfnn import NNPCalculator, Potential, load_potential
 
 
 @pytest.fixture
-def si_potential(potentials_dir) -> Potential:
-    """The published mlearn n2p2 Si potential (Bohr, Hartree)."""
-    return load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
-                          energy_unit="hartree")
+def si_potential() -> Potential:
+    """The published mlearn n2p2 Si potential (Bohr, Hartree), shipped with gdfnn."""
+    return load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
 
 
 def test_forces_and_stress_are_derivatives_of_the_energy(random_potential, sheared_si_c):

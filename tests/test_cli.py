@@ -60,8 +60,9 @@ def test_unknown_element_option(labelled_si, tmp_path, capsys):
     assert "element(s) Si not in" in capsys.readouterr().err
 
 
-def test_dry_run_real_data(dft_dir, capsys):
-    files = sorted(str(p) for p in dft_dir.glob("*.xyz"))
+def test_dry_run_real_data(capsys):
+    files = ["dataset:mlearn-si/train", "dataset:mlearn-si/test", "dataset:mlearn-ni/test",
+             "dataset:snap-ni/vacancy"]
     assert main(["featurize", "--dry-run", *files]) == 0
     assert len(re.findall(r"frames \d+, atoms \d+", capsys.readouterr().out)) == len(files)
 

@@ -12,7 +12,7 @@ PACKAGE = Path(gdfnn.__file__).parent
 
 #: layer of each top-level module or subpackage of gdfnn, bottom (0) to top
 LAYERS = {
-    "units": 0, "errors": 0, "fileio": 0, "neighbors": 0, "analysis": 0,
+    "units": 0, "errors": 0, "fileio": 0, "neighbors": 0, "analysis": 0, "datasets": 0,
     "data": 1,
     "descriptors": 2,
     "gdf": 3,

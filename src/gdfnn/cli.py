@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gdfnn
+from gdfnn import datasets
 from gdfnn.errors import GdfnnError, InputError
 
 if TYPE_CHECKING:
@@ -51,15 +52,11 @@ def _set_threads(threads: int | None) -> None:
     """CPU threads of torch and numba (the library leaves them alone; the command line sets
     ``training.threads``)."""
     if threads:
+        import numba
         import torch
 
         torch.set_num_threads(threads)
-        try:
-            import numba
-
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        except ImportError:
-            pass
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def _cmd_featurize(args: argparse.Namespace) -> int:
@@ -80,7 +77,7 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.inputs:
         try:
-            frames = read_structures(path, args.index, format=args.format,
+            frames = read_structures(datasets.local_path(path), args.index, format=args.format,
                                      length_unit=args.length_unit or "angstrom",
                                      energy_unit=args.energy_unit or "ev")
             validate_structures(frames, require_forces=not args.no_forces, elements=elements)
@@ -202,8 +199,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 def _structure(args: argparse.Namespace):
     from ase.io import read
 
+    path = datasets.local_path(args.structure)
     try:
-        atoms = read(args.structure, index=args.index)
+        atoms = read(path, index=args.index)
     except Exception as exc:
         raise InputError(f"{args.structure}: cannot read a structure ({exc})") from None
     if args.supercell:
@@ -328,6 +326,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
           output=args.output, leave_out_group=args.leave_out_group)
     print((Path(args.output) / "sweep.md").read_text(), end="")
     print(f"results in {args.output}/ (sweep.csv, sweep.md, sweep_*.png, runs/)")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    if args.path:
+        print(datasets.resolve(datasets.PREFIX + args.path.removeprefix(datasets.PREFIX)))
+        return 0
+    if args.name:
+        d = datasets.get(args.name)
+        print("\n".join([f"{d.name} ({d.kind}, {d.size() / 1024:.0f} KiB, {d.licence})",
+                         f"  for:        {d.purpose}", f"  units:      {d.units}",
+                         f"  source:     {d.provenance}",
+                         f"  folder:     {datasets.path(d.name)}",
+                         f"  licence:    {d.folder / 'LICENSE'}",
+                         *(f"  {datasets.PREFIX}{d.name}/{part}: {file}"
+                           for part, file in d.parts.items())]))
+        return 0
+    rows = [["name", "kind", "parts", "size", "licence", "for"]] + [
+        [d.name, d.kind, ", ".join(d.parts), f"{d.size() / 1024:.0f} KiB", d.licence, d.purpose]
+        for d in datasets.CATALOGUE.values()]
+    widths = [max(len(row[k]) for row in rows) for k in range(5)]
+    for row in rows:
+        print("  ".join(row[k].ljust(w) for k, w in enumerate(widths)) + "  " + row[5])
+    print(f"\nUse as {datasets.PREFIX}NAME/PART wherever a data file goes, {datasets.PREFIX}NAME "
+          "for a potential folder; 'gdfnn datasets NAME' shows its source, units and files.")
     return 0
 
 
@@ -600,10 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "test)")
     p.add_argument("--reference", default=None, choices=[*LATTICE, "eam-ni"],
                    help=f"the reference potential standing in for DFT (Si experiments: "
-                   f"default {DEFAULT_REFERENCE}, SNAP fitted to PBE, files from "
-                   "$GDFNN_SNAP_SI or ../shared/data/potentials/mlearn-snap-Si; sw-si and "
-                   "tersoff-si need no files; ni-atomic-energies: eam-ni only)")
-    p.add_argument("--data", default="../shared/data/dft", help="si-mlearn: the DFT data folder")
+                   f"default {DEFAULT_REFERENCE}, SNAP fitted to PBE, shipped with gdfnn as "
+                   "mlearn-snap-si ($GDFNN_SNAP_SI: another folder); ni-atomic-energies: "
+                   "eam-ni only)")
+    p.add_argument("--data", default=None,
+                   help="si-mlearn: a folder holding si_mlearn_{train,test}.xyz (default: the "
+                   "packaged mlearn-si)")
     p.add_argument("--epochs", type=int, default=2000, help="si-mlearn training epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1,
@@ -641,6 +666,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train without this group; it becomes the test set")
     p.add_argument("--output", default="sweep", help="output directory")
     p.set_defaults(run=_cmd_sweep)
+
+    p = sub.add_parser("datasets", help="list the data and potentials shipped with gdfnn",
+                       description="The DFT data and potentials inside the package (each with "
+                       "its licence and provenance); name one in a config or on the command line "
+                       "as dataset:NAME/PART (a file) or dataset:NAME (a potential folder).")
+    p.add_argument("name", nargs="?", default=None, help="show one entry: source, units, files")
+    p.add_argument("--path", default=None, metavar="NAME[/PART]",
+                   help="print the checked path of a packaged file or folder (for scripts)")
+    p.set_defaults(run=_cmd_datasets)
 
     p = sub.add_parser("config", help="print the default config or check a config file",
                        description="Print every config key with its default and meaning.")

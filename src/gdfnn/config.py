@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gdfnn.datasets import is_reference as is_dataset
 from gdfnn.descriptors.cutoff import COSINE, CUTOFF_TYPES
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write
@@ -60,7 +61,9 @@ class DataConfig(StrictModel):
     train: list[str] = Field(
         default_factory=list,
         description="training data: 'path [slice]' entries (ase formats, n2p2 input.data; "
-        "braces and globs expand) or SIMPLE-NN structure_list files; relative to the config",
+        "braces and globs expand; 'dataset:NAME/PART' is a file shipped with gdfnn, e.g. "
+        "dataset:mlearn-si/train, listed by gdfnn datasets) or SIMPLE-NN structure_list "
+        "files; relative to the config",
     )
     test: list[str] = Field(default_factory=list, description="held-out test data, same form")
     valid_rate: float = Field(0.1, ge=0, lt=1, description="fraction of each group for validation")
@@ -255,6 +258,8 @@ def _format_errors(source: str, error: ValidationError) -> str:
 
 def _absolute(entry: str, base: Path) -> str:
     path, _, rest = entry.strip().partition(" ")
+    if is_dataset(path):  # a packaged file, resolved where it is read
+        return entry.strip()
     full = path if os.path.isabs(path) else str((base / path).resolve())
     return f"{full} {rest.strip()}".strip()
 

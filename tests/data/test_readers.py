@@ -79,12 +79,12 @@ def test_missing_file_and_bad_index(labelled_si, tmp_path):
         read_structures(path, "7")
 
 
-def test_real_dft_files_load(dft_dir):
-    for name, frames, atoms in [("si_mlearn_train.xyz", 214, 13233),
-                                ("si_mlearn_test.xyz", 25, 1525),
-                                ("ni_mlearn_test.xyz", 31, 3158),
-                                ("ni_snap_vacancy.xyz", 40, 4280)]:
-        summary = summarize(load_sources([str(dft_dir / name)], progress=False))
+def test_packaged_dft_files_load():
+    for name, frames, atoms in [("mlearn-si/train", 214, 13233),
+                                ("mlearn-si/test", 25, 1525),
+                                ("mlearn-ni/test", 31, 3158),
+                                ("snap-ni/vacancy", 40, 4280)]:
+        summary = summarize(load_sources([f"dataset:{name}"], progress=False))
         assert (summary["frames"], summary["atoms"]) == (frames, atoms)
-    train = summarize(load_sources([str(dft_dir / "si_mlearn_train.xyz")], progress=False))
+    train = summarize(load_sources(["dataset:mlearn-si/train"], progress=False))
     assert train["groups"] == {"Vacancy": 57, "AIMD-NVT": 90, "Elastic": 55, "Surface": 12}

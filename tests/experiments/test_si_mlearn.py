@@ -1,10 +1,10 @@
 import json
 
 
-def test_si_mlearn_runs_on_the_real_data_and_reports_every_group(dft_dir, tmp_path, capsys):
+def test_si_mlearn_runs_on_the_packaged_data_and_reports_every_group(tmp_path, capsys):
     from gdfnn.cli import main
 
-    assert main(["reproduce", "si-mlearn", "--data", str(dft_dir), "--epochs", "2",
+    assert main(["reproduce", "si-mlearn", "--epochs", "2",
                  "--output", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     for name in ("nnp_c", "nnp_gdf"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ase import Atoms, units
 
-from gdfnn import load_potential
+from gdfnn import datasets, load_potential
 
 # input.nn order is deliberately not n2p2's sorted order:
 # sorted: radial(eta 0.02), radial(eta 0.05), angular(eta 0.01, zeta 1, lambda 1)
@@ -101,13 +101,12 @@ def test_hand_built_n2p2_potential_matches_direct_formulas(tmp_path):
         assert out["forces"][atom, axis] == pytest.approx(force, rel=1e-6, abs=1e-8)
 
 
-def test_published_n2p2_si_potential_reproduces_n2p2_accuracy(potentials_dir, dft_dir):
+def test_published_n2p2_si_potential_reproduces_n2p2_accuracy():
     from gdfnn.data import read_structures
 
-    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
-                              energy_unit="hartree")
+    pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     e_err, f_err = [], []
-    for s in read_structures(dft_dir / "si_mlearn_test.xyz"):
+    for s in read_structures(datasets.path("mlearn-si", "test")):
         out = pot.predict(s.atoms)
         e_err.append((out["energy"] - s.energy) / s.n_atoms)
         f_err.append(out["forces"] - s.forces)

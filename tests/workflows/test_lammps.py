@@ -176,11 +176,9 @@ def test_two_mpi_ranks_equal_one(plugin, random_potential, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["double", "single"])
-def test_nve_conserves_energy_with_the_published_si_potential(plugin, potentials_dir,
-                                                              tmp_path, precision):
+def test_nve_conserves_energy_with_the_published_si_potential(plugin, tmp_path, precision):
     """64-atom diamond Si at 1000 K, 1 fs, 1,000 steps (in both precisions)."""
-    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
-                         energy_unit="hartree")
+    pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
     from gdfnn.workflows.lammps import run_md
     from gdfnn.workflows.md import MDSettings
@@ -203,15 +201,13 @@ def test_nve_conserves_energy_with_the_published_si_potential(plugin, potentials
     (dict(ensemble="nve", max_drift=1e-7),
      r"MD unstable at step 10 .*: total energy drifted by \S+ eV/atom \(> 1e-07\)"),
 ])
-def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, potentials_dir, tmp_path,
-                                                       settings, message):
+def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, tmp_path, settings, message):
     """Diamond Si at 1000 K: a bond shorter than 2.33 Å (the lattice's 2.351) or any drift at
     all stops the run at the first check, with the reason; what ran is in thermo.csv."""
     from gdfnn.workflows.lammps import run_md
     from gdfnn.workflows.md import MDSettings, MDUnstableError
 
-    pot = load_potential(potentials_dir / "mlearn-n2p2-Si", length_unit="bohr",
-                         energy_unit="hartree")
+    pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
     with pytest.raises(MDUnstableError, match=message) as caught:
         run_md(pot, atoms, MDSettings(temperature=1000.0, steps=100, interval=10, **settings),

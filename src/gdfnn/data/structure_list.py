@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gdfnn import datasets
 from gdfnn.data.structure import DEFAULT_GROUP
 from gdfnn.errors import InputError
 
@@ -62,6 +63,9 @@ def expand_braces(pattern: str) -> list[str]:
 def _expand_path(pattern: str, base: Path, where: str) -> list[str]:
     paths: list[str] = []
     for candidate in expand_braces(pattern):
+        if datasets.is_reference(candidate):
+            paths.append(datasets.local_path(candidate))
+            continue
         full = candidate if os.path.isabs(candidate) else str(base / candidate)
         if glob.has_magic(full):
             matches = sorted(glob.glob(full))
@@ -76,7 +80,8 @@ def _expand_path(pattern: str, base: Path, where: str) -> list[str]:
 def parse_entry(
     line: str, base: Path, where: str, group: str | None = None, weight: float = 1.0
 ) -> list[SourceSpec]:
-    """Expand one ``path [slice]`` entry (braces, globs; relative to ``base``)."""
+    """Expand one ``path [slice]`` entry (braces, globs; relative to ``base``; a
+    ``dataset:NAME/PART`` path is a packaged file, :mod:`gdfnn.datasets`)."""
     fields = line.split()
     if not 1 <= len(fields) <= 2:
         raise InputError(f"{where}: expected 'path [slice]', got {line!r}")

