@@ -4,8 +4,6 @@ from vesin import NeighborList
 
 from gdfnn import neighbors
 
-pytestmark = pytest.mark.skipif(neighbors.numba is None, reason="numba not installed")
-
 
 def vesin_entries(atoms, cutoff):
     periodic = atoms.pbc.tolist()

@@ -15,13 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ase
+import numba
 import numpy as np
 from vesin import NeighborList
-
-try:
-    import numba
-except ImportError:  # vesin is used for every structure
-    numba = None
 
 #: Largest atoms^2 x periodic images searched all-pairs (about 1 ms); beyond, vesin.
 ALL_PAIRS_LIMIT = 500_000
@@ -51,7 +47,7 @@ class Neighbors:
 def neighbor_list(atoms: ase.Atoms, cutoff: float) -> Neighbors:
     """All (i, j, S) with |r_j + S @ cell - r_i| < cutoff (Å), j != i unless S != 0."""
     periodic = atoms.pbc.tolist()
-    if numba is not None and (all(periodic) or not any(periodic)):
+    if all(periodic) or not any(periodic):
         images = _image_range(atoms.cell.array, cutoff) if all(periodic) else np.zeros(3, int)
         if len(atoms) ** 2 * np.prod(2 * images + 1) <= ALL_PAIRS_LIMIT:
             return _all_pairs(atoms, cutoff, images)
@@ -111,8 +107,7 @@ def _search_pairs(positions, offsets, cutoff2, neighbors, image):
     return counts
 
 
-if numba is not None:
-    _search_pairs = numba.njit(parallel=True, cache=True)(_search_pairs)
+_search_pairs = numba.njit(parallel=True, cache=True)(_search_pairs)
 
 
 def closest_pair(atoms: ase.Atoms, within: float) -> tuple[int, int, float] | None:

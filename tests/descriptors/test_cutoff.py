@@ -12,8 +12,7 @@ from gdfnn.descriptors.cutoff import CUTOFF_TYPES, cutoff
 
 RC = 5.0
 TYPES = list(CUTOFF_TYPES)
-BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.skipif(
-    not compiled.available(), reason="numba not installed"))]
+BACKENDS = ["torch", "numba"]
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
@@ -55,7 +54,6 @@ def test_hard_cutoff_is_one_inside_zero_outside():
     assert f.tolist() == [1.0, 1.0, 0.0, 0.0] and df.eq(0).all()
 
 
-@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
 @pytest.mark.parametrize("kind", TYPES)
 def test_compiled_scalar_form_equals_torch(kind):
     r = np.linspace(0.01, 5.5, 301)

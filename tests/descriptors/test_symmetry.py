@@ -19,8 +19,7 @@ def dense_jacobian(block, n_atoms):
     return dense
 
 
-BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.skipif(
-    not compiled.available(), reason="numba not installed"))]
+BACKENDS = ["torch", "numba"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -139,7 +138,6 @@ def test_smooth_at_the_cutoff(mixed):
     assert far.values.abs().max() == 0 and far.dG.abs().max() == 0
 
 
-@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
 @pytest.mark.parametrize("set_name", ["default", "mixed"])
 def test_compiled_kernel_equals_torch_kernel(cluster, mixed_set, rattled_si, self_image_cell,
                                              two_element_triclinic, set_name):
@@ -171,7 +169,6 @@ def test_collinear_triplets_stay_finite(reference_features, backend, mixed):
     np.testing.assert_allclose(block.values.numpy(), reference_features(chain, mixed), atol=1e-12)
 
 
-@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
 def test_compiled_exp_and_cutoff_polynomials_are_accurate():
     x = np.linspace(-700.0, 700.0, 20001)
     ours = np.array([compiled._exp(v) for v in x])

@@ -1,7 +1,7 @@
 """Compiled CPU kernel (numba) for symmetry functions and their exact derivatives.
 
-Same mathematics and outputs as :mod:`gdfnn.descriptors.kernel` (which stays the reference,
-the GPU path and the fallback when numba is missing); the tests compare the two.
+Same mathematics and outputs as :mod:`gdfnn.descriptors.kernel` (the reference and the GPU
+path); the tests compare the two.
 
 One thread handles one centre atom i at a time (``prange``) and does all of its work: radial
 terms, angular triplets, and the accumulation of its rows of dG/dR and of its virial, so the
@@ -42,15 +42,11 @@ import logging
 import math
 import os
 
+import numba
 import numpy as np
-
-try:
-    import numba
-    from llvmlite import ir
-    from numba.core import types
-    from numba.extending import intrinsic
-except ImportError:  # the torch kernel is used instead
-    numba = None
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 log = logging.getLogger("gdfnn")
 
@@ -63,17 +59,12 @@ _HALF_PI = 0.5 * math.pi
 _TANH_NORM = 1.0 / math.tanh(1.0) ** 3
 
 
-def available() -> bool:
-    return numba is not None
-
-
-if numba is not None:
-    @intrinsic
-    def _bits_as_float(typingctx, bits):
-        """Reinterpret the 64 bits of an int64 as a float64 (vectorises, unlike ldexp)."""
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], ir.DoubleType())
-        return types.float64(types.int64), codegen
+@intrinsic
+def _bits_as_float(typingctx, bits):
+    """Reinterpret the 64 bits of an int64 as a float64 (vectorises, unlike ldexp)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
 
 
 def _exp(x):
@@ -391,18 +382,17 @@ def _features(start, vec, sn, species, slot, self_slot, rad, ang_m, ang_q, pfunc
                 virial[i, col, x, 2] = wz
 
 
-if numba is not None:
-    _jit = numba.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-    _exp = numba.njit(inline="always", cache=True, fastmath=_FASTMATH, error_model="numpy")(_exp)
-    _cutoff = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
-                         error_model="numpy")(_cutoff)
-    _cutoff_general = numba.njit(cache=True, error_model="numpy")(_cutoff_general)
-    _cutoffs = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
-                          error_model="numpy")(_cutoffs)
-    _centre_entries, _radial, _entry_factors, _angular = (
-        _jit(f) for f in (_centre_entries, _radial, _entry_factors, _angular))
-    _features = numba.njit(parallel=True, cache=True, fastmath=_FASTMATH,
-                           error_model="numpy")(_features)
+_jit = numba.njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+_exp = numba.njit(inline="always", cache=True, fastmath=_FASTMATH, error_model="numpy")(_exp)
+_cutoff = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
+                     error_model="numpy")(_cutoff)
+_cutoff_general = numba.njit(cache=True, error_model="numpy")(_cutoff_general)
+_cutoffs = numba.njit(inline="always", cache=True, fastmath=_FASTMATH,
+                      error_model="numpy")(_cutoffs)
+_centre_entries, _radial, _entry_factors, _angular = (
+    _jit(f) for f in (_centre_entries, _radial, _entry_factors, _angular))
+_features = numba.njit(parallel=True, cache=True, fastmath=_FASTMATH,
+                       error_model="numpy")(_features)
 
 
 def compiled_tables(table) -> dict[str, np.ndarray]:

@@ -244,16 +244,14 @@ class SymmetryFunctions:
             dtype: float64 (default) or float32.
             device: where the result lives and, for the torch backend, where it is computed.
             backend: ``"numba"`` (compiled CPU kernel), ``"torch"`` (vectorised torch,
-                any device) or ``"auto"``: numba on CPU when installed, else torch.
+                any device) or ``"auto"``: numba on CPU, torch elsewhere.
             neighbor_lists: one precomputed list per frame (default: built here).
         """
         device = torch.device(device)
         if backend == "auto":
-            backend = "numba" if device.type == "cpu" and compiled.available() else "torch"
+            backend = "numba" if device.type == "cpu" else "torch"
         if backend not in ("numba", "torch"):
             raise ValueError(f"unknown backend {backend!r}: numba, torch or auto")
-        if backend == "numba" and not compiled.available():
-            raise ImportError("backend 'numba' needs numba: pip install numba")
         blocks: list[FeatureBlock] = []
         bar = tqdm(total=len(frames), desc="featurising", unit="frame",
                    disable=not progress or len(frames) < 2)
