@@ -39,7 +39,7 @@ from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS, evaluate
 from gdfnn.workflows.gdf import default_components
 
-#: Diamond Si lattice parameter (Å) of each reference (snap-si: ../shared's README, relaxed).
+#: Diamond Si lattice parameter (Å) of each reference (snap-si: relaxed with ASE, BFGS).
 LATTICE = {"sw-si": SI_LATTICE, "tersoff-si": 5.432, "snap-si": 5.474}
 #: The Si experiments' reference: SNAP fitted to PBE (DFT-like: no split-vacancy minimum,
 #: which Stillinger-Weber has 1.5 eV below the simple vacancy).
