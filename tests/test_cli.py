@@ -1,3 +1,4 @@
+import argparse
 import re
 import subprocess
 import sys
@@ -6,19 +7,29 @@ import ase.io
 import numpy as np
 import pytest
 
-from gdfnn.cli import main
+from gdfnn.cli import build_parser, main
 
-COMMANDS = ["train", "featurize", "gdf", "evaluate", "export", "md", "reproduce", "demo",
-            "config"]
+#: Every command, as the parser has it.
+COMMANDS = sorted(next(a for a in build_parser()._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices)
 
 
-def test_help_lists_subcommands(capsys):
+def test_help_lists_every_command(capsys):
+    assert len(COMMANDS) >= 15
     with pytest.raises(SystemExit) as info:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert f"    {name}" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help(name, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: gdfnn {name}")
 
 
 def test_version_and_module_entry_point():

@@ -36,6 +36,7 @@ from gdfnn.analysis.plots import learning_rounds
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.data.structure import Structure
+from gdfnn.experiments.common import DEFAULT_REFERENCE, LATTICE, POTENTIALS, training_config
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
     diamond_si,
@@ -47,7 +48,6 @@ from gdfnn.experiments.sampling import (
     with_vacancies,
     write_frames,
 )
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, POTENTIALS, training_config
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference
 from gdfnn.workflows.selection import select

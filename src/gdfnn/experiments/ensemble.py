@@ -20,6 +20,13 @@ from gdfnn.analysis.metrics import binned, log_bins
 from gdfnn.analysis.plots import error_vs_gdf
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.data import read_structures
+from gdfnn.experiments.common import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    POTENTIALS,
+    split_frames,
+    training_config,
+)
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.runs import train_once
 from gdfnn.experiments.sampling import (
@@ -29,15 +36,8 @@ from gdfnn.experiments.sampling import (
     with_tetrahedral_interstitial,
     with_vacancies,
 )
-from gdfnn.experiments.si_vacancy import (
-    DEFAULT_REFERENCE,
-    LATTICE,
-    POTENTIALS,
-    generate,
-    split_frames,
-    training_config,
-)
 from gdfnn.experiments.si_vacancy import PRESETS as TRAINING_PRESETS
+from gdfnn.experiments.si_vacancy import generate
 from gdfnn.reference import get_reference
 from gdfnn.workflows.uncertainty import atom_signals
 

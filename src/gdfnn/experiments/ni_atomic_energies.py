@@ -22,9 +22,9 @@ from ase.build import bulk
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.data import read_structures
 from gdfnn.errors import InputError
+from gdfnn.experiments.common import POTENTIALS, evaluate_splits, split_frames, train_pair
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import cached_frames, sample_md, vacancy_neighbour_mask
-from gdfnn.experiments.si_vacancy import POTENTIALS, evaluate_splits, split_frames, train_pair
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
 

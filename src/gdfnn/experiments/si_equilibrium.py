@@ -18,9 +18,9 @@ from pathlib import Path
 from gdfnn.analysis.plots import phonon_dispersion
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
+from gdfnn.experiments.common import DEFAULT_REFERENCE, LATTICE, POTENTIALS
 from gdfnn.experiments.equilibrium import BAND_PATH, properties
 from gdfnn.experiments.report import write_results
-from gdfnn.experiments.si_vacancy import DEFAULT_REFERENCE, LATTICE, POTENTIALS
 from gdfnn.experiments.vacancy_clusters import PRESETS, train_potentials
 from gdfnn.reference import get_reference
 

@@ -30,6 +30,14 @@ from gdfnn.analysis.plots import energy_maps
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
 from gdfnn.data import read_structures
+from gdfnn.experiments.common import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    POTENTIALS,
+    evaluate_splits,
+    split_frames,
+    train_pair,
+)
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
     cached_frames,
@@ -37,14 +45,6 @@ from gdfnn.experiments.sampling import (
     interstitial_mask,
     sample_md,
     with_tetrahedral_interstitial,
-)
-from gdfnn.experiments.si_vacancy import (
-    DEFAULT_REFERENCE,
-    LATTICE,
-    POTENTIALS,
-    evaluate_splits,
-    split_frames,
-    train_pair,
 )
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS

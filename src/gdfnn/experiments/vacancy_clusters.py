@@ -24,6 +24,13 @@ from ase.optimize import BFGS
 
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.calculator import NNPCalculator
+from gdfnn.experiments.common import (
+    DEFAULT_REFERENCE,
+    LATTICE,
+    POTENTIALS,
+    split_frames,
+    train_pair,
+)
 from gdfnn.experiments.report import write_results
 from gdfnn.experiments.sampling import (
     cached_frames,
@@ -32,13 +39,6 @@ from gdfnn.experiments.sampling import (
     sample_md,
     strained,
     with_vacancies,
-)
-from gdfnn.experiments.si_vacancy import (
-    DEFAULT_REFERENCE,
-    LATTICE,
-    POTENTIALS,
-    split_frames,
-    train_pair,
 )
 from gdfnn.model.potential import Potential
 from gdfnn.reference import get_reference

@@ -1,0 +1,51 @@
+"""``gdfnn md``: molecular dynamics with a potential, in ASE or in LAMMPS."""
+
+from __future__ import annotations
+
+import argparse
+
+from gdfnn.cli import options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("md", help="molecular dynamics with a potential",
+                       description="NVE, Langevin or Nose-Hoover NVT, or Berendsen NPT with ASE; "
+                       "temperature ramps (--temperature 500:1300); md.traj and thermo.csv; stops "
+                       "with a message when atoms come closer than --min-distance or NVE energy "
+                       "drifts. Units: K, fs, GPa, Å.")
+    p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
+    p.add_argument("structure", help="starting structure (any ase.io format)")
+    options.add_md_options(p, ensemble="langevin", interval=10)
+    p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
+    p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
+    p.add_argument("--coverage-stop", type=float, default=None, metavar="RHO",
+                   help="stop when an atom's GDF against the training atoms falls below RHO "
+                   "(writes that frame; ASE engine)")
+    p.add_argument("--coverage-save", type=float, default=None, metavar="RHO",
+                   help="append every frame with an atom below RHO to candidates.extxyz "
+                   "(ASE engine)")
+    p.add_argument("--output", default="md", help="output directory")
+    p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
+                   help="ase (the calculator) or lammps (pair_style gdfnn plugin, the same "
+                   "--min-distance and --max-drift stops; log.lammps, md.lammpstrj, thermo.csv)")
+    options.add_precision(p)
+    options.add_potential_units(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    potential = options.potential(args.potential, args)
+    atoms, settings = options.structure(args), options.md_settings(args)
+    if args.engine == "lammps":
+        from gdfnn.workflows.lammps import run_md as run_lammps_md
+
+        summary = run_lammps_md(potential, atoms, settings, args.output, args.precision)
+    else:
+        from gdfnn.calculator import NNPCalculator
+        from gdfnn.workflows.md import run_md
+
+        coverage = settings.coverage_stop is not None or settings.coverage_save is not None
+        summary = run_md(atoms, NNPCalculator(potential, coverage=coverage), settings,
+                         args.output)
+    print(", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
