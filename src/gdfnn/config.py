@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,9 +31,11 @@ from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
+from gdfnn.gdf.settings import NORMALIZATIONS, GdfSettings
 from gdfnn.model.network import ACTIVATIONS, DTYPES
 from gdfnn.model.scaling import SCALINGS
 from gdfnn.training.trainer import SCHEDULERS, SHUFFLE_MODES, optimizer_class
+from gdfnn.training.weighting import FORCE_COEFF_SCALINGS, WeightingPolicy
 from gdfnn.units import energy_factor, length_factor
 
 RESOLVED_CONFIG_NAME = "config_resolved.yaml"
@@ -125,12 +128,12 @@ class GdfConfig(StrictModel):
                          "trade-off, docs/gdf-guide.md)")
     max_weight: float | None = Field(None, gt=1, description="clip weights at this value, "
                                      "renormalise the rest to mean 1; null = no cap")
-    normalize: Literal["element", "all"] = Field(
+    normalize: Literal[NORMALIZATIONS] = Field(
         "element", description="weights have mean 1 over each element's training atoms, or "
         "over all training atoms together")
     energy_weighting: bool = Field(False, description="weight each structure's energy term by "
                                    "the mean GDF weight of its atoms too (paper: forces only)")
-    force_coeff_scaling: Literal["none", "ess"] = Field(
+    force_coeff_scaling: Literal[FORCE_COEFF_SCALINGS] = Field(
         "none", description="'ess': multiply training.force_coeff by the weights' effective "
         "sample size fraction (sum w)^2 / (N sum w^2), so that fewer effective atoms do not "
         "outweigh the energies")
@@ -153,6 +156,10 @@ class GdfConfig(StrictModel):
             raise ValueError(f"c: 'auto' is defined for modifier sigmoid-shifted, not "
                              f"{self.modifier}")
         return self
+
+    def settings(self) -> GdfSettings:
+        """The settings that make rho and the weights (the keys of :class:`GdfSettings`)."""
+        return GdfSettings(**{f.name: getattr(self, f.name) for f in fields(GdfSettings)})
 
 
 class ModelConfig(StrictModel):
@@ -232,6 +239,12 @@ class Config(StrictModel):
         if elements:
             check_per_element(self, elements)
         return self
+
+    def weighting(self) -> WeightingPolicy:
+        """How the GDF weights enter the loss (``gdf`` and ``training.gdf_from_epoch``)."""
+        return WeightingPolicy(forces=self.gdf.enabled, energies=self.gdf.energy_weighting,
+                               from_epoch=self.training.gdf_from_epoch,
+                               force_coeff_scaling=self.gdf.force_coeff_scaling)
 
 
 def check_per_element(config: Config, elements: list[str]) -> None:

@@ -54,16 +54,17 @@ def test_bad_modifier_inputs():
 def test_tempering_cap_and_joint_normalisation_follow_their_formulas():
     from gdfnn.gdf.dataset import element_gdf, normalise_jointly
     from gdfnn.gdf.modifiers import normalise
+    from gdfnn.gdf.settings import GdfSettings
 
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(0, 0.3, (60, 4)))
     train = torch.ones(60, dtype=torch.bool)
     train[50:] = False
-    plain = element_gdf("Si", x, train, sigma=0.2, modifier="linear")
+    plain = element_gdf("Si", x, train, GdfSettings(sigma=0.2, modifier="linear"))
     assert torch.allclose(plain.weights, (1 / plain.rho) / (1 / plain.rho[train]).mean())
-    flat = element_gdf("Si", x, train, sigma=0.2, modifier="linear", alpha=0.0)
+    flat = element_gdf("Si", x, train, GdfSettings(sigma=0.2, modifier="linear", alpha=0.0))
     assert torch.equal(flat.weights, torch.ones(60, dtype=torch.float64))
-    half = element_gdf("Si", x, train, sigma=0.2, modifier="linear", alpha=0.5)
+    half = element_gdf("Si", x, train, GdfSettings(sigma=0.2, modifier="linear", alpha=0.5))
     expected = plain.rho ** -0.5
     assert torch.allclose(half.weights, expected / expected[train].mean())
     capped = normalise(plain.raw, train, max_weight=1.5)
@@ -73,7 +74,7 @@ def test_tempering_cap_and_joint_normalisation_follow_their_formulas():
     assert torch.allclose(ratio, ratio[0].expand_as(ratio))
     with pytest.raises(InputError, match="max_weight must be > 1"):
         normalise(plain.raw, train, max_weight=0.9)
-    other = element_gdf("C", x[:30] * 3, train[:30], sigma=0.2, modifier="linear")
+    other = element_gdf("C", x[:30] * 3, train[:30], GdfSettings(sigma=0.2, modifier="linear"))
     joint = normalise_jointly({"Si": plain, "C": other})
     all_train = torch.cat([joint["Si"].weights[train], joint["C"].weights[train[:30]]])
     assert all_train.mean() == pytest.approx(1.0)

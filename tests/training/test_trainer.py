@@ -16,6 +16,7 @@ from gdfnn.model.network import AtomicEnergies
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals
 from gdfnn.training.trainer import STOP_FILE, Trainer, TrainOptions
+from gdfnn.training.weighting import WeightingPolicy
 from gdfnn.workflows import train as workflow
 
 
@@ -235,7 +236,8 @@ def test_energy_weighting_uses_the_mean_weight_of_each_structure(toy_set, toy_co
     sf = prepared.descriptor
     transforms = fit_transforms(raw.arrays[FEATURES], raw.arrays[SPECIES], sf.n_features,
                                 sf.elements)
-    weighted = TrainingSet(raw, transforms, sf.elements, use_gdf=True, energy_weighting=True)
+    weighted = TrainingSet(raw, transforms, sf.elements,
+                           weighting=WeightingPolicy(forces=True, energies=True))
     expected = [raw.arrays[GDF_WEIGHT][8 * s:8 * s + 8].mean() for s in range(16)]
     assert torch.allclose(weighted.energy_weight, torch.stack(expected))
 

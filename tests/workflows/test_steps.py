@@ -12,21 +12,22 @@ def test_gdf_cache_computes_each_setting_once(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     scaled = {"Si": (torch.from_numpy(rng.normal(0, 0.2, (40, 5))),
                      torch.arange(40) < 30)}
-    config = Config.model_validate({"gdf": {"enabled": True, "sigma": 0.1}})
+    settings = Config.model_validate({"gdf": {"enabled": True, "sigma": 0.1}}).gdf.settings()
     ctx = steps.RunContext(torch.device("cpu"))
-    first = steps.compute_gdf(scaled, config, ctx, tmp_path)
+    first = steps.compute_gdf(scaled, settings, ctx, cache=tmp_path)
     assert len(list(tmp_path.glob("gdf_*.pt"))) == 1
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("computed again")
 
-    monkeypatch.setattr(steps, "element_gdf", must_not_run)
-    again = steps.compute_gdf(scaled, config, ctx, tmp_path)
+    monkeypatch.setattr(steps, "dataset_gdf", must_not_run)
+    again = steps.compute_gdf(scaled, settings, ctx, cache=tmp_path)
     assert torch.equal(again["Si"].weights, first["Si"].weights)
     assert again["Si"].sigma == first["Si"].sigma
-    other = Config.model_validate({"gdf": {"enabled": True, "sigma": 0.2}})
-    with pytest.raises(AssertionError, match="computed again"):
-        steps.compute_gdf(scaled, other, ctx, tmp_path)  # another sigma: another entry
+    for change in ({"sigma": 0.2}, {"alpha": 0.5}, {"normalize": "all"}, {"max_weight": 3.0}):
+        other = Config.model_validate({"gdf": {"enabled": True, "sigma": 0.1, **change}})
+        with pytest.raises(AssertionError, match="computed again"):  # another entry
+            steps.compute_gdf(scaled, other.gdf.settings(), ctx, cache=tmp_path)
 
 
 def test_a_large_gdf_reference_is_stored_compressed(toy_config, tmp_path, monkeypatch):
@@ -57,3 +58,23 @@ def test_a_large_gdf_reference_is_stored_compressed(toy_config, tmp_path, monkey
     exact, out_exact = full.coverage(raw, species)
     approx, out_approx = small.coverage(raw, species)
     assert np.allclose(approx, exact, rtol=0.05) and np.array_equal(out_approx, out_exact)
+
+
+def test_the_potential_records_its_gdf_settings_and_the_width_its_reference_uses(toy_config,
+                                                                                  tmp_path):
+    """An NNP-c run configured with sigma 'auto' records the auto width (not the default) and
+    every other setting, as an NNP-GDF run does."""
+    from gdfnn import train
+    from gdfnn.gdf.density import DEFAULT_SIGMA
+
+    plain = train(toy_config(output={"directory": str(tmp_path / "c")},
+                             gdf={"sigma": "auto", "alpha": 0.5, "normalize": "all"}))
+    weighted = train(toy_config(output={"directory": str(tmp_path / "gdf")},
+                                gdf={"enabled": True, "sigma": "auto", "alpha": 0.5,
+                                     "normalize": "all", "modifier": "linear"}))
+    c, g = plain.metadata["gdf"], weighted.metadata["gdf"]
+    assert c["enabled"] is False and g["enabled"] is True
+    assert c["sigma"]["Si"] == pytest.approx(g["sigma"]["Si"]) and c["sigma"]["Si"] != DEFAULT_SIGMA
+    for meta in (c, g):
+        assert (meta["alpha"], meta["normalize"], meta["max_weight"]) == (0.5, "all", None)
+    assert plain.gdf_sigma("Si") == c["sigma"]["Si"]  # what coverage reads

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from gdfnn.gdf.approximate import approximate_density
-from gdfnn.gdf.density import DEFAULT_SIGMA, auto_sigma, density
-from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, auto_c, normalise, theta
+from gdfnn.gdf.density import density
+from gdfnn.gdf.modifiers import auto_c, normalise, theta
+from gdfnn.gdf.settings import GdfSettings
 
 
 @dataclass
@@ -32,37 +33,38 @@ class ElementGdf:
         return {"element": self.element, "sigma": self.sigma, "c": self.c,
                 "atoms": int(w.numel()), "min": float(w.min()), "median": float(w.median()),
                 "max": float(w.max()), "fraction_above_1": float((w > 1).double().mean()),
-                "effective_sample_size": float(w.sum() ** 2 / (w**2).sum() / w.numel()),
+                "effective_sample_size": effective_sample_size(w),
                 "approximate_max_rel_error": self.approximate_error}
 
 
-def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
-                sigma: float | str = DEFAULT_SIGMA, modifier: str = DEFAULT_MODIFIER,
-                b: float = DEFAULT_B, c: float | str = DEFAULT_C, alpha: float = 1.0,
-                max_weight: float | None = None, approximate: bool = False,
-                chunk: int | None = None, progress: bool = False, distributed: bool = False
-                ) -> ElementGdf:
-    """GDF of one element's atoms.
+def effective_sample_size(weights: torch.Tensor) -> float:
+    """(sum w)^2 / (N sum w^2) of ``weights (N,)``: 1 for equal weights, 1/N for one."""
+    w = weights.to(torch.float64)
+    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
+
+
+def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor,
+                settings: GdfSettings, *, chunk: int | None = None,
+                progress: bool = False, distributed: bool = False) -> ElementGdf:
+    """GDF of one element's atoms, weights normalised over its own training atoms.
 
     Args:
         x: ``(n, D)`` scaled pre-PCA features of every atom of the element (data order).
         is_train: ``(n,)`` bool, the training atoms: the references of rho, and the atoms
             over which the weights are normalised to mean 1.
-        sigma: Gaussian width, or ``"auto"`` (SIMPLE-NN's rule on the training atoms).
-        modifier, b, c: Theta of eq. 3-4 (``c="auto"``: SIMPLE-NN's fit, shifted sigmoid).
-        alpha: tempering, w ∝ Theta(1/rho)^alpha (0: all weights 1, NNP-c; 1: the paper).
-        max_weight: weights clipped at this value, the rest renormalised to mean 1.
-        approximate: merged-cell references (for 1e6+ atoms), its error checked.
+        settings: sigma, Theta, tempering, cap (``settings.normalize`` is applied by
+            :func:`dataset_gdf`).
+        chunk: query rows per GEMM block (``None``: automatic); changes no result.
         distributed: split the kernel sums over the ranks of torch.distributed.
 
     Other atoms (validation, test) get rho against the training atoms and the same Theta
     with the training normalisation, for GDF-weighted error reports.
     """
     x = x.to(torch.float64)
-    if sigma == "auto":
-        sigma = auto_sigma(x[is_train])
+    sigma = settings.resolved_sigma(element, x[is_train])
+    modifier, b, c = settings.modifier, settings.b, settings.c
     error = None
-    if approximate:
+    if settings.approximate:
         approx = approximate_density(x[is_train], sigma, modifier=modifier, b=b, c=c,
                                      progress=progress)
         rho_train, error = approx.rho, approx.max_rel_error_weights
@@ -76,10 +78,23 @@ def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor, *,
                                  distributed=distributed)
     if modifier == "sigmoid-shifted" and c == "auto":
         c = auto_c(1.0 / rho_train)
-    raw = theta(1.0 / rho, modifier, b, c) ** alpha
+    raw = theta(1.0 / rho, modifier, b, c) ** settings.alpha
     c_used = float(c) if modifier.startswith("sigmoid") else None
-    return ElementGdf(element, float(sigma), c_used, rho, normalise(raw, is_train, max_weight),
-                      raw, is_train, error)
+    return ElementGdf(element, sigma, c_used, rho,
+                      normalise(raw, is_train, settings.max_weight), raw, is_train, error)
+
+
+def dataset_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], settings: GdfSettings,
+                *, chunk: int | None = None, progress: bool = False,
+                distributed: bool = False) -> dict[str, ElementGdf]:
+    """GDF rho and weights of every atom per element (paper eq. 2-4 with the tempering, cap
+    and normalisation of ``settings``) from ``{element: (x (n, D), is_train (n,))}``."""
+    per_element = {e: element_gdf(e, x, train, settings, chunk=chunk, progress=progress,
+                                  distributed=distributed)
+                   for e, (x, train) in scaled.items()}
+    if settings.normalize == "all":
+        per_element = normalise_jointly(per_element, settings.max_weight)
+    return per_element
 
 
 def normalise_jointly(per_element: dict[str, ElementGdf], max_weight: float | None = None

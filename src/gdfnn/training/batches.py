@@ -31,6 +31,10 @@ from gdfnn.data.store import (
     FeatureStore,
 )
 from gdfnn.model.scaling import ElementTransform, transform_features
+from gdfnn.training.weighting import WeightingPolicy
+
+#: Every atom and structure weighs 1 (eq. 1).
+UNWEIGHTED = WeightingPolicy()
 
 
 @dataclass
@@ -77,15 +81,13 @@ class TrainingSet:
         transforms: per element, the fitted feature transform.
         elements: element order of ``data``'s species.
         with_stress: keep virial terms and stress labels.
-        use_gdf: take the GDF weights of ``data`` (else all atom weights are 1: eq. 1).
-        energy_weighting: weight each structure's energy term by the mean GDF weight of its
-            atoms (else 1).
+        weighting: whether the GDF weights of ``data`` weight the force errors (else all atom
+            weights are 1: eq. 1) and their per-structure means the energy errors.
     """
 
     def __init__(self, data: FeatureSet, transforms: dict[str, ElementTransform],
                  elements: list[str], dtype: torch.dtype = torch.float64,
-                 with_stress: bool = False, use_gdf: bool = False,
-                 energy_weighting: bool = False):
+                 with_stress: bool = False, weighting: WeightingPolicy = UNWEIGHTED):
         a = data.arrays
         species = a[SPECIES]
         pairs = a[PAIRS]
@@ -108,7 +110,7 @@ class TrainingSet:
         self.species = species
         self.pairs = pairs
         self.forces = a[FORCES].to(dtype)
-        self.use_gdf = use_gdf
+        self.use_gdf = use_gdf = weighting.forces
         self.atom_weight = (a[GDF_WEIGHT] if use_gdf else torch.ones(species.numel())).to(dtype)
         self.atom_offset, self.pair_offset = a[ATOM_OFFSET], a[PAIR_OFFSET]
         self.energy = a[ENERGY].to(dtype)
@@ -117,7 +119,7 @@ class TrainingSet:
         per_structure = torch.repeat_interleave(torch.arange(n_atoms.numel()), n_atoms)
         self.energy_weight = (torch.zeros(n_atoms.numel(), dtype=torch.float64).index_add_(
             0, per_structure, self.atom_weight.double()) / n_atoms).to(dtype) \
-            if energy_weighting and use_gdf else torch.ones(n_atoms.numel(), dtype=dtype)
+            if weighting.energies and use_gdf else torch.ones(n_atoms.numel(), dtype=dtype)
         self.stress = a[STRESS].to(dtype)
         self.volume = a[VOLUME].to(dtype)
         self.group = data.group

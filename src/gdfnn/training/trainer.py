@@ -22,10 +22,11 @@ from tqdm.auto import tqdm
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS
 from gdfnn.errors import ConfigError
 from gdfnn.fileio import atomic_save
-from gdfnn.training.batches import StreamedSet, TrainingSet
+from gdfnn.training.batches import UNWEIGHTED, StreamedSet, TrainingSet
 from gdfnn.training.distributed import shard, shard_range
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals, summarize
+from gdfnn.training.weighting import WeightingPolicy
 
 log = logging.getLogger("gdfnn")
 
@@ -53,7 +54,6 @@ class TrainOptions:
     scheduler: str
     plateau_factor: float
     plateau_patience: int
-    gdf_from_epoch: int
     weight_decay: float
     force_coeff: float
     stress_coeff: float
@@ -108,15 +108,18 @@ class Trainer:
         train, valid: data sets (``valid`` may have no structures).
         output: directory of checkpoint, learning curve and STOP file.
         save_potential: called with the model's best weights loaded, to write the potential.
+        weighting: how the sets' GDF weights enter the loss; the trainer applies its epochs
+            (every weight 1 before ``from_epoch``).
         rank, world: data-parallel position (1 process: 0, 1).
     """
 
     def __init__(self, model, train: TrainingSet | StreamedSet, valid: TrainingSet | None,
                  options: TrainOptions, output: Path, *,
                  save_potential: Callable[[], None] = lambda: None, checkpoint_every: int = 50,
-                 use_stress: bool = False, progress: bool = True, rank: int = 0, world: int = 1):
+                 weighting: WeightingPolicy = UNWEIGHTED, use_stress: bool = False,
+                 progress: bool = True, rank: int = 0, world: int = 1):
         self.model, self.train_set, self.valid_set = model, train, valid
-        self.options, self.output = options, Path(output)
+        self.options, self.output, self.weighting = options, Path(output), weighting
         self.save_potential, self.checkpoint_every = save_potential, checkpoint_every
         self.use_stress, self.progress = use_stress, progress and rank == 0
         self.rank, self.world = rank, world
@@ -204,7 +207,7 @@ class Trainer:
     def train_epoch(self) -> float:
         self.model.train()
         total, count = 0.0, 0
-        plain = self.state.epoch < self.options.gdf_from_epoch  # stage 1 of two: eq. 1
+        plain = self.weighting.plain(self.state.epoch)  # stage 1 of two: eq. 1
         for n_structures, n_atoms, batch in self._batches():
             if plain:
                 batch.atom_weight = torch.ones_like(batch.atom_weight)

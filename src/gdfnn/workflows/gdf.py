@@ -42,9 +42,10 @@ def run_gdf(config: Config, components: tuple[int, int] | None = None,
     ctx = steps.RunContext(torch.device("cpu"))
     prepared = steps.prepare_data(config, ctx)
     features = steps.load_features(prepared)
-    transforms = steps.fit_feature_transforms(features, prepared, config)
+    transforms = steps.fit_feature_transforms(features, prepared, config.model)
     scaled = steps.scaled_features(features, transforms, prepared.descriptor.elements)
-    per_element = steps.compute_gdf(scaled, config, ctx)
+    per_element = steps.compute_gdf(scaled, config.gdf.settings(), ctx, chunk=config.gdf.chunk,
+                                    progress=config.output.progress)
     steps.store_gdf(prepared, per_element, features, ctx)
     out = Path(config.output.directory)
     write_resolved_config(config, out)

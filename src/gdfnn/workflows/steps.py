@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -22,13 +21,13 @@ import torch
 import torch.distributed as dist
 
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF
-from gdfnn.config import Config
+from gdfnn.config import Config, ModelConfig, TrainingConfig
 from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
 from gdfnn.data.store import ENERGY as STORE_ENERGY
 from gdfnn.fileio import atomic_save
-from gdfnn.gdf.dataset import ElementGdf, element_gdf, normalise_jointly, scatter_to_atoms
-from gdfnn.gdf.density import DEFAULT_SIGMA
+from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms
 from gdfnn.gdf.reference import DensityReference, compress_reference
+from gdfnn.gdf.settings import GdfSettings
 from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
 from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import ElementTransform, fit_transforms
@@ -36,6 +35,7 @@ from gdfnn.training import distributed
 from gdfnn.training.batches import StreamedSet, TrainingSet
 from gdfnn.training.metrics import merge, residuals, summarize
 from gdfnn.training.trainer import TrainOptions
+from gdfnn.training.weighting import WeightingPolicy
 from gdfnn.workflows.prepare import PreparedData, prepare
 
 log = logging.getLogger("gdfnn")
@@ -68,9 +68,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def start(config: Config) -> RunContext:
-    """The device, and the process group when torchrun launched this process."""
-    device = pick_device(config.training.device)
+def start(device_name: str) -> RunContext:
+    """The device (``training.device``), and the process group when torchrun launched this
+    process."""
+    device = pick_device(device_name)
     rank, world = distributed.init(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -119,13 +120,12 @@ def load_features(prepared: PreparedData) -> TrainingFeatures:
 
 
 def fit_feature_transforms(features: TrainingFeatures, prepared: PreparedData,
-                           config: Config) -> dict[str, ElementTransform]:
+                           model: ModelConfig) -> dict[str, ElementTransform]:
     """Scaling (and PCA) per element, fitted on the training atoms."""
     sf = prepared.descriptor
     return fit_transforms(features.data.arrays[FEATURES][features.is_train],
                           features.species[features.is_train], sf.n_features, sf.elements,
-                          config.model.scaling, config.model.pca,
-                          config.model.pca_min_whiten_level)
+                          model.scaling, model.pca, model.pca_min_whiten_level)
 
 
 def scaled_features(features: TrainingFeatures, transforms: dict[str, ElementTransform],
@@ -141,48 +141,44 @@ def scaled_features(features: TrainingFeatures, transforms: dict[str, ElementTra
     return out
 
 
-def sigma_of(config: Config, element: str) -> float | str:
-    sigma = config.gdf.sigma
-    return sigma[element] if isinstance(sigma, dict) else sigma
-
-
-#: The GDF settings that change rho or the weights (the key of the GDF cache).
-GDF_KEYS = ("sigma", "modifier", "b", "c", "alpha", "max_weight", "normalize", "approximate")
-
-
-def compute_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], config: Config,
-                ctx: RunContext, cache: Path | None = None) -> dict[str, ElementGdf]:
-    """GDF rho and weights of every atom per element (paper eq. 2-4, with the tempering,
-    cap and normalisation of the config); with several ranks the kernel sums are split
-    across them. ``cache``: a directory where results are kept per data and setting, so that
-    runs differing only in other keys (seeds, training) compute the GDF once."""
-    g = config.gdf
+def compute_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], settings: GdfSettings,
+                ctx: RunContext, *, cache: str | Path | None = None, chunk: int | None = None,
+                progress: bool = False) -> dict[str, ElementGdf]:
+    """GDF rho and weights of every atom per element (:func:`gdfnn.gdf.dataset.dataset_gdf`);
+    with several ranks the kernel sums are split across them. ``cache``: a directory where
+    results are kept per data and settings, so that runs differing only in other keys (seeds,
+    training) compute the GDF once."""
     path = None
     if cache is not None:
-        h = hashlib.sha256(json.dumps({k: getattr(g, k) for k in GDF_KEYS}, sort_keys=True,
-                                      default=str).encode())
+        h = hashlib.sha256(settings.key().encode())
         for e, (x, train) in scaled.items():
             h.update(e.encode() + x.numpy().tobytes() + train.numpy().tobytes())
         path = Path(cache) / f"gdf_{h.hexdigest()[:20]}.pt"
         if path.is_file():
             return {e: ElementGdf(**r) for e, r in torch.load(path, weights_only=True).items()}
-    per_element = {e: element_gdf(e, x, train, sigma=sigma_of(config, e), modifier=g.modifier,
-                                  b=g.b, c=g.c, alpha=g.alpha, max_weight=g.max_weight,
-                                  approximate=g.approximate, chunk=g.chunk,
-                                  progress=config.output.progress and ctx.is_main,
-                                  distributed=ctx.world > 1)
-                   for e, (x, train) in scaled.items()}
-    if g.normalize == "all":
-        per_element = normalise_jointly(per_element, g.max_weight)
+    per_element = dataset_gdf(scaled, settings, chunk=chunk, progress=progress and ctx.is_main,
+                              distributed=ctx.world > 1)
     if path is not None and ctx.is_main:
         atomic_save({e: vars(r) for e, r in per_element.items()}, path)
     return per_element
 
 
-def effective_sample_size(per_element: dict[str, ElementGdf]) -> float:
-    """(sum w)^2 / (N sum w^2) over all training atoms: 1 for equal weights."""
-    w = torch.cat([r.weights[r.is_train] for r in per_element.values()]).double()
-    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
+def training_weights(per_element: dict[str, ElementGdf]) -> torch.Tensor:
+    """The GDF weights of every training atom, all elements."""
+    return torch.cat([r.weights[r.is_train] for r in per_element.values()])
+
+
+def gdf_metadata(settings: GdfSettings, enabled: bool,
+                 scaled: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 per_element: dict[str, ElementGdf] | None) -> dict:
+    """What the potential records of its GDF (:meth:`GdfSettings.metadata`): the widths used
+    in training, or without GDF weighting the configured ones with ``auto`` resolved on the
+    training atoms (the width its coverage reference is read with)."""
+    if per_element:
+        return settings.metadata(enabled, {e: r.sigma for e, r in per_element.items()},
+                                 {e: r.c for e, r in per_element.items()})
+    return settings.metadata(enabled, {e: settings.resolved_sigma(e, x[train])
+                                       for e, (x, train) in scaled.items()})
 
 
 def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
@@ -229,19 +225,6 @@ def _size(tensors: dict[str, torch.Tensor]) -> int:
     return sum(x.numel() * x.element_size() for x in tensors.values())
 
 
-def gdf_metadata(config: Config, per_element: dict[str, ElementGdf] | None,
-                 elements: list[str]) -> dict:
-    """What the potential records of its GDF: sigma per element (the one used in training,
-    else the configured one, ``auto`` read as the default), modifier, b and c."""
-    if per_element:
-        sigma = {e: r.sigma for e, r in per_element.items()}
-    else:
-        sigma = {e: s if isinstance(s, float) else DEFAULT_SIGMA
-                 for e in elements for s in [sigma_of(config, e)]}
-    return {"enabled": config.gdf.enabled, "sigma": sigma, "modifier": config.gdf.modifier,
-            "b": config.gdf.b, "c": config.gdf.c}
-
-
 @dataclass
 class DataSets:
     """What the trainer reads: the training source (in memory or streamed), the validation
@@ -252,36 +235,38 @@ class DataSets:
     make_set: Callable[[FeatureSet], TrainingSet]
 
 
-def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], config: Config,
-               ctx: RunContext, weights: np.ndarray | None = None) -> DataSets:
-    """Training and validation sets; ``weights``: the ``(N,)`` GDF weight of every atom of the
-    store (kept in memory: the store is not rewritten by training runs)."""
-    dtype = DTYPES[config.model.dtype]
+def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], ctx: RunContext,
+               *, dtype: str, use_stress: bool, stream_chunk: int | None,
+               weighting: WeightingPolicy, weights: np.ndarray | None = None) -> DataSets:
+    """Training and validation sets (``model.dtype``, ``data.use_stress``,
+    ``training.stream_chunk``); ``weights``: the ``(N,)`` GDF weight of every atom of the
+    store (kept in memory: the store is not rewritten by training runs), used as
+    ``weighting`` says."""
     elements = prepared.descriptor.elements
 
     def make_set(data: FeatureSet) -> TrainingSet:
         if weights is not None:
             data.arrays[GDF_WEIGHT] = torch.from_numpy(weights[data.arrays[ATOM_ROW].numpy()])
-        return TrainingSet(data, transforms, elements, dtype, config.data.use_stress,
-                           weights is not None, config.gdf.energy_weighting).to(ctx.device)
+        return TrainingSet(data, transforms, elements, DTYPES[dtype], use_stress,
+                           weighting).to(ctx.device)
 
     split = prepared.split
     valid = make_set(prepared.store.load(split.valid))
-    if config.training.stream_chunk:
-        train = StreamedSet(prepared.store, split.train, config.training.stream_chunk, make_set)
+    if stream_chunk:
+        train = StreamedSet(prepared.store, split.train, stream_chunk, make_set)
     else:
         train = make_set(prepared.store.load(split.train))
     return DataSets(train, valid, make_set)
 
 
-def build_networks(prepared: PreparedData, features: TrainingFeatures, config: Config,
-                   ctx: RunContext) -> AtomicEnergies:
+def build_networks(prepared: PreparedData, features: TrainingFeatures, model: ModelConfig,
+                   seed: int, ctx: RunContext) -> AtomicEnergies:
     """Per-element networks, seeded, output biases at the per-atom energies fitted on the
     training structures (counted from the already loaded ``features``)."""
     sf = prepared.descriptor
-    torch.manual_seed(config.training.seed)
-    networks = AtomicEnergies(sf.elements, sf.n_features, config.model.hidden,
-                              config.model.activation).to(DTYPES[config.model.dtype])
+    torch.manual_seed(seed)
+    networks = AtomicEnergies(sf.elements, sf.n_features, model.hidden,
+                              model.activation).to(DTYPES[model.dtype])
     data = features.data
     counts = torch.zeros(data.n_structures, len(sf.elements), dtype=torch.float64)
     counts.index_put_((data.structure_of_atom(), data.arrays[SPECIES]),
@@ -294,33 +279,32 @@ def build_networks(prepared: PreparedData, features: TrainingFeatures, config: C
 
 
 def build_potential(prepared: PreparedData, transforms: dict[str, ElementTransform],
-                    networks: AtomicEnergies, config: Config, metadata: dict,
-                    reference: dict[str, dict]) -> Potential:
+                    networks: AtomicEnergies, metadata: dict, reference: dict[str, dict]
+                    ) -> Potential:
     """The potential around the (shared, trained in place) networks; its transforms are
     copies in the networks' dtype and device (the training sets keep theirs in float64)."""
     own = {e: copy.deepcopy(t) for e, t in transforms.items()}
-    potential = Potential(prepared.descriptor, own, networks,
-                          {"config": config.model_dump(mode="json"), **metadata}, **reference)
+    potential = Potential(prepared.descriptor, own, networks, metadata, **reference)
     parameter = next(networks.parameters())
     for t in potential.transforms.values():
         t.to(device=parameter.device, dtype=parameter.dtype)
     return potential
 
 
-def train_options(config: Config) -> TrainOptions:
-    return TrainOptions.from_mapping(config.training.model_dump())
+def train_options(training: TrainingConfig) -> TrainOptions:
+    return TrainOptions.from_mapping(training.model_dump())
 
 
 def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedData,
-                 transforms: dict[str, ElementTransform], config: Config,
-                 ctx: RunContext) -> dict:
+                 transforms: dict[str, ElementTransform], ctx: RunContext, *, dtype: str,
+                 force_coeff: float, stream_chunk: int | None) -> dict:
     """Error tables (see docs/metrics.md) of the trained networks on the training,
-    validation and test sets."""
-    mu = config.training.force_coeff
+    validation and test sets (loss with ``force_coeff``, ``training.force_coeff``)."""
+    mu = force_coeff
     elements = prepared.descriptor.elements
     report = {}
     if isinstance(sets.train, StreamedSet):  # errors chunk by chunk
-        chunks = prepared.store.iter_chunks(prepared.split.train, config.training.stream_chunk)
+        chunks = prepared.store.iter_chunks(prepared.split.train, stream_chunk)
         report["train"] = summarize(merge([residuals(networks, sets.make_set(c), mu)
                                            for c in chunks]), elements)
     else:
@@ -329,7 +313,7 @@ def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedDat
         report["valid"] = summarize(residuals(networks, sets.valid, mu), elements)
     if prepared.test_store is not None:
         test = TrainingSet(prepared.test_store.load(), transforms, elements,
-                           DTYPES[config.model.dtype], False, False).to(ctx.device)
+                           DTYPES[dtype]).to(ctx.device)
         report["test"] = summarize(residuals(networks, test, mu), elements)
     return report
 

@@ -41,7 +41,6 @@ from gdfnn.data.readers import write_structures
 from gdfnn.data.structure import Structure
 from gdfnn.errors import ConfigError, InputError
 from gdfnn.fileio import atomic_write
-from gdfnn.gdf.dataset import element_gdf
 from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
 from gdfnn.workflows import steps
@@ -170,7 +169,7 @@ def test_atoms(config: Config, frames: list[Structure]) -> TestAtoms:
     ctx = steps.RunContext(torch.device("cpu"))
     prepared = steps.prepare_data(with_overrides(config, {"output": {"progress": False}}), ctx)
     features = steps.load_features(prepared)
-    transforms = steps.fit_feature_transforms(features, prepared, config)
+    transforms = steps.fit_feature_transforms(features, prepared, config.model)
     sf = prepared.descriptor
     scaled = steps.scaled_features(features, transforms, sf.elements)
     blocks = sf.compute_many([s.atoms for s in frames], progress=False)
@@ -183,8 +182,7 @@ def test_atoms(config: Config, frames: list[Structure]) -> TestAtoms:
         if not mine.any():
             continue
         train_x, is_train = scaled[element]
-        train_rho = element_gdf(element, train_x[is_train], torch.ones(int(is_train.sum()),
-                                dtype=torch.bool), sigma=sigma, modifier="none").rho.numpy()
+        train_rho = density(train_x[is_train], sigma).numpy()
         t = transforms[element]
         rho[mine] = density(t.scaled(x[mine][:, : t.n_features]), sigma,
                             reference=train_x[is_train]).numpy()
