@@ -36,3 +36,18 @@ def test_n2p2_round_trip(random_potential, sheared_si_c, tmp_path, pca, units):
                      ["input.nn", "scaling.data", "weights.006.data", "weights.014.data"])
     back = load_potential(tmp_path, **units)
     assert_same_predictions(pot, back, sheared_si_c, carbon=not pca)
+
+
+def test_an_imported_n2p2_potential_exports_to_simple_nn(tmp_path):
+    """Imported potentials keep one activation per layer; the SIMPLE-NN writer takes them."""
+    from ase.io import read
+
+    from gdfnn import datasets
+
+    pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
+    write_simple_nn_potential(pot, tmp_path / "potential_saved")
+    back = load_potential(tmp_path / "potential_saved")
+    atoms = read(datasets.path("mlearn-si", "test"), 0)
+    a, b = pot.predict(atoms), back.predict(atoms)
+    assert b["energy"] == pytest.approx(a["energy"], abs=1e-9)
+    np.testing.assert_allclose(b["forces"], a["forces"], atol=1e-9)

@@ -1,21 +1,19 @@
 """LAMMPS: the input lines that use an exported potential (units metal: Å, eV), and the
-potential file of gdfnn's own ``pair_style gdfnn`` plugin (source in ``lammps/``)."""
+potential file of gdfnn's own ``pair_style gdfnn`` plugin (source in ``gdfnn/plugin/``)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
 from gdfnn.descriptors.params import RADIAL
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
-from gdfnn.model.network import AtomicEnergies, hidden_activations, linear_layers, set_layers
 from gdfnn.model.potential import Potential
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.model.views import ElementModel, build_potential, element_model, training_range
 from gdfnn.units import energy_factor, length_factor
 
 
@@ -62,38 +60,9 @@ PLUGIN_HEADER = """\
 """
 
 
-def folded_layers(potential: Potential, element: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(weight (out, in), bias (out,))`` of ``element``'s network acting on raw symmetry
-    functions: the feature transform x = G @ M + o folded into the first layer (W M^T,
-    b + W o)."""
-    t = potential.transforms[element]
-    layers = [(lin.weight.detach().double().cpu(), lin.bias.detach().double().cpu())
-              for lin in linear_layers(potential.networks.nets[element])]
-    w, b = layers[0]
-    matrix, offset = t.matrix.detach().double().cpu(), t.offset.detach().double().cpu()
-    layers[0] = (w @ matrix.T, b + w @ offset)
-    return [(w.numpy(), b.numpy()) for w, b in layers]
-
-
-def training_range(potential: Potential, element: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(min, max) of each raw symmetry function over the training atoms (widened by 1e-9 of
-    the range), from the GDF reference the potential carries; None without one."""
-    if element not in potential.gdf_reference:
-        return None
-    t = potential.transforms[element]
-    low, high = (r * t.scale.detach().double().cpu() + t.shift.detach().double().cpu()
-                 for r in potential.reference_range(element))
-    low, high = low.numpy(), high.numpy()
-    # widened by 1e-9 of the range: a training value recomputed by another code (rounding
-    # ~1e-13) must not count as outside
-    margin = 1e-9 * (high - low + np.abs(low) + np.abs(high))
-    return low - margin, high + margin
-
-
 def write_lammps_potential(potential: Potential, path: str | os.PathLike) -> Path:
     """Write the ``pair_style gdfnn`` file of ``potential`` (atomically)."""
     sf = potential.descriptor
-    activations = hidden_activations(potential.networks)
     lines = [PLUGIN_HEADER.rstrip("\n"), f"gdfnn_potential {PLUGIN_FORMAT_VERSION}",
              f"elements {len(sf.elements)} {' '.join(sf.elements)}",
              f"cutoff_type {sf.cutoff_type} {sf.cutoff_alpha!r}"]
@@ -108,13 +77,13 @@ def write_lammps_potential(potential: Potential, path: str | os.PathLike) -> Pat
         if span is not None:
             lines += ["range_min " + " ".join(repr(float(v)) for v in span[0]),
                       "range_max " + " ".join(repr(float(v)) for v in span[1])]
-        layers = folded_layers(potential, element)
+        model = element_model(potential, element)
+        layers = model.on_raw()
         lines.append(f"layers {len(layers)}")
-        for k, (w, b) in enumerate(layers):
-            name = activations[k] if k < len(activations) else "linear"
+        for (w, b), name in zip(layers, model.activations, strict=True):
             lines.append(f"layer {w.shape[0]} {w.shape[1]} {name}")
             lines += [" ".join(repr(float(v)) for v in (*row, bias)) for row, bias in zip(
-                w, b, strict=True)]
+                w.tolist(), b.tolist(), strict=True)]
     lines.append("end")
     with atomic_write(path) as out:
         out.write("\n".join(lines) + "\n")
@@ -151,16 +120,11 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
     except (IndexError, ValueError) as exc:
         raise InputError(f"{path}: not a gdfnn LAMMPS potential ({exc})") from None
     sf = SymmetryFunctions(elements, functions, cutoff_type, alpha)
-    first = elements[0]
-    hidden = [w.shape[0] for w, _ in layers[first][:-1]]
-    networks = AtomicEnergies(elements, sf.n_features, hidden, activations[first][:-1]).double()
-    transforms = {}
-    for element in elements:
-        set_layers(networks.nets[element], layers[element])
-        d = sf.n_features[element]
-        transforms[element] = ElementTransform(torch.zeros(d, dtype=torch.float64),
-                                               torch.ones(d, dtype=torch.float64))
-    return Potential(sf, transforms, networks, {"source": str(path)})
+    identity = {e: (torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64))
+                for e, d in sf.n_features.items()}
+    return build_potential(sf, {e: ElementModel(*identity[e], None, None, layers[e],
+                                                activations[e]) for e in elements},
+                           {"source": str(path)})
 
 
 def _function(row: list[str]) -> SymmetryFunction:

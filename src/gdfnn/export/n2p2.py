@@ -37,9 +37,8 @@ from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.descriptors.params import KIND_TO_N2P2, RADIAL, format_n2p2_symfunction
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
-from gdfnn.model.network import AtomicEnergies, hidden_activations, linear_layers, set_layers
 from gdfnn.model.potential import Potential
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.model.views import ElementModel, build_potential, element_model
 from gdfnn.units import energy_factor, length_factor
 
 #: n2p2's one-letter activation codes and gdfnn's names for them.
@@ -127,21 +126,22 @@ def scaling_mode(settings: dict) -> str:
     return "sigma" if SIGMA in settings else "none"
 
 
-def _transform(settings: dict, stats: np.ndarray) -> ElementTransform:
+def _scaling(settings: dict, stats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(shift, scale) ``(D,)`` of n2p2's scaling as ``x* = (G - shift) / scale``."""
     gmin, gmax, mean, sigma = (torch.tensor(stats[:, k], dtype=torch.float64) for k in range(4))
     smin = float(settings.get("scale_min_short", ["0"])[0])
     smax = float(settings.get("scale_max_short", ["1"])[0])
     mode = scaling_mode(settings)
     if mode == "none":
-        return ElementTransform(torch.zeros_like(gmin), torch.ones_like(gmin))
+        return torch.zeros_like(gmin), torch.ones_like(gmin)
     if mode == "center":
-        return ElementTransform(mean, torch.ones_like(mean))
+        return mean, torch.ones_like(mean)
     spread = sigma if mode == "sigma" else gmax - gmin
     spread = torch.where(spread > 0, spread, 1.0)  # constant functions: leave unscaled
     scale = spread / (smax - smin)
     centre = gmin if mode == "scale" else mean
     # x = smin + (G - centre) / scale = (G - shift) / scale with shift = centre - smin scale
-    return ElementTransform(centre - smin * scale, scale)
+    return centre - smin * scale, scale
 
 
 def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | str = 1.0,
@@ -182,12 +182,11 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
         raise InputError(f"{input_nn}: global_activation_short: expected one of "
                          f"{' '.join(ACTIVATION_CODES)} per hidden layer ({len(hidden)}), got "
                          f"{' '.join(settings['global_activation_short'])}")
-    model = AtomicEnergies(elements, sf.n_features, hidden,
-                           [ACTIVATION_CODES[c] for c in codes]).double()
+    activations = [ACTIVATION_CODES[c] for c in codes] + ["linear"]
     reference = dict(zip(settings.get("atom_energy", [])[::2],
                          (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
     stats = _read_scaling(directory / "scaling.data", elements)
-    transforms = {}
+    models = {}
     for element in elements:
         weights_file = directory / f"weights.{atomic_numbers[element]:03d}.data"
         if not weights_file.is_file():
@@ -198,9 +197,9 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
         w, b = layers[-1]
         layers[-1] = (w * energy_scale * to_ev,
                       (b * energy_scale + energy_shift + reference.get(element, 0.0)) * to_ev)
-        set_layers(model.nets[element], layers)
-        transforms[element] = _transform(settings, stats[element])
-    return Potential(sf, transforms, model, {"source": str(directory)})
+        models[element] = ElementModel(*_scaling(settings, stats[element]), None, None, layers,
+                                       activations)
+    return build_potential(sf, models, {"source": str(directory)})
 
 
 def _normalisation(settings: dict) -> tuple[float, float]:
@@ -212,24 +211,12 @@ def _normalisation(settings: dict) -> tuple[float, float]:
 
 
 # ----- writing ------------------------------------------------------------------------------
-def _folded_first_layer(potential: Potential, element: str, order: list[int]):
-    """First-layer weights and bias acting on n2p2-scaled inputs x* = (G - shift)/scale."""
-    t = potential.transforms[element]
-    first = linear_layers(potential.networks.nets[element])[0]
-    w, b = first.weight.detach().double(), first.bias.detach().double()
-    if t.pca_matrix is not None:  # x_net = (x* - mean) @ M: fold into W and b
-        m = t.pca_matrix.double()
-        b = b - (t.pca_mean.double() @ m) @ w.T
-        w = w @ m.T
-    return w[:, order], b
-
-
 def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
                          length_unit: float | str = 1.0, energy_unit: float | str = 1.0) -> Path:
     """Write ``input.nn``, ``scaling.data`` and ``weights.NNN.data`` into ``directory``."""
-    model = potential.networks
+    models = {e: element_model(potential, e) for e in potential.elements}
     codes = {v: k for k, v in ACTIVATION_CODES.items()}
-    activations = hidden_activations(model)
+    activations = models[potential.elements[0]].activations
     missing = sorted(set(activations) - set(codes))
     if missing:
         raise InputError(f"n2p2 has no {', '.join(missing)} activation ({', '.join(codes)})")
@@ -242,22 +229,22 @@ def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
     elements = n2p2_elements(potential.elements)
     sf = potential.descriptor
     orders = {e: n2p2_order(sf, e) for e in elements}
-    hidden = model.hidden
+    hidden = models[elements[0]].hidden
     lines = [f"number_of_elements {len(elements)}", "elements " + " ".join(elements),
              f"cutoff_type {sf.cutoff_type} {sf.cutoff_alpha!r}", "scale_symmetry_functions",
              "scale_min_short -1.0", "scale_max_short 1.0",
              f"global_hidden_layers_short {len(hidden)}",
              "global_nodes_short " + " ".join(map(str, hidden)),
-             "global_activation_short " + " ".join([codes[a] for a in activations] + ["l"]),
+             "global_activation_short " + " ".join(codes[a] for a in activations),
              "use_short_forces"]
     scaling = []
     for n, element in enumerate(elements):
-        t = potential.transforms[element]
+        m = models[element]
         functions = sf.functions[element]
         for k, idx in enumerate(orders[element]):
             f = functions[idx]
             lines.append(format_n2p2_symfunction(element, f, to_file_len))
-            shift, scale = float(t.shift[idx]), float(t.scale[idx])
+            shift, scale = float(m.shift[idx]), float(m.scale[idx])
             scaling.append(f"{n + 1:4d} {k + 1:4d} {shift - scale!r} {shift + scale!r} "
                            f"{shift!r} {scale!r}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -266,9 +253,9 @@ def write_n2p2_potential(potential: Potential, directory: str | os.PathLike, *,
     with atomic_write(directory / "scaling.data") as out:
         out.write("\n".join(scaling) + "\n")
     for element in elements:
-        layers = [(lin.weight.detach().double(), lin.bias.detach().double())
-                  for lin in linear_layers(model.nets[element])]
-        layers[0] = _folded_first_layer(potential, element, orders[element])
+        layers = models[element].on_scaled()  # n2p2 reads x* = (G - shift) / scale
+        w, b = layers[0]
+        layers[0] = (w[:, orders[element]], b)
         w, b = layers[-1]
         layers[-1] = (w * to_file_en, b * to_file_en)
         _write_weights(directory / f"weights.{atomic_numbers[element]:03d}.data", layers)

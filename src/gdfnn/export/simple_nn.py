@@ -25,9 +25,8 @@ from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
 from gdfnn.descriptors.params import RADIAL
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
-from gdfnn.model.network import AtomicEnergies, linear_layers, set_layers
 from gdfnn.model.potential import Potential
-from gdfnn.model.scaling import ElementTransform
+from gdfnn.model.views import ElementModel, build_potential, element_model
 
 ACTIVATION_NAMES = {"sigmoid": "sigmoid", "tanh": "tanh", "silu": "swish"}
 
@@ -38,10 +37,11 @@ def _numbers(values) -> str:
 
 def write_simple_nn_potential(potential: Potential, path: str | os.PathLike) -> Path:
     """Write ``potential`` as a SIMPLE-NN ``potential_saved`` file (atomically)."""
-    model = potential.networks
-    if model.activation not in ACTIVATION_NAMES:
-        raise InputError(f"pair_style nn has no {model.activation!r} activation "
-                         f"(it has {', '.join(ACTIVATION_NAMES)})")
+    models = {e: element_model(potential, e) for e in potential.elements}
+    hidden = sorted({a for m in models.values() for a in m.activations[:-1]})
+    if not set(hidden) <= set(ACTIVATION_NAMES) or len(hidden) > 1:
+        raise InputError(f"pair_style nn takes one hidden activation, one of "
+                         f"{', '.join(ACTIVATION_NAMES)}; this potential has {', '.join(hidden)}")
     potential.descriptor.require_simple_nn_cutoff()
     if any(f.kind != RADIAL and f.rs != 0.0 for fs in potential.descriptor.functions.values()
            for f in fs):
@@ -49,20 +49,19 @@ def write_simple_nn_potential(potential: Potential, path: str | os.PathLike) -> 
     lines = ["ELEM_LIST " + " ".join(potential.elements)]
     for element in potential.elements:
         funcs = potential.descriptor.functions[element]
-        transform = potential.transforms[element]
+        m = models[element]
         lines.append(f"POT {element} {max(f.cutoff for f in funcs)!r}")
         lines.append(f"SYM {len(funcs)}")
         for f in funcs:
             p2, p3 = (f.rs, 0.0) if f.kind == RADIAL else (f.zeta, f.lam)
             lines.append(f"{f.kind} {_numbers((f.cutoff, f.eta, p2, p3))} {' '.join(f.neighbors)}")
-        lines.append("scale1 " + _numbers(transform.shift.tolist()))
-        lines.append("scale2 " + _numbers(transform.scale.tolist()))
-        layers = [(lin.weight.detach().double(), lin.bias.detach().double())
-                  for lin in linear_layers(model.nets[element])]
-        activations = [ACTIVATION_NAMES[model.activation]] * (len(layers) - 1) + ["linear"]
-        if transform.pca_matrix is not None:
-            matrix = transform.pca_matrix.double()
-            layers.insert(0, (matrix.T, -(transform.pca_mean.double() @ matrix)))
+        lines.append("scale1 " + _numbers(m.shift.tolist()))
+        lines.append("scale2 " + _numbers(m.scale.tolist()))
+        layers = list(m.layers)
+        activations = [ACTIVATION_NAMES.get(a, a) for a in m.activations]
+        pca = m.pca_layer()  # SIMPLE-NN writes PCA as a first, linear layer of width D
+        if pca is not None:
+            layers.insert(0, pca)
             activations.insert(0, "linear")
         widths = [w.shape[0] for w, _ in layers]
         lines.append(f"NET {len(layers) - 1} " + " ".join(map(str, widths)))
@@ -106,15 +105,14 @@ def read_simple_nn_potential(path: str | os.PathLike) -> Potential:
                          f"{sorted(names)}")
     activation = names[activations.pop()] if activations else "tanh"
     hidden = per_element[elements[0]]["hidden"]
-    model = AtomicEnergies(elements, sf.n_features, hidden, activation).double()
-    transforms = {}
+    models = {}
     for element, d in per_element.items():
         if d["hidden"] != hidden:
             raise InputError(f"{path}: element networks differ in shape; gdfnn needs one shape")
-        set_layers(model.nets[element], d["layers"])
-        transforms[element] = ElementTransform(d["scale1"], d["scale2"], d.get("pca_mean"),
-                                               d.get("pca_matrix"))
-    return Potential(sf, transforms, model, {"source": str(path)})
+        models[element] = ElementModel(d["scale1"], d["scale2"], d.get("pca_mean"),
+                                       d.get("pca_matrix"), d["layers"],
+                                       [activation] * len(hidden) + ["linear"])
+    return build_potential(sf, models, {"source": str(path)})
 
 
 def _parse(rows: list[list[str]]) -> tuple[list[str], dict]:
