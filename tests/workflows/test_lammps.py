@@ -32,6 +32,12 @@ def plugin():
         pytest.skip(f"the LAMMPS plugin cannot be built here: {exc}")
 
 
+
+def thermo(folder) -> dict[str, np.ndarray]:
+    """thermo.csv of an MD run, column by column."""
+    table = np.genfromtxt(folder / "thermo.csv", delimiter=",", names=True)
+    return {name: np.atleast_1d(table[name]) for name in table.dtype.names}
+
 def lammps_frame(atoms, elements, path):
     """``atoms`` as LAMMPS stores them (triclinic cells rotated), read back from the data
     file gdfnn writes."""
@@ -184,11 +190,11 @@ def test_nve_conserves_energy_with_the_published_si_potential(plugin, tmp_path, 
     from gdfnn.workflows.md import MDSettings
 
     summary = run_md(pot, atoms, MDSettings("nve", 1000.0, steps=1000, interval=10),
-                     tmp_path, precision)
-    rows = np.loadtxt(tmp_path / "thermo.csv", delimiter=",", skiprows=1)
-    total = rows[:, 5] / 64
-    assert len(rows) == 101 and rows[:, 2].max() > 200  # it really moved
-    drift = np.polyfit(rows[:, 1], total, 1)[0] * rows[-1, 1]  # eV/atom over the 1 ps run
+                     tmp_path, plugin, precision)
+    rows = thermo(tmp_path)
+    total = rows["etot_eV"] / 64
+    assert len(total) == 101 and rows["temperature_K"].max() > 200  # it really moved
+    drift = np.polyfit(rows["time_ps"], total, 1)[0] * rows["time_ps"][-1]  # eV/atom in 1 ps
     assert abs(drift) < 1e-4, drift
     assert np.abs(total - total[0]).max() < 2e-4  # Verlet fluctuation at 1 fs and ~500 K
     assert abs(summary["energy_drift_eV_per_atom"]) < 2e-4
@@ -211,13 +217,13 @@ def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, tmp_path, setting
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
     with pytest.raises(MDUnstableError, match=message) as caught:
         run_md(pot, atoms, MDSettings(temperature=1000.0, steps=100, interval=10, **settings),
-               tmp_path)
+               tmp_path, plugin)
     assert caught.value.step == 10
-    rows = np.loadtxt(tmp_path / "thermo.csv", delimiter=",", skiprows=1)
-    assert rows[:, 0].tolist() == [0.0, 10.0]
-    assert rows[0, 8] == pytest.approx(5.43 * np.sqrt(3) / 4, abs=1e-8)  # min_distance_A
+    rows = thermo(tmp_path)
+    assert rows["step"].tolist() == [0.0, 10.0]
+    assert rows["min_distance_A"][0] == pytest.approx(5.43 * np.sqrt(3) / 4, abs=1e-8)
     with pytest.raises(InputError, match="need the ASE engine"):
-        run_md(pot, atoms, MDSettings(coverage_stop=0.1), tmp_path / "coverage")
+        run_md(pot, atoms, MDSettings(coverage_stop=0.1), tmp_path / "coverage", plugin)
 
 
 def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_potential,
@@ -230,7 +236,7 @@ def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_pote
                        r"of reach \(Lost atoms: original 64 current \d+\)"):
         run_md(random_potential(elements=("Si",)), bulk("Si", "diamond", a=5.43, cubic=True) * 2,
                MDSettings("nve", 1e9, steps=20, timestep=100.0, interval=1, min_distance=0.0,
-                          max_drift=1e9), tmp_path)
+                          max_drift=1e9), tmp_path, plugin)
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -350,3 +356,43 @@ def test_per_atom_virial_and_extrapolation_reach_lammps_computes(plugin, random_
     np.testing.assert_allclose(-summed / volume, pressure, rtol=1e-9, atol=1e-6)
     assert flags.sum() == total > 0
     assert (flags[np.array(atoms.get_chemical_symbols()) == "C"] == 0).all()  # no C range
+
+
+def test_both_engines_write_one_thermo_schema_in_the_same_units(plugin, tmp_path):
+    """The same header from the ASE and the LAMMPS engine, and in both the pressure (GPa) is
+    the virial of the potential plus 2 E_kin / (3 V) of the row (LAMMPS's press; bar in its
+    log)."""
+    from ase import units
+
+    from gdfnn import NNPCalculator
+    from gdfnn.workflows.lammps import run_md as lammps_md
+    from gdfnn.workflows.md import THERMO_COLUMNS, MDSettings
+    from gdfnn.workflows.md import run_md as ase_md
+
+    pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
+    atoms = vacancy_si()
+    settings = MDSettings("nve", 600.0, steps=0, interval=1)
+    lammps_md(pot, atoms, settings, tmp_path / "lammps", plugin)
+    ase_md(atoms, NNPCalculator(pot), settings, tmp_path / "ase", progress=False)
+    virial = -pot.predict(atoms)["stress"][:3].mean()  # eV/Å^3, positions of step 0
+    for engine in ("lammps", "ase"):
+        header = (tmp_path / engine / "thermo.csv").read_text().splitlines()[0]
+        assert header.split(",") == list(THERMO_COLUMNS), engine
+        row = {k: v[0] for k, v in thermo(tmp_path / engine).items()}
+        expected = (virial + 2 * row["ekin_eV"] / (3 * atoms.get_volume())) / units.GPa
+        assert row["pressure_GPa"] == pytest.approx(expected, rel=1e-6), engine
+        assert row["target_K"] == 600.0 and row["temperature_K"] > 300, engine
+        assert row["epot_eV"] == pytest.approx(pot.predict(atoms)["energy"], abs=1e-7), engine
+
+
+def test_the_stop_table_is_what_lammps_halts_on(plugin, tmp_path):
+    from gdfnn.workflows.lammps import md_lines
+    from gdfnn.workflows.md import STOPS, MDSettings
+
+    nve = "\n".join(md_lines(MDSettings("nve", min_distance=1.5, max_drift=0.01), tmp_path))
+    nvt = "\n".join(md_lines(MDSettings("langevin", min_distance=1.5), tmp_path))
+    assert "fix too_close all halt 10 v_closest < 1.5 error soft" in nve
+    assert "fix drifted all halt 10 v_drift > 0.01 error soft" in nve
+    assert "fix too_close" in nvt and "fix drifted" not in nvt  # drift: NVE only
+    assert f"dump trajectory all custom 10 {tmp_path / 'md.lammpstrj'}" in nve
+    assert {s.name for s in STOPS if s.lammps} == {"too_close", "drifted"}

@@ -96,3 +96,15 @@ def test_coverage_stop_and_save(random_potential, sheared_si_c, tmp_path):
         run_md(start, NNPCalculator(pot, coverage=True), stop, tmp_path / "stop",
                progress=False)
     assert (tmp_path / "stop" / "left_training_data.extxyz").is_file()
+
+
+def test_precision_is_refused_by_the_ase_engine(random_potential, tmp_path, capsys):
+    pot = random_potential(elements=("Si",))
+    pot.save(tmp_path / "potential.pt")
+    from ase.io import write
+
+    write(tmp_path / "start.xyz", si_cell())
+    assert main(["md", str(tmp_path / "potential.pt"), str(tmp_path / "start.xyz"),
+                 "--precision", "single", "--steps", "2"]) == 2
+    assert "--precision is a setting of pair_style gdfnn (--engine lammps)" in \
+        capsys.readouterr().err

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.potential is None or args.structure is None:
         raise InputError("gdfnn lammps input needs POTENTIAL and STRUCTURE")
     path = write_input(options.potential(args.potential, args), options.structure(args),
-                       args.output, options.md_settings(args), precision=args.precision)
+                       args.output, build_plugin(), options.md_settings(args),
+                       precision=args.precision or "double")
     print(f"{path} written: cd {path.parent} && lmp -in in.lammps "
           "(mpirun -np N lmp -in in.lammps for N MPI ranks)")
     return 0

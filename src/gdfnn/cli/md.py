@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 
 from gdfnn.cli import options
+from gdfnn.errors import InputError
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("md", help="molecular dynamics with a potential",
                        description="NVE, Langevin or Nose-Hoover NVT, or Berendsen NPT with ASE; "
-                       "temperature ramps (--temperature 500:1300); md.traj and thermo.csv; stops "
-                       "with a message when atoms come closer than --min-distance or NVE energy "
+                       "temperature ramps (--temperature 500:1300); md.traj and thermo.csv (the "
+                       "same columns and units in both engines: ps, K, eV, GPa, Å); stops with a "
+                       "message when atoms come closer than --min-distance or NVE energy "
                        "drifts. Units: K, fs, GPa, Å.")
     p.add_argument("potential", help="potential.pt, n2p2 directory or potential_saved")
     p.add_argument("structure", help="starting structure (any ase.io format)")
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
     p.add_argument("--coverage-stop", type=float, default=None, metavar="RHO",
                    help="stop when an atom's GDF against the training atoms falls below RHO "
-                   "(writes that frame; ASE engine)")
+                   "(writes that frame to left_training_data.extxyz; ASE engine)")
     p.add_argument("--coverage-save", type=float, default=None, metavar="RHO",
                    help="append every frame with an atom below RHO to candidates.extxyz "
                    "(ASE engine)")
@@ -34,12 +36,17 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "ase" and args.precision is not None:
+        raise InputError("--precision is a setting of pair_style gdfnn (--engine lammps); the "
+                         "ASE engine computes in the potential's own precision")
     potential = options.potential(args.potential, args)
     atoms, settings = options.structure(args), options.md_settings(args)
     if args.engine == "lammps":
+        from gdfnn.workflows.lammps import build_plugin
         from gdfnn.workflows.lammps import run_md as run_lammps_md
 
-        summary = run_lammps_md(potential, atoms, settings, args.output, args.precision)
+        summary = run_lammps_md(potential, atoms, settings, args.output, build_plugin(),
+                                args.precision or "double")
     else:
         from gdfnn.calculator import NNPCalculator
         from gdfnn.workflows.md import run_md

@@ -69,9 +69,10 @@ def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) 
 def add_precision(p: argparse.ArgumentParser) -> None:
     from gdfnn.export.lammps import PRECISIONS
 
-    p.add_argument("--precision", default="double", choices=PRECISIONS,
-                   help="pair_style gdfnn arithmetic: double, or single (symmetry functions and "
-                   "their derivatives in float32: faster, forces to about 1e-5 relative)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="pair_style gdfnn arithmetic: double (default), or single (symmetry "
+                   "functions and their derivatives in float32: faster, forces to about 1e-5 "
+                   "relative)")
 
 
 def is_config(path: str) -> bool:

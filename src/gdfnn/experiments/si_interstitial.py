@@ -48,6 +48,7 @@ from gdfnn.experiments.sampling import (
 )
 from gdfnn.reference import get_reference
 from gdfnn.workflows.evaluate import DEFECT_ATOMS, OTHER_ATOMS
+from gdfnn.workflows.lammps import build_plugin
 from gdfnn.workflows.lammps import run_md as run_lammps_md
 from gdfnn.workflows.md import MDSettings, MDUnstableError
 
@@ -132,7 +133,7 @@ def stability(atoms: ase.Atoms, potential, temperature: float, steps: int, seed:
     settings = MDSettings(ensemble="langevin", temperature=temperature, steps=steps,
                           timestep=1.0, interval=10, min_distance=FAILURE_DISTANCE, seed=seed)
     try:
-        run_lammps_md(potential, atoms, settings, output)
+        run_lammps_md(potential, atoms, settings, output, build_plugin())
     except MDUnstableError as exc:
         return {"failed": True, "time_ps": exc.step / 1000.0, "reason": str(exc)}
     return {"failed": False, "time_ps": steps / 1000.0, "reason": "ran to the end"}

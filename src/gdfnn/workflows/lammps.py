@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -24,12 +25,13 @@ from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
 from gdfnn.workflows.md import (
-    ENSEMBLES,
+    STOPS,
+    STOPS_BY_NAME,
     TAUP_STEPS,
     TDAMP_STEPS,
+    THERMO_COLUMNS,
     MDSettings,
     MDUnstableError,
-    drift_cause,
     unstable_where,
 )
 
@@ -128,26 +130,23 @@ def write_data(atoms: ase.Atoms, elements: list[str], path: Path) -> Path:
     return path
 
 
-def md_lines(s: MDSettings) -> list[str]:
-    """Thermostat, barostat and run lines for ``s`` (K, fs, GPa as ``gdfnn md`` takes them)."""
+def md_lines(s: MDSettings, output: Path) -> list[str]:
+    """Thermostat, barostat, stop conditions (:data:`~gdfnn.workflows.md.STOPS` as ``fix
+    halt``) and run lines for ``s`` (K, fs, GPa as ``gdfnn md`` takes them); the trajectory
+    goes to ``output/md.lammpstrj``."""
+    s.check()
     dt_ps = s.timestep / 1000.0
     tdamp = (TDAMP_STEPS * s.timestep if s.tdamp is None else s.tdamp) / 1000.0
     taup = (TAUP_STEPS * s.timestep if s.taup is None else s.taup) / 1000.0
-    t0, t1 = s.temperature, s.temperature if s.temperature_end is None else s.temperature_end
+    t0, t1 = s.target(0), s.target(s.steps)
     lines = [f"timestep {dt_ps!r}", f"velocity all create {t0} {s.seed + 1} mom yes rot no "
-             "dist gaussian", f"thermo {s.interval}",
-             # the stability checks of the ASE engine, every interval steps: fix halt ends
-             # the run and says why in the log
-             "variable closest equal c_closest",
-             f"fix too_close all halt {s.interval} v_closest < {s.min_distance!r} error soft "
-             "message yes"]
+             "dist gaussian", f"thermo {s.interval}", "variable closest equal c_closest"]
     if s.ensemble == "nve":  # the drift from the starting total energy (a run 0 gives it)
         lines += ["run 0 post no", "variable start equal $(etotal)",
                   "variable start_atoms equal $(atoms)",
-                  "variable drift equal abs(etotal-v_start)/v_start_atoms",
-                  f"fix drifted all halt {s.interval} v_drift > {s.max_drift!r} error soft "
-                  "message yes"]
-    lines += [f"dump trajectory all custom {s.interval} md.lammpstrj id type x y z",
+                  "variable drift equal abs(etotal-v_start)/v_start_atoms"]
+    lines += [line for stop in STOPS if (line := stop.halt_line(s)) is not None]
+    lines += [f"dump trajectory all custom {s.interval} {output / 'md.lammpstrj'} id type x y z",
               "dump_modify trajectory sort id"]
     if s.ensemble == "nve":
         lines.append("fix integrate all nve")
@@ -157,12 +156,10 @@ def md_lines(s: MDSettings) -> list[str]:
                   f"{s.seed + 1}"]
     elif s.ensemble == "nose-hoover":
         lines.append(f"fix integrate all nvt temp {t0} {t1} {tdamp!r}")
-    elif s.ensemble == "npt-berendsen":
-        bar = s.pressure * 1.0e4
+    else:  # npt-berendsen
+        bar = s.pressure * BAR_PER_GPA
         lines += ["fix integrate all nve", f"fix thermostat all temp/berendsen {t0} {t1} {tdamp!r}",
                   f"fix barostat all press/berendsen iso {bar!r} {bar!r} {taup!r}"]
-    else:
-        raise InputError(f"unknown ensemble {s.ensemble!r}: {', '.join(ENSEMBLES)}")
     lines.append(f"run {s.steps}")
     return lines
 
@@ -170,7 +167,7 @@ def md_lines(s: MDSettings) -> list[str]:
 def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[str],
                 md: MDSettings | None = None, precision: str = "double") -> list[str]:
     """An ``in.lammps`` for ``data`` with pair_style gdfnn (``precision`` double or single);
-    with ``md``, the MD."""
+    with ``md``, the MD (its files beside ``data``). Every path is absolute."""
     lines = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
              f"read_data {data}"]
     for k, element in enumerate(elements, 1):
@@ -182,84 +179,90 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1] "
               "c_closest",
               "thermo_modify format float %.10g"]
-    return lines if md is None else lines + md_lines(md)
+    return lines if md is None else lines + md_lines(md, data.parent)
 
 
 def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.PathLike,
-                md: MDSettings | None = None, plugin: Path | None = None,
-                precision: str = "double") -> Path:
-    """``potential.gdfnn``, ``data.lammps`` and ``in.lammps`` in ``directory`` (plugin built
-    when not given); returns the input's path: ``lmp -in in.lammps`` runs it."""
-    directory = Path(directory)
+                plugin: Path, md: MDSettings | None = None, precision: str = "double") -> Path:
+    """``potential.gdfnn``, ``data.lammps`` and ``in.lammps`` in ``directory`` for the plugin
+    at ``plugin`` (:func:`build_plugin`); returns the input's path: ``lmp -in in.lammps`` runs
+    it from any folder."""
+    directory = Path(directory).resolve()
     elements = _elements_of(potential, atoms)
-    plugin = plugin or build_plugin()
     directory.mkdir(parents=True, exist_ok=True)
     pot_file = write_lammps_potential(potential, directory / "potential.gdfnn")
     data = write_data(atoms, elements, directory / "data.lammps")
     path = directory / "in.lammps"
-    path.write_text("\n".join(input_lines(pot_file.resolve(), plugin, data.resolve(), elements,
-                                          md, precision)) + "\n")
+    with atomic_write(path) as out:
+        out.write("\n".join(input_lines(pot_file, Path(plugin).resolve(), data, elements, md,
+                                        precision)) + "\n")
     return path
 
 
-#: thermo.csv columns of a LAMMPS run (units: ps, K, eV, bar, Å; the closest pair of atoms
-#: within the cutoff)
-THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
-                  "pressure_bar", "extrapolating_functions", "min_distance_A"]
+#: The columns of input_lines' thermo_style, as :data:`THERMO_COLUMNS` names them (pressure
+#: still in bar, LAMMPS metal units).
+LOG_COLUMNS = ("step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
+               "pressure_bar", "extrapolating_functions", "min_distance_A")
+BAR_PER_GPA = 1.0e4
 #: The line fix halt writes into the log when it ends a run.
 HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on step "
                           r"(?P<step>\d+) with value (?P<value>\S+)")
-#: What each fix halt of :func:`md_lines` means, from its value and the run's settings.
-HALTS = {"too_close": lambda value, s: (f"the closest atoms are {value:.2f} Å apart "
-                                        f"(< {s.min_distance} Å)"),
-         "drifted": lambda value, s: drift_cause(value, s.max_drift)}
 
 
 def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
-           output: str | os.PathLike, precision: str = "double") -> dict:
-    """MD of ``atoms`` in LAMMPS (through its Python module, on this process's MPI ranks):
-    writes the inputs, ``log.lammps``, ``md.lammpstrj`` and ``thermo.csv`` into ``output``.
-    Stops as the ASE engine does (checked every ``interval`` steps): atoms closer than
-    ``min_distance``, an NVE run drifting by more than ``max_drift``; then raises
-    :class:`MDUnstableError` after writing what was simulated."""
-    if settings.temperature_end is not None and settings.ensemble == "nve":
-        raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, npt)")
-    if settings.coverage_stop is not None or settings.coverage_save is not None:
+           output: str | os.PathLike, plugin: Path, precision: str = "double") -> dict:
+    """MD of ``atoms`` in LAMMPS with the plugin at ``plugin`` (:func:`build_plugin`), through
+    its Python module on this process's MPI ranks: writes the inputs, ``log.lammps``,
+    ``md.lammpstrj`` and ``thermo.csv`` (:data:`~gdfnn.workflows.md.THERMO_COLUMNS`, as the
+    ASE engine) into ``output``. Stops as the ASE engine does, on the conditions of
+    :data:`~gdfnn.workflows.md.STOPS` that LAMMPS checks (``fix halt`` every ``interval``
+    steps), raising :class:`MDUnstableError` after writing what was simulated."""
+    settings.check()
+    ase_only = [stop.name for stop in STOPS if stop.lammps is None
+                and stop.limit(settings) is not None]
+    if ase_only or settings.coverage_save is not None:
         raise InputError("coverage_stop and coverage_save need the ASE engine (the GDF of "
                          "each atom comes from the calculator)")
     output = Path(output).resolve()
-    path = write_input(potential, atoms, output, settings, precision=precision)
+    path = write_input(potential, atoms, output, plugin, settings, precision=precision)
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
                                  "-nocite"])
-    cwd, lost = Path.cwd(), None
+    lost = None
     try:
-        os.chdir(output)  # the dump goes beside the inputs
         lmp.file(str(path))
     except Exception as exc:  # the lammps module raises plain Exception
         if "Lost atoms" not in str(exc):
             raise
         lost = re.sub(r"^ERROR( on proc \d+)?: ", "", str(exc).splitlines()[0])
     finally:
-        os.chdir(cwd)
         lmp.close()
-    rows = thermo_rows(output / "log.lammps")
+    rows = [thermo_row(r, settings) for r in log_rows(output / "log.lammps")]
     with atomic_write(output / "thermo.csv") as f:
         f.write(",".join(THERMO_COLUMNS) + "\n")
         f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
     halt = halt_condition(output / "log.lammps")
     if halt is not None or lost is not None:
         step = halt[1] if halt else int(rows[-1]["step"])
-        where = unstable_where(step, step * settings.timestep / 1000,
-                               next(r["temperature_K"] for r in rows if r["step"] == step),
-                               "after" if lost else "at")
-        cause = (f"atoms flew out of reach ({lost})" if lost
-                 else HALTS[halt[0]](halt[2], settings))
-        raise MDUnstableError(f"{where}: {cause}", step)
+        temperature = next(r["temperature_K"] for r in rows if r["step"] == step)
+        if lost:
+            where = unstable_where(step, step * settings.timestep / 1000, temperature, "after")
+            raise MDUnstableError(f"{where}: atoms flew out of reach ({lost})", step)
+        raise MDUnstableError(STOPS_BY_NAME[halt[0]].message(halt[2], settings, step,
+                                                             temperature), step)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
             "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / len(atoms),
             "extrapolating_functions": rows[-1]["extrapolating_functions"],
             "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
+
+
+def thermo_row(logged: dict, settings: MDSettings) -> dict:
+    """A :data:`~gdfnn.workflows.md.THERMO_COLUMNS` row from a row of the LAMMPS log."""
+    row = {k: v for k, v in logged.items() if k != "pressure_bar"}
+    row["step"] = int(row["step"])
+    return {**row, "pressure_GPa": logged["pressure_bar"] / BAR_PER_GPA,
+            "target_K": settings.target(row["step"]), "min_rho": math.nan,
+            "n_uncovered": math.nan}
 
 
 def halt_condition(log_file: Path) -> tuple[str, int, float] | None:
@@ -271,10 +274,10 @@ def halt_condition(log_file: Path) -> tuple[str, int, float] | None:
     return None
 
 
-def thermo_rows(log_file: Path) -> list[dict]:
-    """The thermo tables of a LAMMPS log written by :func:`input_lines`' thermo_style (from
-    each header to its "Loop time" line; messages inside a table, such as fix halt's, are
-    passed over)."""
+def log_rows(log_file: Path) -> list[dict]:
+    """The thermo tables of a LAMMPS log written by :func:`input_lines`' thermo_style
+    (:data:`LOG_COLUMNS`; from each header to its "Loop time" line; messages inside a table,
+    such as fix halt's, are passed over)."""
     rows, inside = [], False
     for line in log_file.read_text().splitlines():
         fields = line.split()
@@ -288,8 +291,8 @@ def thermo_rows(log_file: Path) -> list[dict]:
                 values = [float(x) for x in fields]
             except ValueError:
                 continue
-            if len(values) == len(THERMO_COLUMNS):
-                rows.append(dict(zip(THERMO_COLUMNS, values, strict=True)))
+            if len(values) == len(LOG_COLUMNS):
+                rows.append(dict(zip(LOG_COLUMNS, values, strict=True)))
     # a step printed twice (the end of one run, the start of the next): the later row
     return list({row["step"]: row for row in rows}.values())
 

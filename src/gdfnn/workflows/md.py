@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,18 +24,25 @@ ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
 #: Default thermostat and barostat time constants, in time steps (Nose-Hoover / Berendsen).
 TDAMP_STEPS = 100
 TAUP_STEPS = 1000
-THERMO_COLUMNS = ["step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
-                  "etot_eV", "pressure_GPa", "min_distance_A", "min_rho",
-                  "n_uncovered"]
+#: thermo.csv of both MD engines (ASE and LAMMPS), one row every ``interval`` steps. Units:
+#: ps, K, eV, GPa, Å. The pressure is LAMMPS's ``press``: virial plus 2 E_kin / (3 V).
+#: ``extrapolating_functions``: symmetry functions outside their training
+#: range, summed over atoms (n2p2's test); ``min_rho``, ``n_uncovered``: GDF coverage (see
+#: :meth:`gdfnn.model.potential.Potential.predict`). NaN where the engine did not compute it.
+THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
+                  "etot_eV", "pressure_GPa", "min_distance_A", "extrapolating_functions",
+                  "min_rho", "n_uncovered")
 #: Frames whose coverage fell below ``coverage_save`` are appended here (extxyz).
 CANDIDATES_FILE = "candidates.extxyz"
+#: The frame where an atom fell below ``coverage_stop`` (extxyz).
+LEFT_DATA_FILE = "left_training_data.extxyz"
 #: The nearest-neighbour distance is logged when it is below this (Å).
 NEAREST_LOGGED = 3.0
 
 
 class MDUnstableError(GdfnnError):
-    """The simulation left physical territory (atoms too close, energy not conserved);
-    ``step`` is the MD step where it was found."""
+    """The simulation left physical territory (atoms too close, energy not conserved) or the
+    training data; ``step`` is the MD step where it was found."""
 
     def __init__(self, message: str, step: int):
         super().__init__(message)
@@ -81,6 +89,85 @@ class MDSettings:
     coverage_stop: float | None = None  # GDF rho
     coverage_save: float | None = None  # GDF rho
 
+    def target(self, step: int) -> float:
+        """The thermostat's temperature (K) at ``step``: a linear ramp when
+        ``temperature_end`` is set."""
+        if self.temperature_end is None:
+            return self.temperature
+        return self.temperature + (self.temperature_end - self.temperature) * step / max(
+            self.steps, 1)
+
+    def check(self) -> None:
+        """Refuse what no engine can run."""
+        if self.ensemble not in ENSEMBLES:
+            raise InputError(f"unknown ensemble {self.ensemble!r}: {', '.join(ENSEMBLES)}")
+        if self.temperature_end is not None and self.ensemble == "nve":
+            raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, "
+                             "npt)")
+
+
+# ----- the stop conditions of both engines ---------------------------------------------------
+@dataclass(frozen=True)
+class Stop:
+    """A condition that ends a run: ``value op limit``, checked every ``interval`` steps, in
+    Python by the ASE engine (:class:`StabilityChecker`) or as a ``fix halt`` by LAMMPS.
+
+    Attributes:
+        name: the LAMMPS fix id.
+        value: what is compared: a thermo column, or ``drift_eV_atom`` (|E_tot - E_tot(0)| /
+            N) or ``min_rho_all`` (min rho, also for atoms of unknown coverage: NaN).
+        op: ``"<"`` or ``">"``.
+        limit: the limit in a run's settings; None: not checked in that run.
+        cause: the reason of the error message, from the value, the settings and, where the
+            engine knows it, a detail (the pair of atoms, the atom that left the data).
+        lammps: the LAMMPS equal-style variable holding the value; None: the ASE engine only.
+        headline: what happened, from the detail (default: the run became unstable).
+    """
+
+    name: str
+    value: str
+    op: str
+    limit: Callable[[MDSettings], float | None]
+    cause: Callable[[float, MDSettings, str | None], str]
+    lammps: str | None = None
+    headline: Callable[[str | None], str] = lambda detail: "MD unstable"
+
+    def message(self, value: float, settings: MDSettings, step: int, temperature: float,
+                detail: str | None = None) -> str:
+        """The one line that ends the run."""
+        where = unstable_where(step, step * settings.timestep / 1000, temperature)
+        return (f"{where.replace('MD unstable', self.headline(detail), 1)}: "
+                f"{self.cause(value, settings, detail)}")
+
+    def violated(self, value: float, settings: MDSettings) -> bool:
+        limit = self.limit(settings)
+        if limit is None or not math.isfinite(value):
+            return False
+        return value < limit if self.op == "<" else value > limit
+
+    def halt_line(self, settings: MDSettings) -> str | None:
+        """The ``fix halt`` of this condition, or None (not checked, or not in LAMMPS)."""
+        limit = self.limit(settings)
+        if limit is None or self.lammps is None:
+            return None
+        return (f"fix {self.name} all halt {settings.interval} {self.lammps} {self.op} "
+                f"{limit!r} error soft message yes")
+
+
+STOPS = (
+    Stop("too_close", "min_distance_A", "<", lambda s: s.min_distance,
+         lambda v, s, who: f"{who or 'the closest atoms are'} {v:.2f} Å apart "
+                           f"(< {s.min_distance} Å)", lammps="v_closest"),
+    Stop("drifted", "drift_eV_atom", ">",
+         lambda s: s.max_drift if s.ensemble == "nve" else None,
+         lambda v, s, _: drift_cause(v, s.max_drift), lammps="v_drift"),
+    Stop("left_data", "min_rho", "<", lambda s: s.coverage_stop,
+         lambda v, s, _: f"rho = {v:.3g} < {s.coverage_stop} (frame in {LEFT_DATA_FILE})",
+         headline=lambda atom: f"{atom or 'an atom'} left the training data"),
+)
+#: The conditions by LAMMPS fix id (a halt in the log names its fix).
+STOPS_BY_NAME = {stop.name: stop for stop in STOPS}
+
 
 def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
     dt = s.timestep * units.fs
@@ -100,23 +187,99 @@ def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
 
         return NoseHooverChainNVT(atoms, timestep=dt, temperature_K=s.temperature,
                                   tdamp=tdamp)
-    if s.ensemble == "npt-berendsen":
-        from ase.md.nptberendsen import NPTBerendsen
+    from ase.md.nptberendsen import NPTBerendsen  # npt-berendsen (MDSettings.check: no other)
 
-        return NPTBerendsen(atoms, timestep=dt, temperature_K=s.temperature,
-                            pressure_au=s.pressure * units.GPa, taut=tdamp, taup=taup,
-                            compressibility_au=1.0 / (100 * units.GPa))
-    raise InputError(f"unknown ensemble {s.ensemble!r}: {', '.join(ENSEMBLES)}")
+    return NPTBerendsen(atoms, timestep=dt, temperature_K=s.temperature,
+                        pressure_au=s.pressure * units.GPa, taut=tdamp, taup=taup,
+                        compressibility_au=1.0 / (100 * units.GPa))
+
+
+class ThermoRecorder:
+    """What a run leaves in ``output``: ``thermo.csv`` (:data:`THERMO_COLUMNS`), ``md.traj``
+    and, with ``coverage_save``, every frame with an atom below it in ``candidates.extxyz``.
+    Each row is written and flushed as it is made, so a run that stops leaves what it did."""
+
+    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path):
+        self.atoms, self.settings, self.output = atoms, settings, output
+        self.trajectory = Trajectory(output / "md.traj", "w", atoms)
+        self._file = open(output / "thermo.csv", "w", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=THERMO_COLUMNS)
+        self._csv.writeheader()
+
+    def row(self, step: int) -> dict:
+        """The thermo row of the atoms now (``step``)."""
+        atoms, s = self.atoms, self.settings
+        results = atoms.calc.results
+        epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
+        nearest = closest_pair(atoms, max(NEAREST_LOGGED, s.min_distance))
+        outside = results.get("outside")
+        return {"step": step, "time_ps": step * s.timestep / 1000,
+                "temperature_K": atoms.get_temperature(), "target_K": s.target(step),
+                "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
+                "pressure_GPa": -atoms.get_stress(include_ideal_gas=True)[:3].mean() / units.GPa
+                if atoms.pbc.all() else math.nan,
+                "min_distance_A": nearest[2] if nearest else math.nan,
+                "extrapolating_functions": math.nan if outside is None else int(outside.sum()),
+                "min_rho": results.get("min_rho", math.nan),
+                "n_uncovered": results.get("n_uncovered", math.nan)}
+
+    def write(self, row: dict) -> None:
+        self._csv.writerow(row)
+        self._file.flush()
+        self.trajectory.write()
+        limit = self.settings.coverage_save
+        if limit is not None and row["min_rho"] < limit:
+            ase.io.write(self.output / CANDIDATES_FILE, self.atoms, format="extxyz",
+                         append=True)
+
+    def close(self) -> None:
+        self.trajectory.close()
+        self._file.close()
+
+
+class StabilityChecker:
+    """The :data:`STOPS` as Python checks on each thermo row (and a non-finite energy)."""
+
+    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path):
+        self.atoms, self.settings, self.output = atoms, settings, output
+        self.start_energy: float | None = None
+
+    def check(self, row: dict) -> None:
+        """Raise :class:`MDUnstableError` when ``row`` breaks a condition (writing the frame
+        first where the condition says so)."""
+        s, step = self.settings, row["step"]
+        if not math.isfinite(row["epot_eV"]):
+            where = unstable_where(step, row["time_ps"], row["temperature_K"])
+            raise MDUnstableError(f"{where}: the energy is {row['epot_eV']}", step)
+        if self.start_energy is None:
+            self.start_energy = row["etot_eV"]
+        values = {**row, "drift_eV_atom": abs(row["etot_eV"] - self.start_energy)
+                  / len(self.atoms)}
+        for stop in STOPS:
+            if stop.violated(values[stop.value], s):
+                raise MDUnstableError(stop.message(values[stop.value], s, step,
+                                                   row["temperature_K"], self._detail(stop)),
+                                      step)
+
+    def _detail(self, stop: Stop) -> str | None:
+        """What the engine knows beyond the value: the pair of atoms, the atom that left."""
+        if stop.name == "too_close":
+            i, j, _ = closest_pair(self.atoms, self.settings.min_distance)
+            return f"atoms {i} and {j} are"
+        if stop.name == "left_data":
+            ase.io.write(self.output / LEFT_DATA_FILE, self.atoms, format="extxyz")
+            return f"atom {int(np.nanargmin(self.atoms.calc.results['rho']))}"
+        return None
 
 
 def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Path, *,
            progress: bool = True) -> dict:
-    """Run MD; writes ``md.traj`` and ``thermo.csv`` into ``output``. Raises
-    :class:`MDUnstableError` (after writing what was simulated) when the run blows up."""
+    """Run MD with ASE; writes ``md.traj`` and ``thermo.csv`` (:data:`THERMO_COLUMNS`) into
+    ``output``. Raises :class:`MDUnstableError` (after writing what was simulated) when a
+    condition of :data:`STOPS` is met."""
     s = settings
-    if s.temperature_end is not None and s.ensemble == "nve":
-        raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, npt)")
-    output = Path(output)
+    s.check()
+    output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -124,71 +287,28 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
     thermalize_momenta(atoms, temperature_K=s.temperature, rng=rng)
     Stationary(atoms)
     dyn = _dynamics(atoms, s, rng)
-    ramp = s.temperature_end is not None and hasattr(dyn, "set_temperature")
-    if s.temperature_end is not None and not ramp:
+    ramp = s.temperature_end is not None
+    if ramp and not hasattr(dyn, "set_temperature"):
         raise InputError(f"ensemble {s.ensemble} cannot change its temperature during a run")
-    n = len(atoms)
     e0 = atoms.get_total_energy()
-    traj = Trajectory(output / "md.traj", "w", atoms)
-    log_file = open(output / "thermo.csv", "w", newline="")
-    log = csv.DictWriter(log_file, fieldnames=THERMO_COLUMNS)
-    log.writeheader()
+    recorder, checker = ThermoRecorder(atoms, s, output), StabilityChecker(atoms, s, output)
     bar = tqdm(total=s.steps, desc=f"MD {s.ensemble}", unit="step", disable=not progress)
-    state = {"target": s.temperature}
 
-    def target(step: int) -> float:
-        if s.temperature_end is None:
-            return s.temperature
-        return s.temperature + (s.temperature_end - s.temperature) * step / max(s.steps, 1)
-
-    def check_and_log():
-        step = dyn.nsteps
-        epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
-        nearest = closest_pair(atoms, max(NEAREST_LOGGED, s.min_distance))
-        rho = atoms.calc.results.get("rho")
-        min_rho = atoms.calc.results.get("min_rho", math.nan)
-        close = nearest if nearest is not None and nearest[2] < s.min_distance else None
-        row = {"step": step, "time_ps": step * s.timestep / 1000,
-               "temperature_K": atoms.get_temperature(), "target_K": state["target"],
-               "epot_eV": epot, "ekin_eV": ekin, "etot_eV": epot + ekin,
-               "pressure_GPa": -atoms.get_stress()[:3].mean() / units.GPa if atoms.pbc.all()
-               else math.nan, "min_distance_A": nearest[2] if nearest else math.nan,
-               "min_rho": min_rho, "n_uncovered": atoms.calc.results.get("n_uncovered", 0)}
-        log.writerow(row)
-        traj.write()
-        where = unstable_where(step, row["time_ps"], row["temperature_K"])
-        if not math.isfinite(epot):
-            raise MDUnstableError(f"{where}: the energy is {epot}", step)
-        if close is not None:
-            raise MDUnstableError(f"{where}: atoms {close[0]} and {close[1]} are {close[2]:.2f} Å "
-                                  f"apart (< {s.min_distance} Å)", step)
-        if s.coverage_save is not None and min_rho < s.coverage_save:
-            ase.io.write(output / CANDIDATES_FILE, atoms, format="extxyz", append=True)
-        if s.coverage_stop is not None and min_rho < s.coverage_stop:
-            atom = int(np.nanargmin(rho))
-            ase.io.write(output / "left_training_data.extxyz", atoms, format="extxyz")
-            raise MDUnstableError(f"atom {atom} left the training data at step {step} "
-                                  f"(t = {row['time_ps']:.3f} ps): rho = {min_rho:.3g} < "
-                                  f"{s.coverage_stop} (frame in left_training_data.extxyz)", step)
-        drift = abs(epot + ekin - e0) / n
-        if s.ensemble == "nve" and drift > s.max_drift:
-            raise MDUnstableError(f"{where}: {drift_cause(drift, s.max_drift)}", step)
-        bar.update(step - bar.n)
+    def record_and_check():
+        row = recorder.row(dyn.nsteps)
+        recorder.write(row)
+        checker.check(row)
+        bar.update(dyn.nsteps - bar.n)
         bar.set_postfix(T=f"{row['temperature_K']:.0f}K")
 
-    def ramp_temperature():
-        state["target"] = target(dyn.nsteps)
-        dyn.set_temperature(temperature_K=state["target"])
-
     if ramp:
-        dyn.attach(ramp_temperature, interval=1)
-    dyn.attach(check_and_log, interval=s.interval)
+        dyn.attach(lambda: dyn.set_temperature(temperature_K=s.target(dyn.nsteps)), interval=1)
+    dyn.attach(record_and_check, interval=s.interval)
     try:
         dyn.run(s.steps)  # observers run at step 0 too
     finally:
         bar.close()
-        traj.close()
-        log_file.close()
+        recorder.close()
     return {"steps": dyn.nsteps, "final_temperature_K": atoms.get_temperature(),
-            "energy_drift_eV_per_atom": (atoms.get_total_energy() - e0) / n,
+            "energy_drift_eV_per_atom": (atoms.get_total_energy() - e0) / len(atoms),
             "trajectory": str(output / "md.traj"), "thermo": str(output / "thermo.csv")}
