@@ -2,6 +2,7 @@
 equal 1, NVE conserves energy, bad inputs stop LAMMPS with one message, and the command line
 writes and runs inputs. The plugin is compiled once per session (cached by source hash)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -245,6 +246,10 @@ def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_pote
     (lambda text: text.replace("gdfnn_potential 1", "gdfnn_potential 2"), "format version 2"),
     (lambda text: text.replace("layer 10 26 sigmoid", "layer 10 26 swish"),
      "unknown activation 'swish'"),
+    (lambda text: re.sub(r"(layer 10 26 sigmoid\n)\S+", r"\1nan", text),
+     "not a finite number: 'nan'"),
+    (lambda text: text.replace("elements 1 Si", "elements 2 Si"),
+     "'elements' count does not match the symbols"),
     ("Ge", r"element Ge \(atom type 1\) is not in the potential \(elements: Si\)"),
 ])
 def test_bad_inputs_stop_lammps_with_one_message(plugin, random_potential, tmp_path, edit,

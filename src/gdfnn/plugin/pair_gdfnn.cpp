@@ -9,10 +9,11 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "utils.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -25,44 +26,55 @@ const int FORMAT_VERSION = 1;
 const double PI = 3.14159265358979323846;
 const double TANH_NORM = 1.0 / std::pow(std::tanh(1.0), 3);
 
-// activation names of the file, in the order of the codes below
-const char *ACTIVATION_NAMES[] = {"linear", "tanh", "sigmoid", "softplus", "relu", "gaussian",
-                                  "cos", "revlogistic", "exp", "harmonic", "silu"};
-const int N_ACTIVATIONS = 11;
+// activation names of the file, in the order of PairGdfnn::Activation
+const char *ACTIVATION_NAMES[PairGdfnn::N_ACTIVATIONS] = {
+    "linear", "tanh", "sigmoid", "softplus", "relu", "gaussian", "cos", "revlogistic", "exp",
+    "harmonic", "silu"};
 
-inline void activate(int code, double z, double &a, double &da)
+template <PairGdfnn::Activation code> inline void activate(double z, double &a, double &da)
 {
   switch (code) {
-    case 0: a = z; da = 1.0; break;
-    case 1: a = std::tanh(z); da = 1.0 - a * a; break;
-    case 2: a = 1.0 / (1.0 + std::exp(-z)); da = a * (1.0 - a); break;
-    case 3:    // softplus as torch computes it (linear above 20)
+    case PairGdfnn::LINEAR: a = z; da = 1.0; break;
+    case PairGdfnn::TANH: a = std::tanh(z); da = 1.0 - a * a; break;
+    case PairGdfnn::SIGMOID: a = 1.0 / (1.0 + std::exp(-z)); da = a * (1.0 - a); break;
+    case PairGdfnn::SOFTPLUS:    // as torch computes it (linear above 20)
       if (z > 20.0) { a = z; da = 1.0; }
       else { a = std::log1p(std::exp(z)); da = 1.0 / (1.0 + std::exp(-z)); }
       break;
-    case 4: a = z > 0.0 ? z : 0.0; da = z > 0.0 ? 1.0 : 0.0; break;
-    case 5: a = std::exp(-0.5 * z * z); da = -z * a; break;
-    case 6: a = std::cos(z); da = -std::sin(z); break;
-    case 7: { double s = 1.0 / (1.0 + std::exp(-z)); a = 1.0 - s; da = -s * (1.0 - s); } break;
-    case 8: a = std::exp(-z); da = -a; break;
-    case 9: a = z * z; da = 2.0 * z; break;
-    default: { double s = 1.0 / (1.0 + std::exp(-z)); a = z * s; da = s * (1.0 + z * (1.0 - s)); }
+    case PairGdfnn::RELU: a = z > 0.0 ? z : 0.0; da = z > 0.0 ? 1.0 : 0.0; break;
+    case PairGdfnn::GAUSSIAN: a = std::exp(-0.5 * z * z); da = -z * a; break;
+    case PairGdfnn::COS: a = std::cos(z); da = -std::sin(z); break;
+    case PairGdfnn::REVLOGISTIC: {
+      double s = 1.0 / (1.0 + std::exp(-z));
+      a = 1.0 - s;
+      da = -s * (1.0 - s);
+    } break;
+    case PairGdfnn::EXP: a = std::exp(-z); da = -a; break;
+    case PairGdfnn::HARMONIC: a = z * z; da = 2.0 * z; break;
+    default: {    // SILU
+      double s = 1.0 / (1.0 + std::exp(-z));
+      a = z * s;
+      da = s * (1.0 + z * (1.0 - s));
+    }
   }
 }
 
 // activate() over n values in place (z becomes the activation, dz its derivative), with the
 // activation fixed at compile time so that the loop vectorises (glibc's vector exp, tanh)
-template <int code> void activate_n(double *z, double *dz, int n)
+template <PairGdfnn::Activation code> void activate_n(double *z, double *dz, int n)
 {
 #pragma omp simd
-  for (int r = 0; r < n; ++r) activate(code, z[r], z[r], dz[r]);
+  for (int r = 0; r < n; ++r) activate<code>(z[r], z[r], dz[r]);
 }
 
-void activate_all(int code, double *z, double *dz, int n)
+void activate_all(PairGdfnn::Activation code, double *z, double *dz, int n)
 {
-  static void (*const table[N_ACTIVATIONS])(double *, double *, int) = {
-      activate_n<0>, activate_n<1>, activate_n<2>, activate_n<3>, activate_n<4>, activate_n<5>,
-      activate_n<6>, activate_n<7>, activate_n<8>, activate_n<9>, activate_n<10>};
+  static void (*const table[PairGdfnn::N_ACTIVATIONS])(double *, double *, int) = {
+      activate_n<PairGdfnn::LINEAR>, activate_n<PairGdfnn::TANH>,
+      activate_n<PairGdfnn::SIGMOID>, activate_n<PairGdfnn::SOFTPLUS>,
+      activate_n<PairGdfnn::RELU>, activate_n<PairGdfnn::GAUSSIAN>, activate_n<PairGdfnn::COS>,
+      activate_n<PairGdfnn::REVLOGISTIC>, activate_n<PairGdfnn::EXP>,
+      activate_n<PairGdfnn::HARMONIC>, activate_n<PairGdfnn::SILU>};
   table[code](z, dz, n);
 }
 
@@ -135,7 +147,106 @@ inline void integer_power(size_t s, const real *cosv, real lambda, int izeta, re
 
 }    // namespace
 
-PairGdfnn::PairGdfnn(LAMMPS *lmp) : Pair(lmp)
+// The potential file as rows of words (comments and blank lines dropped), read in order;
+// every error stops all ranks with one line naming the file and line.
+class PairGdfnn::PotentialText {
+ public:
+  std::map<std::string, int> index;    // element symbol -> element index
+
+  PotentialText(const std::string &text, const std::string &path, Error *error) :
+      path(path), error(error)
+  {
+    std::istringstream in(text);
+    std::string raw;
+    while (std::getline(in, raw)) {
+      ++last_line;
+      std::vector<std::string> words = utils::split_words(utils::trim_comment(raw));
+      if (!words.empty()) {
+        rows.push_back(words);
+        numbers.push_back(last_line);
+      }
+    }
+    if (rows.empty()) fail("empty file: not a gdfnn potential");
+  }
+
+  [[noreturn]] void fail(const std::string &what) const
+  {
+    int at = k < numbers.size() ? numbers[k] : last_line;
+    error->all(FLERR, "pair_style gdfnn: {} line {}: {}", path, at, what);
+  }
+
+  bool next_is(const char *key) const { return k < rows.size() && rows[k][0] == key; }
+
+  // the next row, which must start with key and have at least n_min words
+  const std::vector<std::string> &expect(const char *key, size_t n_min)
+  {
+    if (k >= rows.size()) fail(std::string("file ends where '") + key + "' was expected");
+    if (rows[k][0] != key) fail(std::string("expected '") + key + "', got '" + rows[k][0] + "'");
+    if (rows[k].size() < n_min) fail(std::string("'") + key + "' has too few values");
+    return rows[k++];
+  }
+
+  // the next row, which must have exactly n words
+  const std::vector<std::string> &row(size_t n, const std::string &what)
+  {
+    if (k >= rows.size() || rows[k].size() != n) fail(what);
+    return rows[k++];
+  }
+
+  // a finite number (utils::is_double refuses nan and inf, which would poison every force)
+  double number(const std::string &word) const
+  {
+    if (!utils::is_double(word)) fail("not a finite number: '" + word + "'");
+    return std::stod(word);
+  }
+
+  int integer(const std::string &word) const
+  {
+    if (!utils::is_integer(word)) fail("not an integer: '" + word + "'");
+    return std::stoi(word);
+  }
+
+  int element_of(const std::string &symbol) const
+  {
+    auto it = index.find(symbol);
+    if (it == index.end()) fail("unknown element '" + symbol + "'");
+    return it->second;
+  }
+
+ private:
+  std::string path;
+  Error *error;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int> numbers;    // line number of each row
+  size_t k = 0;                // the next row
+  int last_line = 0;
+};
+
+template <typename real> struct PairGdfnn::Scratch {
+  // per neighbour a of the atom (neighbours of element e in [block[e], block[e + 1])): its
+  // index j, D_a = x_j - x_i (double, for the virial, and in real), |D_a|, dE_i/dD_a (fn, 3
+  // values each); fcn, dfcn: (distinct rc, neighbour) fc(r), dfc/dr; dR: (radial function,
+  // neighbour) dG/dr; rad: dE/dr; fm, dfm: (m, neighbour) leg factor exp(-eta (r - rs)^2)
+  // fc(r) and its derivative
+  std::vector<int> raw_j, nj, block, first;
+  std::vector<double> dx, dy, dz;
+  std::vector<real> rx, ry, rz, rr, fn, work, fcn, dfcn, dR, rad, fm, dfm;
+  // per triplet s (neighbours ta[s] < tb[s]; element pair k in [bucket[k], bucket[k + 1])):
+  // cos, r_jk, its cutoff, A_q and dA_q/dcos (q, T), P_m and dP_m/d(r_a, r_b, r_jk) (m, T),
+  // the gradients g_a, g_b, g_cos, g_jk and the chain-rule coefficients K_aa, K_bb, K_ab;
+  // W: dE/dG of an element pair's functions as an (m, q) matrix
+  std::vector<int> ta, tb;
+  std::vector<size_t> bucket;
+  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, W, ga, gb, gc, gj, kaa,
+      kbb, kab;
+  std::vector<Lanes<real>> block_scratch;
+  std::vector<real> tail_scratch;
+  int n = 0;               // neighbours of the atom
+  size_t T = 0, nt = 0;    // room for n (n - 1) / 2 triplets; triplets kept
+};
+
+PairGdfnn::PairGdfnn(LAMMPS *lmp) :
+    Pair(lmp), scratch_double(new Scratch<double>()), scratch_float(new Scratch<float>())
 {
   single_enable = 0;
   restartinfo = 0;
@@ -216,128 +327,124 @@ void PairGdfnn::coeff(int narg, char **arg)
 void PairGdfnn::read_file(const std::string &path)
 {
   filename = path;
-  std::ifstream in(path);
-  if (!in) error->all(FLERR, "pair_style gdfnn: {}: cannot open the potential file", path);
-  std::vector<std::vector<std::string>> lines;
-  std::vector<int> numbers;
-  std::string raw;
-  int lineno = 0;
-  while (std::getline(in, raw)) {
-    ++lineno;
-    auto hash = raw.find('#');
-    if (hash != std::string::npos) raw.erase(hash);
-    std::istringstream words(raw);
-    std::vector<std::string> fields;
-    std::string w;
-    while (words >> w) fields.push_back(w);
-    if (!fields.empty()) {
-      lines.push_back(fields);
-      numbers.push_back(lineno);
+  parse(read_on_rank0(path));
+}
+
+// The file's text, read on rank 0 (found as LAMMPS finds potential files: as given, else in
+// $LAMMPS_POTENTIALS) and broadcast; every rank then parses the same text, so a bad file
+// stops all ranks with the same message.
+std::string PairGdfnn::read_on_rank0(const std::string &path)
+{
+  std::string text;
+  long size = -1;
+  if (comm->me == 0) {
+    FILE *fp = utils::open_potential(path, lmp, nullptr);
+    if (fp) {
+      char chunk[8192];
+      size_t got;
+      while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) text.append(chunk, got);
+      fclose(fp);
+      size = (long) text.size();
     }
   }
-  size_t k = 0;
-  auto fail = [&](const std::string &what) {
-    int at = k < numbers.size() ? numbers[k] : lineno;
-    error->all(FLERR, "pair_style gdfnn: {} line {}: {}", path, at, what);
-  };
-  auto expect = [&](const char *key, size_t n_min) -> const std::vector<std::string> & {
-    if (k >= lines.size()) fail(std::string("file ends where '") + key + "' was expected");
-    if (lines[k][0] != key) fail(std::string("expected '") + key + "', got '" + lines[k][0] + "'");
-    if (lines[k].size() < n_min) fail(std::string("'") + key + "' has too few values");
-    return lines[k++];
-  };
-  auto number = [&](const std::string &text) -> double {
-    try {
-      size_t used = 0;
-      double v = std::stod(text, &used);
-      if (used != text.size()) throw std::invalid_argument(text);
-      return v;
-    } catch (std::exception &) {
-      fail("not a number: '" + text + "'");
-    }
-    return 0.0;
-  };
-  if (lines.empty()) fail("empty file: not a gdfnn potential");
-  auto &head = expect("gdfnn_potential", 2);
-  if ((int) number(head[1]) != FORMAT_VERSION)
-    fail("format version " + head[1] + ", this plugin reads version " +
-         std::to_string(FORMAT_VERSION) + " (rebuild it with gdfnn lammps build)");
-  auto &el = expect("elements", 2);
-  int n_el = (int) number(el[1]);
-  if ((int) el.size() != 2 + n_el) fail("'elements' count does not match the symbols");
-  std::map<std::string, int> index;
+  MPI_Bcast(&size, 1, MPI_LONG, 0, world);
+  if (size < 0) error->all(FLERR, "pair_style gdfnn: {}: cannot open the potential file", path);
+  text.resize(size);
+  MPI_Bcast(&text[0], (int) size, MPI_CHAR, 0, world);
+  return text;
+}
+
+void PairGdfnn::parse(const std::string &text)
+{
+  PotentialText in(text, filename, error);
+  auto &head = in.expect("gdfnn_potential", 2);
+  if (in.integer(head[1]) != FORMAT_VERSION)
+    in.fail("format version " + head[1] + ", this plugin reads version " +
+            std::to_string(FORMAT_VERSION) + " (rebuild it with gdfnn lammps build)");
+  auto &el = in.expect("elements", 2);
+  int n_el = in.integer(el[1]);
+  if (n_el < 1 || (int) el.size() != 2 + n_el)
+    in.fail("'elements' count does not match the symbols");
   elements.assign(n_el, Element());
   for (int e = 0; e < n_el; ++e) {
     elements[e].symbol = el[2 + e];
-    index[el[2 + e]] = e;
+    in.index[el[2 + e]] = e;
   }
-  auto &ct = expect("cutoff_type", 3);
-  cutoff_type = (int) number(ct[1]);
-  cutoff_alpha = number(ct[2]);
-  if (cutoff_type < 0 || cutoff_type > 8) fail("unknown cutoff_type " + ct[1]);
-  auto element_of = [&](const std::string &s) -> int {
-    auto it = index.find(s);
-    if (it == index.end()) fail("unknown element '" + s + "'");
-    return it->second;
-  };
+  auto &ct = in.expect("cutoff_type", 3);
+  cutoff_type = in.integer(ct[1]);
+  cutoff_alpha = in.number(ct[2]);
+  if (cutoff_type < 0 || cutoff_type > 8) in.fail("unknown cutoff_type " + ct[1]);
   cutmax = 0.0;
   for (int e = 0; e < n_el; ++e) {
-    auto &head_e = expect("element", 2);
-    Element &E = elements[element_of(head_e[1])];
-    int nf = (int) number(expect("functions", 2)[1]);
-    E.cutoff = 0.0;
-    for (int f = 0; f < nf; ++f) {
-      auto &l = expect("f", 9);
-      Function F;
-      F.kind = (int) number(l[1]);
-      if (F.kind != 2 && F.kind != 4 && F.kind != 5) fail("unknown function type " + l[1]);
-      F.n1 = element_of(l[2]);
-      F.n2 = F.kind == 2 ? -1 : element_of(l[3]);
-      F.rc = number(l[4]);
-      F.eta = number(l[5]);
-      F.rs = number(l[6]);
-      F.zeta = number(l[7]);
-      F.lambda = number(l[8]);
-      F.norm = std::pow(2.0, 1.0 - F.zeta);
-      F.izeta = (F.zeta == std::floor(F.zeta) && F.zeta <= 64) ? (int) F.zeta : -1;
-      E.cutoff = std::max(E.cutoff, F.rc);
-      E.functions.push_back(F);
-    }
+    Element &E = elements[in.element_of(in.expect("element", 2)[1])];
+    read_functions(in, E);
     cutmax = std::max(cutmax, E.cutoff);
     factorise(E, n_el);
-    if (k < lines.size() && lines[k][0] == "range_min") {
-      auto &lo = expect("range_min", 1 + nf);
-      auto &hi = expect("range_max", 1 + nf);
-      for (int f = 0; f < nf; ++f) {
-        E.gmin.push_back(number(lo[1 + f]));
-        E.gmax.push_back(number(hi[1 + f]));
-      }
-    }
-    int nl = (int) number(expect("layers", 2)[1]);
-    int width = nf;
-    for (int L = 0; L < nl; ++L) {
-      auto &l = expect("layer", 4);
-      Layer layer;
-      layer.n_out = (int) number(l[1]);
-      layer.n_in = (int) number(l[2]);
-      layer.activation = -1;
-      for (int a = 0; a < N_ACTIVATIONS; ++a)
-        if (l[3] == ACTIVATION_NAMES[a]) layer.activation = a;
-      if (layer.activation < 0) fail("unknown activation '" + l[3] + "'");
-      if (layer.n_in != width) fail("layer input width does not match the previous layer");
-      for (int r = 0; r < layer.n_out; ++r) {
-        if (k >= lines.size() || (int) lines[k].size() != layer.n_in + 1)
-          fail("weight row needs " + std::to_string(layer.n_in) + " weights and a bias");
-        for (int c = 0; c < layer.n_in; ++c) layer.weight.push_back(number(lines[k][c]));
-        layer.bias.push_back(number(lines[k][layer.n_in]));
-        ++k;
-      }
-      width = layer.n_out;
-      E.layers.push_back(layer);
-    }
-    if (width != 1) fail("the last layer must have one output (the atomic energy)");
+    read_range(in, E);
+    read_layers(in, E);
   }
-  expect("end", 1);
+  in.expect("end", 1);
+}
+
+void PairGdfnn::read_functions(PotentialText &in, Element &E)
+{
+  int nf = in.integer(in.expect("functions", 2)[1]);
+  E.cutoff = 0.0;
+  for (int f = 0; f < nf; ++f) {
+    auto &l = in.expect("f", 9);
+    Function F;
+    F.kind = in.integer(l[1]);
+    if (F.kind != 2 && F.kind != 4 && F.kind != 5) in.fail("unknown function type " + l[1]);
+    F.n1 = in.element_of(l[2]);
+    F.n2 = F.kind == 2 ? -1 : in.element_of(l[3]);
+    F.rc = in.number(l[4]);
+    F.eta = in.number(l[5]);
+    F.rs = in.number(l[6]);
+    F.zeta = in.number(l[7]);
+    F.lambda = in.number(l[8]);
+    F.norm = std::pow(2.0, 1.0 - F.zeta);
+    F.izeta = (F.zeta == std::floor(F.zeta) && F.zeta <= 64) ? (int) F.zeta : -1;
+    E.cutoff = std::max(E.cutoff, F.rc);
+    E.functions.push_back(F);
+  }
+}
+
+void PairGdfnn::read_range(PotentialText &in, Element &E)
+{
+  if (!in.next_is("range_min")) return;
+  const size_t nf = E.functions.size();
+  auto &lo = in.expect("range_min", 1 + nf);
+  auto &hi = in.expect("range_max", 1 + nf);
+  for (size_t f = 0; f < nf; ++f) {
+    E.gmin.push_back(in.number(lo[1 + f]));
+    E.gmax.push_back(in.number(hi[1 + f]));
+  }
+}
+
+void PairGdfnn::read_layers(PotentialText &in, Element &E)
+{
+  int nl = in.integer(in.expect("layers", 2)[1]);
+  int width = (int) E.functions.size();
+  for (int L = 0; L < nl; ++L) {
+    auto &l = in.expect("layer", 4);
+    Layer layer;
+    layer.n_out = in.integer(l[1]);
+    layer.n_in = in.integer(l[2]);
+    layer.activation = N_ACTIVATIONS;
+    for (int a = 0; a < N_ACTIVATIONS; ++a)
+      if (l[3] == ACTIVATION_NAMES[a]) layer.activation = (Activation) a;
+    if (layer.activation == N_ACTIVATIONS) in.fail("unknown activation '" + l[3] + "'");
+    if (layer.n_in != width) in.fail("layer input width does not match the previous layer");
+    for (int r = 0; r < layer.n_out; ++r) {
+      auto &row = in.row(layer.n_in + 1, "weight row needs " + std::to_string(layer.n_in) +
+                                              " weights and a bias");
+      for (int c = 0; c < layer.n_in; ++c) layer.weight.push_back(in.number(row[c]));
+      layer.bias.push_back(in.number(row[layer.n_in]));
+    }
+    width = layer.n_out;
+    E.layers.push_back(layer);
+  }
+  if (width != 1) in.fail("the last layer must have one output (the atomic energy)");
 }
 
 void PairGdfnn::factorise(Element &E, int n_elements)
@@ -463,320 +570,385 @@ void PairGdfnn::compute(int eflag, int vflag)
     nmax_extrapolation = atom->nmax;
     memory->create(extrapolation, nmax_extrapolation, "pair:extrapolation");
   }
-  if (single_precision) compute_atoms<float>();
-  else compute_atoms<double>();
+  if (single_precision) compute_atoms(*scratch_float);
+  else compute_atoms(*scratch_double);
 }
 
 template <typename real>
-void PairGdfnn::compute_atoms()
+void PairGdfnn::compute_atoms(Scratch<real> &s)
 {
-  double **x = atom->x;
-  double **f = atom->f;
   int *type = atom->type;
-  int nlocal = atom->nlocal;
-  int newton_pair = force->newton_pair;
-  int n_el = (int) elements.size();
   double extrapolating = 0.0;
-  const real one = 1, two = 2, minus_one = -1;
-  constexpr size_t lanes = sizeof(Lanes<real>) / sizeof(real);    // triplets per vector
-
-  std::vector<int> raw_j, nj, block, first, ta, tb;    // ta, tb: the neighbours of a triplet
-  std::vector<size_t> bucket;
-  std::vector<double> G, dEdG, prev;                        // per function, always double
-  // per neighbour: D_a = x_j - x_i (components, double for the virial), |D_a|, dE_i/dD_a
-  std::vector<double> dx, dy, dz;
-  std::vector<real> rx, ry, rz, rr, fn, work;
-  std::vector<real> fcn, dfcn;  // (distinct rc, neighbour): fc(r), dfc/dr
-  std::vector<real> dR, rad;    // (radial function, neighbour): dG/dr; dE/dr per neighbour
-  std::vector<real> fm, dfm;    // (m, neighbour): leg factor exp(-eta (r - rs)^2) fc(r), d/dr
-  // per triplet (and per m or q): cos, r_jk, its cutoff, A_q, P_m and dP_m/d(r_a, r_b, r_jk),
-  // gradients; W: dE/dG of an element pair's functions as an (m, q) matrix
-  std::vector<real> cosv, rjk, fcj, dfcj, Aq, dAq, Pm, dPa, dPb, dPj, W, ga, gb, gc, gj;
-  std::vector<Lanes<real>> block_scratch;
-  std::vector<real> tail_scratch;
-  std::vector<real> kaa, kbb, kab;    // chain-rule coefficients per triplet (below)
-  std::vector<std::vector<double>> dact, act;
-
   for (int ii = 0; ii < list->inum; ++ii) {
     int i = list->ilist[ii];
     int ei = type_map[type[i]];
     extrapolation[i] = 0.0;
     if (ei < 0) continue;
     const Element &E = elements[ei];
-    double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    // ----- neighbours within this element's cutoff, ordered by element (blocks)
-    raw_j.clear();
-    int *jlist = list->firstneigh[i];
-    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
-      int j = jlist[jj] & NEIGHMASK;
-      if (type_map[type[j]] < 0) continue;
-      double ax = x[j][0] - xi, ay = x[j][1] - yi, az = x[j][2] - zi;
-      if (ax * ax + ay * ay + az * az < E.cutoff * E.cutoff) raw_j.push_back(j);
-    }
-    const int n = (int) raw_j.size();
-    block.assign(n_el + 1, 0);
-    for (int j : raw_j) ++block[type_map[type[j]] + 1];
-    for (int e = 0; e < n_el; ++e) block[e + 1] += block[e];
-    first.assign(block.begin(), block.end() - 1);
-    nj.resize(n); dx.resize(n); dy.resize(n); dz.resize(n);
-    rx.resize(n); ry.resize(n); rz.resize(n); rr.resize(n);
-    for (int j : raw_j) {
-      int e = type_map[type[j]], a = first[e]++;
-      nj[a] = j;
-      dx[a] = x[j][0] - xi; dy[a] = x[j][1] - yi; dz[a] = x[j][2] - zi;
-      rx[a] = (real) dx[a]; ry[a] = (real) dy[a]; rz[a] = (real) dz[a];
-      rr[a] = (real) std::sqrt(dx[a] * dx[a] + dy[a] * dy[a] + dz[a] * dz[a]);
-    }
-    const int nf = (int) E.functions.size(), nm = (int) E.ms.size(), nq = (int) E.qs.size();
-    G.assign(nf, 0.0);
-    // ----- the cutoff of every neighbour distance, once per distinct rc
-    const int nc = (int) E.cutoffs.size();
-    fcn.resize((size_t) nc * n);
-    dfcn.resize((size_t) nc * n);
-    for (int c = 0; c < nc; ++c)
-      cutoff_array(rr.data(), n, E.cutoffs[c], &fcn[(size_t) c * n], &dfcn[(size_t) c * n]);
-    // ----- radial values, and their derivatives by the distance for the force pass
-    dR.resize((size_t) nf * n);
-    for (int q = 0; q < nf; ++q) {
-      const Function &F = E.functions[q];
-      if (F.kind != 2) continue;
-      const int b0 = block[F.n1], b1 = block[F.n1 + 1];
-      const real eta = (real) F.eta, rs = (real) F.rs;
-      const real *fc = &fcn[(size_t) F.ic * n], *dfc = &dfcn[(size_t) F.ic * n];
-      real *d = &dR[(size_t) q * n];
-      double total = 0.0;    // sums in double: G feeds the network through 1/range
-#pragma omp simd reduction(+ : total)
-      for (int a = b0; a < b1; ++a) {
-        const real s = rr[a] - rs, g = std::exp(-eta * s * s);
-        total += (double) (g * fc[a]);
-        d[a] = g * (dfc[a] - two * eta * s * fc[a]);
-      }
-      G[q] += total;
-    }
-    // ----- leg factors of the angular terms
-    fm.resize((size_t) nm * n);
-    dfm.resize((size_t) nm * n);
-    for (int m = 0; m < nm; ++m) {
-      const Angular &M = E.ms[m];
-      const real eta = (real) M.eta, rs = (real) M.rs;
-      const real *fc = &fcn[(size_t) M.ic * n], *dfc = &dfcn[(size_t) M.ic * n];
-      real *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
-#pragma omp simd
-      for (int a = 0; a < n; ++a) {
-        real s = rr[a] - rs, g = std::exp(-eta * s * s);
-        f1[a] = g * fc[a];
-        d1[a] = g * (dfc[a] - two * eta * s * fc[a]);
-      }
-    }
-    // ----- triplets: neighbour pairs (a < b) that can contribute, bucket by bucket of the
-    // element pair k = e_a * n_el + e_b (e_a <= e_b), bucket k in [bucket[k], bucket[k + 1])
-    const size_t T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // at most this many triplets
-    for (auto *v : {&cosv, &rjk, &fcj, &dfcj, &ga, &gb, &gc, &gj}) v->resize(T);
-    for (auto *v : {&kaa, &kbb, &kab}) v->resize(T);
-    ta.resize(T); tb.resize(T);
-    Aq.resize(T * nq); dAq.resize(T * nq);
-    for (auto *v : {&Pm, &dPa, &dPb, &dPj}) v->resize(T * nm);
-    bucket.assign((size_t) n_el * n_el + 1, 0);
-    work.resize(n);    // a row's squared distances, in the compaction below
-    const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
-                                  : (real) (E.narrow_rc * E.narrow_rc);
-    size_t nt = 0;
-    for (int ea = 0; ea < n_el; ++ea)
-      for (int eb = 0; eb < n_el; ++eb) {
-        bucket[ea * n_el + eb] = nt;
-        if (eb < ea) continue;
-        for (int a = block[ea]; a < block[ea + 1]; ++a) {
-          const int b0 = std::max(a + 1, block[eb]), b1 = block[eb + 1];
-          const real ax = rx[a], ay = ry[a], az = rz[a];
-#pragma omp simd
-          for (int b = b0; b < b1; ++b) {
-            real cx = rx[b] - ax, cy = ry[b] - ay, cz = rz[b] - az;
-            work[b] = cx * cx + cy * cy + cz * cz;
-          }
-          for (int b = b0; b < b1; ++b) {
-            ta[nt] = a;    // written always, kept (nt advances) only when it can contribute
-            tb[nt] = b;
-            rjk[nt] = work[b];
-            nt += work[b] < keep2;
-          }
-        }
-      }
-    bucket[(size_t) n_el * n_el] = nt;
-    // cos from the three distances (r_a^2 + r_b^2 - r_jk^2) / (2 r_a r_b): two gathers
-#pragma omp simd
-    for (size_t s = 0; s < nt; ++s) {
-      const real ra = rr[ta[s]], rb = rr[tb[s]], r2 = rjk[s];
-      rjk[s] = std::sqrt(r2);
-      real cs = (ra * ra + rb * rb - r2) / (two * ra * rb);
-      cosv[s] = cs < minus_one ? minus_one : (cs > one ? one : cs);
-    }
-    // P_m = fm_a fm_b J_m with J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5: eta 0,
-    // fc 1), the radial part of a triplet, and its derivatives by r_a, r_b and r_jk (the
-    // force pass then reads them without gathering the leg factors again);
-    // A_q = 2^(1-zeta) (1 + lambda cos)^zeta, the angular part
-    double last_rc = -1.0;
-    for (int m = 0; m < nm; ++m) {
-      const Angular &M = E.ms[m];
-      const real eta = M.narrow ? (real) M.eta : real(0), rs = (real) M.rs;
-      real *P = &Pm[T * m], *Pa = &dPa[T * m], *Pb = &dPb[T * m], *Pj = &dPj[T * m];
-      const real *f1 = &fm[(size_t) m * n], *d1 = &dfm[(size_t) m * n];
-      if (!M.narrow) {
-        std::fill(fcj.begin(), fcj.begin() + nt, one);
-        std::fill(dfcj.begin(), dfcj.begin() + nt, real(0));
-        last_rc = -1.0;
-      } else if (M.rc != last_rc) {
-        cutoff_array(rjk.data(), (int) nt, M.rc, fcj.data(), dfcj.data());
-        last_rc = M.rc;
-      }
-#pragma omp simd
-      for (size_t s = 0; s < nt; ++s) {
-        const int a = ta[s], b = tb[s];
-        const real d = rjk[s] - rs, g = std::exp(-eta * d * d);
-        const real J = g * fcj[s], dJ = g * (dfcj[s] - two * eta * d * fcj[s]);
-        const real fa = f1[a], fb = f1[b];
-        P[s] = fa * fb * J;
-        Pa[s] = d1[a] * fb * J;
-        Pb[s] = fa * d1[b] * J;
-        Pj[s] = fa * fb * dJ;
-      }
-    }
-    for (int q = 0; q < nq; ++q) {
-      const Power &Q = E.qs[q];
-      const real lambda = (real) Q.lambda, norm = (real) Q.norm;
-      real *Av = &Aq[T * q], *dAv = &dAq[T * q];
-      const real *c = cosv.data();
-      if (Q.izeta >= 1) {    // powers by repeated products, one vector of triplets at a time
-        const real scale = (real) (Q.norm * Q.zeta * Q.lambda);
-        size_t s = 0;
-        for (; s + lanes <= nt; s += lanes)
-          integer_power<Lanes<real>>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
-        for (; s < nt; ++s) integer_power<real>(s, c, lambda, Q.izeta, norm, scale, Av, dAv);
-      } else {
-        const real zeta = (real) Q.zeta;
-        for (size_t s = 0; s < nt; ++s) {
-          real base = one + lambda * c[s], low = std::pow(base, zeta - one);
-          Av[s] = norm * low * base;
-          dAv[s] = norm * zeta * lambda * low;
-        }
-      }
-    }
-    // ----- angular values: G_f = sum over the triplets of its element pair of A_q P_m
-    for (int k = 0; k < n_el * n_el; ++k) {
-      const size_t s0 = bucket[k], s1 = bucket[k + 1];
-      if (s0 == s1) continue;
-      for (const Term &t : E.terms[k]) {
-        const real *Av = &Aq[T * t.q], *P = &Pm[T * t.m];
-        double total = 0.0;
-#pragma omp simd reduction(+ : total)
-        for (size_t s = s0; s < s1; ++s) total += (double) (Av[s] * P[s]);
-        G[t.f] += total;
-      }
-    }
-    if (!E.gmin.empty()) {
-      for (int q = 0; q < nf; ++q)
-        if (G[q] < E.gmin[q] || G[q] > E.gmax[q]) extrapolation[i] += 1.0;
-      extrapolating += extrapolation[i];
-    }
-    // ----- network forward, then dE/dG backward
-    size_t nlayers = E.layers.size();
-    dact.resize(nlayers);
-    act.resize(nlayers + 1);
-    act[0] = G;
-    for (size_t L = 0; L < nlayers; ++L) {
-      const Layer &layer = E.layers[L];
-      bool last = L + 1 == nlayers;
-      dact[L].resize(layer.n_out);
-      act[L + 1].resize(layer.n_out);
-      double *z = act[L + 1].data(), *dz = dact[L].data();
-      for (int r = 0; r < layer.n_out; ++r) {
-        const double *w = &layer.weight[(size_t) r * layer.n_in];
-        double sum = layer.bias[r];
-        for (int c = 0; c < layer.n_in; ++c) sum += w[c] * act[L][c];
-        z[r] = sum;
-        dz[r] = 1.0;
-      }
-      if (!last) activate_all(layer.activation, z, dz, layer.n_out);
-    }
-    double Ei = act[nlayers][0];
-    dEdG.assign(1, 1.0);
-    for (size_t L = nlayers; L-- > 0;) {
-      const Layer &layer = E.layers[L];
-      prev.assign(layer.n_in, 0.0);
-      for (int r = 0; r < layer.n_out; ++r) {
-        double g = dEdG[r] * dact[L][r];
-        const double *w = &layer.weight[(size_t) r * layer.n_in];
-        for (int c = 0; c < layer.n_in; ++c) prev[c] += g * w[c];
-      }
-      dEdG.swap(prev);
-    }
+    neighbours(i, E, s);
+    radial_terms(E, s);
+    triplets(E, s);
+    angular_terms(E, s);
+    extrapolating += count_extrapolation(i, E);
+    double Ei = network(E);
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
-    // ----- dE_i / dD_a for every neighbour a (D_a = x_j - x_i)
-    // radial functions: dE_i/dD_a = (sum_q w_q dG_q/dr_a) D_a / r_a
-    rad.assign(n, 0);
-    for (int q = 0; q < nf; ++q) {
-      const Function &F = E.functions[q];
-      if (F.kind != 2) continue;
-      const real w = (real) dEdG[q], *d = &dR[(size_t) q * n];
-#pragma omp simd
-      for (int a = block[F.n1]; a < block[F.n1 + 1]; ++a) rad[a] += w * d[a];
-    }
-    fn.resize(3 * (size_t) n);
-    for (int a = 0; a < n; ++a) {
-      const real c = rad[a] / rr[a];
-      fn[3 * a] = c * rx[a]; fn[3 * a + 1] = c * ry[a]; fn[3 * a + 2] = c * rz[a];
-    }
-    // dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk per triplet, bucket by bucket (element pairs),
-    // in blocks of one vector of triplets and a scalar tail
-    W.resize((size_t) nm * nq);
-    block_scratch.resize(2 * (size_t) nq);
-    tail_scratch.resize(2 * (size_t) nq);
-    for (int k = 0; k < n_el * n_el; ++k) {
-      const size_t s0 = bucket[k], s1 = bucket[k + 1];
-      if (s0 == s1) continue;
-      std::fill(W.begin(), W.end(), real(0));
-      for (const Term &t : E.terms[k]) W[(size_t) t.m * nq + t.q] += (real) dEdG[t.f];
-      size_t s = s0;
-      for (; s + lanes <= s1; s += lanes)
-        triplet_gradient(s, T, nm, nq, W.data(), Aq.data(), dAq.data(), Pm.data(), dPa.data(),
-                         dPb.data(), dPj.data(), block_scratch.data(), block_scratch.data() + nq,
-                         ga.data(), gb.data(), gc.data(), gj.data());
-      for (; s < s1; ++s)
-        triplet_gradient(s, T, nm, nq, W.data(), Aq.data(), dAq.data(), Pm.data(), dPa.data(),
-                         dPb.data(), dPj.data(), tail_scratch.data(), tail_scratch.data() + nq,
-                         ga.data(), gb.data(), gc.data(), gj.data());
-    }
-    // chain rule to the neighbour vectors D_a, D_b (cos = D_a.D_b / (r_a r_b), r_jk =
-    // |D_b - D_a|): dE/dD_a = K_aa D_a + K_ab D_b and dE/dD_b = K_ab D_a + K_bb D_b with
-    // K_aa = (g_a - g_cos cos / r_a) / r_a + g_jk / r_jk, K_bb likewise and
-    // K_ab = g_cos / (r_a r_b) - g_jk / r_jk
-#pragma omp simd
-    for (size_t s = 0; s < nt; ++s) {
-      const real ia = one / rr[ta[s]], ib = one / rr[tb[s]], cs = cosv[s];
-      const real wj = rjk[s] > 0 ? gj[s] / rjk[s] : real(0);
-      kaa[s] = (ga[s] - gc[s] * cs * ia) * ia + wj;
-      kbb[s] = (gb[s] - gc[s] * cs * ib) * ib + wj;
-      kab[s] = gc[s] * ia * ib - wj;
-    }
-    for (size_t s = 0; s < nt; ++s) {
-      const int a = ta[s], b = tb[s];
-      const real xa = rx[a], ya = ry[a], za = rz[a], xb = rx[b], yb = ry[b], zb = rz[b];
-      fn[3 * a] += kaa[s] * xa + kab[s] * xb;
-      fn[3 * a + 1] += kaa[s] * ya + kab[s] * yb;
-      fn[3 * a + 2] += kaa[s] * za + kab[s] * zb;
-      fn[3 * b] += kab[s] * xa + kbb[s] * xb;
-      fn[3 * b + 1] += kab[s] * ya + kbb[s] * yb;
-      fn[3 * b + 2] += kab[s] * za + kbb[s] * zb;
-    }
-    // ----- forces: F_j = -dE_i/dD_a, F_i = +dE_i/dD_a; virial per (i, j) pair
-    for (int a = 0; a < n; ++a) {
-      int j = nj[a];
-      double gx = fn[3 * a], gy = fn[3 * a + 1], gz = fn[3 * a + 2];
-      f[i][0] += gx; f[i][1] += gy; f[i][2] += gz;
-      f[j][0] -= gx; f[j][1] -= gy; f[j][2] -= gz;
-      if (vflag_either)
-        ev_tally_xyz(i, j, nlocal, newton_pair, 0.0, 0.0, gx, gy, gz, -dx[a], -dy[a], -dz[a]);
-    }
+    radial_forces(E, s);
+    angular_forces(E, s);
+    scatter(i, s);
   }
   pvector[0] = extrapolating;
+}
+
+// ----- neighbours within the element's cutoff, ordered by element, and the cutoff of every
+// neighbour distance, once per distinct rc
+template <typename real>
+void PairGdfnn::neighbours(int i, const Element &E, Scratch<real> &s)
+{
+  double **x = atom->x;
+  int *type = atom->type;
+  const int n_el = (int) elements.size();
+  const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
+  s.raw_j.clear();
+  int *jlist = list->firstneigh[i];
+  for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+    int j = jlist[jj] & NEIGHMASK;
+    if (type_map[type[j]] < 0) continue;
+    double ax = x[j][0] - xi, ay = x[j][1] - yi, az = x[j][2] - zi;
+    if (ax * ax + ay * ay + az * az < E.cutoff * E.cutoff) s.raw_j.push_back(j);
+  }
+  const int n = s.n = (int) s.raw_j.size();
+  s.block.assign(n_el + 1, 0);
+  for (int j : s.raw_j) ++s.block[type_map[type[j]] + 1];
+  for (int e = 0; e < n_el; ++e) s.block[e + 1] += s.block[e];
+  s.first.assign(s.block.begin(), s.block.end() - 1);
+  for (auto *v : {&s.dx, &s.dy, &s.dz}) v->resize(n);
+  for (auto *v : {&s.rx, &s.ry, &s.rz, &s.rr}) v->resize(n);
+  s.nj.resize(n);
+  for (int j : s.raw_j) {
+    int a = s.first[type_map[type[j]]]++;
+    s.nj[a] = j;
+    s.dx[a] = x[j][0] - xi; s.dy[a] = x[j][1] - yi; s.dz[a] = x[j][2] - zi;
+    s.rx[a] = (real) s.dx[a]; s.ry[a] = (real) s.dy[a]; s.rz[a] = (real) s.dz[a];
+    s.rr[a] = (real) std::sqrt(s.dx[a] * s.dx[a] + s.dy[a] * s.dy[a] + s.dz[a] * s.dz[a]);
+  }
+  const int nc = (int) E.cutoffs.size();
+  s.fcn.resize((size_t) nc * n);
+  s.dfcn.resize((size_t) nc * n);
+  for (int c = 0; c < nc; ++c)
+    cutoff_array(s.rr.data(), n, E.cutoffs[c], &s.fcn[(size_t) c * n], &s.dfcn[(size_t) c * n]);
+}
+
+// ----- radial values into G, their derivatives by the distance for the force pass, and the
+// leg factors of the angular terms
+template <typename real>
+void PairGdfnn::radial_terms(const Element &E, Scratch<real> &s)
+{
+  const int n = s.n, nf = (int) E.functions.size(), nm = (int) E.ms.size();
+  const real two = 2;
+  net.G.assign(nf, 0.0);
+  s.dR.resize((size_t) nf * n);
+  for (int q = 0; q < nf; ++q) {
+    const Function &F = E.functions[q];
+    if (F.kind != 2) continue;
+    const int b0 = s.block[F.n1], b1 = s.block[F.n1 + 1];
+    const real eta = (real) F.eta, rs = (real) F.rs, *rr = s.rr.data();
+    const real *fc = &s.fcn[(size_t) F.ic * n], *dfc = &s.dfcn[(size_t) F.ic * n];
+    real *d = &s.dR[(size_t) q * n];
+    double total = 0.0;    // sums in double: G feeds the network through 1/range
+#pragma omp simd reduction(+ : total)
+    for (int a = b0; a < b1; ++a) {
+      const real r = rr[a] - rs, g = std::exp(-eta * r * r);
+      total += (double) (g * fc[a]);
+      d[a] = g * (dfc[a] - two * eta * r * fc[a]);
+    }
+    net.G[q] += total;
+  }
+  s.fm.resize((size_t) nm * n);
+  s.dfm.resize((size_t) nm * n);
+  for (int m = 0; m < nm; ++m) {
+    const Angular &M = E.ms[m];
+    const real eta = (real) M.eta, rs = (real) M.rs, *rr = s.rr.data();
+    const real *fc = &s.fcn[(size_t) M.ic * n], *dfc = &s.dfcn[(size_t) M.ic * n];
+    real *f1 = &s.fm[(size_t) m * n], *d1 = &s.dfm[(size_t) m * n];
+#pragma omp simd
+    for (int a = 0; a < n; ++a) {
+      real r = rr[a] - rs, g = std::exp(-eta * r * r);
+      f1[a] = g * fc[a];
+      d1[a] = g * (dfc[a] - two * eta * r * fc[a]);
+    }
+  }
+}
+
+// ----- triplets: neighbour pairs (a < b) that can contribute, bucket by bucket of the
+// element pair k = e_a * n_el + e_b (e_a <= e_b); their r_jk and cos
+template <typename real>
+void PairGdfnn::triplets(const Element &E, Scratch<real> &s)
+{
+  const int n = s.n, n_el = (int) elements.size();
+  const int nm = (int) E.ms.size(), nq = (int) E.qs.size();
+  const real one = 1, two = 2, minus_one = -1;
+  const size_t T = s.T = (size_t) n * (n > 0 ? n - 1 : 0) / 2;    // at most this many
+  for (auto *v : {&s.cosv, &s.rjk, &s.fcj, &s.dfcj, &s.ga, &s.gb, &s.gc, &s.gj}) v->resize(T);
+  for (auto *v : {&s.kaa, &s.kbb, &s.kab}) v->resize(T);
+  s.ta.resize(T);
+  s.tb.resize(T);
+  s.Aq.resize(T * nq);
+  s.dAq.resize(T * nq);
+  for (auto *v : {&s.Pm, &s.dPa, &s.dPb, &s.dPj}) v->resize(T * nm);
+  s.bucket.assign((size_t) n_el * n_el + 1, 0);
+  s.work.resize(n);    // a row's squared distances, in the compaction below
+  const real keep2 = E.any_wide ? std::numeric_limits<real>::max()
+                                : (real) (E.narrow_rc * E.narrow_rc);
+  const real *rx = s.rx.data(), *ry = s.ry.data(), *rz = s.rz.data();
+  real *work = s.work.data(), *rjk = s.rjk.data();
+  int *ta = s.ta.data(), *tb = s.tb.data();
+  size_t nt = 0;
+  for (int ea = 0; ea < n_el; ++ea)
+    for (int eb = 0; eb < n_el; ++eb) {
+      s.bucket[ea * n_el + eb] = nt;
+      if (eb < ea) continue;
+      for (int a = s.block[ea]; a < s.block[ea + 1]; ++a) {
+        const int b0 = std::max(a + 1, s.block[eb]), b1 = s.block[eb + 1];
+        const real ax = rx[a], ay = ry[a], az = rz[a];
+#pragma omp simd
+        for (int b = b0; b < b1; ++b) {
+          real cx = rx[b] - ax, cy = ry[b] - ay, cz = rz[b] - az;
+          work[b] = cx * cx + cy * cy + cz * cz;
+        }
+        for (int b = b0; b < b1; ++b) {
+          ta[nt] = a;    // written always, kept (nt advances) only when it can contribute
+          tb[nt] = b;
+          rjk[nt] = work[b];
+          nt += work[b] < keep2;
+        }
+      }
+    }
+  s.bucket[(size_t) n_el * n_el] = s.nt = nt;
+  // cos from the three distances (r_a^2 + r_b^2 - r_jk^2) / (2 r_a r_b): two gathers
+  const real *rr = s.rr.data();
+  real *cosv = s.cosv.data();
+#pragma omp simd
+  for (size_t t = 0; t < nt; ++t) {
+    const real ra = rr[ta[t]], rb = rr[tb[t]], r2 = rjk[t];
+    rjk[t] = std::sqrt(r2);
+    real cs = (ra * ra + rb * rb - r2) / (two * ra * rb);
+    cosv[t] = cs < minus_one ? minus_one : (cs > one ? one : cs);
+  }
+}
+
+// ----- P_m = fm_a fm_b J_m with J_m = exp(-eta (r_jk - rs)^2) fc(r_jk) (1 for G5: eta 0,
+// fc 1), the radial part of a triplet, and its derivatives by r_a, r_b and r_jk (the force
+// pass then reads them without gathering the leg factors again); A_q = 2^(1-zeta) (1 +
+// lambda cos)^zeta, the angular part; the angular values G_f = sum over the triplets of its
+// element pair of A_q P_m
+template <typename real>
+void PairGdfnn::angular_terms(const Element &E, Scratch<real> &s)
+{
+  constexpr size_t lanes = sizeof(Lanes<real>) / sizeof(real);    // triplets per vector
+  const int n = s.n, n_el = (int) elements.size();
+  const int nm = (int) E.ms.size(), nq = (int) E.qs.size();
+  const size_t T = s.T, nt = s.nt;
+  const real one = 1, two = 2;
+  const int *ta = s.ta.data(), *tb = s.tb.data();
+  const real *rjk = s.rjk.data();
+  real *fcj = s.fcj.data(), *dfcj = s.dfcj.data();
+  double last_rc = -1.0;
+  for (int m = 0; m < nm; ++m) {
+    const Angular &M = E.ms[m];
+    const real eta = M.narrow ? (real) M.eta : real(0), rs = (real) M.rs;
+    real *P = &s.Pm[T * m], *Pa = &s.dPa[T * m], *Pb = &s.dPb[T * m], *Pj = &s.dPj[T * m];
+    const real *f1 = &s.fm[(size_t) m * n], *d1 = &s.dfm[(size_t) m * n];
+    if (!M.narrow) {
+      std::fill(fcj, fcj + nt, one);
+      std::fill(dfcj, dfcj + nt, real(0));
+      last_rc = -1.0;
+    } else if (M.rc != last_rc) {
+      cutoff_array(rjk, (int) nt, M.rc, fcj, dfcj);
+      last_rc = M.rc;
+    }
+#pragma omp simd
+    for (size_t t = 0; t < nt; ++t) {
+      const int a = ta[t], b = tb[t];
+      const real d = rjk[t] - rs, g = std::exp(-eta * d * d);
+      const real J = g * fcj[t], dJ = g * (dfcj[t] - two * eta * d * fcj[t]);
+      const real fa = f1[a], fb = f1[b];
+      P[t] = fa * fb * J;
+      Pa[t] = d1[a] * fb * J;
+      Pb[t] = fa * d1[b] * J;
+      Pj[t] = fa * fb * dJ;
+    }
+  }
+  for (int q = 0; q < nq; ++q) {
+    const Power &Q = E.qs[q];
+    const real lambda = (real) Q.lambda, norm = (real) Q.norm;
+    real *Av = &s.Aq[T * q], *dAv = &s.dAq[T * q];
+    const real *c = s.cosv.data();
+    if (Q.izeta >= 1) {    // powers by repeated products, one vector of triplets at a time
+      const real scale = (real) (Q.norm * Q.zeta * Q.lambda);
+      size_t t = 0;
+      for (; t + lanes <= nt; t += lanes)
+        integer_power<Lanes<real>>(t, c, lambda, Q.izeta, norm, scale, Av, dAv);
+      for (; t < nt; ++t) integer_power<real>(t, c, lambda, Q.izeta, norm, scale, Av, dAv);
+    } else {
+      const real zeta = (real) Q.zeta;
+      for (size_t t = 0; t < nt; ++t) {
+        real base = one + lambda * c[t], low = std::pow(base, zeta - one);
+        Av[t] = norm * low * base;
+        dAv[t] = norm * zeta * lambda * low;
+      }
+    }
+  }
+  for (int k = 0; k < n_el * n_el; ++k) {
+    const size_t s0 = s.bucket[k], s1 = s.bucket[k + 1];
+    if (s0 == s1) continue;
+    for (const Term &term : E.terms[k]) {
+      const real *Av = &s.Aq[T * term.q], *P = &s.Pm[T * term.m];
+      double total = 0.0;
+#pragma omp simd reduction(+ : total)
+      for (size_t t = s0; t < s1; ++t) total += (double) (Av[t] * P[t]);
+      net.G[term.f] += total;
+    }
+  }
+}
+
+// ----- functions outside their training range (n2p2's extrapolation test)
+double PairGdfnn::count_extrapolation(int i, const Element &E)
+{
+  if (E.gmin.empty()) return 0.0;
+  for (size_t q = 0; q < E.functions.size(); ++q)
+    if (net.G[q] < E.gmin[q] || net.G[q] > E.gmax[q]) extrapolation[i] += 1.0;
+  return extrapolation[i];
+}
+
+// ----- the network: E_i forward, then dE_i/dG backward (into net.dEdG)
+double PairGdfnn::network(const Element &E)
+{
+  const size_t nlayers = E.layers.size();
+  net.dact.resize(nlayers);
+  net.act.resize(nlayers + 1);
+  net.act[0] = net.G;
+  for (size_t L = 0; L < nlayers; ++L) {
+    const Layer &layer = E.layers[L];
+    net.dact[L].resize(layer.n_out);
+    net.act[L + 1].resize(layer.n_out);
+    double *z = net.act[L + 1].data(), *dz = net.dact[L].data();
+    const double *in = net.act[L].data();
+    for (int r = 0; r < layer.n_out; ++r) {
+      const double *w = &layer.weight[(size_t) r * layer.n_in];
+      double sum = layer.bias[r];
+      for (int c = 0; c < layer.n_in; ++c) sum += w[c] * in[c];
+      z[r] = sum;
+      dz[r] = 1.0;
+    }
+    if (L + 1 < nlayers) activate_all(layer.activation, z, dz, layer.n_out);
+  }
+  net.dEdG.assign(1, 1.0);
+  for (size_t L = nlayers; L-- > 0;) {
+    const Layer &layer = E.layers[L];
+    net.prev.assign(layer.n_in, 0.0);
+    for (int r = 0; r < layer.n_out; ++r) {
+      double g = net.dEdG[r] * net.dact[L][r];
+      const double *w = &layer.weight[(size_t) r * layer.n_in];
+      for (int c = 0; c < layer.n_in; ++c) net.prev[c] += g * w[c];
+    }
+    net.dEdG.swap(net.prev);
+  }
+  return net.act[nlayers][0];
+}
+
+// ----- dE_i/dD_a of the radial functions: (sum_q w_q dG_q/dr_a) D_a / r_a, into fn
+template <typename real>
+void PairGdfnn::radial_forces(const Element &E, Scratch<real> &s)
+{
+  const int n = s.n, nf = (int) E.functions.size();
+  s.rad.assign(n, 0);
+  real *rad = s.rad.data();
+  for (int q = 0; q < nf; ++q) {
+    const Function &F = E.functions[q];
+    if (F.kind != 2) continue;
+    const real w = (real) net.dEdG[q], *d = &s.dR[(size_t) q * n];
+#pragma omp simd
+    for (int a = s.block[F.n1]; a < s.block[F.n1 + 1]; ++a) rad[a] += w * d[a];
+  }
+  s.fn.resize(3 * (size_t) n);
+  for (int a = 0; a < n; ++a) {
+    const real c = rad[a] / s.rr[a];
+    s.fn[3 * a] = c * s.rx[a]; s.fn[3 * a + 1] = c * s.ry[a]; s.fn[3 * a + 2] = c * s.rz[a];
+  }
+}
+
+// ----- dE_i/dD_a of the angular functions, added to fn: dE/dr_a, dE/dr_b, dE/dcos, dE/dr_jk
+// per triplet, bucket by bucket (element pairs), in blocks of one vector of triplets and a
+// scalar tail; then the chain rule to the neighbour vectors D_a, D_b (cos = D_a.D_b / (r_a
+// r_b), r_jk = |D_b - D_a|): dE/dD_a = K_aa D_a + K_ab D_b and dE/dD_b = K_ab D_a + K_bb D_b
+// with K_aa = (g_a - g_cos cos / r_a) / r_a + g_jk / r_jk, K_bb likewise and K_ab = g_cos /
+// (r_a r_b) - g_jk / r_jk
+template <typename real>
+void PairGdfnn::angular_forces(const Element &E, Scratch<real> &s)
+{
+  constexpr size_t lanes = sizeof(Lanes<real>) / sizeof(real);
+  const int n_el = (int) elements.size(), nm = (int) E.ms.size(), nq = (int) E.qs.size();
+  const size_t T = s.T, nt = s.nt;
+  const real one = 1;
+  s.W.resize((size_t) nm * nq);
+  s.block_scratch.resize(2 * (size_t) nq);
+  s.tail_scratch.resize(2 * (size_t) nq);
+  for (int k = 0; k < n_el * n_el; ++k) {
+    const size_t s0 = s.bucket[k], s1 = s.bucket[k + 1];
+    if (s0 == s1) continue;
+    std::fill(s.W.begin(), s.W.end(), real(0));
+    for (const Term &term : E.terms[k]) s.W[(size_t) term.m * nq + term.q] += (real) net.dEdG[term.f];
+    size_t t = s0;
+    for (; t + lanes <= s1; t += lanes)
+      triplet_gradient(t, T, nm, nq, s.W.data(), s.Aq.data(), s.dAq.data(), s.Pm.data(),
+                       s.dPa.data(), s.dPb.data(), s.dPj.data(), s.block_scratch.data(),
+                       s.block_scratch.data() + nq, s.ga.data(), s.gb.data(), s.gc.data(),
+                       s.gj.data());
+    for (; t < s1; ++t)
+      triplet_gradient(t, T, nm, nq, s.W.data(), s.Aq.data(), s.dAq.data(), s.Pm.data(),
+                       s.dPa.data(), s.dPb.data(), s.dPj.data(), s.tail_scratch.data(),
+                       s.tail_scratch.data() + nq, s.ga.data(), s.gb.data(), s.gc.data(),
+                       s.gj.data());
+  }
+  const int *ta = s.ta.data(), *tb = s.tb.data();
+  const real *rr = s.rr.data(), *cosv = s.cosv.data(), *rjk = s.rjk.data();
+  const real *ga = s.ga.data(), *gb = s.gb.data(), *gc = s.gc.data(), *gj = s.gj.data();
+  real *kaa = s.kaa.data(), *kbb = s.kbb.data(), *kab = s.kab.data();
+#pragma omp simd
+  for (size_t t = 0; t < nt; ++t) {
+    const real ia = one / rr[ta[t]], ib = one / rr[tb[t]], cs = cosv[t];
+    const real wj = rjk[t] > 0 ? gj[t] / rjk[t] : real(0);
+    kaa[t] = (ga[t] - gc[t] * cs * ia) * ia + wj;
+    kbb[t] = (gb[t] - gc[t] * cs * ib) * ib + wj;
+    kab[t] = gc[t] * ia * ib - wj;
+  }
+  const real *rx = s.rx.data(), *ry = s.ry.data(), *rz = s.rz.data();
+  real *fn = s.fn.data();
+  for (size_t t = 0; t < nt; ++t) {
+    const int a = ta[t], b = tb[t];
+    const real xa = rx[a], ya = ry[a], za = rz[a], xb = rx[b], yb = ry[b], zb = rz[b];
+    fn[3 * a] += kaa[t] * xa + kab[t] * xb;
+    fn[3 * a + 1] += kaa[t] * ya + kab[t] * yb;
+    fn[3 * a + 2] += kaa[t] * za + kab[t] * zb;
+    fn[3 * b] += kab[t] * xa + kbb[t] * xb;
+    fn[3 * b + 1] += kab[t] * ya + kbb[t] * yb;
+    fn[3 * b + 2] += kab[t] * za + kbb[t] * zb;
+  }
+}
+
+// ----- forces: F_j = -dE_i/dD_a, F_i = +dE_i/dD_a; virial per (i, j) pair
+template <typename real>
+void PairGdfnn::scatter(int i, Scratch<real> &s)
+{
+  double **f = atom->f;
+  for (int a = 0; a < s.n; ++a) {
+    int j = s.nj[a];
+    double gx = s.fn[3 * a], gy = s.fn[3 * a + 1], gz = s.fn[3 * a + 2];
+    f[i][0] += gx; f[i][1] += gy; f[i][2] += gz;
+    f[j][0] -= gx; f[j][1] -= gy; f[j][2] -= gz;
+    if (vflag_either)
+      ev_tally_xyz(i, j, atom->nlocal, force->newton_pair, 0.0, 0.0, gx, gy, gz, -s.dx[a],
+                   -s.dy[a], -s.dz[a]);
+  }
 }

@@ -23,6 +23,7 @@ PairStyle(gdfnn,PairGdfnn);
 
 #include "pair.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ class PairGdfnn : public Pair {
   double init_one(int, int) override;
   void *extract_peratom(const char *, int &) override;
 
+  // hidden-layer activations, in the order of ACTIVATION_NAMES (pair_gdfnn.cpp)
+  enum Activation { LINEAR, TANH, SIGMOID, SOFTPLUS, RELU, GAUSSIAN, COS, REVLOGISTIC, EXP,
+                    HARMONIC, SILU, N_ACTIVATIONS };
   struct Function {
     int kind;             // 2 radial, 4 narrow angular, 5 wide angular
     int n1, n2;           // neighbour element indices (n2 = -1 for radial)
@@ -48,7 +52,8 @@ class PairGdfnn : public Pair {
     int ic;               // index of rc in Element::cutoffs
   };
   struct Layer {
-    int n_out, n_in, activation;
+    int n_out, n_in;
+    Activation activation;
     std::vector<double> weight;    // (n_out, n_in), row-major
     std::vector<double> bias;      // (n_out,)
   };
@@ -73,6 +78,14 @@ class PairGdfnn : public Pair {
     bool any_wide;
     double narrow_rc;
   };
+  // The work arrays of one atom, in the precision of the symmetry functions (pair_gdfnn.cpp);
+  // owned by the pair style, grown to the largest atom seen and never rebuilt.
+  template <typename real> struct Scratch;
+  // The network's values and gradients of one atom, always in double.
+  struct NetworkScratch {
+    std::vector<double> G, dEdG, prev;    // per function
+    std::vector<std::vector<double>> act, dact;    // per layer
+  };
 
  protected:
   std::vector<Element> elements;
@@ -83,14 +96,34 @@ class PairGdfnn : public Pair {
   std::string filename;
   int nmax_extrapolation;
   double *extrapolation;               // per-atom count of functions outside their range
+  std::unique_ptr<Scratch<double>> scratch_double;
+  std::unique_ptr<Scratch<float>> scratch_float;
+  NetworkScratch net;
 
+  class PotentialText;    // the file's rows, read in order (pair_gdfnn.cpp)
   void read_file(const std::string &);
+  std::string read_on_rank0(const std::string &);
+  void parse(const std::string &text);
+  void read_functions(PotentialText &, Element &);
+  void read_range(PotentialText &, Element &);
+  void read_layers(PotentialText &, Element &);
   void factorise(Element &, int n_elements);
   void allocate();
   void cutoff_function(double r, double rc, double &fc, double &dfc) const;
   template <typename real>
   void cutoff_array(const real *r, int n, double rc, real *fc, real *dfc) const;
-  template <typename real> void compute_atoms();    // compute() in double or float32
+
+  // compute() in double or float32: the phases below for every local atom, in this order
+  template <typename real> void compute_atoms(Scratch<real> &);
+  template <typename real> void neighbours(int i, const Element &, Scratch<real> &);
+  template <typename real> void radial_terms(const Element &, Scratch<real> &);
+  template <typename real> void triplets(const Element &, Scratch<real> &);
+  template <typename real> void angular_terms(const Element &, Scratch<real> &);
+  double count_extrapolation(int i, const Element &);
+  double network(const Element &);
+  template <typename real> void radial_forces(const Element &, Scratch<real> &);
+  template <typename real> void angular_forces(const Element &, Scratch<real> &);
+  template <typename real> void scatter(int i, Scratch<real> &);
 };
 
 }    // namespace LAMMPS_NS
