@@ -1,6 +1,6 @@
 """Exceptions whose message is a complete, one-line explanation for the user.
 
-The CLI prints ``error: <message>`` for these and exits with status 2, without a
+The CLI prints ``gdfnn: error: <message>`` for these and exits with status 2, without a
 traceback. Everything else is a bug and keeps its traceback.
 """
 

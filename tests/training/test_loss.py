@@ -7,9 +7,19 @@ def test_eq3_with_unit_weights_is_eq1_and_one_weight_touches_one_atom(toy_set):
     data, model = toy_set
     batch = data.batch(torch.arange(3))
     pred = predict(model, batch, forces=True)
-    base = loss_terms(pred, batch, 0.1)
+    squared = ((batch.forces - pred.forces) ** 2).sum(1)  # |F_j^ref - F_j|^2 per atom
+    weights = torch.linspace(0.2, 3.0, squared.numel(), dtype=squared.dtype)
+    batch.atom_weight = weights.clone()
+    weighted = loss_terms(pred, batch, 0.1)
+    # eq. 3 by hand: mu / (3 M) sum_j w_j |dF_j|^2 (structure weights are 1 here)
+    assert torch.allclose(weighted["force"], 0.1 / (3 * squared.numel()) * (weights * squared)
+                          .sum(), rtol=1e-12)
     batch.atom_weight = torch.ones_like(batch.atom_weight)
-    assert torch.equal(loss_terms(pred, batch, 0.1)["total"], base["total"])
+    base = loss_terms(pred, batch, 0.1)
+    # eq. 1 by hand, and eq. 3 with unit weights is it
+    assert torch.allclose(base["force"], 0.1 / (3 * squared.numel()) * squared.sum(),
+                          rtol=1e-12)
+    assert torch.equal(weighted["energy"], base["energy"])
     j = 5
     batch.atom_weight[j] = 3.0
     changed = loss_terms(pred, batch, 0.1)

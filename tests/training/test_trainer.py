@@ -70,12 +70,32 @@ def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monk
 
 
 def test_gdf_weighted_training_runs_and_reports_weighted_errors(toy_config, tmp_path):
+    """The reported GDF-weighted force RMSE is sqrt(sum_j w_j |dF_j|^2 / (3 sum_j w_j)) over
+    the validation atoms, with w_j their GDF weights (not all 1), checked by hand."""
+    from gdfnn.data.store import ATOM_ROW
+    from gdfnn.workflows import steps
+
     config = toy_config(gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"})
-    train(config)
+    pot = train(config)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["gdf"][0]["element"] == "Si"
-    valid = metrics["valid"]
-    assert valid["force_gdf_weighted"]["rmse"] != valid["force"]["rmse"]
+    # the validation atoms' weights, as training computed them
+    prepared = steps.prepare_data(config, steps.RunContext(torch.device("cpu")))
+    features = steps.load_features(prepared)
+    transforms = steps.fit_feature_transforms(features, prepared, config.model)
+    scaled = steps.scaled_features(features, transforms, prepared.descriptor.elements)
+    gdf = steps.compute_gdf(scaled, config.gdf.settings(), steps.RunContext(torch.device("cpu")))
+    weights = gdf["Si"].weights.numpy()
+    valid = prepared.store.load(prepared.split.valid)
+    w = weights[valid.arrays[ATOM_ROW].numpy()]
+    assert w.std() > 0.1  # really not uniform
+    structures = [prepared.structures[k] for k in prepared.split.valid]
+    errors = np.concatenate([pot.predict(s.atoms)["forces"] - s.forces for s in structures])
+    by_hand = np.sqrt((w[:, None] * errors**2).sum() / (3 * w.sum()))
+    reported = metrics["valid"]["force_gdf_weighted"]["rmse"]
+    assert reported == pytest.approx(by_hand, rel=1e-6)
+    assert metrics["valid"]["force"]["rmse"] == pytest.approx(np.sqrt((errors**2).mean()),
+                                                              rel=1e-6)
 
 
 def test_stop_file_ends_training_cleanly(toy_config, tmp_path):
