@@ -17,11 +17,13 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from gdfnn.cli import main
 
 
-def _frames(n=3, *, energy=-43.0, forces=True, nan_force=False, symbol="Si"):
+def _frames(n=3, *, energy=-43.0, forces=True, nan_force=False, symbol="Si", cell=None):
     frames = []
     for k in range(n):
         atoms = bulk(symbol, "diamond", a=5.43, cubic=True)
         atoms.rattle(0.05, seed=k)
+        if cell is not None:
+            atoms.set_cell(cell)
         f = np.random.default_rng(k).normal(0, 0.3, (8, 3))
         if nan_force and k == 1:
             f[2, 1] = np.nan
@@ -111,6 +113,11 @@ CASES = [
      ["train", "c.yaml"], "wrong energy units"),
     ("bad frames in featurize", {"si.xyz": _frames(nan_force=True)},
      ["featurize", "si.xyz", "--output", "out"], "si.xyz frame 1: forces contain NaN"),
+    ("a hidden layer without nodes", {**GOOD, "c.yaml": _config(model={"hidden": [0]})},
+     ["train", "c.yaml"], "model.hidden: every hidden layer needs at least one node"),
+    ("two equal cell vectors", {"si.xyz": _frames(cell=[[5.43, 0, 0], [5.43, 0, 0],
+                                                         [0, 0, 5.43]])},
+     ["featurize", "--dry-run", "si.xyz"], "si.xyz frame 0: periodic cell has zero volume"),
 ]
 
 

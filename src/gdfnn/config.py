@@ -163,7 +163,8 @@ class GdfConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    hidden: list[int] = Field([30, 30], description="hidden layer widths of each element's MLP")
+    hidden: list[int] = Field([30, 30], description="hidden layer widths of each element's MLP "
+                              "(each at least 1; [] is a linear model)")
     activation: Literal[tuple(ACTIVATIONS)] = Field(
         "sigmoid", description="hidden activation (output is linear)")
     dtype: Literal[tuple(DTYPES)] = Field("float64", description="network and feature "
@@ -172,6 +173,13 @@ class ModelConfig(StrictModel):
         "minmax", description="feature scaling fitted on the training split")
     pca: bool = Field(False, description="PCA whitening after scaling (SIMPLE-NN semantics)")
     pca_min_whiten_level: float = Field(1e-8, gt=0, description="floor of PCA variances")
+
+    @field_validator("hidden")
+    @classmethod
+    def _layers_have_nodes(cls, value):
+        if any(width < 1 for width in value):
+            raise ValueError(f"every hidden layer needs at least one node, got {value}")
+        return value
 
 
 class TrainingConfig(StrictModel):
@@ -200,6 +208,12 @@ class TrainingConfig(StrictModel):
     valid_every: int = Field(10, gt=0, description="epochs between validations")
     patience: int | None = Field(None, gt=0, description="early stopping after this many "
                                  "validations without improvement; null = off")
+    divergence_factor: float = Field(100.0, gt=1, description="the run stops as diverged "
+                                     "when the training loss stays above this many times its "
+                                     "best for divergence_epochs epochs (or is not finite); "
+                                     "no potential is written, the last good checkpoint kept")
+    divergence_epochs: int = Field(5, ge=1, description="epochs in a row above "
+                                   "divergence_factor x the best training loss that stop a run")
     seed: int = Field(0, description="seed of weights, batches and everything random")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
     threads: int | None = Field(None, gt=0, description="torch CPU threads, set by the command "

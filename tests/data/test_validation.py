@@ -32,6 +32,8 @@ CASES = [
     (lambda s: s.atoms.positions.__setitem__((0, 0), np.nan), "positions contain NaN"),
     (lambda s: s.atoms.set_cell(np.zeros((3, 3))), "zero volume"),
     (lambda s: s.atoms.set_cell([[5, 0, 0], [0, 5, 0], [5, 5, 0]]), "coplanar"),
+    # two equal vectors: rounding leaves a Gram determinant of ~3e-12, not 0
+    (lambda s: s.atoms.set_cell([[5.43, 0, 0], [5.43, 0, 0], [0, 0, 5.43]]), "zero volume"),
     (lambda s: s.atoms.positions.__setitem__(1, s.atoms.positions[0] + [0.05, 0, 0]),
      "atoms 0 and 1 are 0.0500"),
     (lambda s: setattr(s, "energy", -5e4), "wrong energy units"),

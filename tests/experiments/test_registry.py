@@ -39,7 +39,8 @@ class Counting(Experiment):
     @property
     def module(self):
         def run(output, *, seed, preset):
-            output.mkdir(parents=True)
+            output.mkdir(parents=True, exist_ok=True)
+            (output / "results.json").write_text("{}")
             return {"value": seed + {"tiny": 1.0, "quick": 10.0}[preset]}
 
         return SimpleNamespace(run=run, report=lambda r: f"value {r['value']}",

@@ -6,6 +6,7 @@ import torch
 
 from gdfnn.experiments import runs
 from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer
+from gdfnn.workflows import run_inputs
 
 
 def test_a_finished_run_on_the_same_inputs_is_reused_and_new_data_retrains(
@@ -53,7 +54,7 @@ def test_a_killed_training_continues_from_its_checkpoint_bit_identically(toy_con
         kill_at_checkpoint(patch, epoch=2)
         with pytest.raises(RuntimeError, match="killed"):
             runs.train_once(config)
-    assert (out / runs.FINGERPRINT_FILE).is_file() and (out / CHECKPOINT).is_file()
+    assert (out / run_inputs.RUN_INPUTS).is_file() and (out / CHECKPOINT).is_file()
     assert not (out / runs.METRICS_FILE).exists()
     calls, real_train = [], runs.train
     monkeypatch.setattr(runs, "train", lambda c, **kw: calls.append(kw) or real_train(c, **kw))
@@ -78,8 +79,8 @@ def test_another_runs_metrics_and_checkpoint_are_never_taken_for_this_one(toy_co
         patch.setattr(runs, "train", killed_before_the_first_epoch)
         with pytest.raises(RuntimeError, match="killed"):
             runs.train_once(config)
-    assert (out / runs.FINGERPRINT_FILE).read_text().strip() == runs.fingerprint(config)
-    assert not (out / runs.METRICS_FILE).exists() and not (out / CHECKPOINT).exists()
+    # the folder still holds the first run, labelled as the first run's
+    assert run_inputs.read(out) != run_inputs.run_inputs(config)
     calls, real_train = [], runs.train
     monkeypatch.setattr(runs, "train", lambda c, **kw: calls.append(kw) or real_train(c, **kw))
     runs.train_once(config)

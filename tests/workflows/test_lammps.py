@@ -272,6 +272,24 @@ def test_bad_inputs_stop_lammps_with_one_message(plugin, random_potential, tmp_p
         assert "p.gdfnn line" in str(info.value)
 
 
+def test_a_potential_file_cut_short_at_any_line_stops_lammps_naming_file_and_line(
+        plugin, random_potential, tmp_path):
+    """Every prefix of a potential file (a copy interrupted anywhere) is refused with one
+    LAMMPS error naming the file and a line, never read as a smaller potential."""
+    pot = random_potential(elements=("Si",))
+    write_lammps_potential(pot, tmp_path / "whole.gdfnn")
+    lines = (tmp_path / "whole.gdfnn").read_text().splitlines(keepends=True)
+    write_data(small_cell(), ["Si"], tmp_path / "data.lammps")
+    for k in range(len(lines)):
+        (tmp_path / "cut.gdfnn").write_text("".join(lines[:k]))
+        with pytest.raises(Exception, match=r"cut.gdfnn line \d+: ") as info:
+            single_point(tmp_path / "cut.gdfnn", plugin, tmp_path / "data.lammps", ["Si"])
+        errors = [line for line in str(info.value).splitlines() if "ERROR" in line]
+        assert len(errors) == 1, str(info.value)
+    whole = single_point(tmp_path / "whole.gdfnn", plugin, tmp_path / "data.lammps", ["Si"])
+    assert np.isfinite(whole["energy"])
+
+
 def test_unknown_precision_stops_lammps_and_python(plugin, random_potential, tmp_path):
     pot = random_potential(elements=("Si",))
     write_lammps_potential(pot, tmp_path / "p.gdfnn")

@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from gdfnn.fileio import atomic_write
+
 
 def _subplots(ncols: int = 1, figsize: tuple[float, float] = (5.0, 4.0)):
     """A figure and a ``(1, ncols)`` array of axes, without pyplot."""
@@ -20,8 +22,10 @@ def _subplots(ncols: int = 1, figsize: tuple[float, float] = (5.0, 4.0)):
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> None:
+    """The figure at ``path`` (its suffix the format: png, pdf, svg), whole or not at all."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_write(path, "wb") as out:
+        fig.savefig(out, dpi=120, format=os.path.splitext(path)[1].lstrip(".") or "png")
 
 
 def inverse_rho_histogram(inverse_rho: dict[str, np.ndarray], markers: dict[str, float | None],

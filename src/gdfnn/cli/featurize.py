@@ -9,6 +9,7 @@ import sys
 from gdfnn import datasets
 from gdfnn.cli import options
 from gdfnn.errors import GdfnnError
+from gdfnn.fileio import folder_lock
 
 
 def add_parser(sub) -> None:
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = options.config_for(args.inputs, args.output, {"data": {
         "length_unit": args.length_unit, "energy_unit": args.energy_unit}})
-    prepared = prepare(config)
+    with folder_lock(config.output.directory):
+        prepared = prepare(config)
     store = prepared.store
     print(f"{store.n_structures} structures, {int(store.atom_offset[-1])} atoms, "
           f"elements {', '.join(store.elements)}, D = {prepared.descriptor.width} -> "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,3 +49,15 @@ def load_sources(
                             weight=spec.weight, length_unit=length_unit, energy_unit=energy_unit)
         )
     return structures
+
+
+def entries_digest(entries: Sequence[str | SourceSpec], base: str | os.PathLike = ".") -> str:
+    """SHA-256 of what ``entries`` read: the bytes of every file, with its frame slice, group
+    and weight (not where the files lie: the same data copied elsewhere has the same digest).
+    A file that cannot be read counts by its name."""
+    h = hashlib.sha256()
+    for spec in resolve_entries(entries, base):
+        path = Path(spec.path)
+        h.update(f"{spec.index}|{spec.group}|{spec.weight}|{spec.format}|".encode())
+        h.update(path.read_bytes() if path.is_file() else str(path).encode())
+    return h.hexdigest()

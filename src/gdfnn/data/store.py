@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from gdfnn.data.structure import Structure
 from gdfnn.errors import InputError
+from gdfnn.fileio import temporary_path
 
 FORMAT_VERSION = 1
 
@@ -85,8 +87,7 @@ def write_store(path: str | os.PathLike, structures: Sequence[Structure], sf, *,
     Written to a temporary file and renamed at the end: an interrupted run leaves no store.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temporary_path(path)
     width, np_dtype = sf.width, np.float64 if dtype == torch.float64 else np.float32
     n_atoms = np.array([s.n_atoms for s in structures], dtype=np.int64)
     try:
@@ -245,10 +246,19 @@ class FeatureStore:
             yield self.load(indices[start:start + chunk])
 
     def write_gdf(self, rho: np.ndarray, weight: np.ndarray) -> None:
-        """Store per-atom GDF values ``(N,)`` and weights ``(N,)`` in place."""
-        with h5py.File(self.path, "r+") as f:
-            f[GDF_RHO][:] = rho
-            f[GDF_WEIGHT][:] = weight
+        """Store per-atom GDF values ``(N,)`` and weights ``(N,)``: into a copy of the store,
+        renamed over it when written (HDF5 is not safe against a kill inside a write; readers
+        that hold the old file open keep reading it)."""
+        tmp = temporary_path(self.path)
+        try:
+            shutil.copyfile(self.path, tmp)
+            with h5py.File(tmp, "r+") as f:
+                f[GDF_RHO][:] = rho
+                f[GDF_WEIGHT][:] = weight
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _strings(values: np.ndarray) -> list[str]:

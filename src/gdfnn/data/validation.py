@@ -28,13 +28,17 @@ def _check_cell(s: Structure) -> None:
     periodic = cell[atoms.pbc]
     if len(periodic) == 0:
         return
-    # Gram determinant: squared volume spanned by the periodic cell vectors.
+    # Gram determinant: squared volume spanned by the periodic cell vectors, relative to the
+    # product of their lengths (1 for orthogonal vectors, 0 for dependent ones whatever the
+    # cell's size: an absolute threshold let rounding, ~1e-12 A^6, through)
+    lengths = np.prod(np.linalg.norm(periodic, axis=1))
     measure = np.sqrt(max(np.linalg.det(periodic @ periodic.T), 0.0))
-    if measure < MIN_CELL_MEASURE:
+    if lengths == 0 or measure / lengths < MIN_CELL_MEASURE:
         kind = {3: "volume", 2: "area", 1: "length"}[len(periodic)]
         raise InputError(
-            f"{s.label}: periodic cell has zero {kind} ({measure:.3g}); "
-            "cell vectors are zero, collinear or coplanar"
+            f"{s.label}: periodic cell has zero {kind} ({measure:.3g}, "
+            f"{measure / lengths if lengths else 0.0:.2g} of the product of its vector lengths);"
+            " cell vectors are zero, collinear or coplanar"
         )
 
 

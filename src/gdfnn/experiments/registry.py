@@ -16,6 +16,7 @@ from types import ModuleType
 
 from gdfnn.errors import InputError
 from gdfnn.experiments.report import seeds_table, write_results
+from gdfnn.fileio import folder_lock
 
 #: Keyword options of the experiments that run on a reference potential.
 SIZED = ("preset", "reference")
@@ -93,7 +94,13 @@ def run_seeds(experiment: Experiment, output: Path, *, seed: int = 0, seeds: int
     """Run seeds ``seed .. seed + seeds - 1`` (each in ``output/seed<K>`` when more than one),
     echoing each report; with several seeds also write ``report_seeds.md`` and
     ``results_seeds.json`` (mean ± std of every number of the experiment's table) and, where
-    the experiment has one, its seeds figure."""
+    the experiment has one, its seeds figure. ``output`` is locked while it runs."""
+    with folder_lock(output):
+        return _run_seeds(experiment, Path(output), seed, seeds, echo, options)
+
+
+def _run_seeds(experiment: Experiment, output: Path, seed: int, seeds: int,
+               echo: Callable[[str], object], options: dict) -> list[dict]:
     runs = []
     for k in range(seeds):
         results = experiment.run(output if seeds == 1 else output / f"seed{seed + k}",

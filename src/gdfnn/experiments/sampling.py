@@ -18,6 +18,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
+from gdfnn.fileio import atomic_write
 from gdfnn.neighbors import coordination
 
 SI_LATTICE = 5.431  # Å, diamond Si (Stillinger-Weber's equilibrium)
@@ -208,13 +209,12 @@ def cached_frames(path: Path, meta: dict, make: Callable[[], list[ase.Atoms]]) -
     if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
         return path
     write_frames(path, make())
-    meta_path.write_text(json.dumps(meta))
+    with atomic_write(meta_path) as f:  # after the frames: a kill between keeps no meta
+        json.dump(meta, f)
     return path
 
 
 def write_frames(path: str | os.PathLike, frames: list[ase.Atoms]) -> None:
     """Write labelled frames as extxyz (atomically)."""
-    from gdfnn.fileio import atomic_write
-
     with atomic_write(path) as f:
         ase.io.write(f, frames, format="extxyz")

@@ -171,7 +171,7 @@ class PairGdfnn::PotentialText {
 
   [[noreturn]] void fail(const std::string &what) const
   {
-    int at = k < numbers.size() ? numbers[k] : last_line;
+    int at = k < numbers.size() ? numbers[k] : std::max(last_line, 1);
     error->all(FLERR, "pair_style gdfnn: {} line {}: {}", path, at, what);
   }
 

@@ -20,8 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS
-from gdfnn.errors import ConfigError
-from gdfnn.fileio import atomic_save
+from gdfnn.errors import ConfigError, GdfnnError
+from gdfnn.fileio import atomic_save, atomic_write
 from gdfnn.training.batches import UNWEIGHTED, StreamedSet, TrainingSet
 from gdfnn.training.distributed import shard, shard_range
 from gdfnn.training.loss import loss_terms, predict
@@ -60,6 +60,8 @@ class TrainOptions:
     valid_every: int
     patience: int | None
     seed: int
+    divergence_factor: float
+    divergence_epochs: int
 
     @classmethod
     def from_mapping(cls, values: Mapping) -> TrainOptions:
@@ -77,6 +79,14 @@ class TrainState:
     best_weights: dict | None = None
     stale_validations: int = 0
     history: list[dict] = field(default_factory=list)
+    best_train_loss: float = math.inf
+    best_train_epoch: int = 0
+    rising_epochs: int = 0  # consecutive epochs with a loss far above the best (divergence)
+
+
+class TrainingDiverged(GdfnnError):
+    """The training loss became non-finite or stayed far above its best: the run stopped,
+    its last checkpoint is the last good one, no potential was written."""
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -169,9 +179,11 @@ class Trainer:
         torch.set_rng_state(data["torch_rng"])
         self.state = TrainState(**data["state"])
         if self.rank == 0:  # the curve holds exactly the epochs of the checkpoint
-            (self.output / LEARNING_CURVE).unlink(missing_ok=True)
-            for row in self.state.history:
-                self._log_row(row)
+            with atomic_write(self.output / LEARNING_CURVE, newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
+                writer.writeheader()
+                writer.writerows({k: row.get(k, "") for k in CURVE_COLUMNS}
+                                 for row in self.state.history)
 
     # ----- the loop -----------------------------------------------------------------------
     def _request_stop(self, signum, frame) -> None:
@@ -217,6 +229,8 @@ class Trainer:
             terms = loss_terms(pred, batch, self.options.force_coeff,
                                self.options.stress_coeff if self.use_stress else 0.0,
                                n_structures=n_structures, n_atoms=n_atoms)
+            if self.state.epoch == 0 and count == 0:  # the untrained model's loss: the
+                self._note_initial_loss(terms["total"].item())  # baseline of divergence
             self.optimizer.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; the terms are already global sums.
             (terms["total"] * self.world).backward()
@@ -253,6 +267,7 @@ class Trainer:
                 started = time.perf_counter()
                 train_loss = self.train_epoch()
                 self.state.epoch += 1
+                self._check_divergence(train_loss)
                 lr = self.optimizer.param_groups[0]["lr"]
                 row = {"epoch": self.state.epoch, "learning_rate": lr, "train_loss": train_loss}
                 if self.state.epoch % options.valid_every == 0 or self.state.epoch == options.epochs:
@@ -274,7 +289,8 @@ class Trainer:
                 if (options.patience and self.state.stale_validations >= options.patience):
                     self._stop_reason = (f"early stopping: no improvement in {options.patience} "
                                          "validations")
-                if self.state.epoch % self.checkpoint_every == 0 or self._stop_reason:
+                due = self.state.epoch % self.checkpoint_every == 0 or self._stop_reason
+                if due and self.state.rising_epochs == 0:  # never a checkpoint of a rising loss
                     self.save_checkpoint()
         finally:
             bar.close()
@@ -288,6 +304,41 @@ class Trainer:
         if self._stop_reason:
             log.info("stopped after epoch %d: %s", self.state.epoch, self._stop_reason)
         return self.state
+
+    def _note_initial_loss(self, loss: float) -> None:
+        """The loss of the first batch before any step (reduced over ranks as the epoch loss
+        is), so that a run
+        whose loss is far above where it started is caught from its first epoch on."""
+        if self.world > 1:
+            summed = torch.tensor([loss], dtype=torch.float64)
+            dist.all_reduce(summed)
+            loss = float(summed) / self.world  # as the epoch loss is reduced
+        if math.isfinite(loss) and loss < self.state.best_train_loss:
+            self.state.best_train_loss, self.state.best_train_epoch = loss, 0
+
+    def _check_divergence(self, loss: float) -> None:
+        """Raise :class:`TrainingDiverged` when ``loss`` is not finite, or has been above
+        ``divergence_factor`` times the best training loss for ``divergence_epochs`` epochs
+        in a row."""
+        s, o = self.state, self.options
+        if math.isfinite(loss) and loss < s.best_train_loss:
+            s.best_train_loss, s.best_train_epoch = loss, s.epoch
+        rising = not math.isfinite(loss) or loss > o.divergence_factor * s.best_train_loss
+        s.rising_epochs = s.rising_epochs + 1 if rising else 0
+        if math.isfinite(loss) and s.rising_epochs < o.divergence_epochs:
+            return
+        best = ("the untrained model's" if s.best_train_epoch == 0
+                else f"epoch {s.best_train_epoch}'s")
+        what = (f"the loss is {loss}" if not math.isfinite(loss) else
+                f"the loss {loss:.3g} has been above {o.divergence_factor:g}x its best "
+                f"({s.best_train_loss:.3g}, {best}) for {s.rising_epochs} epochs")
+        kept = (f"{self.output / CHECKPOINT} (the last good state) is kept"
+                if (self.output / CHECKPOINT).is_file() else "no checkpoint was reached")
+        raise TrainingDiverged(
+            f"training diverged at epoch {s.epoch}: {what}; likely cause: the learning rate "
+            f"({self.optimizer.param_groups[0]['lr']:.3g}) or the force coefficient "
+            f"({o.force_coeff:g}) is too large; {kept}; no potential was written "
+            "(thresholds: training.divergence_factor, training.divergence_epochs)")
 
     def _progress_fields(self, train_loss: float) -> dict[str, str]:
         """Training loss, and the last validation's force RMSE when there is a validation."""

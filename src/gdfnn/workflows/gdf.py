@@ -12,7 +12,7 @@ from gdfnn.analysis.plots import feature_count_map, inverse_rho_histogram
 from gdfnn.config import Config, write_resolved_config
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.descriptors.params import RADIAL
-from gdfnn.fileio import atomic_write
+from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.gdf.dataset import ElementGdf
 from gdfnn.workflows import steps
 
@@ -38,7 +38,14 @@ def transition(result: ElementGdf, modifier: str, b: float) -> float | None:
 
 def run_gdf(config: Config, components: tuple[int, int] | None = None,
             split_group: str | None = None) -> dict:
-    """Compute GDF weights of ``config``'s data, store them, write summary and plots."""
+    """Compute GDF weights of ``config``'s data, store them, write summary and plots (the
+    output folder locked while it runs)."""
+    with folder_lock(config.output.directory):
+        return _run_gdf(config, components, split_group)
+
+
+def _run_gdf(config: Config, components: tuple[int, int] | None,
+             split_group: str | None) -> dict:
     ctx = steps.RunContext(torch.device("cpu"))
     prepared = steps.prepare_data(config, ctx)
     features = steps.load_features(prepared)

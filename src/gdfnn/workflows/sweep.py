@@ -40,7 +40,7 @@ from gdfnn.data import load_sources
 from gdfnn.data.readers import write_structures
 from gdfnn.data.structure import Structure
 from gdfnn.errors import ConfigError, InputError
-from gdfnn.fileio import atomic_write
+from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
 from gdfnn.workflows import steps
@@ -253,15 +253,25 @@ def train_run(run: Run) -> float:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InputError(f"sweep run {run.directory} failed: {last}")
-    (run.directory / "wall_seconds.txt").write_text(f"{seconds:.3f}\n")
+    with atomic_write(run.directory / "wall_seconds.txt") as f:
+        f.write(f"{seconds:.3f}\n")
     return seconds
 
 
 def sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[str] = (),
           seeds: int = 3, jobs: int = 1, output: str | os.PathLike = "sweep",
           leave_out_group: str | None = None, cores: int | None = None) -> list[dict]:
-    """Run the sweep; writes ``sweep.csv``, ``sweep.md`` and plots into ``output``; returns
-    the rows of sweep.csv."""
+    """Run the sweep; writes ``sweep.csv``, ``sweep.md`` and plots into ``output`` (locked
+    while it runs; each run trains in its own folder below it); returns the rows of
+    sweep.csv."""
+    with folder_lock(output):
+        return _sweep(config, sets, rows=rows, seeds=seeds, jobs=jobs, output=output,
+                      leave_out_group=leave_out_group, cores=cores)
+
+
+def _sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[str] = (),
+          seeds: int = 3, jobs: int = 1, output: str | os.PathLike = "sweep",
+          leave_out_group: str | None = None, cores: int | None = None) -> list[dict]:
     if not isinstance(config, Config):
         config = load_config(config)
     output = Path(output).resolve()

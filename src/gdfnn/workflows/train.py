@@ -3,6 +3,7 @@ the learning curve, error tables and the resolved config."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -10,11 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from gdfnn.config import Config, load_config, write_resolved_config
-from gdfnn.fileio import atomic_write
+from gdfnn.errors import ConfigError
+from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.gdf.dataset import scatter_to_atoms
 from gdfnn.model.potential import Potential
-from gdfnn.training.trainer import Trainer
-from gdfnn.workflows import steps
+from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer, TrainingDiverged
+from gdfnn.workflows import run_inputs, steps
+from gdfnn.workflows.prepare import PreparedData
 
 log = logging.getLogger("gdfnn")
 POTENTIAL_FILE = "potential.pt"
@@ -26,14 +29,63 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
     (on every rank of a data-parallel run).
 
     Writes into ``output.directory``: ``potential.pt``, ``checkpoint.pt``,
-    ``learning_curve.csv``, ``metrics.json`` and ``config_resolved.yaml``. CPU threads are
-    left as they are (the command line sets ``training.threads``).
+    ``learning_curve.csv``, ``metrics.json``, ``config_resolved.yaml`` and
+    ``run_inputs.json``, each whole or not at all. The folder is locked while the run lasts
+    (a second run on it stops at once). ``resume``: continue from ``checkpoint.pt``
+    bit-identically; without one, start from the beginning (said in one line); refused,
+    naming what changed, when the inputs changed (:mod:`gdfnn.workflows.run_inputs`). A
+    diverging training stops with :class:`~gdfnn.training.trainer.TrainingDiverged` and
+    writes no potential. CPU threads are left as they are (the command line sets
+    ``training.threads``).
     """
     if not isinstance(config, Config):
         config = load_config(config)
     ctx = steps.start(config.training.device)
     out = Path(config.output.directory)
-    prepared = steps.prepare_data(config, ctx)
+    with folder_lock(out) if ctx.is_main else contextlib.nullcontext():
+        inputs = run_inputs.run_inputs(config)
+        resume = resume and resumable(out, inputs)
+        prepared = steps.prepare_data(config, ctx)  # bad input stops here, leaving nothing
+        ctx.barrier()  # every rank decided before rank 0 clears the folder
+        if ctx.is_main:
+            if not resume:
+                start_anew(out)
+            run_inputs.write(out, inputs)
+        return _train(config, ctx, out, prepared, resume)
+
+
+def resumable(out: Path, inputs: dict) -> bool:
+    """Whether a run in ``out`` can continue: its checkpoint exists (else it starts anew,
+    said in one line) and its inputs are ``inputs`` but for :data:`run_inputs.RESUMABLE`
+    (else :class:`ConfigError` naming what changed)."""
+    if not (out / CHECKPOINT).is_file():
+        log.info("--resume: no %s in %s: training from the beginning", CHECKPOINT, out)
+        return False
+    before = run_inputs.read(out)
+    changed = [] if before is None else run_inputs.changes(before, inputs, run_inputs.RESUMABLE)
+    if changed:
+        raise ConfigError(f"{out}: cannot resume, the inputs changed since {CHECKPOINT} was "
+                          f"written: {'; '.join(changed)} (train without --resume to start "
+                          "anew)")
+    return True
+
+
+#: What a run leaves in its folder and another run must not be mistaken for.
+RUN_FILES = (POTENTIAL_FILE, METRICS_FILE, CHECKPOINT, LEARNING_CURVE, run_inputs.RUN_INPUTS)
+
+
+def start_anew(out: Path) -> None:
+    """Remove a previous run's results from ``out`` (a new run's are not to be mixed with
+    them)."""
+    found = [name for name in RUN_FILES if (out / name).is_file()]
+    if found:
+        log.info("%s: a new run replaces the previous one's %s", out, ", ".join(found))
+    for name in found:
+        (out / name).unlink()
+
+
+def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedData,
+           resume: bool) -> Potential:
     sf = prepared.descriptor
     features = steps.load_features(prepared)
     transforms = steps.fit_feature_transforms(features, prepared, config.model)
@@ -64,7 +116,12 @@ def train(config: Config | str | os.PathLike, *, resume: bool = False) -> Potent
         trainer.resume()
     if ctx.is_main:
         write_resolved_config(config, out)
-    state = trainer.run()
+    try:
+        state = trainer.run()
+    except TrainingDiverged as exc:
+        if config.model.scaling == "none":
+            raise TrainingDiverged(f"{exc}; model.scaling is none: unscaled features") from None
+        raise
     if ctx.is_main:
         report = steps.error_report(networks, sets, prepared, transforms, ctx,
                                     dtype=config.model.dtype,
