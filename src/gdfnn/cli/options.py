@@ -64,6 +64,9 @@ def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) 
                    help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
     p.add_argument("--taup", type=float, default=None,
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
+    p.add_argument("--restart-every", type=int, default=None, metavar="STEPS",
+                   help="write the state every STEPS steps (a multiple of --interval), for "
+                   "continuing a killed run (gdfnn md --resume); default: none")
 
 
 def add_precision(p: argparse.ArgumentParser) -> None:
@@ -151,4 +154,4 @@ def md_settings(args: argparse.Namespace) -> MDSettings:
     return MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
                       args.pressure, args.interval, args.min_distance, args.max_drift,
                       args.seed, args.tdamp, args.taup, getattr(args, "coverage_stop", None),
-                      getattr(args, "coverage_save", None))
+                      getattr(args, "coverage_save", None), args.restart_every)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import math
@@ -21,7 +22,7 @@ from ase.data import atomic_masses, atomic_numbers
 
 from gdfnn.errors import InputError
 from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
-from gdfnn.fileio import atomic_write
+from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
 from gdfnn.workflows.md import (
@@ -130,24 +131,36 @@ def write_data(atoms: ase.Atoms, elements: list[str], path: Path) -> Path:
     return path
 
 
-def md_lines(s: MDSettings, output: Path) -> list[str]:
+#: The restart files of the LAMMPS engine, written in turn (one is always whole).
+LAMMPS_RESTARTS = ("restart.a.lammps", "restart.b.lammps")
+
+
+def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> list[str]:
     """Thermostat, barostat, stop conditions (:data:`~gdfnn.workflows.md.STOPS` as ``fix
-    halt``) and run lines for ``s`` (K, fs, GPa as ``gdfnn md`` takes them); the trajectory
-    goes to ``output/md.lammpstrj``."""
+    halt``), restarts and run lines for ``s`` (K, fs, GPa as ``gdfnn md`` takes them); the
+    trajectory goes to ``output/md.lammpstrj``. ``start_energy``: the run continues from a
+    restart (eV, the total energy of its step 0, for the drift): no new velocities, the
+    trajectory appended, ``run ... upto``."""
     s.check()
     dt_ps = s.timestep / 1000.0
     tdamp = (TDAMP_STEPS * s.timestep if s.tdamp is None else s.tdamp) / 1000.0
     taup = (TAUP_STEPS * s.timestep if s.taup is None else s.taup) / 1000.0
     t0, t1 = s.target(0), s.target(s.steps)
-    lines = [f"timestep {dt_ps!r}", f"velocity all create {t0} {s.seed + 1} mom yes rot no "
-             "dist gaussian", f"thermo {s.interval}", "variable closest equal c_closest"]
+    resumed = start_energy is not None
+    lines = [f"timestep {dt_ps!r}", f"thermo {s.interval}", "variable closest equal c_closest"]
+    if not resumed:
+        lines.insert(1, f"velocity all create {t0} {s.seed + 1} mom yes rot no dist gaussian")
     if s.ensemble == "nve":  # the drift from the starting total energy (a run 0 gives it)
-        lines += ["run 0 post no", "variable start equal $(etotal)",
-                  "variable start_atoms equal $(atoms)",
+        lines += ([f"variable start equal {start_energy!r}"] if resumed else
+                  ["run 0 post no", "variable start equal $(etotal)"])
+        lines += ["variable start_atoms equal $(atoms)",
                   "variable drift equal abs(etotal-v_start)/v_start_atoms"]
     lines += [line for stop in STOPS if (line := stop.halt_line(s)) is not None]
     lines += [f"dump trajectory all custom {s.interval} {output / 'md.lammpstrj'} id type x y z",
-              "dump_modify trajectory sort id"]
+              "dump_modify trajectory sort id" + (" append yes" if resumed else "")]
+    if s.restart_every:
+        lines.append(f"restart {s.restart_every} " + " ".join(
+            str(output / name) for name in LAMMPS_RESTARTS))
     if s.ensemble == "nve":
         lines.append("fix integrate all nve")
     elif s.ensemble == "langevin":
@@ -160,16 +173,19 @@ def md_lines(s: MDSettings, output: Path) -> list[str]:
         bar = s.pressure * BAR_PER_GPA
         lines += ["fix integrate all nve", f"fix thermostat all temp/berendsen {t0} {t1} {tdamp!r}",
                   f"fix barostat all press/berendsen iso {bar!r} {bar!r} {taup!r}"]
-    lines.append(f"run {s.steps}")
+    lines.append(f"run {s.steps}" + (" upto" if resumed else ""))
     return lines
 
 
 def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[str],
-                md: MDSettings | None = None, precision: str = "double") -> list[str]:
+                md: MDSettings | None = None, precision: str = "double",
+                restart: Path | None = None, start_energy: float | None = None) -> list[str]:
     """An ``in.lammps`` for ``data`` with pair_style gdfnn (``precision`` double or single);
-    with ``md``, the MD (its files beside ``data``). Every path is absolute."""
+    with ``md``, the MD (its files beside ``data``); with ``restart``, the structure and
+    velocities from that restart file, continued (see :func:`md_lines`). Every path is
+    absolute."""
     lines = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
-             f"read_data {data}"]
+             f"read_restart {restart}" if restart else f"read_data {data}"]
     for k, element in enumerate(elements, 1):
         lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
     lines += [*gdfnn_lines(str(potential_file), str(plugin), elements, precision).splitlines(),
@@ -178,15 +194,16 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
               "compute closest all reduce min c_pair_distance inputs local",
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1] "
               "c_closest",
-              "thermo_modify format float %.10g"]
-    return lines if md is None else lines + md_lines(md, data.parent)
+              "thermo_modify format float %.10g flush yes"]  # a killed run's log is whole
+    return lines if md is None else lines + md_lines(md, data.parent, start_energy)
 
 
 def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.PathLike,
-                plugin: Path, md: MDSettings | None = None, precision: str = "double") -> Path:
+                plugin: Path, md: MDSettings | None = None, precision: str = "double",
+                restart: Path | None = None, start_energy: float | None = None) -> Path:
     """``potential.gdfnn``, ``data.lammps`` and ``in.lammps`` in ``directory`` for the plugin
     at ``plugin`` (:func:`build_plugin`); returns the input's path: ``lmp -in in.lammps`` runs
-    it from any folder."""
+    it from any folder. ``restart``, ``start_energy``: continue a run (:func:`input_lines`)."""
     directory = Path(directory).resolve()
     elements = _elements_of(potential, atoms)
     directory.mkdir(parents=True, exist_ok=True)
@@ -195,7 +212,7 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
     path = directory / "in.lammps"
     with atomic_write(path) as out:
         out.write("\n".join(input_lines(pot_file, Path(plugin).resolve(), data, elements, md,
-                                        precision)) + "\n")
+                                        precision, restart, start_energy)) + "\n")
     return path
 
 
@@ -210,13 +227,17 @@ HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on st
 
 
 def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
-           output: str | os.PathLike, plugin: Path, precision: str = "double") -> dict:
+           output: str | os.PathLike, plugin: Path, precision: str = "double", *,
+           resume: bool = False) -> dict:
     """MD of ``atoms`` in LAMMPS with the plugin at ``plugin`` (:func:`build_plugin`), through
     its Python module on this process's MPI ranks: writes the inputs, ``log.lammps``,
-    ``md.lammpstrj`` and ``thermo.csv`` (:data:`~gdfnn.workflows.md.THERMO_COLUMNS`, as the
-    ASE engine) into ``output``. Stops as the ASE engine does, on the conditions of
+    ``md.lammpstrj``, ``thermo.csv`` (:data:`~gdfnn.workflows.md.THERMO_COLUMNS`, as the
+    ASE engine) and, every ``restart_every`` steps, a restart file (two, in turn) into
+    ``output`` (locked while it runs). Stops as the ASE engine does, on the conditions of
     :data:`~gdfnn.workflows.md.STOPS` that LAMMPS checks (``fix halt`` every ``interval``
-    steps), raising :class:`MDUnstableError` after writing what was simulated."""
+    steps), raising :class:`MDUnstableError` after writing what was simulated. ``resume``:
+    continue from the newest whole restart file (from the beginning, said in one line,
+    without one); thermo rows and trajectory frames after its step are replaced."""
     settings.check()
     ase_only = [stop.name for stop in STOPS if stop.lammps is None
                 and stop.limit(settings) is not None]
@@ -224,7 +245,91 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
         raise InputError("coverage_stop and coverage_save need the ASE engine (the GDF of "
                          "each atom comes from the calculator)")
     output = Path(output).resolve()
-    path = write_input(potential, atoms, output, plugin, settings, precision=precision)
+    with folder_lock(output):
+        before, restart = ((_thermo_before(output, settings), newest_restart(output))
+                           if resume else ([], None))
+        if resume and (restart is None or not before):
+            log.info("--resume: no restart file in %s: MD from the beginning", output)
+            restart = None
+        if restart is not None:
+            path, step = restart
+            before = [r for r in before if r["step"] < step]
+            _write_thermo(output, before)  # what a kill of this run must not lose
+            _keep_dump_before(output / "md.lammpstrj", step)
+            return _run(potential, atoms, settings, output, plugin, precision, path, before)
+        return _run(potential, atoms, settings, output, plugin, precision, None, [])
+
+
+def newest_restart(output: Path) -> tuple[Path, int] | None:
+    """The newest restart file of ``output`` that LAMMPS reads whole (one cut by a kill is
+    passed over), with its step."""
+    found = []
+    for name in LAMMPS_RESTARTS:
+        path = output / name
+        if not path.is_file():
+            continue
+        lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+        try:
+            lmp.command(f"read_restart {path}")
+            found.append((int(lmp.extract_global("ntimestep")), path))
+        except Exception:  # the lammps module raises plain Exception: not a whole restart
+            log.info("%s is not a whole restart file: passed over", path)
+        finally:
+            lmp.close()
+    if not found:
+        return None
+    step, path = max(found)
+    return path, step
+
+
+def _keep_dump_before(dump: Path, step: int) -> None:
+    """Drop the frames of a LAMMPS text dump at ``step`` and after (atomically)."""
+    if not dump.is_file():
+        return
+    kept, frame, keep = [], [], True
+    lines = dump.read_text().splitlines(keepends=True)
+    for k, line in enumerate(lines):
+        if line.startswith("ITEM: TIMESTEP"):
+            if keep:
+                kept += frame
+            frame = []
+            keep = k + 1 < len(lines) and lines[k + 1].strip().isdigit() and \
+                int(lines[k + 1]) < step
+        frame.append(line)
+    if keep:
+        kept += frame
+    with atomic_write(dump) as out:
+        out.writelines(kept)
+
+
+def _thermo_before(output: Path, settings: MDSettings) -> list[dict]:
+    """The rows previous runs of ``output`` left: thermo.csv's, then those a killed run
+    logged after them in log.lammps (whole rows only)."""
+    rows = []
+    if (output / "thermo.csv").is_file():
+        for row in csv.DictReader(open(output / "thermo.csv")):
+            try:
+                rows.append({k: int(v) if k == "step" else float(v) for k, v in row.items()})
+            except (TypeError, ValueError):
+                break
+    last = rows[-1]["step"] if rows else -1
+    if (output / "log.lammps").is_file():
+        rows += [r for r in (thermo_row(r, settings) for r in log_rows(output / "log.lammps"))
+                 if r["step"] > last]
+    return rows
+
+
+def _write_thermo(output: Path, rows: list[dict]) -> None:
+    with atomic_write(output / "thermo.csv") as f:
+        f.write(",".join(THERMO_COLUMNS) + "\n")
+        f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
+
+
+def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, output: Path,
+         plugin: Path, precision: str, restart: Path | None, before: list[dict]) -> dict:
+    start_energy = before[0]["etot_eV"] if restart else None
+    path = write_input(potential, atoms, output, plugin, settings, precision=precision,
+                       restart=restart, start_energy=start_energy)
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
                                  "-nocite"])
@@ -238,9 +343,8 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     finally:
         lmp.close()
     rows = [thermo_row(r, settings) for r in log_rows(output / "log.lammps")]
-    with atomic_write(output / "thermo.csv") as f:
-        f.write(",".join(THERMO_COLUMNS) + "\n")
-        f.writelines(",".join(repr(r[c]) for c in THERMO_COLUMNS) + "\n" for r in rows)
+    rows = before + rows  # a resumed run: the previous runs' rows up to its restart
+    _write_thermo(output, rows)
     halt = halt_condition(output / "log.lammps")
     if halt is not None or lost is not None:
         step = halt[1] if halt else int(rows[-1]["step"])

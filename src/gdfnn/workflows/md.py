@@ -4,6 +4,8 @@ log, and a stability check that stops a simulation that blows up with a clear me
 from __future__ import annotations
 
 import csv
+import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +20,10 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
 from gdfnn.errors import GdfnnError, InputError
+from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.neighbors import closest_pair
 
+log = logging.getLogger("gdfnn")
 ENSEMBLES = ("nve", "langevin", "nose-hoover", "npt-berendsen")
 #: Default thermostat and barostat time constants, in time steps (Nose-Hoover / Berendsen).
 TDAMP_STEPS = 100
@@ -71,6 +75,7 @@ class MDSettings:
     GDF rho against the training atoms falls below it (the frame is written);
     ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Both
     need a calculator that returns ``rho`` (``NNPCalculator(..., coverage=True)``).
+    ``restart_every``: write the state every this many steps, for ``resume``.
     """
 
     ensemble: str = "langevin"
@@ -88,6 +93,7 @@ class MDSettings:
     taup: float | None = None  # fs
     coverage_stop: float | None = None  # GDF rho
     coverage_save: float | None = None  # GDF rho
+    restart_every: int | None = None  # steps, a multiple of interval
 
     def target(self, step: int) -> float:
         """The thermostat's temperature (K) at ``step``: a linear ramp when
@@ -104,6 +110,10 @@ class MDSettings:
         if self.temperature_end is not None and self.ensemble == "nve":
             raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, "
                              "npt)")
+        if self.restart_every and self.restart_every % self.interval:
+            raise InputError(f"restart every {self.restart_every} steps: a multiple of the "
+                             f"interval ({self.interval}) is needed, so that a resumed run "
+                             "continues the log where the restart is")
 
 
 # ----- the stop conditions of both engines ---------------------------------------------------
@@ -199,12 +209,14 @@ class ThermoRecorder:
     and, with ``coverage_save``, every frame with an atom below it in ``candidates.extxyz``.
     Each row is written and flushed as it is made, so a run that stops leaves what it did."""
 
-    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path):
+    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path,
+                 append: bool = False):
         self.atoms, self.settings, self.output = atoms, settings, output
-        self.trajectory = Trajectory(output / "md.traj", "w", atoms)
-        self._file = open(output / "thermo.csv", "w", newline="")
+        self.trajectory = Trajectory(output / "md.traj", "a" if append else "w", atoms)
+        self._file = open(output / "thermo.csv", "a" if append else "w", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=THERMO_COLUMNS)
-        self._csv.writeheader()
+        if not append:
+            self._csv.writeheader()
 
     def row(self, step: int) -> dict:
         """The thermo row of the atoms now (``step``)."""
@@ -229,8 +241,10 @@ class ThermoRecorder:
         self.trajectory.write()
         limit = self.settings.coverage_save
         if limit is not None and row["min_rho"] < limit:
+            self.atoms.info["step"] = row["step"]  # with the calculator's results
             ase.io.write(self.output / CANDIDATES_FILE, self.atoms, format="extxyz",
                          append=True)
+            del self.atoms.info["step"]
 
     def close(self) -> None:
         self.trajectory.close()
@@ -240,9 +254,10 @@ class ThermoRecorder:
 class StabilityChecker:
     """The :data:`STOPS` as Python checks on each thermo row (and a non-finite energy)."""
 
-    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path):
+    def __init__(self, atoms: ase.Atoms, settings: MDSettings, output: Path,
+                 start_energy: float | None = None):
         self.atoms, self.settings, self.output = atoms, settings, output
-        self.start_energy: float | None = None
+        self.start_energy = start_energy  # the total energy at step 0 (eV)
 
     def check(self, row: dict) -> None:
         """Raise :class:`MDUnstableError` when ``row`` breaks a condition (writing the frame
@@ -273,31 +288,52 @@ class StabilityChecker:
 
 
 def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Path, *,
-           progress: bool = True) -> dict:
-    """Run MD with ASE; writes ``md.traj`` and ``thermo.csv`` (:data:`THERMO_COLUMNS`) into
-    ``output``. Raises :class:`MDUnstableError` (after writing what was simulated) when a
-    condition of :data:`STOPS` is met."""
+           progress: bool = True, resume: bool = False) -> dict:
+    """Run MD with ASE; writes ``md.traj`` and ``thermo.csv`` (:data:`THERMO_COLUMNS`) and,
+    every ``restart_every`` steps, ``restart.traj`` into ``output`` (locked while it runs).
+    Raises :class:`MDUnstableError` (after writing what was simulated) when a condition of
+    :data:`STOPS` is met. ``resume``: continue from the restart file (from the beginning,
+    said in one line, without one): positions, momenta, cell and the thermostat's random
+    state of its step; the rows and frames after that step are dropped and written again."""
     s = settings
     s.check()
     output = Path(output).resolve()
-    output.mkdir(parents=True, exist_ok=True)
-    atoms = atoms.copy()
-    atoms.calc = calculator
+    with folder_lock(output):
+        start = read_restart(output / RESTART_FILE) if resume else None
+        if resume and start is None:
+            log.info("--resume: no %s in %s: MD from the beginning", RESTART_FILE, output)
+        return _run_md(atoms, calculator, s, output, progress, start)
+
+
+def _run_md(atoms: ase.Atoms, calculator, s: MDSettings, output: Path, progress: bool,
+            start: Restart | None) -> dict:
     rng = np.random.default_rng(s.seed)
-    thermalize_momenta(atoms, temperature_K=s.temperature, rng=rng)
-    Stationary(atoms)
+    if start is None:
+        atoms = atoms.copy()
+        thermalize_momenta(atoms, temperature_K=s.temperature, rng=rng)
+        Stationary(atoms)
+    else:
+        atoms = start.atoms
+        rng.bit_generator.state = start.rng_state
+        keep_until(output, start.step, s.interval)
+    atoms.calc = calculator
     dyn = _dynamics(atoms, s, rng)
+    dyn.nsteps = 0 if start is None else start.step
     ramp = s.temperature_end is not None
     if ramp and not hasattr(dyn, "set_temperature"):
         raise InputError(f"ensemble {s.ensemble} cannot change its temperature during a run")
-    e0 = atoms.get_total_energy()
-    recorder, checker = ThermoRecorder(atoms, s, output), StabilityChecker(atoms, s, output)
-    bar = tqdm(total=s.steps, desc=f"MD {s.ensemble}", unit="step", disable=not progress)
+    e0 = atoms.get_total_energy() if start is None else start.start_energy
+    recorder = ThermoRecorder(atoms, s, output, append=start is not None)
+    checker = StabilityChecker(atoms, s, output, start_energy=None if start is None else e0)
+    bar = tqdm(total=s.steps, initial=dyn.nsteps, desc=f"MD {s.ensemble}", unit="step",
+               disable=not progress)
 
     def record_and_check():
         row = recorder.row(dyn.nsteps)
         recorder.write(row)
         checker.check(row)
+        if s.restart_every and dyn.nsteps and dyn.nsteps % s.restart_every == 0:
+            write_restart(output / RESTART_FILE, atoms, dyn.nsteps, rng, checker.start_energy)
         bar.update(dyn.nsteps - bar.n)
         bar.set_postfix(T=f"{row['temperature_K']:.0f}K")
 
@@ -305,10 +341,78 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
         dyn.attach(lambda: dyn.set_temperature(temperature_K=s.target(dyn.nsteps)), interval=1)
     dyn.attach(record_and_check, interval=s.interval)
     try:
-        dyn.run(s.steps)  # observers run at step 0 too
+        dyn.run(s.steps - dyn.nsteps)  # observers run at step 0 too (not on a resumed run)
     finally:
         bar.close()
         recorder.close()
     return {"steps": dyn.nsteps, "final_temperature_K": atoms.get_temperature(),
             "energy_drift_eV_per_atom": (atoms.get_total_energy() - e0) / len(atoms),
             "trajectory": str(output / "md.traj"), "thermo": str(output / "thermo.csv")}
+
+
+# ----- restarts -------------------------------------------------------------------------------
+#: The restart file of the ASE engine: the atoms with momenta (an ASE trajectory: full
+#: precision), with their step, the total energy at step 0 and the random state of the
+#: thermostat in the frame's info.
+RESTART_FILE = "restart.traj"
+
+
+@dataclass
+class Restart:
+    atoms: ase.Atoms
+    step: int
+    start_energy: float  # eV, total energy at step 0 (the NVE drift's reference)
+    rng_state: dict
+
+
+def write_restart(path: Path, atoms: ase.Atoms, step: int, rng: np.random.Generator,
+                  start_energy: float) -> None:
+    """The state of step ``step``, whole or not at all."""
+    frame = ase.Atoms(atoms.get_chemical_symbols(), atoms.positions, cell=atoms.cell,
+                      pbc=atoms.pbc, momenta=atoms.get_momenta())
+    frame.info.update(step=step, start_energy=start_energy,
+                      rng_state=json.dumps(rng.bit_generator.state))
+    with atomic_write(path, "wb") as out, Trajectory(out, "w") as traj:
+        traj.write(frame)
+
+
+def read_restart(path: Path) -> Restart | None:
+    if not path.is_file():
+        return None
+    frame = Trajectory(path)[0]
+    return Restart(frame, int(frame.info["step"]), float(frame.info["start_energy"]),
+                   json.loads(frame.info["rng_state"]))
+
+
+def _complete(row: dict) -> bool:
+    """Whether a thermo row read back was written whole (a kill can cut the last one)."""
+    if None in row or None in row.values():
+        return False
+    try:
+        [float(v) for v in row.values()]
+    except ValueError:
+        return False
+    return True
+
+
+def keep_until(output: Path, step: int, interval: int) -> None:
+    """Drop what a killed run logged after ``step``: the rows of ``thermo.csv`` after it, the
+    frames of ``md.traj`` after it (one per ``interval`` steps from step 0) and the saved
+    candidates after it (each written atomically)."""
+    thermo = output / "thermo.csv"
+    rows = list(csv.DictReader(open(thermo))) if thermo.is_file() else []
+    with atomic_write(thermo, newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=THERMO_COLUMNS)
+        writer.writeheader()
+        writer.writerows(r for r in rows if _complete(r) and int(r["step"]) <= step)
+    frames = Trajectory(output / "md.traj") if (output / "md.traj").is_file() else []
+    kept = [frames[k] for k in range(min(len(frames), step // interval + 1))]
+    with atomic_write(output / "md.traj", "wb") as out:
+        with Trajectory(out, "w") as traj:
+            for frame in kept:
+                traj.write(frame)
+    candidates = output / CANDIDATES_FILE
+    if candidates.is_file():
+        frames = [f for f in ase.io.read(candidates, ":") if f.info.get("step", 0) <= step]
+        with atomic_write(candidates) as out:
+            ase.io.write(out, frames, format="extxyz")
