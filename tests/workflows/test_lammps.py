@@ -223,7 +223,8 @@ def test_lammps_md_stops_itself_as_the_ase_engine_does(plugin, tmp_path, setting
     rows = thermo(tmp_path)
     assert rows["step"].tolist() == [0.0, 10.0]
     assert rows["min_distance_A"][0] == pytest.approx(5.43 * np.sqrt(3) / 4, abs=1e-8)
-    with pytest.raises(InputError, match="need the ASE engine"):
+    with pytest.raises(InputError, match="coverage in LAMMPS needs the potential's GDF "
+                       "reference, which it lacks for Si"):  # imported: no reference
         run_md(pot, atoms, MDSettings(coverage_stop=0.1), tmp_path / "coverage", plugin)
 
 
@@ -243,7 +244,7 @@ def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_pote
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda text: None, "cannot open the potential file"),
     (lambda text: "hello world\n", "expected 'gdfnn_potential'"),
-    (lambda text: text.replace("gdfnn_potential 1", "gdfnn_potential 2"), "format version 2"),
+    (lambda text: text.replace("gdfnn_potential 2", "gdfnn_potential 3"), "format version 3"),
     (lambda text: text.replace("layer 10 26 sigmoid", "layer 10 26 swish"),
      "unknown activation 'swish'"),
     (lambda text: re.sub(r"(layer 10 26 sigmoid\n)\S+", r"\1nan", text),
@@ -418,4 +419,205 @@ def test_the_stop_table_is_what_lammps_halts_on(plugin, tmp_path):
     assert "fix drifted all halt 10 v_drift > 0.01 error soft" in nve
     assert "fix too_close" in nvt and "fix drifted" not in nvt  # drift: NVE only
     assert f"dump trajectory all custom 10 {tmp_path / 'md.lammpstrj'}" in nve
-    assert {s.name for s in STOPS if s.lammps} == {"too_close", "drifted"}
+    assert {s.name for s in STOPS if s.lammps} == {"too_close", "drifted", "left_data"}
+    left = "\n".join(md_lines(MDSettings("nve", coverage_stop="floor"), tmp_path))
+    assert "fix left_data all halt 10 v_n_left > 0 error soft" in left
+
+
+# ----- coverage in the plugin -------------------------------------------------------------------
+def with_reference(pot, frames, sigma: float):
+    """``pot`` carrying the scaled features of ``frames`` as its GDF reference (at ``sigma``)."""
+    import torch
+
+    blocks = pot.descriptor.compute_many(frames, progress=False)
+    g, species = torch.cat([b.values for b in blocks]).double(), torch.cat([b.species
+                                                                            for b in blocks])
+    pot.gdf_reference = {e: pot.transforms[e].scaled(
+        g[species == n][:, :pot.descriptor.n_features[e]]).double()
+        for n, e in enumerate(pot.elements)}
+    pot.metadata["gdf"] = {"sigma": {e: sigma for e in pot.elements}}
+    return pot
+
+
+def reference_frames(elements, n=6):
+    frames = []
+    for seed in range(n):
+        atoms = two_elements() if "C" in elements else bulk("Si", "diamond", a=5.43,
+                                                               cubic=True) * 2
+        atoms.rattle(0.03 + 0.03 * seed, seed=100 + seed)
+        frames.append(atoms)
+    return frames
+
+
+def plugin_coverage(plugin, pot_file: Path, data: Path, elements, style: str = "",
+                    precision: str = "double") -> np.ndarray:
+    """(rho, uncovered) per atom (data order) from ``fix pair`` after ``run 0`` with
+    ``pair_style gdfnn ... STYLE``; and the three global values."""
+    from gdfnn.reference.potentials import load_lammps
+    from gdfnn.workflows.lammps import input_lines
+
+    lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        for line in input_lines(pot_file, plugin, data, elements, precision=precision):
+            lmp.command(line + (f" {style}" if line.startswith("pair_style gdfnn") else ""))
+        lmp.command("fix cov all pair 1 gdfnn rho 0 uncovered 0")
+        lmp.command("run 0")
+        n = lmp.extract_global("nlocal")
+        order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
+        per_atom = np.array(lmp.numpy.extract_fix("cov", 1, 2))[:n][order]
+        totals = [float(lmp.numpy.extract_compute("extrapolation", 0, 1)[k]) for k in range(3)]
+        return per_atom, totals
+    finally:
+        lmp.close()
+
+
+@pytest.mark.parametrize(("make", "elements"), [(vacancy_si, ["Si"]),
+                                                (two_elements, ["Si", "C"]),
+                                                (small_cell, ["Si"])])
+@pytest.mark.parametrize(("precision", "tolerance"), [("double", 1e-8), ("single", 1e-4)])
+def test_plugin_rho_is_the_potentials_rho(plugin, random_potential, tmp_path, make, elements,
+                                          precision, tolerance):
+    """Exact rho of every atom (``exact 1``) equals Potential's definition (float64 kernel
+    sums on the same scaled features); ``uncovered`` is rho < the threshold, atom by atom."""
+    import torch
+
+    from gdfnn.gdf.reference import DensityReference
+
+    pot = with_reference(random_potential(elements=tuple(elements)), reference_frames(elements),
+                         0.05)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    atoms = make()
+    write_data(atoms, pot.elements, tmp_path / "data.lammps")
+    species = torch.tensor([pot.elements.index(s) for s in atoms.get_chemical_symbols()])
+    g = pot.descriptor.compute(atoms).values.double()
+    expected = np.zeros(len(atoms))
+    for n, e in enumerate(pot.elements):
+        mine = (species == n).numpy()
+        if mine.any():
+            ref = DensityReference(pot.gdf_reference[e], 0.05, dtype=torch.float64)
+            x = pot.transforms[e].scaled(g[mine][:, :pot.descriptor.n_features[e]])
+            expected[mine] = ref.rho(x).numpy()
+    threshold = float(np.median(expected))
+    per_atom, totals = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps",
+                                       pot.elements, f"coverage 1 exact 1 threshold {threshold!r}",
+                                       precision)
+    np.testing.assert_allclose(per_atom[:, 0], expected, rtol=tolerance)
+    below = expected < threshold * (1 - 1e-12)
+    far = np.abs(expected / threshold - 1) > 10 * tolerance  # not within rounding of it
+    np.testing.assert_array_equal(per_atom[far, 1] > 0, below[far])
+    assert totals[1] == per_atom[:, 1].sum() and totals[2] == pytest.approx(expected.min(),
+                                                                           rel=tolerance)
+    quick, _ = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps",
+                               pot.elements, f"coverage 1 threshold {threshold!r}", precision)
+    np.testing.assert_array_equal(quick[:, 1], per_atom[:, 1])  # the search, the same flags
+    np.testing.assert_allclose(quick[quick[:, 1] > 0, 0], per_atom[per_atom[:, 1] > 0, 0],
+                               rtol=1e-12)  # exact where uncovered, NaN elsewhere
+    assert np.isnan(quick[quick[:, 1] == 0, 0]).all()
+
+
+def test_plugin_coverage_over_two_ranks_equals_one(plugin, random_potential, tmp_path):
+    pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 3
+    atoms.rattle(0.12, seed=7)
+    write_data(atoms, ["Si"], tmp_path / "data.lammps")
+    from gdfnn.workflows.lammps import input_lines
+
+    dumped = {}
+    for ranks in (1, 2):
+        run = tmp_path / f"np{ranks}"
+        run.mkdir()
+        lines = [line + " coverage 1" if line.startswith("pair_style gdfnn") else line
+                 for line in input_lines(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps",
+                                         ["Si"])]
+        lines += ["fix cov all pair 1 gdfnn rho 0 uncovered 0",
+                  "dump d all custom 1 cov.dump id f_cov[1] f_cov[2]",
+                  "dump_modify d sort id format float %.17g", "run 0"]
+        (run / "in.lammps").write_text("\n".join(lines) + "\n")
+        done = subprocess.run([str(MPIRUN), "-np", str(ranks), str(LMP), "-in", "in.lammps",
+                               "-log", "log.lammps", "-screen", "none"], cwd=run,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr + (run / "log.lammps").read_text()[-1500:]
+        dumped[ranks] = np.loadtxt(run / "cov.dump", skiprows=9)
+    assert dumped[1][:, 2].sum() > 0  # some atoms are uncovered here
+    np.testing.assert_array_equal(dumped[2][:, 2], dumped[1][:, 2])
+    np.testing.assert_allclose(dumped[2][:, 1], dumped[1][:, 1], rtol=1e-12)
+
+
+def test_fix_halt_stops_a_melting_run_where_python_first_finds_an_uncovered_atom(
+        plugin, random_potential, tmp_path):
+    """Langevin 300 -> 3000 K: LAMMPS stops itself on the uncovered count (fix halt); on the
+    same trajectory (every interval's frame, full precision) Python's exact rho first falls
+    below the floor at that very step."""
+    import torch
+
+    from gdfnn.gdf.reference import DensityReference
+    from gdfnn.workflows.lammps import run_md
+    from gdfnn.workflows.md import LEFT_DATA_FILE, MDSettings, MDUnstableError
+
+    pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
+    start = bulk("Si", "diamond", a=5.43, cubic=True) * 2
+    settings = MDSettings("langevin", 300.0, 3000.0, steps=3000, interval=10, min_distance=0.5,
+                          coverage_stop="floor")
+    with pytest.raises(MDUnstableError, match=r"atom \d+ left the training data at step "
+                       r"(\d+)") as caught:
+        run_md(pot, start, settings, tmp_path, plugin)
+    step = caught.value.step
+    frames = ase.io.read(tmp_path / "md.lammpstrj", ":", format="lammps-dump-text")
+    assert len(frames) == step // 10 + 1
+    floor = pot.density_reference("Si").floor
+    ref = DensityReference(pot.gdf_reference["Si"], 0.05, dtype=torch.float64)
+    first = None
+    for k, frame in enumerate(frames):
+        frame = ase.Atoms(["Si"] * len(frame), frame.positions, cell=frame.cell, pbc=True)
+        x = pot.transforms["Si"].scaled(pot.descriptor.compute(frame).values.double())
+        if (ref.rho(x).numpy() < floor).any():
+            first = 10 * k
+            break
+    assert first == step
+    left = ase.io.read(tmp_path / LEFT_DATA_FILE)
+    assert left.arrays["uncovered"].sum() >= 1 and np.isfinite(left.arrays["rho"]).all()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda text: text.split("\ncoverage ")[0] + "\nend\n", "has no coverage reference for Si"),
+    (lambda text: re.sub(r"\nshift( \S+)", r"\nshift", text, count=1),
+     r"p.gdfnn line \d+: the coverage reference has 25 features, the element 26 functions"),
+])
+def test_coverage_without_a_fitting_reference_is_one_lammps_error(plugin, random_potential,
+                                                                  tmp_path, edit, message):
+    pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    (tmp_path / "p.gdfnn").write_text(edit((tmp_path / "p.gdfnn").read_text()))
+    write_data(small_cell(), ["Si"], tmp_path / "data.lammps")
+    with pytest.raises(Exception, match=message) as info:
+        plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps", ["Si"],
+                        "coverage 1")
+    assert "p.gdfnn" in str(info.value)
+
+
+def test_the_plugins_search_flags_as_its_full_sum_on_thousands_of_environments(
+        plugin, random_potential, tmp_path):
+    """``coverage 1`` (the cluster search) against ``coverage 1 exact 1`` (every kernel sum)
+    on 2,000 atoms from cool to melting and with vacancies, at three thresholds."""
+    pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    per_atom = []
+    for k, rattle in enumerate((0.05, 0.15, 0.3, 0.12)):
+        atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 4
+        if k == 3:
+            del atoms[[0, 77, 300]]
+        atoms.rattle(rattle, seed=k)
+        write_data(atoms, ["Si"], tmp_path / f"d{k}.lammps")
+        exact, _ = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / f"d{k}.lammps",
+                                   ["Si"], "coverage 1 exact 1")
+        per_atom.append(exact[:, 0])
+    rho = np.concatenate(per_atom)
+    assert len(rho) > 2000
+    for threshold in map(float, np.quantile(rho[rho > 0], [0.05, 0.5, 0.9])):
+        flags = []
+        for k in range(4):
+            quick, _ = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / f"d{k}.lammps",
+                                       ["Si"], f"coverage 1 threshold {threshold!r}")
+            flags.append(quick[:, 1] > 0)
+        np.testing.assert_array_equal(np.concatenate(flags), rho < threshold * (1 - 1e-12))

@@ -22,6 +22,10 @@ def add_parser(sub) -> None:
     p.add_argument("--verbose", action="store_true", help="build: print the compile line")
     options.add_md_options(p, ensemble="nose-hoover", interval=100)
     p.add_argument("--output", default="lammps", help="input: output directory")
+    p.add_argument("--coverage", type=int, default=None, metavar="N",
+                   help="input: check every N steps which atoms left the training data "
+                   "(pair_style gdfnn coverage N: per-atom rho and uncovered in fix coverage, "
+                   "their count and the lowest rho in the thermo output)")
     options.add_precision(p)
     p.set_defaults(run=run, min_distance=1.0, max_drift=0.05)
     options.add_potential_units(p)

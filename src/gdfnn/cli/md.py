@@ -20,19 +20,13 @@ def add_parser(sub) -> None:
     options.add_md_options(p, ensemble="langevin", interval=10)
     p.add_argument("--min-distance", type=float, default=1.0, help="Å; closer atoms stop the run")
     p.add_argument("--max-drift", type=float, default=0.05, help="eV/atom, NVE only")
-    p.add_argument("--coverage-stop", type=float, default=None, metavar="RHO",
-                   help="stop when an atom's GDF against the training atoms falls below RHO "
-                   "(writes that frame to left_training_data.extxyz; ASE engine)")
-    p.add_argument("--coverage-save", type=float, default=None, metavar="RHO",
-                   help="append every frame with an atom below RHO to candidates.extxyz "
-                   "(ASE engine)")
     p.add_argument("--output", default="md", help="output directory")
     p.add_argument("--resume", action="store_true",
                    help="continue a killed run from its last restart (--restart-every): the "
                    "same thermo.csv and trajectory, continued")
     p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
                    help="ase (the calculator) or lammps (pair_style gdfnn plugin, the same "
-                   "--min-distance and --max-drift stops; log.lammps, md.lammpstrj, thermo.csv)")
+                   "stops, coverage in the plugin; log.lammps, md.lammpstrj, thermo.csv)")
     options.add_precision(p)
     options.add_potential_units(p)
     p.set_defaults(run=run)

@@ -64,9 +64,30 @@ def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) 
                    help=f"thermostat time constant, fs (default {TDAMP_STEPS} time steps)")
     p.add_argument("--taup", type=float, default=None,
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
+    p.add_argument("--coverage-stop", type=rho_or_floor, default=None, metavar="RHO|floor",
+                   help="stop when an atom's GDF rho against the training atoms falls below "
+                   "RHO, or below the least covered training atom ('floor'); the frame, with "
+                   "each atom's rho, goes to left_training_data.extxyz")
+    p.add_argument("--coverage-save", type=rho_or_floor, default=None, metavar="RHO|floor",
+                   help="keep going, appending every frame with an atom below RHO (or the "
+                   "floor) to candidates.extxyz, ready for gdfnn select (the LAMMPS engine: "
+                   "the same threshold as --coverage-stop)")
     p.add_argument("--restart-every", type=int, default=None, metavar="STEPS",
                    help="write the state every STEPS steps (a multiple of --interval), for "
                    "continuing a killed run (gdfnn md --resume); default: none")
+
+
+def rho_or_floor(text: str) -> float | str:
+    """A coverage threshold: a positive rho, or 'floor'."""
+    if text == "floor":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rho or 'floor', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a rho must be positive, got {text!r}")
+    return value
 
 
 def add_precision(p: argparse.ArgumentParser) -> None:
@@ -154,4 +175,5 @@ def md_settings(args: argparse.Namespace) -> MDSettings:
     return MDSettings(args.ensemble, low, high, args.steps, args.timestep, args.friction,
                       args.pressure, args.interval, args.min_distance, args.max_drift,
                       args.seed, args.tdamp, args.taup, getattr(args, "coverage_stop", None),
-                      getattr(args, "coverage_save", None), args.restart_every)
+                      getattr(args, "coverage_save", None), args.restart_every,
+                      getattr(args, "coverage", None))

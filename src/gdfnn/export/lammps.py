@@ -12,6 +12,7 @@ from gdfnn.descriptors import SymmetryFunction, SymmetryFunctions
 from gdfnn.descriptors.params import RADIAL
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
+from gdfnn.gdf.clusters import cluster_reference
 from gdfnn.model.potential import Potential
 from gdfnn.model.views import ElementModel, build_potential, element_model, training_range
 from gdfnn.units import energy_factor, length_factor
@@ -38,25 +39,37 @@ def hdnnp_lines(directory: str, elements: list[str], cutoff: float,
 PRECISIONS = ("double", "single")
 
 
-def gdfnn_lines(path: str, plugin: str, elements: list[str], precision: str = "double") -> str:
+def gdfnn_lines(path: str, plugin: str, elements: list[str], precision: str = "double",
+                coverage: int = 0, threshold: float | None = None, exact: int = 0) -> str:
     """``pair_style gdfnn`` (the plugin built by ``gdfnn lammps build``); ``precision``
-    ``single`` computes the symmetry functions and their derivatives in float32."""
+    ``single`` computes the symmetry functions and their derivatives in float32;
+    ``coverage`` N > 0 checks every N steps which atoms lie below the floor of the training
+    data (or below the rho ``threshold``), with exact rho for all atoms every ``exact``
+    steps."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     style = "pair_style gdfnn" + ("" if precision == "double" else f" precision {precision}")
+    if coverage:
+        style += f" coverage {coverage}" + (f" threshold {threshold!r}" if threshold else "") + (
+            f" exact {exact}" if exact else "")
     return (f"plugin load {plugin}\n{style}\n"
             f"pair_coeff * * {path} {' '.join(elements)}   # one element per LAMMPS atom type")
 
 
 # ----- the potential file of pair_style gdfnn ---------------------------------------------------
-#: Version of the text format below; the plugin refuses other versions.
-PLUGIN_FORMAT_VERSION = 1
+#: Version of the text format below (2 adds the coverage reference); the plugin and
+#: :func:`read_lammps_potential` read versions 1 and 2.
+PLUGIN_FORMAT_VERSION = 2
+PLUGIN_FORMATS = (1, 2)
 PLUGIN_HEADER = """\
 # gdfnn potential for LAMMPS pair_style gdfnn (units metal: Å, eV, eV/Å); docs/lammps.md
 # f: type (2 radial, 4 narrow angular, 5 wide angular) neighbour1 neighbour2 rc/Å eta/Å^-2
 #    rs/Å zeta lambda; range_min/range_max: training range of each function (extrapolation);
 # layer: n_out n_in activation, then n_out rows of n_in weights and the bias; scaling and
-# PCA are folded into the first layer, reference energies into the last bias.
+# PCA are folded into the first layer, reference energies into the last bias;
+# coverage sigma floor M K: the GDF reference (M scaled training features in K clusters),
+#    shift and scale give the scaled features x = (G - shift) / scale; each cluster: its
+#    size, radius, total weight and centroid, then its points as weight x_1 ... x_D.
 """
 
 
@@ -84,47 +97,105 @@ def write_lammps_potential(potential: Potential, path: str | os.PathLike) -> Pat
             lines.append(f"layer {w.shape[0]} {w.shape[1]} {name}")
             lines += [" ".join(repr(float(v)) for v in (*row, bias)) for row, bias in zip(
                 w.tolist(), b.tolist(), strict=True)]
+        if element in potential.gdf_reference:
+            lines += coverage_lines(potential, element, model)
     lines.append("end")
     with atomic_write(path) as out:
         out.write("\n".join(lines) + "\n")
     return Path(path)
 
 
+def _numbers(values) -> str:
+    return " ".join(repr(float(v)) for v in values)
+
+
+def coverage_lines(potential: Potential, element: str, model: ElementModel) -> list[str]:
+    """The coverage block of ``element``: the GDF reference the potential carries, clustered
+    for the plugin's early-exit test (:mod:`gdfnn.gdf.clusters`), with the trained sigma,
+    the floor and the scaling to the reference's features."""
+    reference = potential.density_reference(element)
+    counts = potential.gdf_reference_counts.get(element)
+    clusters = cluster_reference(potential.gdf_reference[element], counts)
+    lines = [f"coverage {float(reference.sigma)!r} {float(reference.floor)!r} {len(clusters.points)} "
+             f"{len(clusters.centroids)}", "shift " + _numbers(model.shift.tolist()),
+             "scale " + _numbers(model.scale.tolist())]
+    for k in range(len(clusters.centroids)):
+        lo, hi = clusters.offsets[k], clusters.offsets[k + 1]
+        lines.append(f"cluster {hi - lo} {float(clusters.radii[k])!r} "
+                     f"{float(clusters.cluster_weights[k])!r} " + _numbers(clusters.centroids[k]))
+        lines += [_numbers((w, *x)) for w, x in zip(clusters.weights[lo:hi],
+                                                    clusters.points[lo:hi], strict=True)]
+    return lines
+
+
 def read_lammps_potential(path: str | os.PathLike) -> Potential:
-    """Read a ``pair_style gdfnn`` file back into a :class:`Potential` (identity feature
-    transforms: scaling and PCA stay folded into the first layer)."""
+    """Read a ``pair_style gdfnn`` file back into a :class:`Potential`: scaling and PCA stay
+    folded into the first layer (identity transforms), except where the file carries a
+    coverage reference: then the scaling is restored (the first layer reads the scaled
+    features again) and the reference, its sigma and floor come back with it."""
     path = Path(path)
     rows = [line.split("#", 1)[0].split() for line in path.read_text().splitlines()]
     rows = [r for r in rows if r]
     try:
-        if rows[0] != ["gdfnn_potential", str(PLUGIN_FORMAT_VERSION)]:
-            raise ValueError(f"not a gdfnn LAMMPS potential of format {PLUGIN_FORMAT_VERSION}")
+        if rows[0][0] != "gdfnn_potential" or int(rows[0][1]) not in PLUGIN_FORMATS:
+            raise ValueError(f"not a gdfnn LAMMPS potential of format "
+                             f"{' or '.join(map(str, PLUGIN_FORMATS))}")
         elements = rows[1][2:]
         cutoff_type, alpha = int(rows[2][1]), float(rows[2][2])
-        k, functions, layers, activations = 3, {}, {}, {}
+        k, functions, models, coverage = 3, {}, {}, {}
         for _ in elements:
             element, n = rows[k][1], int(rows[k + 1][1])
             functions[element] = [_function(r) for r in rows[k + 2:k + 2 + n]]
             k += 2 + n
             while rows[k][0].startswith("range_"):
                 k += 1
-            layers[element], activations[element] = [], []
+            layers, activations = [], []
             for _ in range(int(rows[k][1])):
                 n_out, n_in = int(rows[k + 1][1]), int(rows[k + 1][2])
-                activations[element].append(rows[k + 1][3])
+                activations.append(rows[k + 1][3])
                 table = torch.tensor([[float(v) for v in r] for r in rows[k + 2:k + 2 + n_out]],
                                      dtype=torch.float64).reshape(n_out, n_in + 1)
-                layers[element].append((table[:, :n_in], table[:, n_in]))
+                layers.append((table[:, :n_in], table[:, n_in]))
                 k += 1 + n_out
             k += 1
+            shift, scale = torch.zeros(n, dtype=torch.float64), torch.ones(n, dtype=torch.float64)
+            if k < len(rows) and rows[k][0] == "coverage":
+                k, coverage[element], shift, scale = _read_coverage(rows, k)
+                w, b = layers[0]  # back to the scaled features: W' = W scale, b' = b + W shift
+                layers[0] = (w * scale, b + w @ shift)
+            models[element] = ElementModel(shift, scale, None, None, layers, activations)
     except (IndexError, ValueError) as exc:
         raise InputError(f"{path}: not a gdfnn LAMMPS potential ({exc})") from None
     sf = SymmetryFunctions(elements, functions, cutoff_type, alpha)
-    identity = {e: (torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64))
-                for e, d in sf.n_features.items()}
-    return build_potential(sf, {e: ElementModel(*identity[e], None, None, layers[e],
-                                                activations[e]) for e in elements},
-                           {"source": str(path)})
+    pot = build_potential(sf, models, {"source": str(path)})
+    if coverage:
+        pot.metadata["gdf"] = {"sigma": {e: c["sigma"] for e, c in coverage.items()}}
+        pot.gdf_reference = {e: c["points"] for e, c in coverage.items()}
+        pot.gdf_reference_counts = {e: c["weights"] for e, c in coverage.items()
+                                    if not torch.all(c["weights"] == 1)}
+        pot.gdf_reference_floor = {e: c["floor"] for e, c in coverage.items()}
+    return pot
+
+
+def _read_coverage(rows: list[list[str]], k: int) -> tuple[int, dict, torch.Tensor,
+                                                           torch.Tensor]:
+    """The coverage block at row ``k``: (next row, reference, shift, scale)."""
+    sigma, floor, m, n_clusters = (float(rows[k][1]), float(rows[k][2]), int(rows[k][3]),
+                                   int(rows[k][4]))
+    shift = torch.tensor([float(v) for v in rows[k + 1][1:]], dtype=torch.float64)
+    scale = torch.tensor([float(v) for v in rows[k + 2][1:]], dtype=torch.float64)
+    k += 3
+    table = []
+    for _ in range(n_clusters):
+        size = int(rows[k][1])
+        table += rows[k + 1:k + 1 + size]
+        k += 1 + size
+    values = torch.tensor([[float(v) for v in r] for r in table], dtype=torch.float64)
+    if values.shape != (m, shift.numel() + 1):
+        raise ValueError(f"coverage reference of shape {tuple(values.shape)}, expected "
+                         f"{(m, shift.numel() + 1)}")
+    return k, {"sigma": sigma, "floor": floor, "points": values[:, 1:].contiguous(),
+               "weights": values[:, 0].contiguous()}, shift, scale
 
 
 def _function(row: list[str]) -> SymmetryFunction:

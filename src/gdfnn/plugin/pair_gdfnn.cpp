@@ -9,10 +9,12 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "update.h"
 #include "utils.h"
 
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -22,7 +24,10 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-const int FORMAT_VERSION = 1;
+const int FORMAT_VERSION = 2;    // 2 adds the coverage reference; 1 is still read
+// a kernel sum within this relative distance of the threshold counts as reaching it, in the
+// full sum and in the cluster search alike (they add in different orders): gdfnn.gdf.clusters
+const double TIE = 1e-12;
 const double PI = 3.14159265358979323846;
 const double TANH_NORM = 1.0 / std::pow(std::tanh(1.0), 3);
 
@@ -260,15 +265,20 @@ PairGdfnn::PairGdfnn(LAMMPS *lmp) :
   single_precision = 0;
   nmax_extrapolation = 0;
   extrapolation = nullptr;
-  nextra = 1;
-  pvector = new double[1];
-  pvector[0] = 0.0;
+  coverage_every = exact_every = 0;
+  coverage_threshold = 0.0;
+  rho = uncovered = nullptr;
+  nextra = 3;    // functions outside their range, uncovered atoms, smallest rho
+  pvector = new double[nextra];
+  for (int k = 0; k < nextra; ++k) pvector[k] = 0.0;
 }
 
 PairGdfnn::~PairGdfnn()
 {
   delete[] pvector;
   memory->destroy(extrapolation);
+  memory->destroy(rho);
+  memory->destroy(uncovered);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -287,14 +297,28 @@ void PairGdfnn::allocate()
 
 void PairGdfnn::settings(int narg, char **arg)
 {
-  // pair_style gdfnn [precision double|single]
+  // pair_style gdfnn [precision double|single] [coverage N [exact M]]
   single_precision = 0;
-  if (narg == 0) return;
-  if (narg == 2 && strcmp(arg[0], "precision") == 0) {
-    if (strcmp(arg[1], "single") == 0) { single_precision = 1; return; }
-    if (strcmp(arg[1], "double") == 0) return;
+  coverage_every = exact_every = 0;
+  coverage_threshold = 0.0;
+  const char *usage = "pair_style gdfnn takes 'precision double' or 'precision single', "
+                      "'coverage N', 'exact M' and 'threshold RHO'";
+  for (int k = 0; k < narg; k += 2) {
+    if (k + 1 >= narg) error->all(FLERR, "{}; '{}' needs a value", usage, arg[k]);
+    std::string key = arg[k], value = arg[k + 1];
+    if (key == "precision" && (value == "single" || value == "double")) {
+      single_precision = value == "single";
+    } else if ((key == "coverage" || key == "exact") && utils::is_integer(value) &&
+               std::stoi(value) >= 0) {
+      (key == "coverage" ? coverage_every : exact_every) = std::stoi(value);
+    } else if (key == "threshold" && utils::is_double(value) && std::stod(value) > 0.0) {
+      coverage_threshold = std::stod(value);
+    } else {
+      error->all(FLERR, "{}; not '{} {}'", usage, key, value);
+    }
   }
-  error->all(FLERR, "pair_style gdfnn takes no arguments or 'precision double' or 'precision single'");
+  if ((exact_every > 0 || coverage_threshold > 0.0) && coverage_every == 0)
+    error->all(FLERR, "pair_style gdfnn: 'exact' and 'threshold' need 'coverage N' (N > 0)");
 }
 
 void PairGdfnn::coeff(int narg, char **arg)
@@ -322,6 +346,12 @@ void PairGdfnn::coeff(int narg, char **arg)
   }
   for (int i = 1; i <= ntypes; ++i)
     for (int j = i; j <= ntypes; ++j) setflag[i][j] = (type_map[i] >= 0 && type_map[j] >= 0);
+  if (coverage_every > 0)
+    for (int t = 1; t <= ntypes; ++t)
+      if (type_map[t] >= 0 && elements[type_map[t]].coverage.clusters() == 0)
+        error->all(FLERR, "pair_style gdfnn coverage: {} has no coverage reference for {} "
+                   "(gdfnn export --to lammps of a potential trained by gdfnn writes one)",
+                   filename, elements[type_map[t]].symbol);
 }
 
 void PairGdfnn::read_file(const std::string &path)
@@ -358,8 +388,9 @@ void PairGdfnn::parse(const std::string &text)
 {
   PotentialText in(text, filename, error);
   auto &head = in.expect("gdfnn_potential", 2);
-  if (in.integer(head[1]) != FORMAT_VERSION)
-    in.fail("format version " + head[1] + ", this plugin reads version " +
+  const int version = in.integer(head[1]);
+  if (version < 1 || version > FORMAT_VERSION)
+    in.fail("format version " + head[1] + ", this plugin reads versions 1 to " +
             std::to_string(FORMAT_VERSION) + " (rebuild it with gdfnn lammps build)");
   auto &el = in.expect("elements", 2);
   int n_el = in.integer(el[1]);
@@ -382,8 +413,58 @@ void PairGdfnn::parse(const std::string &text)
     factorise(E, n_el);
     read_range(in, E);
     read_layers(in, E);
+    if (in.next_is("coverage")) read_coverage(in, E);
   }
   in.expect("end", 1);
+}
+
+void PairGdfnn::read_coverage(PotentialText &in, Element &E)
+{
+  Coverage &C = E.coverage;
+  const size_t D = E.functions.size();
+  auto &head = in.expect("coverage", 5);
+  C.sigma = in.number(head[1]);
+  C.floor = in.number(head[2]);
+  const int m = in.integer(head[3]), n_clusters = in.integer(head[4]);
+  if (C.sigma <= 0.0 || m < 1 || n_clusters < 1 || n_clusters > m)
+    in.fail("coverage needs sigma > 0 and 1 <= clusters <= points");
+  for (auto *v : {&C.shift, &C.scale}) {
+    auto &row = in.expect(v == &C.shift ? "shift" : "scale", 1);
+    if (row.size() != D + 1)
+      in.fail("the coverage reference has " + std::to_string(row.size() - 1) +
+              " features, the element " + std::to_string(D) + " functions");
+    v->clear();
+    for (size_t d = 0; d < D; ++d) v->push_back(in.number(row[1 + d]));
+  }
+  C.points.assign((size_t) m * D, 0.0);
+  C.weights.clear();
+  C.offsets.assign(1, 0);
+  C.centroids.assign(D * n_clusters, 0.0);
+  C.radii.clear();
+  C.cluster_weights.clear();
+  for (int k = 0; k < n_clusters; ++k) {
+    auto &head_k = in.expect("cluster", 4 + D);
+    if (head_k.size() != 4 + D) in.fail("'cluster' needs size, radius, weight and a centroid");
+    const int size = in.integer(head_k[1]), first = C.offsets.back();
+    if (size < 1 || first + size > m) in.fail("cluster sizes do not add up to the points");
+    C.radii.push_back(in.number(head_k[2]));
+    C.cluster_weights.push_back(in.number(head_k[3]));
+    for (size_t d = 0; d < D; ++d) C.centroids[d * n_clusters + k] = in.number(head_k[4 + d]);
+    for (int j = 0; j < size; ++j) {
+      auto &row = in.row(D + 1, "a reference point needs a weight and " + std::to_string(D) +
+                                    " features");
+      C.weights.push_back(in.number(row[0]));
+      for (size_t d = 0; d < D; ++d)
+        C.points[(size_t) first * D + d * size + j] = in.number(row[1 + d]);
+    }
+    C.offsets.push_back(first + size);
+  }
+  if (C.offsets.back() != m) in.fail("cluster sizes do not add up to the points");
+  for (double s : C.scale)
+    if (s == 0.0) in.fail("a coverage scale is zero");
+  C.inv_h = 1.0 / (2.0 * C.sigma * C.sigma * (double) D);
+  C.total = 0.0;
+  for (double w : C.weights) C.total += w;
 }
 
 void PairGdfnn::read_functions(PotentialText &in, Element &E)
@@ -488,6 +569,7 @@ void PairGdfnn::init_style()
                "sent back by reverse communication)");
   if (elements.empty()) error->all(FLERR, "pair_style gdfnn: pair_coeff was not given");
   neighbor->add_request(this, NeighConst::REQ_FULL);
+  grow_per_atom();    // fix pair asks for the per-atom arrays before the first step
 }
 
 double PairGdfnn::init_one(int i, int j)
@@ -498,10 +580,10 @@ double PairGdfnn::init_one(int i, int j)
 
 void *PairGdfnn::extract_peratom(const char *name, int &ncol)
 {
-  if (strcmp(name, "extrapolation") == 0) {
-    ncol = 0;
-    return (void *) extrapolation;
-  }
+  ncol = 0;
+  if (strcmp(name, "extrapolation") == 0) return (void *) extrapolation;
+  if (strcmp(name, "rho") == 0 && coverage_every > 0) return (void *) rho;
+  if (strcmp(name, "uncovered") == 0 && coverage_every > 0) return (void *) uncovered;
   return nullptr;
 }
 
@@ -565,24 +647,49 @@ void PairGdfnn::cutoff_array(const real *r, int n, double rc, real *fc, real *df
 void PairGdfnn::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  if (atom->nmax > nmax_extrapolation) {
-    memory->destroy(extrapolation);
-    nmax_extrapolation = atom->nmax;
-    memory->create(extrapolation, nmax_extrapolation, "pair:extrapolation");
-  }
+  grow_per_atom();
   if (single_precision) compute_atoms(*scratch_float);
   else compute_atoms(*scratch_double);
+}
+
+void PairGdfnn::grow_per_atom()
+{
+  const int nmax = std::max(atom->nmax, 1);
+  if (nmax > nmax_extrapolation) {
+    nmax_extrapolation = nmax;
+    memory->destroy(extrapolation);
+    memory->create(extrapolation, nmax, "pair:extrapolation");
+    for (int i = 0; i < nmax; ++i) extrapolation[i] = 0.0;
+  }
+  if (coverage_every > 0 && (int) hint.size() < nmax) {
+    memory->destroy(rho);
+    memory->destroy(uncovered);
+    memory->create(rho, nmax, "pair:rho");
+    memory->create(uncovered, nmax, "pair:uncovered");
+    for (int i = 0; i < nmax; ++i) rho[i] = uncovered[i] = 0.0;
+    hint.assign(nmax, -1);    // hints speed the search up, never change its answer
+  }
 }
 
 template <typename real>
 void PairGdfnn::compute_atoms(Scratch<real> &s)
 {
   int *type = atom->type;
-  double extrapolating = 0.0;
+  const bigint step = update->ntimestep;
+  const bool exact = exact_every > 0 && step % exact_every == 0;
+  const bool check = exact || (coverage_every > 0 && step % coverage_every == 0);
+  // (the plugin is built with -ffast-math: no inf or NaN is relied on in comparisons)
+  const double none = std::numeric_limits<double>::max();
+  double extrapolating = 0.0, min_rho = none;
+  double n_uncovered = 0.0;
   for (int ii = 0; ii < list->inum; ++ii) {
     int i = list->ilist[ii];
     int ei = type_map[type[i]];
     extrapolation[i] = 0.0;
+    if (coverage_every > 0) {
+      rho[i] = std::numeric_limits<double>::quiet_NaN();
+      uncovered[i] = 0.0;
+    }
     if (ei < 0) continue;
     const Element &E = elements[ei];
     neighbours(i, E, s);
@@ -590,6 +697,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     triplets(E, s);
     angular_terms(E, s);
     extrapolating += count_extrapolation(i, E);
+    if (check) coverage(i, E, exact, min_rho, n_uncovered);
     double Ei = network(E);
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
@@ -598,6 +706,108 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     scatter(i, s);
   }
   pvector[0] = extrapolating;
+  pvector[1] = n_uncovered;
+  // compute pair sums pvector over ranks: the smallest rho of all ranks is shared here and
+  // divided by the number of ranks, so that the sum is that minimum (NaN: none known)
+  double global_min = min_rho;
+  if (check) MPI_Allreduce(&min_rho, &global_min, 1, MPI_DOUBLE, MPI_MIN, world);
+  pvector[2] = check && global_min < none ? global_min / comm->nprocs
+                                          : std::numeric_limits<double>::quiet_NaN();
+}
+
+// ----- coverage: is the atom's GDF rho against its element's reference below the floor?
+void PairGdfnn::coverage(int i, const Element &E, bool exact, double &min_rho,
+                         double &n_uncovered)
+{
+  const Coverage &C = E.coverage;
+  const size_t D = C.shift.size();
+  xq.resize(D);
+  for (size_t d = 0; d < D; ++d) xq[d] = (net.G[d] - C.shift[d]) / C.scale[d];
+  const double level = coverage_threshold > 0.0 ? coverage_threshold : C.floor;
+  const double limit = level * C.total * (1.0 - TIE);
+  bool is_below;
+  if (exact) {
+    const double sum = full_sum(C);
+    is_below = sum < limit;
+    rho[i] = sum / C.total;
+  } else {
+    is_below = below(C, limit, hint[i]);
+    if (is_below) rho[i] = full_sum(C) / C.total;    // rare: the exact value where it matters
+  }
+  uncovered[i] = is_below ? 1.0 : 0.0;
+  n_uncovered += uncovered[i];
+  if (exact || is_below) min_rho = std::min(min_rho, rho[i]);
+}
+
+// sum_j w_j exp(-|x - y_j|^2 / h) over the points of cluster k (vectorised over the points)
+double PairGdfnn::cluster_sum(const Coverage &C, int k)
+{
+  const size_t D = C.shift.size(), first = C.offsets[k];
+  const int size = C.offsets[k + 1] - C.offsets[k];
+  const double *P = &C.points[first * D], *w = &C.weights[first], *x = xq.data();
+  d2.assign(size, 0.0);
+  double *r2 = d2.data();
+  for (size_t d = 0; d < D; ++d) {
+    const double xd = x[d], *p = P + d * size;
+#pragma omp simd
+    for (int j = 0; j < size; ++j) r2[j] += (xd - p[j]) * (xd - p[j]);
+  }
+  double total = 0.0;
+  const double inv_h = C.inv_h;
+#pragma omp simd reduction(+ : total)
+  for (int j = 0; j < size; ++j) total += w[j] * std::exp(-inv_h * r2[j]);
+  return total;
+}
+
+double PairGdfnn::full_sum(const Coverage &C)
+{
+  double total = 0.0;
+  for (int k = 0; k < C.clusters(); ++k) total += cluster_sum(C, k);
+  return total;
+}
+
+// Whether the kernel sum of the query xq is below limit, certain (gdfnn.gdf.clusters): the
+// cluster that covered the atom last first; then clusters by their bound W_k exp(-(|x - c_k|
+// - r_k)_+^2 / h), until the exact partial sum reaches the limit or the partial sum and the
+// bounds left cannot.
+bool PairGdfnn::below(const Coverage &C, double limit, int &last)
+{
+  const int K = C.clusters();
+  const size_t D = C.shift.size();
+  double partial = 0.0;
+  if (last >= 0 && last < K) {
+    partial = cluster_sum(C, last);
+    if (partial >= limit) return false;
+  }
+  bounds.assign(K, 0.0);
+  double *b = bounds.data();
+  for (size_t d = 0; d < D; ++d) {
+    const double xd = xq[d], *c = &C.centroids[d * K];
+#pragma omp simd
+    for (int k = 0; k < K; ++k) b[k] += (xd - c[k]) * (xd - c[k]);
+  }
+  order.clear();
+  for (int k = 0; k < K; ++k) {
+    const double gap = std::max(0.0, std::sqrt(b[k]) - C.radii[k]);
+    b[k] = C.cluster_weights[k] * std::exp(-C.inv_h * gap * gap);
+    if (k != last) order.push_back(k);    // the hint's cluster is summed already
+  }
+  std::sort(order.begin(), order.end(), [b](int p, int q) { return b[p] > b[q]; });
+  // the bounds of the clusters after each one, summed from the smallest (a running
+  // difference would lose the small ones in its rounding)
+  const int n = (int) order.size();
+  rest.assign(n + 1, 0.0);
+  for (int r = n - 1; r >= 0; --r) rest[r] = rest[r + 1] + b[order[r]];
+  if (partial + rest[0] < limit) return true;
+  for (int r = 0; r < n; ++r) {
+    partial += cluster_sum(C, order[r]);
+    if (partial >= limit) {
+      last = order[r];
+      return false;
+    }
+    if (partial + rest[r + 1] < limit) return true;
+  }
+  return partial < limit;
 }
 
 // ----- neighbours within the element's cutoff, ordered by element, and the cutoff of every

@@ -10,7 +10,14 @@
 
    `pair_style gdfnn precision single` computes the symmetry functions and their derivatives
    in float32 (twice the SIMD width); the network, energies, the extrapolation count and the
-   sums over atoms stay in double. */
+   sums over atoms stay in double.
+
+   `pair_style gdfnn coverage N [exact M] [threshold RHO]` checks every N steps whether each
+   atom is covered by the training data: its GDF rho against the reference the file carries
+   (format 2) is at least the floor (the least covered training atom), or RHO; exact rho for
+   every atom every M steps, and for uncovered atoms whenever they are found. Per atom `rho` and `uncovered` (fix pair);
+   global: `compute pair gdfnn` gives [1] functions outside their training range, [2] the
+   number of uncovered atoms, [3] the smallest rho known this step. */
 
 #ifdef PAIR_CLASS
 // clang-format off
@@ -63,8 +70,20 @@ class PairGdfnn : public Pair {
   struct Angular { double eta, rs, rc; int narrow, ic; };
   struct Power { double zeta, lambda, norm; int izeta; };
   struct Term { int m, q, f; };
+  // The GDF reference of an element (file format 2): the scaled training features in clusters
+  // (cluster k is points offsets[k]..offsets[k + 1], stored feature-major: feature d of its
+  // j-th point at points[offsets[k] * D + d * size_k + j]; centroids feature-major (D, K)).
+  struct Coverage {
+    double sigma = 0.0, floor = 0.0, inv_h = 0.0, total = 0.0;
+    std::vector<double> shift, scale;                         // x = (G - shift) / scale
+    std::vector<double> points, weights;                      // (M * D), (M,)
+    std::vector<int> offsets;                                 // (K + 1,)
+    std::vector<double> centroids, radii, cluster_weights;    // (D * K), (K,), (K,)
+    int clusters() const { return offsets.empty() ? 0 : (int) offsets.size() - 1; }
+  };
   struct Element {
     std::string symbol;
+    Coverage coverage;
     std::vector<Function> functions;
     std::vector<Layer> layers;
     std::vector<double> gmin, gmax;    // training range per function (empty: not known)
@@ -99,6 +118,13 @@ class PairGdfnn : public Pair {
   std::unique_ptr<Scratch<double>> scratch_double;
   std::unique_ptr<Scratch<float>> scratch_float;
   NetworkScratch net;
+  int coverage_every, exact_every;     // steps between coverage checks, exact rho (0: never)
+  double coverage_threshold;           // rho below which an atom is uncovered (0: the floor)
+  double *rho, *uncovered;             // per atom: GDF rho (NaN: not computed), 1 if uncovered
+  std::vector<int> hint;               // per atom: the cluster that covered it last
+  std::vector<double> xq, d2, bounds;  // one query's scaled features, distances, cluster bounds
+  std::vector<double> rest;            // the bounds of the clusters after each, in order
+  std::vector<int> order;              // the clusters by bound, largest first
 
   class PotentialText;    // the file's rows, read in order (pair_gdfnn.cpp)
   void read_file(const std::string &);
@@ -107,6 +133,12 @@ class PairGdfnn : public Pair {
   void read_functions(PotentialText &, Element &);
   void read_range(PotentialText &, Element &);
   void read_layers(PotentialText &, Element &);
+  void read_coverage(PotentialText &, Element &);
+  void grow_per_atom();
+  void coverage(int i, const Element &, bool exact, double &min_rho, double &n_uncovered);
+  double cluster_sum(const Coverage &, int k);
+  double full_sum(const Coverage &);
+  bool below(const Coverage &, double limit, int &hint_of_atom);
   void factorise(Element &, int n_elements);
   void allocate();
   void cutoff_function(double r, double rc, double &fc, double &dfc) const;

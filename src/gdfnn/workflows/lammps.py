@@ -26,6 +26,9 @@ from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.model.potential import Potential
 from gdfnn.reference.potentials import load_lammps
 from gdfnn.workflows.md import (
+    CANDIDATES_FILE,
+    FLOOR,
+    LEFT_DATA_FILE,
     STOPS,
     STOPS_BY_NAME,
     TAUP_STEPS,
@@ -158,6 +161,12 @@ def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> 
     lines += [line for stop in STOPS if (line := stop.halt_line(s)) is not None]
     lines += [f"dump trajectory all custom {s.interval} {output / 'md.lammpstrj'} id type x y z",
               "dump_modify trajectory sort id" + (" append yes" if resumed else "")]
+    if s.coverage_save is not None:  # the frames with an atom below the threshold
+        lines += ["variable covered equal c_extrapolation[2]==0",
+                  f"dump candidates all custom {s.interval} {output / CANDIDATES_DUMP} id type "
+                  "x y z fx fy fz f_coverage[1] f_coverage[2]",
+                  "dump_modify candidates skip v_covered sort id format float %.15g"
+                  + (" append yes" if resumed else "")]
     if s.restart_every:
         lines.append(f"restart {s.restart_every} " + " ".join(
             str(output / name) for name in LAMMPS_RESTARTS))
@@ -188,14 +197,34 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
              f"read_restart {restart}" if restart else f"read_data {data}"]
     for k, element in enumerate(elements, 1):
         lines.append(f"mass {k} {atomic_masses[atomic_numbers[element]]}")
-    lines += [*gdfnn_lines(str(potential_file), str(plugin), elements, precision).splitlines(),
+    every, threshold = coverage_of(md)
+    lines += [*gdfnn_lines(str(potential_file), str(plugin), elements, precision, every,
+                           threshold).splitlines(),
               "compute pe_atom all pe/atom", "compute extrapolation all pair gdfnn",
               "compute pair_distance all pair/local dist",
               "compute closest all reduce min c_pair_distance inputs local",
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1] "
-              "c_closest",
+              "c_closest" + (" c_extrapolation[2] c_extrapolation[3]" if every else ""),
               "thermo_modify format float %.10g flush yes"]  # a killed run's log is whole
+    if every:  # per atom rho and the uncovered flag, for dumps; the count, for fix halt
+        lines += [f"fix coverage all pair {every} gdfnn rho 0 uncovered 0",
+                  "variable n_left equal c_extrapolation[2]"]
     return lines if md is None else lines + md_lines(md, data.parent, start_energy)
+
+
+def coverage_of(md: MDSettings | None) -> tuple[int, float | None]:
+    """(steps between coverage checks, rho threshold or None for the floor) of ``md``'s
+    coverage stop or save, checked every ``interval`` steps; (0, None) without either. The
+    plugin tests one threshold: a stop and a save must name the same."""
+    if md is None or (md.coverage_stop is None and md.coverage_save is None):
+        return (md.coverage_every or 0, None) if md is not None else (0, None)
+    given = {t for t in (md.coverage_stop, md.coverage_save) if t is not None}
+    if len(given) > 1:
+        raise InputError(f"the LAMMPS engine checks one coverage threshold: coverage_stop "
+                         f"{md.coverage_stop} and coverage_save {md.coverage_save} differ (give "
+                         "both the same, or use the ASE engine)")
+    threshold = given.pop()
+    return md.coverage_every or md.interval, None if threshold == FLOOR else float(threshold)
 
 
 def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.PathLike,
@@ -217,9 +246,12 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
 
 
 #: The columns of input_lines' thermo_style, as :data:`THERMO_COLUMNS` names them (pressure
-#: still in bar, LAMMPS metal units).
+#: still in bar, LAMMPS metal units); with coverage, two more.
 LOG_COLUMNS = ("step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
                "pressure_bar", "extrapolating_functions", "min_distance_A")
+LOG_COVERAGE_COLUMNS = (*LOG_COLUMNS, "n_uncovered", "min_rho")
+#: The LAMMPS dump of the frames coverage_save keeps (turned into candidates.extxyz).
+CANDIDATES_DUMP = "candidates.lammpstrj"
 BAR_PER_GPA = 1.0e4
 #: The line fix halt writes into the log when it ends a run.
 HALT_MESSAGE = re.compile(r"Fix halt condition for fix-id (?P<fix>\w+) met on step "
@@ -239,11 +271,12 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     continue from the newest whole restart file (from the beginning, said in one line,
     without one); thermo rows and trajectory frames after its step are replaced."""
     settings.check()
-    ase_only = [stop.name for stop in STOPS if stop.lammps is None
-                and stop.limit(settings) is not None]
-    if ase_only or settings.coverage_save is not None:
-        raise InputError("coverage_stop and coverage_save need the ASE engine (the GDF of "
-                         "each atom comes from the calculator)")
+    if coverage_of(settings)[0]:
+        missing = [e for e in potential.elements if e not in potential.gdf_reference]
+        if missing:
+            raise InputError(f"coverage in LAMMPS needs the potential's GDF reference, which it "
+                             f"lacks for {', '.join(missing)} (a potential trained by gdfnn "
+                             "carries one; imported ones do not)")
     output = Path(output).resolve()
     with folder_lock(output):
         before, restart = ((_thermo_before(output, settings), newest_restart(output))
@@ -333,15 +366,25 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, output: P
     lammps = load_lammps()
     lmp = lammps.lammps(cmdargs=["-log", str(output / "log.lammps"), "-screen", "none",
                                  "-nocite"])
-    lost = None
+    lost, left = None, None
     try:
         lmp.file(str(path))
+        halt = halt_condition(output / "log.lammps")
+        if halt is not None and halt[0] == "left_data":  # the frame, while LAMMPS holds it
+            frame = complete_rho(lammps_frame(lmp, _elements_of(potential, atoms), halt[1]),
+                                 potential)
+            rho = np.where(frame.arrays["uncovered"], frame.arrays["rho"], np.inf)
+            left = f"atom {int(np.argmin(rho))}"
+            with atomic_write(output / LEFT_DATA_FILE) as out:
+                ase.io.write(out, frame, format="extxyz")
     except Exception as exc:  # the lammps module raises plain Exception
         if "Lost atoms" not in str(exc):
             raise
         lost = re.sub(r"^ERROR( on proc \d+)?: ", "", str(exc).splitlines()[0])
     finally:
         lmp.close()
+    if settings.coverage_save is not None:
+        candidates_to_extxyz(output, _elements_of(potential, atoms), potential)
     rows = [thermo_row(r, settings) for r in log_rows(output / "log.lammps")]
     rows = before + rows  # a resumed run: the previous runs' rows up to its restart
     _write_thermo(output, rows)
@@ -353,20 +396,71 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, output: P
             where = unstable_where(step, step * settings.timestep / 1000, temperature, "after")
             raise MDUnstableError(f"{where}: atoms flew out of reach ({lost})", step)
         raise MDUnstableError(STOPS_BY_NAME[halt[0]].message(halt[2], settings, step,
-                                                             temperature), step)
+                                                             temperature, left), step)
     return {"steps": int(rows[-1]["step"]), "final_temperature_K": rows[-1]["temperature_K"],
             "energy_drift_eV_per_atom": (rows[-1]["etot_eV"] - rows[0]["etot_eV"]) / len(atoms),
             "extrapolating_functions": rows[-1]["extrapolating_functions"],
             "trajectory": str(output / "md.lammpstrj"), "thermo": str(output / "thermo.csv")}
 
 
+def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
+    """The structure LAMMPS holds (atoms in id order, in LAMMPS's frame), with its forces and
+    each atom's ``rho`` and ``uncovered`` from ``fix coverage`` (1 rank)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    n = lmp.extract_global("nlocal")
+    order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
+    lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
+    cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+    types = np.asarray(lmp.numpy.extract_atom("type"))[:n][order]
+    frame = ase.Atoms([elements[t - 1] for t in types],
+                      positions=np.asarray(lmp.numpy.extract_atom("x"))[:n][order] - lo,
+                      cell=cell, pbc=True)
+    coverage = np.array(lmp.numpy.extract_fix("coverage", 1, 2))[:n][order]
+    frame.arrays["rho"], frame.arrays["uncovered"] = coverage[:, 0], coverage[:, 1] > 0
+    frame.info["step"] = step
+    frame.calc = SinglePointCalculator(frame, energy=lmp.get_thermo("pe"),
+                                       forces=np.asarray(lmp.numpy.extract_atom("f"))[:n][order])
+    return frame
+
+
+def complete_rho(frame: ase.Atoms, potential: Potential) -> ase.Atoms:
+    """``frame`` with the rho of every atom: the plugin's exact values where it computed them
+    (uncovered atoms), the potential's own elsewhere (:meth:`Potential.coverage`)."""
+    missing = np.isnan(frame.arrays["rho"])
+    if missing.any():
+        rho = potential.predict(frame, coverage=True, stress=False)["rho"]
+        frame.arrays["rho"] = np.where(missing, rho, frame.arrays["rho"])
+    return frame
+
+
+def candidates_to_extxyz(output: Path, elements: list[str], potential: Potential) -> None:
+    """The frames of the candidates dump as ``candidates.extxyz`` (per-atom ``rho`` and
+    ``uncovered``, forces, the step in the info), ready for ``gdfnn select``."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    dump = output / CANDIDATES_DUMP
+    frames = []
+    if dump.is_file() and dump.stat().st_size:
+        for frame in ase.io.read(dump, ":", format="lammps-dump-text", specorder=elements):
+            atoms = ase.Atoms(frame.get_chemical_symbols(), frame.positions, cell=frame.cell,
+                              pbc=True)
+            atoms.arrays["rho"] = frame.arrays["f_coverage[1]"].ravel()
+            atoms.arrays["uncovered"] = frame.arrays["f_coverage[2]"].ravel() > 0
+            atoms.info["step"] = int(frame.info.get("timestep", 0))
+            atoms.calc = SinglePointCalculator(atoms, forces=frame.get_forces())
+            frames.append(complete_rho(atoms, potential))
+    with atomic_write(output / CANDIDATES_FILE) as out:
+        ase.io.write(out, frames, format="extxyz")
+
+
 def thermo_row(logged: dict, settings: MDSettings) -> dict:
     """A :data:`~gdfnn.workflows.md.THERMO_COLUMNS` row from a row of the LAMMPS log."""
     row = {k: v for k, v in logged.items() if k != "pressure_bar"}
     row["step"] = int(row["step"])
-    return {**row, "pressure_GPa": logged["pressure_bar"] / BAR_PER_GPA,
-            "target_K": settings.target(row["step"]), "min_rho": math.nan,
-            "n_uncovered": math.nan}
+    return {"min_rho": math.nan, "n_uncovered": math.nan, **row,
+            "pressure_GPa": logged["pressure_bar"] / BAR_PER_GPA,
+            "target_K": settings.target(row["step"])}
 
 
 def halt_condition(log_file: Path) -> tuple[str, int, float] | None:
@@ -395,8 +489,9 @@ def log_rows(log_file: Path) -> list[dict]:
                 values = [float(x) for x in fields]
             except ValueError:
                 continue
-            if len(values) == len(LOG_COLUMNS):
-                rows.append(dict(zip(LOG_COLUMNS, values, strict=True)))
+            for columns in (LOG_COLUMNS, LOG_COVERAGE_COLUMNS):
+                if len(values) == len(columns):
+                    rows.append(dict(zip(columns, values, strict=True)))
     # a step printed twice (the end of one run, the start of the next): the later row
     return list({row["step"]: row for row in rows}.values())
 

@@ -40,6 +40,35 @@ THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ek
 CANDIDATES_FILE = "candidates.extxyz"
 #: The frame where an atom fell below ``coverage_stop`` (extxyz).
 LEFT_DATA_FILE = "left_training_data.extxyz"
+#: A coverage threshold meaning "below the least covered training atom" (per element).
+FLOOR = "floor"
+
+
+def n_below(results: dict, threshold: float | str) -> int:
+    """How many atoms of a calculator's coverage results lie below ``threshold`` (a rho, or
+    :data:`FLOOR`)."""
+    if threshold == FLOOR:
+        return int(results.get("n_uncovered", 0))
+    rho = results.get("rho")
+    return 0 if rho is None else int((np.asarray(rho) < threshold).sum())
+
+
+def coverage_frame(atoms: ase.Atoms, step: int) -> ase.Atoms:
+    """A copy of ``atoms`` for ``gdfnn select``: its energy and forces, each atom's ``rho``
+    and ``uncovered`` as per-atom arrays, its MD ``step`` in the info."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    results = atoms.calc.results
+    frame = atoms.copy()
+    for key in ("rho", "uncovered"):
+        if key in results:
+            frame.arrays[key] = np.asarray(results[key])
+    frame.info["step"] = step
+    frame.calc = SinglePointCalculator(frame, energy=results.get("energy"),
+                                       forces=results.get("forces"))
+    return frame
+
+
 #: The nearest-neighbour distance is logged when it is below this (Å).
 NEAREST_LOGGED = 3.0
 
@@ -73,9 +102,14 @@ class MDSettings:
     and Berendsen) and ``taup`` (barostat) are time constants in fs; None means
     ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps. ``coverage_stop``: stop when an atom's
     GDF rho against the training atoms falls below it (the frame is written);
-    ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Both
-    need a calculator that returns ``rho`` (``NNPCalculator(..., coverage=True)``).
+    ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Each
+    is a rho, or ``"floor"``: below the least covered training atom (the atom left the
+    training data). The ASE engine needs a calculator that returns ``rho``
+    (``NNPCalculator(..., coverage=True)``); the LAMMPS engine a potential file with its
+    coverage reference (gdfnn's own potentials) and one threshold for both.
     ``restart_every``: write the state every this many steps, for ``resume``.
+    ``coverage_every``: LAMMPS checks coverage this often (default: ``interval`` when a
+    coverage stop or save is asked for), also without a stop or save (thermo and dumps).
     """
 
     ensemble: str = "langevin"
@@ -91,9 +125,10 @@ class MDSettings:
     seed: int = 0
     tdamp: float | None = None  # fs
     taup: float | None = None  # fs
-    coverage_stop: float | None = None  # GDF rho
-    coverage_save: float | None = None  # GDF rho
+    coverage_stop: float | str | None = None  # GDF rho, or "floor"
+    coverage_save: float | str | None = None  # GDF rho, or "floor"
     restart_every: int | None = None  # steps, a multiple of interval
+    coverage_every: int | None = None  # steps between coverage checks (LAMMPS); None: interval
 
     def target(self, step: int) -> float:
         """The thermostat's temperature (K) at ``step``: a linear ramp when
@@ -110,6 +145,11 @@ class MDSettings:
         if self.temperature_end is not None and self.ensemble == "nve":
             raise InputError("a temperature ramp needs a thermostat (langevin, nose-hoover, "
                              "npt)")
+        for name in ("coverage_stop", "coverage_save"):
+            value = getattr(self, name)
+            if value is not None and value != FLOOR and not (
+                    isinstance(value, int | float) and value > 0):
+                raise InputError(f"{name} must be a positive rho or '{FLOOR}', not {value!r}")
         if self.restart_every and self.restart_every % self.interval:
             raise InputError(f"restart every {self.restart_every} steps: a multiple of the "
                              f"interval ({self.interval}) is needed, so that a resumed run "
@@ -171,9 +211,10 @@ STOPS = (
     Stop("drifted", "drift_eV_atom", ">",
          lambda s: s.max_drift if s.ensemble == "nve" else None,
          lambda v, s, _: drift_cause(v, s.max_drift), lammps="v_drift"),
-    Stop("left_data", "min_rho", "<", lambda s: s.coverage_stop,
-         lambda v, s, _: f"rho = {v:.3g} < {s.coverage_stop} (frame in {LEFT_DATA_FILE})",
-         headline=lambda atom: f"{atom or 'an atom'} left the training data"),
+    Stop("left_data", "n_left", ">", lambda s: None if s.coverage_stop is None else 0,
+         lambda v, s, _: f"{int(v)} atom(s) with rho below {s.coverage_stop}; the frame, "
+                         f"with each atom's rho, is in {LEFT_DATA_FILE}",
+         lammps="v_n_left", headline=lambda atom: f"{atom or 'an atom'} left the training data"),
 )
 #: The conditions by LAMMPS fix id (a halt in the log names its fix).
 STOPS_BY_NAME = {stop.name: stop for stop in STOPS}
@@ -240,11 +281,9 @@ class ThermoRecorder:
         self._file.flush()
         self.trajectory.write()
         limit = self.settings.coverage_save
-        if limit is not None and row["min_rho"] < limit:
-            self.atoms.info["step"] = row["step"]  # with the calculator's results
-            ase.io.write(self.output / CANDIDATES_FILE, self.atoms, format="extxyz",
-                         append=True)
-            del self.atoms.info["step"]
+        if limit is not None and n_below(self.atoms.calc.results, limit):
+            ase.io.write(self.output / CANDIDATES_FILE, coverage_frame(self.atoms, row["step"]),
+                         format="extxyz", append=True)
 
     def close(self) -> None:
         self.trajectory.close()
@@ -269,20 +308,23 @@ class StabilityChecker:
         if self.start_energy is None:
             self.start_energy = row["etot_eV"]
         values = {**row, "drift_eV_atom": abs(row["etot_eV"] - self.start_energy)
-                  / len(self.atoms)}
+                  / len(self.atoms),
+                  "n_left": 0 if s.coverage_stop is None else n_below(self.atoms.calc.results,
+                                                                     s.coverage_stop)}
         for stop in STOPS:
             if stop.violated(values[stop.value], s):
                 raise MDUnstableError(stop.message(values[stop.value], s, step,
-                                                   row["temperature_K"], self._detail(stop)),
-                                      step)
+                                                   row["temperature_K"],
+                                                   self._detail(stop, step)), step)
 
-    def _detail(self, stop: Stop) -> str | None:
+    def _detail(self, stop: Stop, step: int) -> str | None:
         """What the engine knows beyond the value: the pair of atoms, the atom that left."""
         if stop.name == "too_close":
             i, j, _ = closest_pair(self.atoms, self.settings.min_distance)
             return f"atoms {i} and {j} are"
         if stop.name == "left_data":
-            ase.io.write(self.output / LEFT_DATA_FILE, self.atoms, format="extxyz")
+            with atomic_write(self.output / LEFT_DATA_FILE) as out:
+                ase.io.write(out, coverage_frame(self.atoms, step), format="extxyz")
             return f"atom {int(np.nanargmin(self.atoms.calc.results['rho']))}"
         return None
 
