@@ -48,25 +48,37 @@ class ClusteredReference:
         return self.points.shape[1]
 
 
+#: Points per cluster the k-means aims at; no cluster keeps more than twice as many. A typical
+#: atom inside the training data is covered by the few dozen points of its nearest cluster.
+CLUSTER_SIZE = 32
+
+
 def cluster_reference(points: torch.Tensor | np.ndarray, weights=None, *,
-                      n_clusters: int | None = None, iterations: int = 10, seed: int = 0
+                      size: int = CLUSTER_SIZE, iterations: int = 10, seed: int = 0
                       ) -> ClusteredReference:
     """k-means (k-means++ start, ``iterations`` Lloyd steps, seeded: deterministic) of the
-    reference points; ``n_clusters`` defaults to ``ceil(sqrt(M))``."""
+    reference points into clusters of about ``size`` points, the larger ones split in two
+    until none has more than ``2 size``."""
     x = np.ascontiguousarray(torch.as_tensor(points).double().cpu().numpy())
     m = x.shape[0]
     w = np.ones(m) if weights is None else np.asarray(torch.as_tensor(weights).double().cpu())
-    k = min(m, n_clusters or math.ceil(math.sqrt(m)))
     rng = np.random.default_rng(seed)
-    centroids = _kmeans_plus_plus(x, k, rng)
-    for _ in range(iterations):
-        label = _nearest(x, centroids)
-        counts = np.bincount(label, minlength=k)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, label, x)
-        filled = counts > 0
-        centroids[filled] = sums[filled] / counts[filled, None]
+    centroids = _kmeans(x, min(m, math.ceil(m / size)), iterations, rng)
     label = _nearest(x, centroids)
+    while True:  # split the largest cluster while it is too large
+        counts = np.bincount(label, minlength=len(centroids))
+        big = int(counts.argmax())
+        if counts[big] <= 2 * size:
+            break
+        members = np.flatnonzero(label == big)
+        halves = _kmeans(x[members], 2, iterations, rng)
+        side = _nearest(x[members], halves)
+        if side.min() == side.max():  # identical points: nothing to split
+            break
+        centroids[big] = halves[0]
+        centroids = np.vstack([centroids, halves[1:]])
+        label[members[side == 1]] = len(centroids) - 1
+    k = len(centroids)
     order = np.argsort(label, kind="stable")
     counts = np.bincount(label, minlength=k)
     keep = counts > 0  # clusters that kept no member are dropped
@@ -80,6 +92,19 @@ def cluster_reference(points: torch.Tensor | np.ndarray, weights=None, *,
     cluster_weights = np.bincount(members, weights=weights_sorted, minlength=len(centroids))
     return ClusteredReference(points_sorted, weights_sorted, offsets, centroids, radii,
                               cluster_weights)
+
+
+def _kmeans(x: np.ndarray, k: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
+    """Centroids ``(k, D)`` of ``x`` by Lloyd's iterations from a k-means++ start."""
+    centroids = _kmeans_plus_plus(x, k, rng)
+    for _ in range(iterations):
+        label = _nearest(x, centroids)
+        counts = np.bincount(label, minlength=k)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, label, x)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids
 
 
 def _kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

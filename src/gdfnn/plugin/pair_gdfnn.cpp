@@ -28,6 +28,12 @@ const int FORMAT_VERSION = 2;    // 2 adds the coverage reference; 1 is still re
 // a kernel sum within this relative distance of the threshold counts as reaching it, in the
 // full sum and in the cluster search alike (they add in different orders): gdfnn.gdf.clusters
 const double TIE = 1e-12;
+// clusters next to an atom's last covering one that the coverage search tries first
+const int NEAR_CLUSTERS = 4;
+// reference points of a cluster summed at once (two vectors of doubles)
+const int CHUNK = 16;
+// reference points per pass of the exact sums (26 features: 27 kB, in L1)
+const int SPAN = 128;
 const double PI = 3.14159265358979323846;
 const double TANH_NORM = 1.0 / std::pow(std::tanh(1.0), 3);
 
@@ -462,9 +468,33 @@ void PairGdfnn::read_coverage(PotentialText &in, Element &E)
   if (C.offsets.back() != m) in.fail("cluster sizes do not add up to the points");
   for (double s : C.scale)
     if (s == 0.0) in.fail("a coverage scale is zero");
+  C.flat.assign((size_t) m * D, 0.0);    // every point, feature-major: (D, M)
+  for (int k = 0; k < n_clusters; ++k) {
+    const int first = C.offsets[k], size = C.offsets[k + 1] - first;
+    for (size_t d = 0; d < D; ++d)
+      for (int j = 0; j < size; ++j)
+        C.flat[d * m + first + j] = C.points[(size_t) first * D + d * size + j];
+  }
   C.inv_h = 1.0 / (2.0 * C.sigma * C.sigma * (double) D);
   C.total = 0.0;
   for (double w : C.weights) C.total += w;
+  // each cluster's nearest others (centroid distance), for the search's first try
+  C.n_near = std::min(NEAR_CLUSTERS, n_clusters - 1);
+  C.near.assign((size_t) n_clusters * C.n_near, -1);
+  std::vector<std::pair<double, int>> by_distance;
+  for (int k = 0; k < n_clusters; ++k) {
+    by_distance.clear();
+    for (int l = 0; l < n_clusters; ++l) {
+      double r2 = 0.0;
+      for (size_t d = 0; d < D; ++d) {
+        const double t = C.centroids[d * n_clusters + k] - C.centroids[d * n_clusters + l];
+        r2 += t * t;
+      }
+      if (l != k) by_distance.emplace_back(r2, l);
+    }
+    std::partial_sort(by_distance.begin(), by_distance.begin() + C.n_near, by_distance.end());
+    for (int r = 0; r < C.n_near; ++r) C.near[(size_t) k * C.n_near + r] = by_distance[r].second;
+  }
 }
 
 void PairGdfnn::read_functions(PotentialText &in, Element &E)
@@ -678,6 +708,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
   const bigint step = update->ntimestep;
   const bool exact = exact_every > 0 && step % exact_every == 0;
   const bool check = exact || (coverage_every > 0 && step % coverage_every == 0);
+  queued.resize(elements.size());
   // (the plugin is built with -ffast-math: no inf or NaN is relied on in comparisons)
   const double none = std::numeric_limits<double>::max();
   double extrapolating = 0.0, min_rho = none;
@@ -697,7 +728,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     triplets(E, s);
     angular_terms(E, s);
     extrapolating += count_extrapolation(i, E);
-    if (check) coverage(i, E, exact, min_rho, n_uncovered);
+    if (check) coverage(i, ei, exact, min_rho, n_uncovered);
     double Ei = network(E);
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
@@ -705,6 +736,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     angular_forces(E, s);
     scatter(i, s);
   }
+  if (exact) exact_sums(min_rho, n_uncovered);
   pvector[0] = extrapolating;
   pvector[1] = n_uncovered;
   // compute pair sums pvector over ranks: the smallest rho of all ranks is shared here and
@@ -716,69 +748,123 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
 }
 
 // ----- coverage: is the atom's GDF rho against its element's reference below the floor?
-void PairGdfnn::coverage(int i, const Element &E, bool exact, double &min_rho,
-                         double &n_uncovered)
+void PairGdfnn::coverage(int i, int ei, bool exact, double &min_rho, double &n_uncovered)
 {
-  const Coverage &C = E.coverage;
+  const Coverage &C = elements[ei].coverage;
   const size_t D = C.shift.size();
   xq.resize(D);
   for (size_t d = 0; d < D; ++d) xq[d] = (net.G[d] - C.shift[d]) / C.scale[d];
-  const double level = coverage_threshold > 0.0 ? coverage_threshold : C.floor;
-  const double limit = level * C.total * (1.0 - TIE);
-  bool is_below;
-  if (exact) {
-    const double sum = full_sum(C);
-    is_below = sum < limit;
-    rho[i] = sum / C.total;
-  } else {
-    is_below = below(C, limit, hint[i]);
-    if (is_below) rho[i] = full_sum(C) / C.total;    // rare: the exact value where it matters
+  if (exact) {    // every kernel sum, for all atoms of the element at once (exact_sums)
+    queued[ei].atoms.push_back(i);
+    queued[ei].x.insert(queued[ei].x.end(), xq.begin(), xq.end());
+    return;
   }
-  uncovered[i] = is_below ? 1.0 : 0.0;
-  n_uncovered += uncovered[i];
-  if (exact || is_below) min_rho = std::min(min_rho, rho[i]);
+  if (below(C, limit_of(C), hint[i])) {
+    rho[i] = full_sum(C) / C.total;    // rare: the exact value where it matters
+    uncovered[i] = 1.0;
+    n_uncovered += 1.0;
+    min_rho = std::min(min_rho, rho[i]);
+  }
 }
 
-// sum_j w_j exp(-|x - y_j|^2 / h) over the points of cluster k (vectorised over the points)
-double PairGdfnn::cluster_sum(const Coverage &C, int k)
+double PairGdfnn::limit_of(const Coverage &C) const
+{
+  const double level = coverage_threshold > 0.0 ? coverage_threshold : C.floor;
+  return level * C.total * (1.0 - TIE);
+}
+
+// rho and the flag of every atom queued on an exact step: every kernel sum, SPAN reference
+// points at a time (all points in one feature-major array: long vector loops), each span
+// used for every queued atom while it is in cache
+void PairGdfnn::exact_sums(double &min_rho, double &n_uncovered)
+{
+  for (size_t e = 0; e < queued.size(); ++e) {
+    Queue &Q = queued[e];
+    const Coverage &C = elements[e].coverage;
+    const size_t D = C.shift.size(), M = C.weights.size();
+    const int n = (int) Q.atoms.size();
+    const double inv_h = C.inv_h, limit = limit_of(C);
+    Q.sums.assign(n, 0.0);
+    span.resize(SPAN);
+    double *r2 = span.data();
+    typedef Lanes<double> V;
+    constexpr int lanes = sizeof(V) / sizeof(double);
+    tile.resize(D * SPAN);
+    for (size_t j0 = 0; j0 < M; j0 += SPAN) {
+      const int m = (int) std::min((size_t) SPAN, M - j0);
+      const double *w = &C.weights[j0];
+      for (size_t d = 0; d < D; ++d)    // the span's points, contiguous (D, SPAN)
+        std::copy(&C.flat[d * M + j0], &C.flat[d * M + j0] + m, &tile[d * SPAN]);
+      for (int a = 0; a < n; ++a) {
+        const double *x = &Q.x[(size_t) a * D];
+        int j = 0;
+        for (; j + lanes <= m; j += lanes) {    // a vector of points, its distance in register
+          V acc = V();
+          for (size_t d = 0; d < D; ++d) {
+            const V t = x[d] - load<V>(&tile[d * SPAN + j]);
+            acc += t * t;
+          }
+          store(&r2[j], acc);
+        }
+        for (; j < m; ++j) {
+          double acc = 0.0;
+          for (size_t d = 0; d < D; ++d) {
+            const double t = x[d] - tile[d * SPAN + j];
+            acc += t * t;
+          }
+          r2[j] = acc;
+        }
+        double total = 0.0;
+#pragma omp simd reduction(+ : total)
+        for (int j = 0; j < m; ++j) total += w[j] * std::exp(-inv_h * r2[j]);
+        Q.sums[a] += total;
+      }
+    }
+    for (int a = 0; a < n; ++a) {
+      const int i = Q.atoms[a];
+      rho[i] = Q.sums[a] / C.total;
+      uncovered[i] = Q.sums[a] < limit ? 1.0 : 0.0;
+      n_uncovered += uncovered[i];
+      min_rho = std::min(min_rho, rho[i]);
+    }
+    Q.atoms.clear();
+    Q.x.clear();
+  }
+}
+
+// sum_j w_j exp(-|x - y_j|^2 / h) over the points of cluster k, vectorised over the points,
+// CHUNK points at a time; it stops once partial + the sum reaches stop (the caller needs no
+// more: the atom is covered)
+double PairGdfnn::cluster_sum(const Coverage &C, int k, double partial, double stop)
 {
   const size_t D = C.shift.size(), first = C.offsets[k];
   const int size = C.offsets[k + 1] - C.offsets[k];
   const double *P = &C.points[first * D], *w = &C.weights[first], *x = xq.data();
-  d2.assign(size, 0.0);
-  double *r2 = d2.data();
-  for (size_t d = 0; d < D; ++d) {
-    const double xd = x[d], *p = P + d * size;
-#pragma omp simd
-    for (int j = 0; j < size; ++j) r2[j] += (xd - p[j]) * (xd - p[j]);
-  }
-  double total = 0.0;
   const double inv_h = C.inv_h;
+  double total = 0.0, r2[CHUNK];
+  for (int j0 = 0; j0 < size; j0 += CHUNK) {
+    const int n = std::min(CHUNK, size - j0);
+    for (int j = 0; j < CHUNK; ++j) r2[j] = 0.0;
+    for (size_t d = 0; d < D; ++d) {
+      const double xd = x[d], *p = P + d * size + j0;
+#pragma omp simd
+      for (int j = 0; j < n; ++j) r2[j] += (xd - p[j]) * (xd - p[j]);
+    }
 #pragma omp simd reduction(+ : total)
-  for (int j = 0; j < size; ++j) total += w[j] * std::exp(-inv_h * r2[j]);
+    for (int j = 0; j < n; ++j) total += w[j0 + j] * std::exp(-inv_h * r2[j]);
+    if (partial + total >= stop) break;
+  }
   return total;
 }
 
-double PairGdfnn::full_sum(const Coverage &C)
-{
-  double total = 0.0;
-  for (int k = 0; k < C.clusters(); ++k) total += cluster_sum(C, k);
-  return total;
-}
-
-// Whether the kernel sum of the query xq is below limit, certain (gdfnn.gdf.clusters): the
-// cluster that covered the atom last first; then clusters by their bound W_k exp(-(|x - c_k|
-// - r_k)_+^2 / h), until the exact partial sum reaches the limit or the partial sum and the
-// bounds left cannot.
-bool PairGdfnn::below(const Coverage &C, double limit, int &last)
+// The bound of every cluster on the query's kernel sum, W_k exp(-(|x - c_k| - r_k)_+^2 / h),
+// into bounds; the clusters not yet visited into order, largest bound first, and into rest
+// the bounds after each, summed from the smallest (a running difference would lose the
+// small ones in its rounding).
+void PairGdfnn::order_by_bound(const Coverage &C)
 {
   const int K = C.clusters();
   const size_t D = C.shift.size();
-  double partial = 0.0;
-  if (last >= 0 && last < K) {
-    partial = cluster_sum(C, last);
-    if (partial >= limit) return false;
-  }
   bounds.assign(K, 0.0);
   double *b = bounds.data();
   for (size_t d = 0; d < D; ++d) {
@@ -790,21 +876,60 @@ bool PairGdfnn::below(const Coverage &C, double limit, int &last)
   for (int k = 0; k < K; ++k) {
     const double gap = std::max(0.0, std::sqrt(b[k]) - C.radii[k]);
     b[k] = C.cluster_weights[k] * std::exp(-C.inv_h * gap * gap);
-    if (k != last) order.push_back(k);    // the hint's cluster is summed already
+    if (!visited[k]) order.push_back(k);
   }
   std::sort(order.begin(), order.end(), [b](int p, int q) { return b[p] > b[q]; });
-  // the bounds of the clusters after each one, summed from the smallest (a running
-  // difference would lose the small ones in its rounding)
   const int n = (int) order.size();
   rest.assign(n + 1, 0.0);
   for (int r = n - 1; r >= 0; --r) rest[r] = rest[r + 1] + b[order[r]];
-  if (partial + rest[0] < limit) return true;
-  for (int r = 0; r < n; ++r) {
-    partial += cluster_sum(C, order[r]);
-    if (partial >= limit) {
-      last = order[r];
-      return false;
+}
+
+// The kernel sum of the query, to 1e-14 of itself: clusters by their bounds until what the
+// others can add is below that.
+double PairGdfnn::full_sum(const Coverage &C)
+{
+  visited.assign(C.clusters(), 0);
+  order_by_bound(C);
+  double total = 0.0;
+  for (size_t r = 0; r < order.size(); ++r) {
+    if (rest[r] <= 1e-14 * total) break;
+    total += cluster_sum(C, order[r], 0.0, std::numeric_limits<double>::max());
+  }
+  return total;
+}
+
+// Whether the kernel sum of the query xq is below limit, certain (gdfnn.gdf.clusters): the
+// cluster that covered the atom last and its nearest clusters first (in MD an environment
+// moves little between checks); then clusters by their bounds, until the exact partial sum
+// reaches the limit or the partial sum and the bounds left cannot.
+bool PairGdfnn::below(const Coverage &C, double limit, int &last)
+{
+  const int K = C.clusters();
+  visited.assign(K, 0);
+  double partial = 0.0, largest = -1.0;
+  if (last >= 0 && last < K) {
+    for (int r = -1; r < C.n_near; ++r) {
+      const int k = r < 0 ? last : C.near[(size_t) last * C.n_near + r];
+      const double s = cluster_sum(C, k, partial, limit);
+      visited[k] = 1;
+      partial += s;
+      if (s > largest) {    // the hint: the cluster adding the most
+        largest = s;
+        last = k;
+      }
+      if (partial >= limit) return false;
     }
+  }
+  order_by_bound(C);
+  if (partial + rest[0] < limit) return true;
+  for (size_t r = 0; r < order.size(); ++r) {
+    const double s = cluster_sum(C, order[r], partial, limit);
+    partial += s;
+    if (s > largest) {
+      largest = s;
+      last = order[r];
+    }
+    if (partial >= limit) return false;
     if (partial + rest[r + 1] < limit) return true;
   }
   return partial < limit;

@@ -79,6 +79,9 @@ class PairGdfnn : public Pair {
     std::vector<double> points, weights;                      // (M * D), (M,)
     std::vector<int> offsets;                                 // (K + 1,)
     std::vector<double> centroids, radii, cluster_weights;    // (D * K), (K,), (K,)
+    std::vector<int> near;                                    // (K, n_near) nearest clusters
+    std::vector<double> flat;                                 // (D, M): all points at once
+    int n_near = 0;
     int clusters() const { return offsets.empty() ? 0 : (int) offsets.size() - 1; }
   };
   struct Element {
@@ -122,9 +125,17 @@ class PairGdfnn : public Pair {
   double coverage_threshold;           // rho below which an atom is uncovered (0: the floor)
   double *rho, *uncovered;             // per atom: GDF rho (NaN: not computed), 1 if uncovered
   std::vector<int> hint;               // per atom: the cluster that covered it last
-  std::vector<double> xq, d2, bounds;  // one query's scaled features, distances, cluster bounds
+  std::vector<double> xq, bounds;      // one query's scaled features; the clusters' bounds
   std::vector<double> rest;            // the bounds of the clusters after each, in order
   std::vector<int> order;              // the clusters by bound, largest first
+  std::vector<char> visited;           // clusters summed already, in one search
+  struct Queue {                       // per element: atoms waiting for their exact sums
+    std::vector<int> atoms;
+    std::vector<double> x;             // their scaled features, (n, D)
+    std::vector<double> sums;          // their kernel sums
+  };
+  std::vector<double> span, tile;      // squared distances to SPAN reference points; them
+  std::vector<Queue> queued;
 
   class PotentialText;    // the file's rows, read in order (pair_gdfnn.cpp)
   void read_file(const std::string &);
@@ -135,9 +146,12 @@ class PairGdfnn : public Pair {
   void read_layers(PotentialText &, Element &);
   void read_coverage(PotentialText &, Element &);
   void grow_per_atom();
-  void coverage(int i, const Element &, bool exact, double &min_rho, double &n_uncovered);
-  double cluster_sum(const Coverage &, int k);
+  void coverage(int i, int element, bool exact, double &min_rho, double &n_uncovered);
+  double limit_of(const Coverage &) const;
+  void exact_sums(double &min_rho, double &n_uncovered);
+  double cluster_sum(const Coverage &, int k, double partial, double stop);
   double full_sum(const Coverage &);
+  void order_by_bound(const Coverage &);
   bool below(const Coverage &, double limit, int &hint_of_atom);
   void factorise(Element &, int n_elements);
   void allocate();
