@@ -5,7 +5,9 @@ Potential: the 26-D default Si set and 26-30-30-1 network of ``benchmarks.md``; 
 reference: the scaled features of rattled 64-atom diamond cells (0.05-0.25 Å), 12,800 and
 51,200 atoms, exact and compressed (``gdf.reference.compress_reference``, what ``gdfnn
 train`` stores above 50 MB). Query: one rattled 64-atom cell. Printed: the force call alone
-(``Potential.predict``) and with ``coverage=True``, measured in the same run.
+(``Potential.predict``) and with ``coverage=True`` (exact rho of every atom), and the ASE
+calculator's call alone and with ``coverage="check"`` (which atoms are uncovered, by the
+cluster search with per-atom hints, as an MD step makes them), measured in the same run.
 
     python -m benchmarks.coverage [--quick]
 """
@@ -34,6 +36,19 @@ def reference(pot, n_atoms: int) -> torch.Tensor:
     return pot.transforms["Si"].scaled(torch.cat([b.values for b in blocks]).double())
 
 
+def calculator_time(pot, atoms, coverage, repeats: int) -> float:
+    """One call of the ASE calculator on ``atoms`` (its neighbour list and, for the check,
+    its per-atom hints warm from the call before, as in MD)."""
+    from ase.calculators.calculator import all_changes
+
+    from gdfnn import NNPCalculator
+
+    calc = NNPCalculator(pot, coverage=coverage)
+    calc.calculate(atoms, ["energy", "forces"], all_changes)  # warm: lists, hints, clusters
+    return best_time(lambda: calc.calculate(atoms, ["energy", "forces"], all_changes),
+                     repeats=repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -46,6 +61,8 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     plain = best_time(lambda: pot.predict(atoms), repeats=repeats)
     rows = [["-", "force call alone", f"{plain * 1e3:.2f}", "-"]]
+    plain_calc = calculator_time(pot, atoms, False, repeats)
+    rows.append(["-", "calculator call alone", f"{plain_calc * 1e3:.2f}", "-"])
     for n_atoms in (12_800, 51_200):
         points = reference(pot, n_atoms)
         compressed = compress_reference(points, 0.02)
@@ -58,6 +75,9 @@ def main() -> None:
             t = best_time(partial(carrier.predict, atoms, coverage=True), repeats=repeats)
             rows.append([f"{n_atoms:,}", f"with coverage, {label}", f"{t * 1e3:.2f}",
                          f"{100 * (t - plain) / plain:+.0f} %"])
+            t = calculator_time(carrier, atoms, "check", repeats)
+            rows.append([f"{n_atoms:,}", f"calculator, coverage check, {label}",
+                         f"{t * 1e3:.2f}", f"{100 * (t - plain_calc) / plain_calc:+.0f} %"])
     print_table(["reference atoms", "64-atom Si call", "ms", "extra vs force call"], rows)
 
 

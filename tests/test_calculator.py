@@ -123,3 +123,32 @@ def test_coverage_is_the_gdf_against_the_training_atoms(random_potential, sheare
     np.testing.assert_allclose(fewer, density(pot.transforms["Si"].scaled(
         pot.descriptor.compute(inside).values), 0.05, reference=pot.gdf_reference["Si"]).numpy(),
         rtol=1e-5)
+
+
+def test_coverage_check_flags_the_atoms_the_exact_rho_flags(random_potential, sheared_si_c):
+    """``coverage="check"`` (the cluster search, hints carried per atom) over steps of a
+    growing displacement: the same uncovered atoms as the exact rho, their rho exact and
+    NaN for the covered ones."""
+    pot = random_potential(elements=("Si",))
+    train = [sheared_si_c(s, carbon=False) for s in range(3)]
+    x = torch.cat([b.values for b in pot.descriptor.compute_many(train, progress=False)])
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(x).double()}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.05}}
+    atoms = sheared_si_c(0, carbon=False)
+    atoms.calc = NNPCalculator(pot, coverage="check")
+    exact = NNPCalculator(pot, coverage=True)
+    seen = 0
+    for shift in (0.0, 0.1, 0.3, 0.6):
+        atoms.positions[3] += [shift, 0.0, 0.0]
+        flags = atoms.calc.get_property("uncovered", atoms)
+        want = exact.get_property("uncovered", atoms)
+        np.testing.assert_array_equal(flags, want)
+        rho = atoms.calc.results["rho"]
+        np.testing.assert_allclose(rho[flags], exact.results["rho"][flags], rtol=1e-5)
+        assert np.isnan(rho[~flags]).all()
+        assert atoms.calc.get_property("n_uncovered", atoms) == want.sum()
+        np.testing.assert_array_equal(atoms.calc.results["outside"], exact.results["outside"])
+        seen += want.sum()
+    assert seen > 0  # the displaced atom left the training data at last
+    with pytest.raises(CalculatorSetupError, match="coverage must be"):
+        NNPCalculator(pot, coverage="fast")

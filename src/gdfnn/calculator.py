@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
+import numpy as np
 import torch
 from ase.calculators.calculator import (
     Calculator,
@@ -46,7 +47,9 @@ class NNPCalculator(Calculator):
         skin: Verlet skin (Å) of the reused neighbour list; 0 rebuilds every call.
         device: move the potential there (``"cuda"``) first.
         coverage: compute ``rho``, ``outside`` and ``uncovered`` with every call (else only
-            when asked).
+            when asked); ``"check"``: decide ``uncovered`` by the cluster search, carried
+            from call to call per atom (a fraction of the cost), with ``rho`` exact for the
+            uncovered atoms only (NaN elsewhere).
 
     Raises:
         PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be
@@ -58,7 +61,7 @@ class NNPCalculator(Calculator):
                                                    "min_rho", "n_uncovered"]
 
     def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
-                 device: str | None = None, coverage: bool = False, **kwargs):
+                 device: str | None = None, coverage: bool | str = False, **kwargs):
         super().__init__(**kwargs)
         try:
             if not isinstance(potential, Potential):
@@ -69,8 +72,12 @@ class NNPCalculator(Calculator):
             raise PotentialSetupError(str(exc).splitlines()[0]) from None
         if skin < 0:
             raise PotentialSetupError(f"skin must be >= 0 Å, got {skin}")
+        if coverage not in (False, True, "check"):
+            raise PotentialSetupError(f"coverage must be True, False or 'check', not "
+                                      f"{coverage!r}")
         self.potential, self.coverage = potential, coverage
         self.neighbors = NeighborCache(potential.descriptor.cutoff, skin)
+        self._hints = np.zeros(0, dtype=np.int64)  # per atom: its covering cluster (check)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -79,8 +86,10 @@ class NNPCalculator(Calculator):
             raise PotentialInputError(f"element(s) {', '.join(unknown)} not in the potential's "
                                       f"elements [{', '.join(self.potential.elements)}]")
         coverage = self.coverage or bool(set(COVERAGE) & set(properties))
+        if len(self._hints) != len(self.atoms):
+            self._hints = np.full(len(self.atoms), -1, dtype=np.int64)
         out = self.potential.predict(self.atoms, neighbors=self.neighbors(self.atoms),
-                                     coverage=coverage)
+                                     coverage=coverage, hints=self._hints)
         self.results = {"energy": out["energy"], "free_energy": out["energy"],
                         "forces": out["forces"], "energies": out["energies"]}
         for key in ("stress", *COVERAGE):

@@ -59,6 +59,31 @@ def test_the_search_decides_as_the_full_sum_on_10000_environments(environments, 
         assert not decided[full == threshold].any()
 
 
+def test_hints_carried_from_call_to_call_change_no_decision(environments):
+    """As in MD: the same atoms moved a little, each first tried against the cluster that
+    covered it last time and that cluster's nearest ones; stale, random and absent hints
+    alike leave every decision equal to the full sum's."""
+    reference, queries = environments
+    clusters = cluster_reference(reference)
+    near = clusters.near()
+    assert near.shape == (len(clusters.centroids), 4)
+    assert not (near == np.arange(len(near))[:, None]).any()  # never itself
+    inv_h = 1.0 / (2 * 0.02**2 * reference.shape[1])
+    rng = np.random.default_rng(1)
+    hints = np.full(len(queries), -1, dtype=np.int64)
+    x = queries.clone()
+    for step in range(4):
+        full = exact_sums(clusters, x, inv_h)
+        threshold = float(np.quantile(full[full > 0], 0.2))
+        decided = sums_below(clusters, x, inv_h, threshold, hints, near)
+        np.testing.assert_array_equal(decided, full < threshold * (1 - TIE))
+        assert (hints[~decided] >= 0).all()  # a covered atom remembers its cluster
+        assert (hints >= -1).all() and (hints < len(clusters.centroids)).all()
+        if step == 2:  # hints from another atom entirely
+            hints = rng.integers(0, len(clusters.centroids), len(x))
+        x = x + torch.from_numpy(rng.normal(0, 0.01, x.shape))
+
+
 def test_clusters_cover_every_point_once_and_their_radii_bound_their_members(environments):
     reference, _ = environments
     clusters = cluster_reference(reference, torch.arange(len(reference)) % 3 + 1.0)

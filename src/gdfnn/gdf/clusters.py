@@ -43,6 +43,15 @@ class ClusteredReference:
     radii: np.ndarray
     cluster_weights: np.ndarray
 
+    def near(self, n: int = 4) -> np.ndarray:
+        """``(K, n)`` each cluster's ``n`` nearest other clusters (by centroid), for the
+        search's first try after a hint."""
+        c = self.centroids
+        d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None, :]
+        np.fill_diagonal(d2, np.inf)
+        n = min(n, len(c) - 1)
+        return np.argsort(d2, axis=1, kind="stable")[:, :n].astype(np.int64)
+
     @property
     def n_features(self) -> int:
         return self.points.shape[1]
@@ -123,13 +132,21 @@ def _nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def sums_below(reference: ClusteredReference, x: torch.Tensor | np.ndarray, inv_h: float,
-               threshold: float) -> np.ndarray:
+               threshold: float, hints: np.ndarray | None = None,
+               near: np.ndarray | None = None) -> np.ndarray:
     """``(n,)`` bool: whether ``S(x_i) < threshold`` (unnormalised sums, ``inv_h = 1 / h``),
-    decided by the cluster search; certain, up to :data:`TIE`."""
+    decided by the cluster search; certain, up to :data:`TIE`. ``hints`` ``(n,)``: each
+    query's covering cluster of a previous call (-1: none), tried first with its ``near``
+    clusters (:meth:`ClusteredReference.near`) and updated in place, as the plugin does for
+    an atom from step to step."""
     q = np.ascontiguousarray(torch.as_tensor(x).double().cpu().numpy())
     r = reference
+    if hints is None:
+        hints = np.full(len(q), -1, dtype=np.int64)
+    if near is None:
+        near = np.zeros((len(r.centroids), 0), dtype=np.int64)
     return _below(q, r.points, r.weights, r.offsets, r.centroids, r.radii, r.cluster_weights,
-                  float(inv_h), float(threshold))
+                  float(inv_h), float(threshold), hints, near)
 
 
 def exact_sums(reference: ClusteredReference, x: torch.Tensor | np.ndarray, inv_h: float
@@ -154,12 +171,42 @@ def _exact(q, points, weights, inv_h):  # pragma: no cover - compiled
     return out
 
 
+@numba.njit(cache=True, fastmath=False)
+def _cluster_sum(q, i, points, weights, offsets, c, inv_h):  # pragma: no cover - compiled
+    total = 0.0
+    for j in range(offsets[c], offsets[c + 1]):
+        d2 = 0.0
+        for f in range(q.shape[1]):
+            diff = q[i, f] - points[j, f]
+            d2 += diff * diff
+        total += weights[j] * math.exp(-inv_h * d2)
+    return total
+
+
 @numba.njit(parallel=True, cache=True, fastmath=False)
 def _below(q, points, weights, offsets, centroids, radii, cluster_weights, inv_h,
-           threshold):  # pragma: no cover - compiled
+           threshold, hints, near):  # pragma: no cover - compiled
     n, k = q.shape[0], centroids.shape[0]
     out = np.zeros(n, dtype=np.bool_)
+    limit = threshold * (1.0 - TIE)
     for i in numba.prange(n):
+        visited = np.zeros(k, dtype=np.bool_)
+        partial, largest, covered = 0.0, -1.0, False
+        h = hints[i]
+        if 0 <= h < k:  # the previous covering cluster and its neighbours first
+            for r in range(-1, near.shape[1]):
+                c = h if r < 0 else near[h, r]
+                s = _cluster_sum(q, i, points, weights, offsets, c, inv_h)
+                visited[c] = True
+                partial += s
+                if s > largest:
+                    largest = s
+                    hints[i] = c
+                if partial >= limit:
+                    covered = True
+                    break
+        if covered:
+            continue
         bound = np.empty(k)
         for c in range(k):
             d2 = 0.0
@@ -168,29 +215,31 @@ def _below(q, points, weights, offsets, centroids, radii, cluster_weights, inv_h
                 d2 += diff * diff
             gap = max(0.0, math.sqrt(d2) - radii[c])
             bound[c] = cluster_weights[c] * math.exp(-inv_h * gap * gap)
+        for c in range(k):
+            if visited[c]:
+                bound[c] = -1.0  # summed already: after every other in the order
         order = np.argsort(-bound)
         # the bounds of the clusters after each one, summed from the smallest (a running
         # difference would lose them in its rounding)
         rest = np.zeros(k + 1)
         for r in range(k - 1, -1, -1):
-            rest[r] = rest[r + 1] + bound[order[r]]
-        partial = 0.0
-        decided = False
+            rest[r] = rest[r + 1] + max(bound[order[r]], 0.0)
+        decided = partial + rest[0] < limit
+        out[i] = decided
         for r in range(k):
             c = order[r]
-            for j in range(offsets[c], offsets[c + 1]):
-                d2 = 0.0
-                for f in range(q.shape[1]):
-                    diff = q[i, f] - points[j, f]
-                    d2 += diff * diff
-                partial += weights[j] * math.exp(-inv_h * d2)
-            if partial >= threshold * (1.0 - TIE):
-                decided = True
+            if decided or visited[c]:
                 break
-            if partial + rest[r + 1] < threshold * (1.0 - TIE):
+            s = _cluster_sum(q, i, points, weights, offsets, c, inv_h)
+            partial += s
+            if s > largest:
+                largest = s
+                hints[i] = c
+            if partial >= limit:
+                decided = True
+            elif partial + rest[r + 1] < limit:
                 out[i] = True
                 decided = True
-                break
         if not decided:
-            out[i] = partial < threshold * (1.0 - TIE)
+            out[i] = partial < limit
     return out

@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from gdfnn.gdf.approximate import merge_into_cells
+from gdfnn.gdf.clusters import cluster_reference, sums_below
 from gdfnn.gdf.density import as_points, check_sigma, density
 from gdfnn.gdf.kernel import EXP_FLOOR, TILE_COLS, TILE_ROWS, augment
 
@@ -54,6 +56,7 @@ class DensityReference:
         self._weights = self.counts.to(dtype)
         self._points = points
         self._floor = floor
+        self._clusters: tuple | None = None  # (ClusteredReference, near), built on first use
 
     @property
     def floor(self) -> float:
@@ -77,6 +80,20 @@ class DensityReference:
             tile.clamp_(min=floor, max=0.0).exp_()
             sums[r0:r0 + rows] = tile @ self._weights
         return sums.double() / self.total
+
+    def below(self, x: torch.Tensor, threshold: float, hints: np.ndarray | None = None
+              ) -> np.ndarray:
+        """``(n,)`` bool: whether rho of each query is below ``threshold``, decided exactly
+        (in float64) by the cluster search of :mod:`gdfnn.gdf.clusters`, which sums a few
+        dozen reference points for a typical atom instead of all M. ``hints``: each query's
+        covering cluster of the previous call, updated in place (an MD step's atoms are
+        those of the step before)."""
+        if self._clusters is None:
+            clusters = cluster_reference(self._points, self.counts)
+            self._clusters = (clusters, clusters.near())
+        clusters, near = self._clusters
+        x = x.detach().to("cpu", torch.float64)
+        return sums_below(clusters, x, self._inv_h, threshold * self.total, hints, near)
 
     def outside(self, x: torch.Tensor) -> torch.Tensor:
         """Number ``(n,)`` of each query's features outside the training range."""

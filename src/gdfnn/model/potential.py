@@ -115,7 +115,8 @@ class Potential(nn.Module):
         return self.metadata.get("gdf", {}).get("sigma", {}).get(element, DEFAULT_SIGMA)
 
     def coverage(self, features: torch.Tensor, species: torch.Tensor,
-                 sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 sigma: float | None = None, *, outside_only: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """GDF rho of each atom against the training atoms of its element (eq. 2 on the same
         scaled features as in training) and the number of its functions outside the
         training range (n2p2's extrapolation test), from raw features ``(N, D)``.
@@ -132,9 +133,37 @@ class Potential(nn.Module):
                 continue
             reference = self.density_reference(element, sigma)
             x = self.transforms[element].scaled(features[mine][:, : reference.n_features])
-            rho[mine.numpy()] = reference.rho(x).numpy()
+            if not outside_only:
+                rho[mine.numpy()] = reference.rho(x).numpy()
             outside[mine.numpy()] = reference.outside(x).numpy()
         return rho, outside
+
+    def coverage_check(self, features: torch.Tensor, species: torch.Tensor,
+                       hints: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(uncovered (N,), rho (N,))`` from raw features ``(N, D)``: which atoms are less
+        covered than any training atom of their element, decided exactly by the cluster
+        search (:meth:`gdfnn.gdf.reference.DensityReference.below`: a few dozen reference
+        points per typical atom), and the rho of those atoms (NaN for the others). ``hints``
+        ``(N,)`` int64: each atom's covering cluster of the previous call, updated."""
+        features = features.detach().cpu().double()
+        species = species.cpu()
+        flags = np.zeros(species.numel(), dtype=bool)
+        rho = np.full(species.numel(), np.nan)
+        for n, element in enumerate(self.elements):
+            mine = (species == n).numpy()
+            if not mine.any() or element not in self.gdf_reference:
+                continue
+            reference = self.density_reference(element)
+            x = self.transforms[element].scaled(features[mine][:, : reference.n_features])
+            mine_hints = None if hints is None else hints[mine]
+            below = reference.below(x, reference.floor, mine_hints)
+            if hints is not None:
+                hints[mine] = mine_hints
+            flags[np.flatnonzero(mine)[below]] = True
+            if below.any():
+                rho[np.flatnonzero(mine)[below]] = reference.rho(x[torch.from_numpy(below)]
+                                                                 ).numpy()
+        return flags, rho
 
     def density_reference(self, element: str, sigma: float | None = None) -> DensityReference:
         """The stored GDF reference of ``element``, prepared for queries (built once per
@@ -172,22 +201,31 @@ class Potential(nn.Module):
                                  stress=volume is not None)
 
     def predict(self, atoms: ase.Atoms, *, stress: bool | None = None,
-                neighbors: Neighbors | None = None, coverage: bool = False
-                ) -> dict[str, np.ndarray]:
+                neighbors: Neighbors | None = None, coverage: bool | str = False,
+                hints: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Energy (eV), forces ``(n, 3)`` eV/Å, per-atom energies ``(n,)`` eV and, for 3-D
         periodic cells (or ``stress=True``), stress ``(6,)`` eV/Å^3 (Voigt, ASE sign).
         ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`).
         ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
         ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
         ``uncovered (n,)``, bool, the atoms less covered than any training atom (see
-        :meth:`uncovered`), and their summary: ``min_rho`` and ``n_uncovered``."""
+        :meth:`uncovered`), and their summary: ``min_rho`` and ``n_uncovered``.
+        ``coverage="check"``: the same decision at a fraction of the cost (the cluster search
+        of :meth:`coverage_check`; ``hints``, per atom, carries it from call to call), with
+        ``rho`` exact for the uncovered atoms only (NaN for the others) and ``min_rho`` the
+        smallest of those (NaN when every atom is covered)."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
         out = _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
-        if coverage:
+        if coverage == "check":
+            out["uncovered"], out["rho"] = self.coverage_check(block.values, block.species,
+                                                               hints)
+            out["outside"] = self.coverage(block.values, block.species, outside_only=True)[1]
+        elif coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
             out["uncovered"] = self.uncovered(out["rho"], block.species)
+        if coverage:
             known = out["rho"][np.isfinite(out["rho"])]
             out["min_rho"] = float(known.min()) if known.size else float("nan")
             out["n_uncovered"] = int(out["uncovered"].sum())
