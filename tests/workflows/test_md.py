@@ -1,10 +1,11 @@
 import csv
+import re
 
 import numpy as np
 import pytest
 from ase.build import bulk
 
-from gdfnn import NNPCalculator
+from gdfnn import NNPCalculator, load_potential
 from gdfnn.cli import main
 from gdfnn.errors import InputError
 from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
@@ -96,6 +97,38 @@ def test_coverage_stop_and_save(random_potential, sheared_si_c, tmp_path):
         run_md(start, NNPCalculator(pot, coverage=True), stop, tmp_path / "stop",
                progress=False)
     assert (tmp_path / "stop" / "left_training_data.extxyz").is_file()
+
+
+def test_md_command_stops_below_the_floor_by_the_coverage_check(random_potential, sheared_si_c,
+                                                                tmp_path, capsys):
+    """``--coverage-stop floor`` in the ASE engine: the calculator's cluster search decides
+    (thermo's min_rho is NaN while every atom is covered, as in the plugin), the run stops
+    naming the atom, and the frame written holds every atom's exact rho."""
+    pot = random_potential(elements=("Si",))
+    start = sheared_si_c(0, carbon=False)
+    x = pot.descriptor.compute(start).values
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(x).double()}
+    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
+    pot.save(tmp_path / "potential.pt")
+    from ase.io import read, write
+
+    write(tmp_path / "start.xyz", start)
+    assert main(["md", str(tmp_path / "potential.pt"), str(tmp_path / "start.xyz"),
+                 "--temperature", "1500", "--steps", "40", "--interval", "5",
+                 "--coverage-stop", "floor", "--output", str(tmp_path / "run")]) == 2
+    assert re.search(r"atom \d+ left the training data at step \d+", capsys.readouterr().err)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "thermo.csv")))
+    assert int(rows[0]["n_uncovered"]) == 0 and rows[0]["min_rho"] == "nan"
+    left = read(tmp_path / "run" / "left_training_data.extxyz")
+    loaded = load_potential(tmp_path / "potential.pt")
+    exact = loaded.predict(left, coverage=True)
+    # rho to float32 kernel sums: 1e-4
+    np.testing.assert_allclose(10 ** left.arrays["log10_rho"], exact["rho"], rtol=1e-4)
+    np.testing.assert_allclose(left.arrays["rho"], exact["rho"], rtol=1e-4, atol=1e-8)
+    np.testing.assert_array_equal(left.arrays["uncovered"], exact["uncovered"])
+    assert left.arrays["uncovered"].any()
+    assert float(rows[-1]["min_rho"]) == pytest.approx(exact["rho"][exact["uncovered"]].min(),
+                                                       rel=1e-4)
 
 
 def test_precision_is_refused_by_the_ase_engine(random_potential, tmp_path, capsys):

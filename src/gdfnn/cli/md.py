@@ -46,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
                                 args.precision or "double", resume=args.resume)
     else:
         from gdfnn.calculator import NNPCalculator
-        from gdfnn.workflows.md import run_md
+        from gdfnn.workflows.md import FLOOR, run_md
 
-        coverage = settings.coverage_stop is not None or settings.coverage_save is not None
+        levels = {settings.coverage_stop, settings.coverage_save} - {None}
+        # below the floor: the cluster search decides it, as the plugin does; a rho level
+        # of the user's needs every atom's rho
+        coverage = bool(levels) and ("check" if levels == {FLOOR} else True)
         summary = run_md(atoms, NNPCalculator(potential, coverage=coverage), settings,
                          args.output, resume=args.resume)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))

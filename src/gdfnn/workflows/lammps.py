@@ -36,6 +36,7 @@ from gdfnn.workflows.md import (
     THERMO_COLUMNS,
     MDSettings,
     MDUnstableError,
+    complete_rho,
     unstable_where,
 )
 
@@ -421,16 +422,6 @@ def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
     frame.info["step"] = step
     frame.calc = SinglePointCalculator(frame, energy=lmp.get_thermo("pe"),
                                        forces=np.asarray(lmp.numpy.extract_atom("f"))[:n][order])
-    return frame
-
-
-def complete_rho(frame: ase.Atoms, potential: Potential) -> ase.Atoms:
-    """``frame`` with the rho of every atom: the plugin's exact values where it computed them
-    (uncovered atoms), the potential's own elsewhere (:meth:`Potential.coverage`)."""
-    missing = np.isnan(frame.arrays["rho"])
-    if missing.any():
-        rho = potential.predict(frame, coverage=True, stress=False)["rho"]
-        frame.arrays["rho"] = np.where(missing, rho, frame.arrays["rho"])
     return frame
 
 

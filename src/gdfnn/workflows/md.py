@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from gdfnn.errors import GdfnnError, InputError
 from gdfnn.fileio import atomic_write, folder_lock
+from gdfnn.model.potential import Potential
 from gdfnn.neighbors import closest_pair
 
 log = logging.getLogger("gdfnn")
@@ -53,9 +54,23 @@ def n_below(results: dict, threshold: float | str) -> int:
     return 0 if rho is None else int((np.asarray(rho) < threshold).sum())
 
 
+def complete_rho(frame: ase.Atoms, potential: Potential) -> ase.Atoms:
+    """``frame`` with the rho of every atom: the exact values already there (the uncovered
+    atoms of a coverage check, in the plugin or the calculator), the potential's own for
+    the NaN ones (:meth:`Potential.coverage`); and ``log10_rho`` beside it, since extxyz
+    writes floats with 8 decimals, which keep little of a small rho."""
+    missing = np.isnan(frame.arrays["rho"])
+    if missing.any():
+        rho = potential.predict(frame, coverage=True, stress=False)["rho"]
+        frame.arrays["rho"] = np.where(missing, rho, frame.arrays["rho"])
+    with np.errstate(divide="ignore"):
+        frame.arrays["log10_rho"] = np.log10(frame.arrays["rho"])
+    return frame
+
+
 def coverage_frame(atoms: ase.Atoms, step: int) -> ase.Atoms:
     """A copy of ``atoms`` for ``gdfnn select``: its energy and forces, each atom's ``rho``
-    and ``uncovered`` as per-atom arrays, its MD ``step`` in the info."""
+    (every atom's) and ``uncovered`` as per-atom arrays, its MD ``step`` in the info."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     results = atoms.calc.results
@@ -63,6 +78,8 @@ def coverage_frame(atoms: ase.Atoms, step: int) -> ase.Atoms:
     for key in ("rho", "uncovered"):
         if key in results:
             frame.arrays[key] = np.asarray(results[key])
+    if "rho" in frame.arrays and hasattr(atoms.calc, "potential"):
+        complete_rho(frame, atoms.calc.potential)
     frame.info["step"] = step
     frame.calc = SinglePointCalculator(frame, energy=results.get("energy"),
                                        forces=results.get("forces"))
