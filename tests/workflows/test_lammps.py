@@ -552,7 +552,7 @@ def test_fix_halt_stops_a_melting_run_where_python_first_finds_an_uncovered_atom
     import torch
 
     from gdfnn.gdf.reference import DensityReference
-    from gdfnn.workflows.lammps import run_md
+    from gdfnn.workflows.lammps import CANDIDATES_DUMP, run_md
     from gdfnn.workflows.md import LEFT_DATA_FILE, MDSettings, MDUnstableError
 
     pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
@@ -577,6 +577,11 @@ def test_fix_halt_stops_a_melting_run_where_python_first_finds_an_uncovered_atom
     assert first == step
     left = ase.io.read(tmp_path / LEFT_DATA_FILE)
     assert left.arrays["uncovered"].sum() >= 1 and np.isfinite(left.arrays["rho"]).all()
+    # in.lammps alone dumps that frame with the plugin's per-atom flags and rho
+    dumped = ase.io.read(tmp_path / CANDIDATES_DUMP, ":", format="lammps-dump-text")
+    assert [d.info["timestep"] for d in dumped] == [step]
+    np.testing.assert_array_equal(dumped[0].arrays["f_coverage[2]"].ravel() > 0,
+                                  left.arrays["uncovered"])
 
 
 @pytest.mark.parametrize(("edit", "message"), [

@@ -162,7 +162,9 @@ def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> 
     lines += [line for stop in STOPS if (line := stop.halt_line(s)) is not None]
     lines += [f"dump trajectory all custom {s.interval} {output / 'md.lammpstrj'} id type x y z",
               "dump_modify trajectory sort id" + (" append yes" if resumed else "")]
-    if s.coverage_save is not None:  # the frames with an atom below the threshold
+    if s.coverage_save is not None or s.coverage_stop is not None:
+        # the frames with an atom below the threshold, with every atom's rho and flag (for a
+        # stop: the frame it stopped at, also when in.lammps runs without gdfnn md)
         lines += ["variable covered equal c_extrapolation[2]==0",
                   f"dump candidates all custom {s.interval} {output / CANDIDATES_DUMP} id type "
                   "x y z fx fy fz f_coverage[1] f_coverage[2]",
@@ -251,7 +253,8 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
 LOG_COLUMNS = ("step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
                "pressure_bar", "extrapolating_functions", "min_distance_A")
 LOG_COVERAGE_COLUMNS = (*LOG_COLUMNS, "n_uncovered", "min_rho")
-#: The LAMMPS dump of the frames coverage_save keeps (turned into candidates.extxyz).
+#: The LAMMPS dump of the frames with an atom below the coverage threshold (``gdfnn md``
+#: turns it into candidates.extxyz for coverage_save).
 CANDIDATES_DUMP = "candidates.lammpstrj"
 BAR_PER_GPA = 1.0e4
 #: The line fix halt writes into the log when it ends a run.
