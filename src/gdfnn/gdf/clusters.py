@@ -183,6 +183,18 @@ def _cluster_sum(q, i, points, weights, offsets, c, inv_h):  # pragma: no cover 
     return total
 
 
+@numba.njit(cache=True, fastmath=False)
+def _visit(q, i, points, weights, offsets, c, inv_h, partial, largest,
+           hints):  # pragma: no cover - compiled
+    """Cluster ``c`` added to query ``i``'s partial sum; it becomes the query's hint if it
+    adds more than any before it. Returns (partial, largest)."""
+    s = _cluster_sum(q, i, points, weights, offsets, c, inv_h)
+    if s > largest:
+        largest = s
+        hints[i] = c
+    return partial + s, largest
+
+
 @numba.njit(parallel=True, cache=True, fastmath=False)
 def _below(q, points, weights, offsets, centroids, radii, cluster_weights, inv_h,
            threshold, hints, near):  # pragma: no cover - compiled
@@ -196,12 +208,9 @@ def _below(q, points, weights, offsets, centroids, radii, cluster_weights, inv_h
         if 0 <= h < k:  # the previous covering cluster and its neighbours first
             for r in range(-1, near.shape[1]):
                 c = h if r < 0 else near[h, r]
-                s = _cluster_sum(q, i, points, weights, offsets, c, inv_h)
                 visited[c] = True
-                partial += s
-                if s > largest:
-                    largest = s
-                    hints[i] = c
+                partial, largest = _visit(q, i, points, weights, offsets, c, inv_h, partial,
+                                          largest, hints)
                 if partial >= limit:
                     covered = True
                     break
@@ -230,11 +239,8 @@ def _below(q, points, weights, offsets, centroids, radii, cluster_weights, inv_h
             c = order[r]
             if decided or visited[c]:
                 break
-            s = _cluster_sum(q, i, points, weights, offsets, c, inv_h)
-            partial += s
-            if s > largest:
-                largest = s
-                hints[i] = c
+            partial, largest = _visit(q, i, points, weights, offsets, c, inv_h, partial,
+                                      largest, hints)
             if partial >= limit:
                 decided = True
             elif partial + rest[r + 1] < limit:
