@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -244,6 +245,90 @@ def toy_config(tmp_path):
         for section, update in sections.items():
             values.setdefault(section, {}).update(update)
         return config_from_dict(values, base_dir=tmp_path)
+
+    return make
+
+
+#: The command-template labeller of ``learn_inputs``: EMT on the input frame, the output
+#: written whole, and a line in the frame folder's ``calls`` for every label it finished.
+_LABEL_SCRIPT = """
+import sys
+from pathlib import Path
+import ase.io
+from ase.calculators.emt import EMT
+source, target = sys.argv[1:]
+atoms = ase.io.read(source)
+atoms.calc = EMT()
+atoms.get_forces()
+ase.io.write(target, atoms, format="extxyz")
+with open(Path(target).parent / "calls", "a") as log:
+    log.write(source + "\\n")
+"""
+#: A stand-in for ``sbatch --wait``: runs the job in the background and waits for it.
+_SCHEDULER = '#!/bin/sh\n"$@" &\nwait $!\n'
+
+
+def _cu(vacancy: bool = False, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    centre = atoms.positions[0].copy()
+    if vacancy:
+        del atoms[0]
+    atoms.rattle(rattle, seed=seed)
+    atoms.arrays["defect"] = vacancy & (np.linalg.norm(atoms.positions - centre, axis=1) < 3.0)
+    return atoms
+
+
+def _write_learn_inputs(root: Path) -> None:
+    from ase.calculators.emt import EMT
+
+    ase.io.write(root / "start.xyz", [_cu(rattle=0.08, seed=k) for k in range(6)])
+    ase.io.write(root / "vacancy.xyz", _cu(vacancy=True))
+    ase.io.write(root / "bulk.xyz", _cu(rattle=0.02, seed=99))
+    tests = []
+    for k in range(4):
+        atoms = _cu(vacancy=k % 2 == 0, rattle=0.1, seed=100 + k)
+        atoms.calc = EMT()
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
+                                           forces=atoms.get_forces())
+        tests.append(atoms)
+    ase.io.write(root / "test.xyz", tests)
+    (root / "label.py").write_text(_LABEL_SCRIPT)
+    (root / "fake_sbatch.sh").write_text(_SCHEDULER)
+
+
+@pytest.fixture(scope="session")
+def learn_inputs():
+    """``learn_inputs(root, name="learn.yaml", **learn)``: the path of a tiny ``gdfnn learn``
+    config ``root/name`` writing into ``root/<name's stem>`` (32-atom Cu: 6 rattled frames to
+    label first, a vacancy and a bulk cell to explore from with ASE MD at 600 K, 4
+    EMT-labelled test frames with ``defect`` arrays; 2 rounds of 2 picks; labelled by a
+    command template through a fake scheduler, ``label.py`` (EMT); ``learn`` updates the
+    learn section). The input files are written into ``root`` once."""
+    import sys
+
+    import yaml
+
+    def make(root: Path, name: str = "learn.yaml", **learn) -> Path:
+        tmp_path = Path(root)
+        if not (tmp_path / "fake_sbatch.sh").is_file():
+            _write_learn_inputs(tmp_path)
+        values = {
+            "data": {"test": ["test.xyz"], "valid_rate": 0.2},
+            "descriptor": {"cutoff": 4.5},
+            "model": {"hidden": [10]},
+            "training": {"epochs": 60, "batch_size": 2, "valid_every": 5, "patience": 3,
+                         "learning_rate": 0.01},
+            "output": {"directory": Path(name).stem, "progress": False, "plots": False,
+                       "checkpoint_every": 5},
+            "learn": {"structures": ["vacancy.xyz", "bulk.xyz"], "start": ["start.xyz"],
+                      "label_command": f"sh {tmp_path / 'fake_sbatch.sh'} {sys.executable} "
+                                       f"{tmp_path / 'label.py'} {{input}} {{output}}",
+                      "temperatures": [600], "md_steps": 60, "md_interval": 10,
+                      "engine": "ase", "pick": 2, "rounds": 2, **learn}}
+        if "labeller" in learn:
+            values["learn"].pop("label_command")
+        (tmp_path / name).write_text(yaml.safe_dump(values))
+        return tmp_path / name
 
     return make
 

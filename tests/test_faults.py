@@ -406,3 +406,53 @@ def test_lammps_md_killed_continues_from_its_restart_as_the_uninterrupted_run(md
     steps = [int(x) for x in dump.split("ITEM: TIMESTEP\n")[1:] for x in [x.split()[0]]]
     assert steps == list(range(0, 6100, 100))
     assert_no_temporaries(root)
+
+
+# ----- gdfnn learn ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def learn_reference(tmp_path_factory, learn_inputs):
+    """An uninterrupted 2-round gdfnn learn run of conftest's tiny Cu preset (its root)."""
+    root = tmp_path_factory.mktemp("learn_faults")
+    learn_inputs(root, "ref.yaml")
+    done = gdfnn(["learn", "ref.yaml"], root)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def assert_same_learn_run(a: Path, b: Path) -> None:
+    """Every round's pool, selection and labels equal, the last potentials bit for bit, the
+    report's rows equal; every label through the fake scheduler ran exactly once."""
+    for r in (1, 2):
+        for name in ("candidates.extxyz", "selection.json", "labelled.extxyz", "round.json"):
+            assert (a / f"round_{r:03d}" / name).read_text() == \
+                (b / f"round_{r:03d}" / name).read_text(), (r, name)
+    assert_same_run(a / "round_002" / "model", b / "round_002" / "model")
+    assert (a / "learn.csv").read_text() == (b / "learn.csv").read_text()
+    calls = [p.read_text().split() for p in sorted(b.rglob("label/*/calls"))]
+    assert [len(c) for c in calls] == [1] * (6 + 2 + 2)
+
+
+#: Where gdfnn learn is killed: inside the second trajectory of round 2's exploration, with a
+#: selection written but not renamed, after a label finished but before it was recorded,
+#: inside round 1's training, at a round's summary and at the report.
+LEARN_FAULTS = [
+    "gdfnn.workflows.learn.explore:_run:4",
+    "os:replace:selection.json",
+    "gdfnn.workflows.learn.label:_checked:8",
+    "gdfnn.training.trainer:loss_terms:200",
+    "os:replace:round.json",
+    "os:replace:learn.csv",
+]
+
+
+@pytest.mark.parametrize("fault", LEARN_FAULTS)
+def test_gdfnn_learn_killed_there_goes_on_to_the_uninterrupted_result_labelling_nothing_twice(
+        learn_reference, learn_inputs, fault):
+    root = learn_reference
+    folder = "learn_" + "".join(c if c.isalnum() else "_" for c in fault)
+    learn_inputs(root, f"{folder}.yaml")
+    assert gdfnn(["learn", f"{folder}.yaml"], root, fault=fault).returncode == -signal.SIGKILL
+    again = gdfnn(["learn", f"{folder}.yaml"], root)
+    assert again.returncode == 0, again.stderr
+    assert_same_learn_run(root / "ref", root / folder)
+    assert_no_temporaries(root)

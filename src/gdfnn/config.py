@@ -1,7 +1,8 @@
 """Typed, strict configuration: one place for every default.
 
 A config file is YAML with the sections ``data``, ``descriptor``, ``gdf``, ``model``,
-``training`` and ``output``; every key is optional except ``data.train``. Unknown keys
+``training``, ``output`` and, for ``gdfnn learn``, ``learn``; every key is optional except
+``data.train`` (``gdfnn learn``: ``data.train`` or ``learn.start``). Unknown keys
 are an error with a "did you mean" hint. ``gdfnn config --defaults`` prints this schema
 with its defaults and descriptions; every run writes the resolved config beside its
 results (:func:`write_resolved_config`).
@@ -34,6 +35,7 @@ from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIER
 from gdfnn.gdf.settings import NORMALIZATIONS, GdfSettings
 from gdfnn.model.network import ACTIVATIONS, DTYPES
 from gdfnn.model.scaling import SCALINGS
+from gdfnn.reference.calculators import labelling_factory
 from gdfnn.training.trainer import SCHEDULERS, SHUFFLE_MODES, optimizer_class
 from gdfnn.training.weighting import FORCE_COEFF_SCALINGS, WeightingPolicy
 from gdfnn.units import energy_factor, length_factor
@@ -215,6 +217,9 @@ class TrainingConfig(StrictModel):
     divergence_epochs: int = Field(5, ge=1, description="epochs in a row above "
                                    "divergence_factor x the best training loss that stop a run")
     seed: int = Field(0, description="seed of weights, batches and everything random")
+    init_from: str | None = Field(None, description="a potential.pt (same descriptor) whose "
+                                  "scaling and network weights the training starts from "
+                                  "(a warm start); null = fresh weights")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
     threads: int | None = Field(None, gt=0, description="torch CPU threads, set by the command "
                                 "line (the library leaves them as they are); null = torch default")
@@ -226,6 +231,93 @@ class TrainingConfig(StrictModel):
             optimizer_class(value)
         except GdfnnError as exc:
             raise ValueError(str(exc).split(": ", 1)[1]) from None
+        return value
+
+
+LEARN_STRATEGIES = ("coverage", "ensemble", "random")
+MD_ENGINES = ("lammps", "ase")
+
+
+class LearnConfig(StrictModel):
+    """``gdfnn learn``: rounds of explore (MD with the current potential), select, label,
+    train. Read only by ``gdfnn learn``; the other sections say how each round trains."""
+
+    structures: list[str] = Field(default_factory=list, description="learn: structures to "
+                                  "explore from (any ase.io file, every frame a start; "
+                                  "relative to the config)")
+    start: list[str] = Field(default_factory=list, description="learn: unlabelled frames "
+                             "labelled in round 0 and trained on with data.train's labelled "
+                             "ones")
+    rounds: int = Field(10, ge=1, description="learn: at most this many rounds after round 0")
+    temperatures: list[float] = Field([300.0], min_length=1, description="learn: K; one "
+                                      "trajectory per structure, temperature and pressure")
+    pressures: list[float] = Field(default_factory=list, description="learn: GPa "
+                                   "(npt-berendsen); empty = constant volume")
+    ensemble: str = Field("langevin", description="learn: MD ensemble, as gdfnn md's "
+                          "--ensemble (checked when gdfnn learn starts)")
+    md_steps: int = Field(2000, gt=0, description="learn: steps of each trajectory; it ends "
+                          "earlier at the first frame with an atom below the coverage floor "
+                          "(that frame a candidate) or with atoms closer than min_distance")
+    md_interval: int = Field(20, gt=0, description="learn: steps between candidate frames")
+    timestep: float = Field(1.0, gt=0, description="learn: MD time step (fs)")
+    min_distance: float = Field(1.5, gt=0, description="learn: Å; closer atoms end a "
+                                "trajectory (that frame is no candidate)")
+    engine: Literal[MD_ENGINES] = Field("lammps", description="learn: MD engine: lammps "
+                                        "(pair_style gdfnn, coverage in the plugin) or ase")
+    strategy: Literal[LEARN_STRATEGIES] = Field(
+        "coverage", description="learn: how frames are chosen: coverage (gdfnn select's "
+        "greedy), ensemble (DP-GEN's force deviation of `models` models within the trust "
+        "levels, at random) or random")
+    pick: int = Field(20, gt=0, description="learn: frames labelled per round")
+    models: int = Field(4, ge=2, description="learn, ensemble: models per round (seeds "
+                        "training.seed, +1, ...)")
+    trust_lo: float = Field(0.05, ge=0, description="learn, ensemble: eV/Å; frames whose "
+                            "largest atomic force deviation is below it are trusted")
+    trust_hi: float = Field(0.15, gt=0, description="learn, ensemble: eV/Å; frames at or "
+                            "above it are taken as failed MD, not labelled")
+    labeller: str | None = Field(None, description="learn: the calculator that labels: a "
+                                 "reference potential (snap-si, emt, ...) or an ASE "
+                                 "calculator class by import path (ase.calculators.emt.EMT)")
+    labeller_kwargs: dict[str, Any] = Field(default_factory=dict, description="learn: "
+                                            "keyword arguments of the labeller")
+    label_command: str | None = Field(None, description="learn: instead of a labeller, a "
+                                      "shell command that labels {input} (extxyz, one frame) "
+                                      "into {output} (any ase.io file with energy and "
+                                      "forces), run in the frame's folder, e.g. "
+                                      "'sbatch --wait dft.sh {input} {output}'")
+    label_workers: int = Field(1, gt=0, description="learn: frames labelled at once")
+    label_timeout: float | None = Field(None, gt=0, description="learn: s; a label taking "
+                                        "longer is stopped (then retried once)")
+    warm_start: bool = Field(False, description="learn: each round trains from the previous "
+                             "round's potential (training.init_from) instead of from scratch")
+    label_budget: int | None = Field(None, gt=0, description="learn: stop once this many "
+                                     "frames have been labelled")
+    target_force_rmse: float | None = Field(None, gt=0, description="learn: eV/Å; stop when "
+                                            "data.test's force RMSE is at or below it")
+
+    @model_validator(mode="after")
+    def _one_labeller_and_sane_levels(self):
+        if (self.labeller is None) == (self.label_command is None):
+            if self.structures or self.start or self.labeller or self.label_command:
+                raise ValueError("give labeller or label_command (one of them)")
+        if self.label_command is not None:
+            missing = [k for k in ("{input}", "{output}") if k not in self.label_command]
+            if missing:
+                raise ValueError(f"label_command needs {' and '.join(missing)}: "
+                                 f"{self.label_command!r}")
+        if self.trust_lo >= self.trust_hi:
+            raise ValueError(f"trust_lo ({self.trust_lo}) must be below trust_hi "
+                             f"({self.trust_hi})")
+        return self
+
+    @field_validator("labeller")
+    @classmethod
+    def _known_labeller(cls, value):
+        if value is not None:
+            try:
+                labelling_factory(value)
+            except GdfnnError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 
@@ -246,6 +338,7 @@ class Config(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    learn: LearnConfig = Field(default_factory=LearnConfig)
 
     @model_validator(mode="after")
     def _per_element_values_cover_the_elements(self):
@@ -307,6 +400,10 @@ def config_from_dict(values: dict, *, source: str = "config", base_dir: str | Pa
         config.descriptor.store = _absolute(config.descriptor.store, base)
     if config.gdf.cache:
         config.gdf.cache = _absolute(config.gdf.cache, base)
+    if config.training.init_from:
+        config.training.init_from = _absolute(config.training.init_from, base)
+    config.learn.structures = [_absolute(e, base) for e in config.learn.structures]
+    config.learn.start = [_absolute(e, base) for e in config.learn.start]
     config.output.directory = _absolute(config.output.directory, base)
     return config
 

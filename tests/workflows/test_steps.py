@@ -1,9 +1,15 @@
-"""The reusable steps of a run: the GDF cache computes each setting once."""
+"""The reusable steps of a run: the GDF cache computes each setting once; a warm start
+(training.init_from) starts from the potential it names."""
 
+from pathlib import Path
+
+import ase.io
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from gdfnn.cli import main
 from gdfnn.config import Config
 from gdfnn.workflows import steps
 
@@ -78,3 +84,28 @@ def test_the_potential_records_its_gdf_settings_and_the_width_its_reference_uses
     for meta in (c, g):
         assert (meta["alpha"], meta["normalize"], meta["max_weight"]) == (0.5, "all", None)
     assert plain.gdf_sigma("Si") == c["sigma"]["Si"]  # what coverage reads
+
+
+def test_a_warm_start_with_no_epochs_is_the_potential_it_starts_from(toy_config):
+    from gdfnn.workflows.train import train
+
+    first = train(toy_config())
+    config = toy_config(training={"init_from": "out/potential.pt", "epochs": 0},
+                        output={"directory": "warm"})
+    warm = train(config)
+    atoms = ase.io.read(Path(config.data.train[0]), 0)
+    assert warm.predict(atoms)["energy"] == first.predict(atoms)["energy"]
+    assert np.array_equal(warm.predict(atoms)["forces"], first.predict(atoms)["forces"])
+
+
+def test_a_warm_start_from_other_symmetry_functions_is_refused(toy_config, capsys):
+    from gdfnn.workflows.train import train
+
+    train(toy_config())
+    config = toy_config(descriptor={"cutoff": 3.5}, output={"directory": "other"},
+                        training={"init_from": "out/potential.pt", "epochs": 0})
+    path = Path(config.output.directory).parent / "other.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "training.init_from" in err[0] and "symmetry functions" in err[0]

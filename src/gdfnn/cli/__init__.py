@@ -18,6 +18,7 @@ from gdfnn.cli import (
     featurize,
     gdf,
     lammps,
+    learn,
     md,
     prune,
     reproduce,
@@ -30,7 +31,7 @@ from gdfnn.errors import GdfnnError
 
 #: The commands, in the order ``gdfnn --help`` lists them.
 COMMANDS = (featurize, gdf, train, evaluate, uncertainty, select, prune, export, md, lammps,
-            reproduce, demo, sweep, datasets, config)
+            learn, reproduce, demo, sweep, datasets, config)
 
 
 class Parser(argparse.ArgumentParser):

@@ -24,6 +24,8 @@ from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF
 from gdfnn.config import Config, ModelConfig, TrainingConfig
 from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
 from gdfnn.data.store import ENERGY as STORE_ENERGY
+from gdfnn.errors import ConfigError, GdfnnError
+from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_save
 from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms
 from gdfnn.gdf.reference import DensityReference, compress_reference
@@ -126,6 +128,19 @@ def fit_feature_transforms(features: TrainingFeatures, prepared: PreparedData,
     return fit_transforms(features.data.arrays[FEATURES][features.is_train],
                           features.species[features.is_train], sf.n_features, sf.elements,
                           model.scaling, model.pca, model.pca_min_whiten_level)
+
+
+def warm_start(path: str, prepared: PreparedData) -> Potential:
+    """The potential at ``path`` whose scaling and network weights a training starts from
+    (``training.init_from``); its symmetry functions must be this run's."""
+    try:
+        start = load_potential(path)
+    except GdfnnError as exc:
+        raise ConfigError(f"training.init_from: {exc}") from None
+    if start.descriptor != prepared.descriptor:
+        raise ConfigError(f"training.init_from: {path}: its symmetry functions (elements "
+                          f"{', '.join(start.elements)}) are not this run's")
+    return start
 
 
 def scaled_features(features: TrainingFeatures, transforms: dict[str, ElementTransform],

@@ -88,7 +88,10 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
            resume: bool) -> Potential:
     sf = prepared.descriptor
     features = steps.load_features(prepared)
-    transforms = steps.fit_feature_transforms(features, prepared, config.model)
+    warm = (steps.warm_start(config.training.init_from, prepared)
+            if config.training.init_from else None)
+    transforms = (dict(warm.transforms) if warm is not None
+                  else steps.fit_feature_transforms(features, prepared, config.model))
     scaled = steps.scaled_features(features, transforms, sf.elements)
     settings, weighting = config.gdf.settings(), config.weighting()
     per_element, weights, options = None, None, steps.train_options(config.training)
@@ -103,6 +106,8 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
                             stream_chunk=config.training.stream_chunk, weighting=weighting,
                             weights=weights)
     networks = steps.build_networks(prepared, features, config.model, config.training.seed, ctx)
+    if warm is not None:
+        networks.load_state_dict(warm.networks.state_dict())
     gdf = steps.gdf_metadata(settings, config.gdf.enabled, scaled, per_element)
     potential = steps.build_potential(prepared, transforms, networks,
                                       {"config": config.model_dump(mode="json"), "gdf": gdf},

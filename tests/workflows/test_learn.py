@@ -1,0 +1,231 @@
+"""gdfnn learn on a tiny Cu preset labelled by EMT (conftest's ``learn_inputs``): the rounds
+and their files, what each strategy picks from the same pool, the labellers (a calculator
+class, a command through a fake scheduler, one that fails on one frame, one that times out)
+and bad input. Kills and resumes are in tests/test_faults.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.calculators.emt import EMT
+
+from gdfnn.cli import main
+from gdfnn.config import LearnConfig, config_from_dict, load_config
+from gdfnn.data.structure import Structure
+from gdfnn.export import load_potential
+from gdfnn.workflows.learn import learn
+from gdfnn.workflows.learn.choose import choose, force_deviation
+from gdfnn.workflows.learn.label import label_frames
+from gdfnn.workflows.selection import select
+
+#: A labeller class for the tests (importable by the label processes through PYTHONPATH):
+#: EMT that raises on the frame whose first atom sits at $FLAKY_X (Å), counting its tries in
+#: $FLAKY_LOG, and a calculator with energies only.
+CALCULATORS = """
+import os
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.emt import EMT
+
+
+class FlakyEMT(EMT):
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        if abs(atoms.positions[0, 0] - float(os.environ["FLAKY_X"])) < 1e-9:
+            with open(os.environ["FLAKY_LOG"], "a") as log:
+                log.write("try\\n")
+            raise RuntimeError("SCF did not converge")
+        super().calculate(atoms, properties, system_changes)
+
+
+class EnergyOnly(Calculator):
+    implemented_properties = ["energy"]
+"""
+
+
+def run(config: Path) -> dict:
+    return learn(load_config(config))
+
+
+def frames(path: Path) -> list:
+    return ase.io.read(path, ":")
+
+
+def test_two_rounds_leave_every_step_in_its_folder_and_the_labels_are_the_labellers(
+        learn_inputs, tmp_path):
+    config = learn_inputs(tmp_path)
+    result = run(config)
+    out = config.parent / "learn"
+    assert [row["round"] for row in result["rounds"]] == [0, 1, 2]
+    assert result["stop"] == "2 rounds done (learn.rounds)"
+    for r in (1, 2):
+        folder = out / f"round_{r:03d}"
+        pool = frames(folder / "candidates.extxyz")
+        picks = json.loads((folder / "selection.json").read_text())["picks"]
+        assert len(picks) == 2 and len(set(picks)) == 2
+        for k, (chosen, done) in enumerate(zip(frames(folder / "selected.extxyz"),
+                                               frames(folder / "labelled.extxyz"),
+                                               strict=True)):
+            assert np.array_equal(chosen.positions, pool[picks[k]].positions)
+            reference = done.copy()
+            reference.calc = EMT()
+            assert done.get_potential_energy() == pytest.approx(
+                reference.get_potential_energy(), abs=1e-9)
+            # extxyz keeps 8 decimals
+            assert np.allclose(done.get_forces(), reference.get_forces(), atol=1e-8)
+        explored = json.loads((folder / "explore.json").read_text())["trajectories"]
+        assert [t["name"] for t in explored] == ["vacancy_T600", "bulk_T600"]
+        assert sum(t["candidates"] for t in explored) == len(pool)
+        # each round trains on every frame labelled so far
+        model = load_potential(folder / "model" / "potential.pt")
+        trained_on = model.metadata["config"]["data"]["train"]
+        assert [Path(p).parent.name for p in trained_on] == [
+            f"round_{k:03d}" for k in range(r + 1)]
+    labelled = [len(frames(out / f"round_{r:03d}" / "labelled.extxyz")) for r in range(3)]
+    rows = list(csv.DictReader(open(out / "learn.csv")))
+    assert [int(row["labelled"]) for row in rows] == list(np.cumsum(labelled))
+    assert all(float(row["force_rmse_defect"]) > 0 for row in rows)
+    assert (out / "learn.png").stat().st_size > 0
+    assert "Stopped: 2 rounds done" in (out / "learn.md").read_text()
+    # every label through the fake scheduler ran once
+    calls = Counter(p.parent for p in out.rglob("label/*/calls") for _ in p.read_text().split())
+    assert sorted(calls.values()) == [1] * sum(labelled)
+
+
+def test_random_and_ensemble_pick_from_the_pool_coverage_saw(learn_inputs, tmp_path):
+    # trust levels this wide, as the tiny models disagree by more than DP-GEN's 0.15 eV/Å
+    coverage, rand, ensemble = (learn_inputs(tmp_path, f"{s}.yaml", strategy=s, rounds=1,
+                                             models=2, trust_lo=0.01, trust_hi=50.0)
+                                for s in ("coverage", "random", "ensemble"))
+    for config in (coverage, rand, ensemble):
+        run(config)
+    root = coverage.parent
+    pools = [frames(root / s / "round_001" / "candidates.extxyz")
+             for s in ("coverage", "random", "ensemble")]
+    assert len(pools[0]) >= 2
+    for pool in pools[1:]:
+        assert len(pool) == len(pools[0])
+        for a, b in zip(pool, pools[0], strict=True):
+            assert np.array_equal(a.positions, b.positions)
+    models = [load_potential(root / "ensemble" / "round_000" / d / "potential.pt")
+              for d in ("model", "model_1")]
+    record = json.loads((root / "ensemble" / "round_001" / "selection.json").read_text())
+    assert record["deviation"] == pytest.approx(force_deviation(models, pools[2]).tolist())
+    inside = [k for k, d in enumerate(record["deviation"]) if 0.01 <= d < 50.0]
+    assert set(record["picks"]) <= set(inside)
+    assert len(record["picks"]) == min(2, len(inside)) > 0
+    assert (root / "ensemble" / "round_001" / "model_1" / "potential.pt").is_file()
+
+
+def test_the_strategies_choose_as_they_say(learn_inputs, tmp_path):
+    config = learn_inputs(tmp_path, rounds=1)
+    run(config)
+    out = config.parent / "learn"
+    potential = load_potential(out / "round_000" / "model" / "potential.pt")
+    pool = frames(config.parent / "test.xyz") + frames(
+        out / "round_001" / "candidates.extxyz")
+    rng = np.random.default_rng([0, 1])
+    covered = choose("coverage", pool, 3, [potential], rng)
+    assert covered.picks == [p.frame for p in select(potential, [Structure(a) for a in pool], 3)]
+    drawn = choose("random", pool, 3, [potential], np.random.default_rng([0, 1]))
+    assert drawn.picks == np.random.default_rng([0, 1]).choice(len(pool), 3,
+                                                               replace=False).tolist()
+    assert len(choose("random", pool, 99, [potential], rng).picks) == len(pool)
+    # the deviation of one model against itself is zero: nothing inside the trust levels
+    alone = choose("ensemble", pool, 3, [potential, potential], rng)
+    assert alone.picks == [] and np.allclose(alone.deviation, 0)
+
+
+def test_a_labeller_class_that_raises_on_one_frame_is_tried_twice_recorded_and_skipped(
+        learn_inputs, tmp_path, monkeypatch):
+    root = learn_inputs(tmp_path).parent
+    (root / "flaky_calculators.py").write_text(CALCULATORS)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("PYTHONPATH", str(root))
+    bad = frames(root / "start.xyz")[2]
+    monkeypatch.setenv("FLAKY_X", repr(float(bad.positions[0, 0])))
+    monkeypatch.setenv("FLAKY_LOG", str(root / "tries"))
+    config = learn_inputs(tmp_path, "flaky.yaml", labeller="flaky_calculators.FlakyEMT",
+                          rounds=1)
+    result = run(config)
+    out = root / "flaky" / "round_000"
+    assert json.loads((out / "failed.json").read_text())[0]["frame"] == 2
+    assert "SCF did not converge" in json.loads((out / "failed.json").read_text())[0]["error"]
+    assert (root / "tries").read_text().split() == ["try", "try"]
+    assert len(frames(out / "labelled.extxyz")) == 5
+    assert result["rounds"][0]["labelled"] == 5 and len(result["rounds"]) == 2
+
+
+def test_a_label_past_its_timeout_is_killed_and_recorded(tmp_path):
+    learn_ = LearnConfig(structures=["x"], label_command="sleep 30; cp {input} {output}",
+                         label_timeout=0.3)
+    from ase.build import bulk
+
+    labelled, failures = label_frames([bulk("Cu", cubic=True)], tmp_path / "label", learn_)
+    assert labelled == [] and failures == [{"frame": 0, "error": "timed out after 0.3 s"}]
+    assert json.loads((tmp_path / "label" / "0000" / "failed.json").read_text())["attempts"] == 2
+
+
+def test_a_rerun_with_more_rounds_goes_on_and_labels_nothing_twice(learn_inputs, tmp_path):
+    config = learn_inputs(tmp_path, rounds=1)
+    run(config)
+    out = config.parent / "learn"
+    before = (out / "round_001" / "selection.json").read_text()
+    assert main(["learn", str(config), "--rounds", "2"]) == 0
+    assert (out / "round_001" / "selection.json").read_text() == before
+    assert (out / "round_002" / "round.json").is_file()
+    calls = [len(p.read_text().split()) for p in out.rglob("label/*/calls")]
+    assert calls == [1] * len(calls) == [1] * (6 + 2 + 2)
+
+
+BAD_LEARN = [
+    ({"labeller": "no.such.Calculator"}, "cannot import no.such"),
+    ({"labeller": "ase.calculators.emt.NoSuch"}, "has no calculator 'NoSuch'"),
+    ({"labeller": "flaky_calculators.EnergyOnly"}, "gives no forces"),
+    ({"label_command": "run_dft {output}"}, "label_command needs {input}"),
+    ({"structures": ["silver.xyz"]}, "element(s) Ag in no training frame"),
+    ({"ensemble": "nvx"}, "learn.ensemble 'nvx'"),
+]
+
+
+@pytest.mark.parametrize(("learn_values", "message"), BAD_LEARN)
+def test_bad_learn_input_is_one_line_before_any_work(learn_inputs, tmp_path, monkeypatch,
+                                                     capsys, learn_values, message):
+    root = learn_inputs(tmp_path).parent
+    (root / "flaky_calculators.py").write_text(CALCULATORS)
+    monkeypatch.syspath_prepend(str(root))
+    from ase.build import bulk
+
+    ase.io.write(root / "silver.xyz", bulk("Ag", cubic=True))
+    config = learn_inputs(tmp_path, "bad.yaml", **learn_values)
+    assert main(["learn", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (root / "bad").exists()
+
+
+def test_a_labeller_that_writes_no_forces_stops_the_run_with_one_line(learn_inputs, tmp_path,
+                                                                      capsys):
+    root = learn_inputs(tmp_path).parent
+    (root / "energy_only.py").write_text(
+        "import sys, ase.io\nfrom ase.calculators.singlepoint import SinglePointCalculator\n"
+        "a = ase.io.read(sys.argv[1])\na.calc = SinglePointCalculator(a, energy=1.0)\n"
+        "ase.io.write(sys.argv[2], a, format='extxyz')\n")
+    config = learn_inputs(tmp_path, "noforces.yaml", label_command=f"{sys.executable} "
+                          f"{root / 'energy_only.py'} {{input}} {{output}}")
+    assert main(["learn", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "wrote no forces" in err[0], err
+    assert not (root / "noforces" / "round_000" / "labelled.extxyz").exists()
+
+
+def test_the_learn_section_is_documented_and_relative_paths_resolve(tmp_path):
+    config = config_from_dict({"learn": {"structures": ["a.xyz"], "labeller": "emt"}},
+                              base_dir=tmp_path)
+    assert config.learn.structures == [str(tmp_path / "a.xyz")]
+    assert all(field.description for field in LearnConfig.model_fields.values())
