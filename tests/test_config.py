@@ -69,4 +69,7 @@ def test_shipped_examples_are_valid():
     assert examples
     for path in examples:
         config = load_config(path)  # unknown keys or bad values would raise
-        assert config.data.train and config.output.directory.startswith(str(path.parents[1]))
+        assert config.data.train or config.learn.start, path
+        assert config.output.directory.startswith(str(path.parents[1]))
+        for entry in (*config.learn.structures, *config.learn.start, *config.data.test):
+            assert entry.startswith("dataset:") or Path(entry.split()[0]).is_file(), entry

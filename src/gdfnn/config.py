@@ -255,10 +255,12 @@ class LearnConfig(StrictModel):
                                    "(npt-berendsen); empty = constant volume")
     ensemble: str = Field("langevin", description="learn: MD ensemble, as gdfnn md's "
                           "--ensemble (checked when gdfnn learn starts)")
-    md_steps: int = Field(2000, gt=0, description="learn: steps of each trajectory; it ends "
-                          "earlier at the first frame with an atom below the coverage floor "
-                          "(that frame a candidate) or with atoms closer than min_distance")
+    md_steps: int = Field(2000, gt=0, description="learn: steps of each trajectory (it ends "
+                          "earlier with atoms closer than min_distance)")
     md_interval: int = Field(20, gt=0, description="learn: steps between candidate frames")
+    uncovered_frames: int = Field(5, gt=0, description="learn: a trajectory's candidates end "
+                                  "at its this-many-th frame with an atom below the coverage "
+                                  "floor (further on is extrapolation; 1: at the first)")
     timestep: float = Field(1.0, gt=0, description="learn: MD time step (fs)")
     min_distance: float = Field(1.5, gt=0, description="learn: Å; closer atoms end a "
                                 "trajectory (that frame is no candidate)")

@@ -229,3 +229,65 @@ def test_the_learn_section_is_documented_and_relative_paths_resolve(tmp_path):
                               base_dir=tmp_path)
     assert config.learn.structures == [str(tmp_path / "a.xyz")]
     assert all(field.description for field in LearnConfig.model_fields.values())
+
+
+@pytest.mark.parametrize(("learn_values", "stop"), [
+    ({"label_budget": 6}, "label budget spent: 6 labelled"),
+    ({"target_force_rmse": 50.0}, "(learn.target_force_rmse)"),
+])
+def test_a_budget_or_an_error_target_stops_before_the_next_round(learn_inputs, tmp_path,
+                                                                learn_values, stop):
+    result = run(learn_inputs(tmp_path, **learn_values))
+    assert len(result["rounds"]) == 1 and stop in result["stop"]
+    assert not (tmp_path / "learn" / "round_001").exists()
+
+
+def test_an_exploration_that_stays_covered_stops_the_loop(learn_inputs, tmp_path, monkeypatch):
+    from gdfnn.workflows.learn import loop
+
+    explored = loop._explore
+
+    def covered(*args):
+        pool, _ = explored(*args)
+        return pool, 0
+
+    monkeypatch.setattr(loop, "_explore", covered)
+    result = run(learn_inputs(tmp_path))
+    assert result["stop"] == "exploration found no frame with an atom below the coverage floor"
+    assert len(result["rounds"]) == 2 and result["rounds"][1]["picked"] == 0
+    assert not (tmp_path / "learn" / "round_001" / "selection.json").exists()
+
+
+def test_label_workers_label_frames_at_once(tmp_path):
+    """Each label waits (up to 20 s) until both have started, and marks the folder
+    ``alone`` if it waited in vain: with one worker the first label would."""
+    from ase.build import bulk
+
+    (tmp_path / "emt.py").write_text(
+        "import sys, ase.io\nfrom ase.calculators.emt import EMT\na = ase.io.read(sys.argv[1])"
+        "\na.calc = EMT()\na.get_forces()\nase.io.write(sys.argv[2], a, format='extxyz')\n")
+    wait = ("touch started; n=0; while [ $(ls ../*/started | wc -l) -lt 2 ]; do "
+            "[ $n -ge 200 ] && touch alone && break; sleep 0.1; n=$((n+1)); done; "
+            f"{sys.executable} {tmp_path / 'emt.py'} {{input}} {{output}}")
+    learn_ = LearnConfig(structures=["x"], label_command=wait, label_workers=2,
+                         label_timeout=60)
+    labelled, failures = label_frames([bulk("Cu", cubic=True), bulk("Cu", cubic=True) * 2],
+                                      tmp_path / "label", learn_)
+    assert len(labelled) == 2 and failures == []
+    assert not list((tmp_path / "label").glob("*/alone"))
+
+
+def test_the_trajectories_cover_structures_temperatures_and_pressures():
+    from ase.build import bulk
+
+    from gdfnn.workflows.learn.explore import md_settings, trajectory_plan
+
+    learn_ = LearnConfig(structures=["x"], labeller="emt", temperatures=[300, 900],
+                         pressures=[0, 1.5])
+    plan = trajectory_plan([("a", bulk("Cu")), ("b", bulk("Cu"))], learn_)
+    assert [p[0] for p in plan] == [f"{s}_T{t}_P{p:g}" for s in "ab" for t in (300, 900)
+                                    for p in (0, 1.5)]
+    assert [p[4] for p in plan] == [True, False, False, False] * 2  # step 0 once a structure
+    npt = md_settings(learn_, 900, 1.5, seed=1)
+    assert (npt.ensemble, npt.pressure, npt.coverage_save) == ("npt-berendsen", 1.5, "floor")
+    assert md_settings(learn_, 900, None, seed=1).ensemble == "langevin"

@@ -1,9 +1,10 @@
 """Explore: MD with the current potential from every start structure at every temperature
 (and pressure), in LAMMPS (``pair_style gdfnn``, coverage in the plugin) or ASE. A
-trajectory's frames every ``md_interval`` steps are the candidates; it ends at the first
-frame with an atom below its element's coverage floor (that frame is the last candidate:
-what follows is extrapolation) or with atoms closer than ``min_distance`` (that frame is no
-candidate: it is broken MD, not a configuration to learn)."""
+trajectory's frames every ``md_interval`` steps are the candidates, up to its
+``uncovered_frames``-th frame with an atom below its element's coverage floor (the MD left
+the training data there: further on it is extrapolation, soon unphysical), or up to a frame
+with atoms closer than ``min_distance`` (no candidate: broken MD, not a configuration to
+learn)."""
 
 from __future__ import annotations
 
@@ -33,23 +34,23 @@ DONE_FILE = "trajectory.json"
 
 @dataclass(frozen=True)
 class Trajectory:
-    """One explored trajectory: its folder name, its candidate frames, whether it ended at a
-    frame with an atom below the coverage floor (``uncovered``), and the step it ended at."""
+    """One explored trajectory: its folder name, its candidate frames, how many of them have
+    an atom below the coverage floor (``uncovered``), and the step of its last candidate."""
 
     name: str
     candidates: int
-    uncovered: bool
+    uncovered: int
     last_step: int
 
 
 def md_settings(learn: LearnConfig, temperature: float, pressure: float | None,
                 seed: int) -> MDSettings:
-    """The MD of one trajectory: the learn section's ensemble, length and stops, stopping at
-    the coverage floor."""
+    """The MD of one trajectory: the learn section's ensemble, length and stops, coverage
+    against the floor logged every frame."""
     ensemble = "npt-berendsen" if pressure is not None else learn.ensemble
     settings = MDSettings(ensemble, temperature, steps=learn.md_steps, timestep=learn.timestep,
                           pressure=pressure or 0.0, interval=learn.md_interval,
-                          min_distance=learn.min_distance, seed=seed, coverage_stop=FLOOR)
+                          min_distance=learn.min_distance, seed=seed, coverage_save=FLOOR)
     settings.check()
     return settings
 
@@ -80,8 +81,8 @@ def explore(potential: Potential, starts: list[tuple[str, ase.Atoms]], learn: Le
             settings = md_settings(learn, temperature, pressure, seed * 1000 + k)
             _run(potential, atoms, settings, out, learn.engine, plugin)
         found = candidates(out, learn.engine, potential.elements, learn.min_distance,
-                           with_start)
-        summary = Trajectory(name, len(found), bool(found) and found[-1].info["uncovered"],
+                           learn.uncovered_frames, with_start)
+        summary = Trajectory(name, len(found), sum(f.info["uncovered"] for f in found),
                              int(found[-1].info["step"]) if found else 0)
         if not (out / DONE_FILE).is_file():
             with atomic_write(out / DONE_FILE) as f:
@@ -90,8 +91,8 @@ def explore(potential: Potential, starts: list[tuple[str, ase.Atoms]], learn: Le
             frame.info["trajectory"] = name
         frames += found
         trajectories.append(summary)
-        log.info("explore %s: %d candidates, %s at step %d", name, summary.candidates,
-                 "left the training data" if summary.uncovered else "ended", summary.last_step)
+        log.info("explore %s: %d candidates to step %d, %d of them left the training data",
+                 name, summary.candidates, summary.last_step, summary.uncovered)
     return frames, trajectories
 
 
@@ -109,11 +110,11 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, out: Path
 
 
 def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
-               with_start: bool = True) -> list[ase.Atoms]:
+               uncovered_frames: int = 1, with_start: bool = True) -> list[ase.Atoms]:
     """The candidate frames of the trajectory in ``out``: every logged frame (step 0 only
     ``with_start``) whose atoms are no closer than ``min_distance`` and whose energy is
-    finite, up to the first with an atom below the coverage floor; ``info``: ``step`` and
-    ``uncovered``."""
+    finite, up to the ``uncovered_frames``-th with an atom below the coverage floor;
+    ``info``: ``step`` and ``uncovered``."""
     rows = {int(r["step"]): r for r in csv.DictReader(open(out / "thermo.csv"))}
     if engine == "lammps":
         dumped = ase.io.read(out / "md.lammpstrj", ":", format="lammps-dump-text",
@@ -125,7 +126,7 @@ def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
         frames = [ase.Atoms(f.get_chemical_symbols(), f.positions, cell=f.cell, pbc=f.pbc)
                   for f in ase.io.read(out / "md.traj", ":")]
         steps = sorted(rows)[:len(frames)]
-    found = []
+    found, left = [], 0
     for step, frame in zip(steps, frames, strict=True):
         row = rows.get(step)
         if row is None or (step == 0 and not with_start):
@@ -137,7 +138,8 @@ def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
         uncovered = float(row["n_uncovered"]) > 0 if row["n_uncovered"] != "nan" else False
         frame.info.update(step=step, uncovered=uncovered)
         found.append(frame)
-        if uncovered:
+        left += uncovered
+        if left == uncovered_frames:
             break
     return found
 

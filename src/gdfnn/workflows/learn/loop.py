@@ -194,8 +194,10 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
                                         "candidates": len(pool), "uncovered": uncovered,
                                         "picked": picked, "failed": failed, "stop": stop}), stop
     models = _train(config, out, r)
-    row = _row(folder, models[0], tests, r) | {"candidates": len(pool), "uncovered": uncovered,
-                                               "picked": picked, "failed": failed}
+    row = _row(folder, models[0], tests, r) | {
+        "candidates": len(pool), "uncovered": uncovered,
+        "uncovered_fraction": round(uncovered / len(pool), 4), "picked": picked,
+        "failed": failed}
     return models, _finish(folder, row), None
 
 

@@ -1,6 +1,7 @@
 """Report: each round's errors on the fixed test set (``data.test``: force RMSE of all
 atoms, of each group and of the atoms a frame's ``defect`` array marks, eV/Å; energy RMSE,
-meV/atom) beside the labels used, the exploration's uncovered trajectories and the picks;
+meV/atom) beside the labels used, the exploration's candidates and the fraction of them
+with an atom below the coverage floor, and the picks;
 ``learn.csv``, ``learn.md``, ``learn.json`` and the curves ``learn.png``, rewritten after
 every round."""
 
@@ -23,7 +24,8 @@ from gdfnn.workflows.prepare import read_frames
 from gdfnn.workflows.sweep import flat_metrics
 
 #: The columns of learn.md, in order (learn.csv has every column).
-SUMMARY = ("round", "labelled", "candidates", "uncovered", "picked", "failed", "force_rmse",
+SUMMARY = ("round", "labelled", "candidates", "uncovered_fraction", "picked", "failed",
+           "force_rmse",
            "force_rmse_defect", "energy_rmse_mev_atom")
 
 
@@ -64,9 +66,9 @@ def write_report(out: Path, rows: list[dict], stop: str | None) -> None:
         writer.writerows([{k: v for k, v in row.items() if k != "stop"} for row in rows])
     shown = [c for c in SUMMARY if c in columns]
     lines = ["# gdfnn learn", "", "Test force RMSE in eV/Å, energy RMSE in meV/atom; labelled: "
-             "frames labelled by gdfnn learn so far; uncovered: trajectories that left the "
-             "training data.", "", markdown_table(shown, [[row.get(c, "") for c in shown]
-                                                          for row in rows])]
+             "frames labelled by gdfnn learn so far; uncovered_fraction: of the round's "
+             "candidates, those with an atom below the coverage floor.", "",
+             markdown_table(shown, [[row.get(c, "") for c in shown] for row in rows])]
     if stop:
         lines += ["", f"Stopped: {stop}."]
     with atomic_write(out / "learn.md") as f:
