@@ -104,3 +104,37 @@ def test_evaluate_command(morse_frames, random_potential, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "potential.pt"), "--data", str(tmp_path / "d.xyz"),
                  "--output", str(tmp_path / "ev"), "--no-plots"]) == 0
     assert "force RMSE" in capsys.readouterr().out
+
+
+def test_evaluate_takes_the_datas_units_and_refuses_energies_in_other_units(tmp_path, capsys):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.units import Bohr, Hartree
+
+    from gdfnn.datasets import path
+
+    frames = ase.io.read(path("mlearn-si", "test"), ":4")
+    converted = []
+    for atoms in frames:  # the same frames in Hartree and Bohr
+        copy = atoms.copy()
+        copy.set_cell(atoms.cell / Bohr)
+        copy.positions = atoms.positions / Bohr
+        copy.calc = SinglePointCalculator(copy, energy=atoms.get_potential_energy() / Hartree,
+                                          forces=atoms.get_forces() / (Hartree / Bohr))
+        converted.append(copy)
+    ase.io.write(tmp_path / "ev.xyz", frames)
+    ase.io.write(tmp_path / "hartree.xyz", converted)
+    pot = ["dataset:mlearn-n2p2-si", "--potential-length-unit", "bohr",
+           "--potential-energy-unit", "hartree", "--no-plots"]
+    assert main(["evaluate", *pot, "--data", str(tmp_path / "hartree.xyz"),
+                 "--output", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eV/atom (median): data or potential in other units?" in err[0]
+    results = []
+    for data, units in (("ev.xyz", []), ("hartree.xyz", ["--length-unit", "bohr",
+                                                         "--energy-unit", "hartree"])):
+        assert main(["evaluate", *pot, "--data", str(tmp_path / data), *units,
+                     "--output", str(tmp_path / f"out_{data}")]) == 0
+        results.append(json.loads((tmp_path / f"out_{data}" / "evaluation.json").read_text()))
+    (a,), (b,) = (list(r.values()) for r in results)
+    assert a["force"]["rmse"] == pytest.approx(b["force"]["rmse"], rel=1e-6)
+    assert a["energy_mev_atom"]["rmse"] == pytest.approx(b["energy_mev_atom"]["rmse"], rel=1e-6)

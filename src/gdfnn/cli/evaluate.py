@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--defect-coordination", type=int, default=4)
     p.add_argument("--no-plots", action="store_true")
     options.add_potential_units(p)
+    options.add_data_units(p)
     p.set_defaults(run=run)
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     potentials = {Path(p).stem if Path(p).name != "potential.pt" else Path(p).parent.name:
                   options.potential(p, args) for p in args.potentials}
-    frames = options.frames(args.data, *potentials.values())
+    frames = options.frames(args.data, *potentials.values(), units=args)
     defect = None
     if args.defect_cutoff:
         defect = DefectRule(args.defect_cutoff, args.defect_coordination)

@@ -137,13 +137,23 @@ def potential(path: str, args: argparse.Namespace) -> Potential:
                           energy_unit=args.potential_energy_unit)
 
 
-def frames(entries: list[str], *potentials: Potential, labelled: bool = True
-           ) -> list[Structure]:
-    """The frames ``entries`` name, checked against the elements of every potential (and, when
-    ``labelled``, for energies and forces)."""
+def add_data_units(p: argparse.ArgumentParser) -> None:
+    """The units of the data files (converted to Å and eV on reading)."""
+    p.add_argument("--length-unit", default="angstrom",
+                   help="length unit of the data files: angstrom, bohr or Å per unit")
+    p.add_argument("--energy-unit", default="ev",
+                   help="energy unit of the data files: ev, hartree or eV per unit")
+
+
+def frames(entries: list[str], *potentials: Potential, labelled: bool = True,
+           units: argparse.Namespace | None = None) -> list[Structure]:
+    """The frames ``entries`` name, in the units ``units`` gives (:func:`add_data_units`),
+    checked against the elements of every potential (and, when ``labelled``, for energies
+    and forces)."""
     from gdfnn.data import load_sources, validate_structures
 
-    structures = load_sources(entries)
+    structures = load_sources(entries, length_unit=getattr(units, "length_unit", 1.0),
+                              energy_unit=getattr(units, "energy_unit", 1.0))
     for pot in potentials:
         validate_structures(structures, require_energy=labelled, require_forces=labelled,
                             elements=pot.elements)

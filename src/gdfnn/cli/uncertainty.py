@@ -24,6 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--output", default="uncertainty", help="output directory")
     p.add_argument("--no-plots", action="store_true")
     options.add_potential_units(p)
+    options.add_data_units(p)
     p.set_defaults(run=run)
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     potential = options.potential(args.potential, args)
     ensemble = [options.potential(p, args) for p in args.ensemble]
-    frames = options.frames(args.data, potential)
+    frames = options.frames(args.data, potential, units=args)
     result = uncertainty(potential, frames, ensemble, sigma=args.sigma, output=args.output,
                          plot=not args.no_plots)
     print(format_uncertainty(result))

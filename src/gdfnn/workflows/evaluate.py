@@ -26,12 +26,18 @@ from gdfnn.analysis.metrics import (
     log_bins,
 )
 from gdfnn.data.structure import Structure
+from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.neighbors import coordination
 
 #: Names of the atom subsets of a defect rule in the error tables.
 DEFECT_ATOMS, OTHER_ATOMS = "defect_atoms", "other_atoms"
+#: eV/atom; a median energy error above it means data and potential are in other units
+#: (no fitted potential is that wrong; Si in Hartree read as eV errs by 5.2, H2O by hundreds;
+#: a potential fitted to binding energies, compared with total energies, errs by its atoms'
+#: energies: refused too, as that comparison means nothing).
+UNIT_MISMATCH_EV = 2.0
 
 
 @dataclass
@@ -40,6 +46,16 @@ class DefectRule:
 
     cutoff: float
     coordination: int
+
+
+def _check_units(label: str, energy_errors: np.ndarray) -> None:
+    """Refuse (one line) energy errors (eV/atom) that only a unit mismatch explains."""
+    median = float(np.median(np.abs(energy_errors)))
+    if median > UNIT_MISMATCH_EV:
+        raise InputError(f"{label}: its energies differ from the data's by {median:.4g} eV/atom "
+                         "(median): data or potential in other units? (gdfnn evaluate: "
+                         "--length-unit/--energy-unit for the data, --potential-length-unit/"
+                         "--potential-energy-unit for an n2p2 potential)")
 
 
 def gdf_of_atoms(potential: Potential, frames: list[Structure], sigma: float | None = None
@@ -80,6 +96,7 @@ def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
         e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(
             preds, frames, strict=True)])
         f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+        _check_units(label, e_err)
         table = error_table(e_err, f_err, symbols=symbols, groups=groups,
                             atom_structure=atom_structure, subsets=subsets)
         rho = gdf_of_atoms(pot, frames, sigma)
