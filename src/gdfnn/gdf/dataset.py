@@ -37,6 +37,27 @@ class ElementGdf:
                 "approximate_max_rel_error": self.approximate_error}
 
 
+#: Effective sample sizes (fractions of the atoms) above which GDF weighting changes nearly
+#: nothing, and below which a few atoms carry the force loss.
+INERT_ESS, EXTREME_ESS = 0.99, 0.1
+
+
+def weight_warning(stats: dict) -> str | None:
+    """What is wrong with an element's weights (:meth:`ElementGdf.stats`), in one line, or
+    None: inert (effective sample size above :data:`INERT_ESS`) or extreme (below
+    :data:`EXTREME_ESS`)."""
+    ess, e = stats["effective_sample_size"], stats["element"]
+    spread = f"weights {stats['min']:.3g}-{stats['max']:.3g}, effective sample size {ess:.3f}"
+    if ess > INERT_ESS:
+        return (f"GDF weighting of {e} is inert ({spread}): at sigma {stats['sigma']:.3g} the "
+                "training atoms look equally dense; NNP-GDF will train like NNP-c (try other "
+                "gdf.sigma values: gdfnn sweep --set gdf.sigma=...)")
+    if ess < EXTREME_ESS:
+        return (f"GDF weighting of {e} is extreme ({spread}): a few atoms carry the force "
+                "loss (gdf.alpha < 1 tempers it)")
+    return None
+
+
 def effective_sample_size(weights: torch.Tensor) -> float:
     """(sum w)^2 / (N sum w^2) of ``weights (N,)``: 1 for equal weights, 1/N for one."""
     w = weights.to(torch.float64)

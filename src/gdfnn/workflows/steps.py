@@ -27,7 +27,7 @@ from gdfnn.data.store import ENERGY as STORE_ENERGY
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_save
-from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms
+from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms, weight_warning
 from gdfnn.gdf.reference import DensityReference, compress_reference
 from gdfnn.gdf.settings import GdfSettings
 from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
@@ -169,13 +169,30 @@ def compute_gdf(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]], settings: 
         for e, (x, train) in scaled.items():
             h.update(e.encode() + x.numpy().tobytes() + train.numpy().tobytes())
         path = Path(cache) / f"gdf_{h.hexdigest()[:20]}.pt"
-        if path.is_file():
-            return {e: ElementGdf(**r) for e, r in torch.load(path, weights_only=True).items()}
-    per_element = dataset_gdf(scaled, settings, chunk=chunk, progress=progress and ctx.is_main,
-                              distributed=ctx.world > 1)
-    if path is not None and ctx.is_main:
-        atomic_save({e: vars(r) for e, r in per_element.items()}, path)
+    if path is not None and path.is_file():
+        per_element = {e: ElementGdf(**r)
+                       for e, r in torch.load(path, weights_only=True).items()}
+    else:
+        per_element = dataset_gdf(scaled, settings, chunk=chunk,
+                                  progress=progress and ctx.is_main, distributed=ctx.world > 1)
+        if path is not None and ctx.is_main:
+            atomic_save({e: vars(r) for e, r in per_element.items()}, path)
+    if ctx.is_main:
+        report_weights(per_element)
     return per_element
+
+
+def report_weights(per_element: dict[str, ElementGdf]) -> None:
+    """Log each element's weight spread and effective sample size, and warn when the
+    weighting is inert or extreme (:func:`gdfnn.gdf.dataset.weight_warning`)."""
+    for gdf in per_element.values():
+        stats = gdf.stats()
+        log.info("GDF weights of %s: min %.3g, median %.3g, max %.3g, effective sample size "
+                 "%.3f", stats["element"], stats["min"], stats["median"], stats["max"],
+                 stats["effective_sample_size"])
+        warning = weight_warning(stats)
+        if warning:
+            log.warning("%s", warning)
 
 
 def training_weights(per_element: dict[str, ElementGdf]) -> torch.Tensor:
