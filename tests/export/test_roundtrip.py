@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from gdfnn import Potential, load_potential
 from gdfnn.export import write_n2p2_potential, write_simple_nn_potential
@@ -51,3 +52,30 @@ def test_an_imported_n2p2_potential_exports_to_simple_nn(tmp_path):
     a, b = pot.predict(atoms), back.predict(atoms)
     assert b["energy"] == pytest.approx(a["energy"], abs=1e-9)
     np.testing.assert_allclose(b["forces"], a["forces"], atol=1e-9)
+
+
+def test_an_nnp_train_folder_is_read_at_the_chosen_or_last_epoch(random_potential, sheared_si_c,
+                                                                  tmp_path, capsys):
+    """nnp-train writes weights.NNN.EEEEEE.out per epoch, no weights.NNN.data."""
+    from gdfnn.cli import main
+
+    first, second = (random_potential(elements=("Si", "C")) for _ in range(2))
+    with torch.no_grad():
+        for p in second.parameters():
+            p.add_(0.1)
+    for epoch, pot in ((3, first), (7, second)):
+        write_n2p2_potential(pot, tmp_path / f"e{epoch}")
+        for n in ("006", "014"):
+            (tmp_path / f"e{epoch}" / f"weights.{n}.data").rename(
+                tmp_path / f"weights.{n}.{epoch:06d}.out")
+    for name in ("input.nn", "scaling.data"):
+        (tmp_path / "e3" / name).rename(tmp_path / name)
+    assert_same_predictions(first, load_potential(tmp_path, epoch=3), sheared_si_c)
+    assert_same_predictions(second, load_potential(tmp_path), sheared_si_c)
+    assert main(["export", str(tmp_path), "--n2p2-epoch", "5", "--to", "gdfnn", "--output",
+                 str(tmp_path / "p.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no weights of epoch 5 (epochs 3, 7)" in err[0]
+    assert main(["export", str(tmp_path), "--n2p2-epoch", "3", "--to", "gdfnn", "--output",
+                 str(tmp_path / "p.pt")]) == 0
+    assert_same_predictions(first, load_potential(tmp_path / "p.pt"), sheared_si_c)

@@ -38,6 +38,10 @@ def add_potential_units(p: argparse.ArgumentParser) -> None:
                    help="length unit an n2p2 potential was trained in (e.g. bohr)")
     p.add_argument("--potential-energy-unit", default="ev",
                    help="energy unit an n2p2 potential was trained in (e.g. hartree)")
+    p.add_argument("--n2p2-epoch", type=int, default=None,
+                   help="an nnp-train folder as the potential: the epoch whose "
+                   "weights.NNN.EEEEEE.out are read (default: weights.NNN.data, else the last "
+                   "epoch written)")
 
 
 def add_sigma(p: argparse.ArgumentParser) -> None:
@@ -134,7 +138,7 @@ def potential(path: str, args: argparse.Namespace) -> Potential:
     from gdfnn.export.formats import load_potential
 
     return load_potential(path, length_unit=args.potential_length_unit,
-                          energy_unit=args.potential_energy_unit)
+                          energy_unit=args.potential_energy_unit, epoch=args.n2p2_epoch)
 
 
 def add_data_units(p: argparse.ArgumentParser) -> None:

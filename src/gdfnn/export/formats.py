@@ -49,7 +49,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 def load_potential(path: str | os.PathLike, format: str = "auto", *,
                    length_unit: float | str = 1.0, energy_unit: float | str = 1.0,
-                   device: str = "cpu") -> Potential:
+                   epoch: int | None = None, device: str = "cpu") -> Potential:
     """A potential from ``path``: a gdfnn ``potential.pt``, an n2p2 directory (``input.nn``,
     ``scaling.data``, ``weights.NNN.data``) or a SIMPLE-NN ``potential_saved`` file; a
     packaged one by ``dataset:NAME`` (e.g. ``dataset:mlearn-n2p2-si``, Bohr and Hartree).
@@ -58,6 +58,8 @@ def load_potential(path: str | os.PathLike, format: str = "auto", *,
         format: ``"auto"`` (detected from the path) or one of :data:`FORMATS`.
         length_unit, energy_unit: units an n2p2 potential was trained in (``"bohr"``,
             ``"hartree"`` or a factor in Å / eV per unit); predictions are in eV and Å.
+        epoch: an ``nnp-train`` folder's epoch whose ``weights.NNN.EEEEEE.out`` are read
+            (default: ``weights.NNN.data``, else the last epoch written).
         device: where the potential is placed.
     """
     path = datasets.local_path(path) if isinstance(path, str) else path
@@ -66,7 +68,8 @@ def load_potential(path: str | os.PathLike, format: str = "auto", *,
     if format == "gdfnn":
         return Potential.load(path, device)
     if format == "n2p2":
-        pot = read_n2p2_potential(path, length_unit=length_unit, energy_unit=energy_unit)
+        pot = read_n2p2_potential(path, length_unit=length_unit, energy_unit=energy_unit,
+                                  epoch=epoch)
     elif format == "simple-nn":
         pot = read_simple_nn_potential(path)
     elif format == "lammps":

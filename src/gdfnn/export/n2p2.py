@@ -26,6 +26,7 @@ Gmin/Gmax = shift -/+ scale) and folds PCA whitening into the first layer's weig
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.model.views import ElementModel, build_potential, element_model
 from gdfnn.units import energy_factor, length_factor
+
+log = logging.getLogger("gdfnn")
 
 #: n2p2's one-letter activation codes and gdfnn's names for them.
 ACTIVATION_CODES = {"l": "linear", "t": "tanh", "s": "sigmoid", "p": "softplus", "r": "relu",
@@ -145,9 +148,13 @@ def _scaling(settings: dict, stats: np.ndarray) -> tuple[torch.Tensor, torch.Ten
 
 
 def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | str = 1.0,
-                        energy_unit: float | str = 1.0) -> Potential:
+                        energy_unit: float | str = 1.0, epoch: int | None = None) -> Potential:
     """Import an n2p2 potential directory; ``length_unit``/``energy_unit`` are the units it
-    was trained in (e.g. ``"bohr"``, ``"hartree"``). Predictions are in eV and Å."""
+    was trained in (e.g. ``"bohr"``, ``"hartree"``). Predictions are in eV and Å.
+
+    The weights are ``weights.NNN.data``; in an ``nnp-train`` folder, which holds
+    ``weights.NNN.EEEEEE.out`` per written epoch instead, those of ``epoch`` (default: the
+    last epoch written for every element)."""
     directory = Path(directory)
     input_nn = directory / "input.nn"
     if not input_nn.is_file():
@@ -186,12 +193,10 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
     reference = dict(zip(settings.get("atom_energy", [])[::2],
                          (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
     stats = _read_scaling(directory / "scaling.data", elements)
+    files = weights_files(directory, elements, epoch)
     models = {}
     for element in elements:
-        weights_file = directory / f"weights.{atomic_numbers[element]:03d}.data"
-        if not weights_file.is_file():
-            raise InputError(f"{directory}: no {weights_file.name} for {element}")
-        layers = _read_weights(weights_file, [sf.n_features[element], *hidden, 1])
+        layers = _read_weights(files[element], [sf.n_features[element], *hidden, 1])
         # atomic energy in eV: (E_net * scale + shift + atom_energy) * to_ev, folded into the
         # output layer
         w, b = layers[-1]
@@ -199,7 +204,34 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
                       (b * energy_scale + energy_shift + reference.get(element, 0.0)) * to_ev)
         models[element] = ElementModel(*_scaling(settings, stats[element]), None, None, layers,
                                        activations)
-    return build_potential(sf, models, {"source": str(directory)})
+    return build_potential(sf, models, {"source": str(directory),
+                                        "weights": [f.name for f in files.values()]})
+
+
+def weights_files(directory: Path, elements: list[str], epoch: int | None = None
+                  ) -> dict[str, Path]:
+    """Per element, the weights file to read (see :func:`read_n2p2_potential`)."""
+    numbers = {e: f"{atomic_numbers[e]:03d}" for e in elements}
+    if epoch is None and all((directory / f"weights.{n}.data").is_file()
+                             for n in numbers.values()):
+        return {e: directory / f"weights.{n}.data" for e, n in numbers.items()}
+    written = [{int(p.name.split(".")[2]) for p in directory.glob(f"weights.{n}.*.out")}
+               for n in numbers.values()]
+    epochs = sorted(set.intersection(*written))
+    if epoch is None and epochs:
+        epoch = epochs[-1]
+        log.info("%s: the weights of epoch %d, the last nnp-train wrote (--n2p2-epoch to "
+                 "choose)", directory, epoch)
+    if epoch not in epochs:
+        missing = [f"weights.{n}.data" for n in numbers.values()
+                   if not (directory / f"weights.{n}.data").is_file()]
+        shown = ("no weights.NNN.EEEEEE.out" if not epochs else
+                 f"epochs {', '.join(map(str, epochs))}" if len(epochs) <= 6 else
+                 f"{len(epochs)} epochs, {epochs[0]} to {epochs[-1]}")
+        raise InputError(f"{directory}: " + (f"no weights of epoch {epoch} ({shown})"
+                                             if epoch is not None else
+                                             f"no {', '.join(missing)} and {shown}"))
+    return {e: directory / f"weights.{n}.{epoch:06d}.out" for e, n in numbers.items()}
 
 
 def _normalisation(settings: dict) -> tuple[float, float]:
