@@ -105,6 +105,9 @@ class DescriptorConfig(StrictModel):
                                        "sorted")
     params: dict[str, str] | None = Field(None, description="SIMPLE-NN params_XX file per element;"
                                           " null = the SIMPLE-NN default set")
+    n2p2: str | None = Field(None, description="an n2p2 input.nn: its elements, cutoff_type "
+                             "and symfunction_short lines are the descriptor (instead of params "
+                             "or the default set), lengths (rc, rs, eta) in data.length_unit")
     cutoff: float = Field(6.0, gt=0, description="cutoff radius of the default set (Å)")
     cutoff_type: Literal[tuple(CUTOFF_TYPES)] = Field(
         COSINE, description="cutoff function, n2p2's numbers: " + ", ".join(
@@ -113,6 +116,12 @@ class DescriptorConfig(StrictModel):
                                 "which the cutoff function is 1 (types 0, 1, 4-8)")
     store: str | None = Field(None, description="HDF5 feature store; null = "
                               "<output.directory>/features.h5")
+
+    @model_validator(mode="after")
+    def _one_source_of_functions(self):
+        if self.params and self.n2p2:
+            raise ValueError("give params (SIMPLE-NN) or n2p2 (input.nn), not both")
+        return self
 
 
 class GdfConfig(StrictModel):
@@ -395,6 +404,8 @@ def config_from_dict(values: dict, *, source: str = "config", base_dir: str | Pa
     base = Path(base_dir).resolve()
     config.data.train = [_absolute(e, base) for e in config.data.train]
     config.data.test = [_absolute(e, base) for e in config.data.test]
+    if config.descriptor.n2p2:
+        config.descriptor.n2p2 = _absolute(config.descriptor.n2p2, base)
     if config.descriptor.params:
         config.descriptor.params = {k: _absolute(v, base)
                                     for k, v in config.descriptor.params.items()}

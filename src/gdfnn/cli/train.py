@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gdfnn.cli import options
+from gdfnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gdfnn.config import Config
 
 
 def add_parser(sub) -> None:
@@ -14,17 +20,51 @@ def add_parser(sub) -> None:
                        "config_resolved.yaml into output.directory. Ctrl-C or a file named STOP "
                        "in that directory stops cleanly; --resume continues from checkpoint.pt. "
                        "Data parallel: torchrun --nproc_per_node=N -m gdfnn train CONFIG.")
-    p.add_argument("config", help="config YAML (see gdfnn config --defaults)")
+    p.add_argument("config", help="config YAML (see gdfnn config --defaults), or an n2p2 "
+                   "training folder (input.nn + input.data: its symmetry functions, network, "
+                   "epochs, test fraction and seed; docs/train.md)")
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs")
-    p.add_argument("--output", default=None, help="override output.directory")
+    p.add_argument("--output", default=None, help="override output.directory (n2p2 folder: "
+                   "default FOLDER/gdfnn)")
+    p.add_argument("--length-unit", default=None, help="n2p2 folder: length unit of input.data "
+                   "and input.nn (angstrom, bohr or Å per unit; default angstrom)")
+    p.add_argument("--energy-unit", default=None, help="n2p2 folder: energy unit of input.data "
+                   "(ev, hartree or eV per unit; default ev)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gdfnn.workflows.n2p2_setup import is_n2p2_folder
     from gdfnn.workflows.train import train
 
-    config = options.config_for([args.config], args.output, {"training": {"epochs": args.epochs}})
+    overrides = {"training": {"epochs": args.epochs}}
+    if is_n2p2_folder(args.config):
+        config = n2p2_config(args, overrides)
+    elif args.length_unit or args.energy_unit:
+        raise ConfigError("gdfnn train: --length-unit/--energy-unit are for an n2p2 training "
+                          "folder; a config gives data.length_unit and data.energy_unit")
+    else:
+        config = options.config_for([args.config], args.output, overrides)
     options.set_threads(config.training.threads)
     train(config, resume=args.resume)
     return 0
+
+
+def n2p2_config(args: argparse.Namespace, overrides: dict) -> Config:
+    """The config of the n2p2 training folder ``args.config`` with the command line's values;
+    printed, resolved, so that the user sees what was taken from input.nn."""
+    from gdfnn.config import config_from_dict, with_overrides
+    from gdfnn.workflows.n2p2_setup import n2p2_config_values
+
+    values = n2p2_config_values(args.config, args.length_unit or "angstrom",
+                                args.energy_unit or "ev")
+    if args.output:
+        values["output"]["directory"] = str(Path(args.output).resolve())
+    config = with_overrides(config_from_dict(values, source=f"{args.config} (n2p2)"), overrides)
+    print(f"n2p2 training folder {args.config}: {config.data.train[0]} in "
+          f"{config.data.length_unit}, {config.data.energy_unit}; symmetry functions of "
+          f"{config.descriptor.n2p2}; hidden {config.model.hidden} {config.model.activation}; "
+          f"{config.training.epochs} epochs; test_rate {config.data.test_rate}; into "
+          f"{config.output.directory}")
+    return config

@@ -81,7 +81,9 @@ def n2p2_order(sf: SymmetryFunctions, element: str) -> list[int]:
 
 
 # ----- reading ------------------------------------------------------------------------------
-def _settings(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+def read_settings(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """The keywords of an n2p2 ``input.nn`` (keyword -> its values; ``atom_energy`` pairs
+    gathered) and its ``symfunction_short`` lines."""
     settings: dict[str, list[str]] = {}
     functions = []
     for raw in path.read_text().splitlines():
@@ -159,30 +161,21 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
     input_nn = directory / "input.nn"
     if not input_nn.is_file():
         raise InputError(f"{directory}: no input.nn")
-    settings, lines = _settings(input_nn)
+    settings, lines = read_settings(input_nn)
     for key, what in UNSUPPORTED_KEYWORDS.items():
         if key in settings:
             raise InputError(f"{input_nn}: '{key}' ({what}) is not supported by gdfnn")
     if settings.get("nnp_generation", ["2"])[0] != "2":
         raise InputError(f"{input_nn}: nnp_generation {settings['nnp_generation'][0]} is not "
                          "supported (gdfnn reads second-generation, short-range HDNNPs)")
+    sf = _descriptor(input_nn, settings, lines, length_factor(length_unit))
+    elements, to_ev = sf.elements, energy_factor(energy_unit)
     try:
-        elements = n2p2_elements(settings["elements"])
-        cutoff = settings.get("cutoff_type", ["1"])
-        cutoff_type, alpha = int(cutoff[0]), float(cutoff[1]) if len(cutoff) > 1 else 0.0
         codes = settings["global_activation_short"]
         hidden = [int(x) for x in settings["global_nodes_short"]]
         energy_scale, energy_shift = _normalisation(settings)
     except (KeyError, ValueError, IndexError) as exc:
         raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
-    to_angstrom, to_ev = length_factor(length_unit), energy_factor(energy_unit)
-    try:
-        sf = SymmetryFunctions.from_n2p2_lines(elements, lines, str(input_nn), to_angstrom,
-                                               cutoff_type, alpha)
-    except ValueError as exc:
-        raise InputError(f"{input_nn}: {exc}") from None
-    sf = SymmetryFunctions(elements, {e: [sf.functions[e][k] for k in n2p2_order(sf, e)]
-                                      for e in elements}, cutoff_type, alpha)
     codes = codes[:len(hidden)]  # n2p2 reads one per hidden layer; the output is linear
     unknown = sorted(set(codes) - set(ACTIVATION_CODES))
     if len(codes) != len(hidden) or unknown:
@@ -206,6 +199,37 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
                                        activations)
     return build_potential(sf, models, {"source": str(directory),
                                         "weights": [f.name for f in files.values()]})
+
+
+def read_n2p2_descriptor(input_nn: str | os.PathLike, length_unit: float | str = 1.0
+                         ) -> SymmetryFunctions:
+    """The symmetry functions of an n2p2 ``input.nn`` (its ``elements``, ``cutoff_type`` and
+    ``symfunction_short`` lines, in n2p2's order), every length-bearing parameter (rc, rs,
+    eta) converted from ``length_unit`` (n2p2 files carry none) to Å."""
+    input_nn = Path(input_nn)
+    if not input_nn.is_file():
+        raise InputError(f"{input_nn}: no such n2p2 input.nn")
+    settings, lines = read_settings(input_nn)
+    return _descriptor(input_nn, settings, lines, length_factor(length_unit))
+
+
+def _descriptor(input_nn: Path, settings: dict, lines: list[str], to_angstrom: float
+                ) -> SymmetryFunctions:
+    try:
+        elements = n2p2_elements(settings["elements"])
+        cutoff = settings.get("cutoff_type", ["1"])
+        cutoff_type, alpha = int(cutoff[0]), float(cutoff[1]) if len(cutoff) > 1 else 0.0
+    except (KeyError, ValueError, IndexError) as exc:
+        raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
+    if not lines:
+        raise InputError(f"{input_nn}: no symfunction_short lines")
+    try:
+        sf = SymmetryFunctions.from_n2p2_lines(elements, lines, str(input_nn), to_angstrom,
+                                               cutoff_type, alpha)
+    except ValueError as exc:
+        raise InputError(f"{input_nn}: {exc}") from None
+    return SymmetryFunctions(elements, {e: [sf.functions[e][k] for k in n2p2_order(sf, e)]
+                                        for e in elements}, cutoff_type, alpha)
 
 
 def weights_files(directory: Path, elements: list[str], epoch: int | None = None

@@ -14,6 +14,7 @@ from gdfnn.data.structure import Structure
 from gdfnn.data.validation import validate_structures
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.errors import ConfigError, InputError
+from gdfnn.export.n2p2 import read_n2p2_descriptor
 from gdfnn.model.network import DTYPES
 
 log = logging.getLogger("gdfnn")
@@ -49,6 +50,13 @@ def build_descriptor(config: Config, frames: list[Structure]) -> SymmetryFunctio
     except ValueError as exc:
         raise ConfigError(f"config: {exc}") from None
     d = config.descriptor
+    if d.n2p2:
+        sf = read_n2p2_descriptor(d.n2p2, config.data.length_unit)
+        missing = sorted(set(elements) - set(sf.elements))
+        if missing:
+            raise ConfigError(f"config: descriptor.n2p2 {d.n2p2} has no functions for "
+                              f"{', '.join(missing)} (its elements: {' '.join(sf.elements)})")
+        return sf
     if d.params:
         return SymmetryFunctions.from_simple_nn({e: d.params[e] for e in elements},
                                                 d.cutoff_type, d.cutoff_alpha)

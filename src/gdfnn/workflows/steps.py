@@ -331,7 +331,9 @@ def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedDat
                  transforms: dict[str, ElementTransform], ctx: RunContext, *, dtype: str,
                  force_coeff: float, stream_chunk: int | None) -> dict:
     """Error tables (see docs/metrics.md) of the trained networks on the training,
-    validation and test sets (loss with ``force_coeff``, ``training.force_coeff``)."""
+    validation and test sets (loss with ``force_coeff``, ``training.force_coeff``): ``test``
+    is ``data.test``, else the frames ``data.test_rate`` split off (``test_split`` when
+    there are both)."""
     mu = force_coeff
     elements = prepared.descriptor.elements
     report = {}
@@ -347,16 +349,20 @@ def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedDat
         test = TrainingSet(prepared.test_store.load(), transforms, elements,
                            DTYPES[dtype]).to(ctx.device)
         report["test"] = summarize(residuals(networks, test, mu), elements)
+    if prepared.split.test.size:
+        held = sets.make_set(prepared.store.load(prepared.split.test))
+        report["test_split" if "test" in report else "test"] = summarize(
+            residuals(networks, held, mu), elements)
     return report
 
 
 def format_report(report: dict) -> str:
-    lines = ["set    energy RMSE (meV/atom)  force RMSE (eV/Å)  force RMSE GDF-weighted"]
-    for name in ("train", "valid", "test"):
+    lines = ["set        energy RMSE (meV/atom)  force RMSE (eV/Å)  force RMSE GDF-weighted"]
+    for name in ("train", "valid", "test", "test_split"):
         if name in report:
             m = report[name]
             weighted = f"{m[FORCE_GDF]['rmse']:.4f}" if FORCE_GDF in m else "-"
-            lines.append(f"{name:<6} {m[ENERGY]['rmse']:<23.3f} {m[FORCE]['rmse']:<18.4f} "
+            lines.append(f"{name:<10} {m[ENERGY]['rmse']:<23.3f} {m[FORCE]['rmse']:<18.4f} "
                          f"{weighted}")
     return "\n".join(lines)
 
