@@ -25,11 +25,12 @@ _LAZY = {
     "load_potential": "gdfnn.export.formats",
     "NNPCalculator": "gdfnn.calculator",
     "train": "gdfnn.workflows.train",
+    "learn": "gdfnn.workflows.learn",
 }
 _SUBMODULES = ("gdf",)
 
 __all__ = ["FeatureBlock", "NNPCalculator", "Potential", "SymmetryFunctions", "__version__",
-           "gdf", "load_potential", "train"]
+           "gdf", "learn", "load_potential", "train"]
 
 if TYPE_CHECKING:
     from gdfnn import gdf
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
     from gdfnn.export.formats import load_potential
     from gdfnn.model.potential import Potential
+    from gdfnn.workflows.learn import learn
     from gdfnn.workflows.train import train
 
 
