@@ -3,10 +3,12 @@ labeller) under three selection strategies (coverage, ensemble, random) and thre
 every run from the same 10 start frames, exploring the same structures, scored on the same
 fixed test set (SNAP MD at 1300 K of the vacancy, interstitial, slab and perfect crystal).
 
-    python examples/learn_si/study.py [--seeds 0 1 2] [--strategies coverage ensemble random]
-        [--output runs/learn_study]
+    python examples/learn_si/study.py [--seeds 0 10 20] [--strategies coverage ensemble random]
+        [--gdf] [--output runs/learn_study]
 
-Each run is an ordinary ``gdfnn learn`` folder (``OUTPUT/STRATEGY_sSEED``); a rerun goes on
+``--gdf`` trains every round with GDF weighting (NNP-GDF, eq. 3; runs named
+``STRATEGY-gdf``). Each run is an ordinary ``gdfnn learn`` folder
+(``OUTPUT/STRATEGY_sSEED``); a rerun goes on
 where a killed one stopped. Then ``OUTPUT/study.md`` (the tables), ``study.json`` and
 ``study.png`` (rare-environment and bulk force error against labels, mean and spread over
 the seeds) are written. Rare: the atoms the test frames' ``defect`` arrays mark (vacancy
@@ -36,9 +38,11 @@ RARE, BULK, ALL = "force_rmse_defect", "force_rmse[bulk]", "force_rmse"
 
 
 def run(strategy: str, seed: int, output: Path) -> tuple[list[dict], float]:
-    """One ``gdfnn learn`` run: its rows and seconds."""
+    """One ``gdfnn learn`` run (``strategy``, with ``-gdf``: NNP-GDF): its rows and
+    seconds."""
     config = load_config(CONFIG)
-    config.learn.strategy = strategy
+    config.learn.strategy = strategy.removesuffix("-gdf")
+    config.gdf.enabled = strategy.endswith("-gdf")
     config.training.seed = seed
     config.output.directory = str(output / f"{strategy}_s{seed}")
     started = time.perf_counter()
@@ -144,25 +148,41 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def collect(output: Path, seeds: list[int]) -> dict:
+    """Every finished run of ``seeds`` in ``output`` (earlier invocations' too, e.g. the
+    ``--gdf`` arms): strategy -> seed -> rows and seconds."""
+    results: dict = {}
+    for path in sorted(output.glob("*_s*/learn.json")):
+        strategy, seed = path.parent.name.rsplit("_s", 1)
+        if int(seed) in seeds and (path.parent / "seconds.json").is_file():
+            results.setdefault(strategy, {})[int(seed)] = {
+                "rows": json.loads(path.read_text())["rounds"],
+                "seconds": json.loads((path.parent / "seconds.json").read_text())}
+    order = ["coverage", "ensemble", "random"]
+    return dict(sorted(results.items(), key=lambda kv: (kv[0].removesuffix("-gdf") not in order,
+                                                        kv[0].endswith("-gdf"), kv[0])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # the ensemble trains seeds s..s+3: seeds 10 apart share no model
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 10, 20])
     parser.add_argument("--strategies", nargs="+", default=["coverage", "ensemble", "random"])
+    parser.add_argument("--gdf", action="store_true", help="NNP-GDF trainings (eq. 3)")
     parser.add_argument("--output", type=Path, default=Path("runs/learn_study"))
     args = parser.parse_args()
+    if args.gdf:
+        args.strategies = [f"{s}-gdf" for s in args.strategies]
     args.output.mkdir(parents=True, exist_ok=True)
-    results: dict = {}
     for seed in args.seeds:
         for strategy in args.strategies:
             rows, seconds = run(strategy, seed, args.output)
             record = args.output / f"{strategy}_s{seed}" / "seconds.json"
             if not record.is_file():  # the first, whole run's time (a rerun reads back)
                 record.write_text(json.dumps(seconds))
-            results.setdefault(strategy, {})[seed] = {
-                "rows": rows, "seconds": json.loads(record.read_text())}
             print(f"{strategy} seed {seed}: {rows[-1]['labelled']} labels, rare "
                   f"{rows[-1][RARE]:.4f}, bulk {rows[-1][BULK]:.4f}", flush=True)
+    results = collect(args.output, args.seeds)
     (args.output / "study.json").write_text(json.dumps(results, indent=1))
     plot(results, args.output / "study.png")
     (args.output / "study.md").write_text(summary(results, args.output))
