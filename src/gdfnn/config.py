@@ -244,7 +244,8 @@ class TrainingConfig(StrictModel):
 
 
 LEARN_STRATEGIES = ("coverage", "ensemble", "random")
-MD_ENGINES = ("lammps", "ase")
+#: The MD engines of gdfnn md and gdfnn learn.
+MD_ENGINES = ("ase", "lammps")
 
 
 class LearnConfig(StrictModel):

@@ -11,8 +11,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("learn", help="build a training set and potential in rounds: explore "
                        "with MD, select, label with your calculator, train",
                        description="Rounds of: MD with the current potential from "
-                       "learn.structures (LAMMPS pair_style gdfnn or ASE), each trajectory "
-                       "ended where it leaves the training data; select learn.pick frames by "
+                       "learn.structures (LAMMPS pair_style gdfnn or ASE), each trajectory's "
+                       "candidates up to where it leaves the training data; select learn.pick "
+                       "frames by "
                        "coverage, an ensemble's force deviation or at random; label them with "
                        "learn.labeller (an ASE calculator) or learn.label_command (your "
                        "scheduler), learn.label_workers at a time; train to convergence. "

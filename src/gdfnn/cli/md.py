@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gdfnn.cli import options
+from gdfnn.config import MD_ENGINES
 from gdfnn.errors import InputError
 
 
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue a killed run from its last restart (--restart-every): the "
                    "same thermo.csv and trajectory, continued")
-    p.add_argument("--engine", default="ase", choices=["ase", "lammps"],
+    p.add_argument("--engine", default="ase", choices=MD_ENGINES,
                    help="ase (the calculator) or lammps (pair_style gdfnn plugin, the same "
                    "stops, coverage in the plugin; log.lammps, md.lammpstrj, thermo.csv)")
     options.add_precision(p)
