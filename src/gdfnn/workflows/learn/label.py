@@ -94,7 +94,8 @@ def _label(sub: Path, learn: LearnConfig) -> str | None:
     for attempt in range(ATTEMPTS):
         try:
             frame = _finished(sub, learn) if attempt == 0 else None
-            frame = frame or _attempt(sub, learn)
+            if frame is None:
+                frame = _attempt(sub, learn)
         except LabelFailed as exc:
             error = str(exc)
             log.info("label %s, try %d: %s", sub.name, attempt + 1, error)
