@@ -58,6 +58,38 @@ def _check_units(label: str, energy_errors: np.ndarray) -> None:
                          "--potential-energy-unit for an n2p2 potential)")
 
 
+def atom_labels(frames: list[Structure]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(symbols (N,), groups (F,), structure of each atom (N,))`` of the atoms of
+    ``frames``, as the error tables take them."""
+    return (np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
+            np.array([s.group for s in frames]),
+            np.repeat(np.arange(len(frames)), [s.n_atoms for s in frames]))
+
+
+def array_mask(frames: list[Structure], name: str) -> np.ndarray | None:
+    """``(N,)`` bool: the per-atom array ``name`` (e.g. ``"defect"``) of every frame, or
+    None when a frame has none."""
+    if not all(name in s.atoms.arrays for s in frames):
+        return None
+    return np.concatenate([s.atoms.arrays[name].astype(bool) for s in frames])
+
+
+def prediction_errors(potential: Potential, frames: list[Structure],
+                      subsets: dict[str, np.ndarray] | None = None
+                      ) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+    """``(error table, predictions, energy errors (F,) eV/atom, force errors (N, 3) eV/Å)``
+    of ``potential`` on the labelled ``frames``; the table (docs/metrics.md) per element,
+    group and atom subset (``subsets``: name -> ``(N,)`` bool)."""
+    preds = potential.predict_many([s.atoms for s in frames])
+    e_err = np.array([(p["energy"] - s.energy) / s.n_atoms
+                      for p, s in zip(preds, frames, strict=True)])
+    f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+    symbols, groups, atom_structure = atom_labels(frames)
+    table = error_table(e_err, f_err, symbols=symbols, groups=groups,
+                        atom_structure=atom_structure, subsets=subsets)
+    return table, preds, e_err, f_err
+
+
 def gdf_of_atoms(potential: Potential, frames: list[Structure], sigma: float | None = None
                  ) -> np.ndarray | None:
     """``(N,)`` GDF rho of every atom of ``frames`` against the potential's training atoms
@@ -87,18 +119,10 @@ def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
                                for s in frames])
     if defect is not None:
         subsets = {DEFECT_ATOMS: mask, OTHER_ATOMS: ~mask}
-    symbols = np.concatenate([s.atoms.get_chemical_symbols() for s in frames])
-    groups = np.array([s.group for s in frames])
-    atom_structure = np.repeat(np.arange(len(frames)), [s.n_atoms for s in frames])
     result, per_atom, curves = {}, {}, {}
     for label, pot in potentials.items():
-        preds = pot.predict_many([s.atoms for s in frames])
-        e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(
-            preds, frames, strict=True)])
-        f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+        table, preds, e_err, f_err = prediction_errors(pot, frames, subsets)
         _check_units(label, e_err)
-        table = error_table(e_err, f_err, symbols=symbols, groups=groups,
-                            atom_structure=atom_structure, subsets=subsets)
         rho = gdf_of_atoms(pot, frames, sigma)
         if rho is not None and np.isfinite(rho).any():
             known = np.isfinite(rho)  # atoms of elements without a reference have no rho
@@ -120,6 +144,7 @@ def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
         result[label] = table
         per_atom[label] = {"force_error": f_err, "rho": rho, "preds": preds, "atomic": atomic}
     if output is not None:
+        symbols, _, atom_structure = atom_labels(frames)
         _write(Path(output), result, per_atom, frames, symbols, atom_structure,
                subsets[DEFECT_ATOMS] if subsets else None, curves, plot)
     return result

@@ -33,7 +33,7 @@ import torch
 import yaml
 
 from gdfnn.analysis import plots
-from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, SUBSETS, binned, error_table
+from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, SUBSETS, binned
 from gdfnn.analysis.tables import markdown_table, mean_std
 from gdfnn.config import Config, load_config, with_overrides
 from gdfnn.data import load_sources
@@ -44,6 +44,7 @@ from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
 from gdfnn.workflows import steps
+from gdfnn.workflows.evaluate import array_mask, prediction_errors
 
 log = logging.getLogger("gdfnn")
 #: Atom classes of the sweep tables: names and the quantile of training rho that bounds them.
@@ -190,25 +191,16 @@ def test_atoms(config: Config, frames: list[Structure]) -> TestAtoms:
         rare[mine] = rho[mine] < low
         dense[mine] = rho[mine] > high
     subsets = {RARE: rare, DENSE: dense}
-    if all("defect" in s.atoms.arrays for s in frames):
-        subsets[DEFECT] = np.concatenate([s.atoms.arrays["defect"].astype(bool) for s in frames])
+    defect = array_mask(frames, DEFECT)
+    if defect is not None:
+        subsets[DEFECT] = defect
     return TestAtoms(frames, rho, subsets, sigma)
 
 
 def score(potential: Potential, atoms: TestAtoms) -> dict:
     """Error table of ``potential`` on the test atoms with the sweep's atom classes, and its
     force errors per GDF bin (for the error-vs-rho plot)."""
-    frames = atoms.frames
-    preds = potential.predict_many([s.atoms for s in frames])
-    e_err = np.array([(p["energy"] - s.energy) / s.n_atoms for p, s in zip(preds, frames,
-                                                                            strict=True)])
-    f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
-    table = error_table(e_err, f_err,
-                        symbols=np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
-                        groups=np.array([s.group for s in frames]),
-                        atom_structure=np.repeat(np.arange(len(frames)),
-                                                 [s.n_atoms for s in frames]),
-                        subsets=atoms.subsets)
+    table, _, _, f_err = prediction_errors(potential, atoms.frames, atoms.subsets)
     known = np.isfinite(atoms.rho)
     edges = np.logspace(np.log10(atoms.rho[known].min()), np.log10(atoms.rho[known].max()), 11)
     edges[-1] = np.nextafter(edges[-1], np.inf)

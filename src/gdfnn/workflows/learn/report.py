@@ -11,15 +11,13 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
-
-from gdfnn.analysis.metrics import error_table
 from gdfnn.analysis.plots import learning_rounds
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.config import Config
 from gdfnn.data.structure import Structure
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
+from gdfnn.workflows.evaluate import array_mask, prediction_errors
 from gdfnn.workflows.prepare import read_frames
 from gdfnn.workflows.sweep import flat_metrics
 
@@ -40,18 +38,9 @@ def round_row(potential: Potential, frames: list[Structure]) -> dict[str, float]
     has a ``defect`` array, ``force_rmse_defect``."""
     if not frames:
         return {}
-    preds = potential.predict_many([s.atoms for s in frames])
-    energy = np.array([(p["energy"] - s.energy) / s.n_atoms
-                       for p, s in zip(preds, frames, strict=True)])
-    forces = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
-    subsets = ({"defect": np.concatenate([s.atoms.arrays["defect"].astype(bool) for s in frames])}
-               if all("defect" in s.atoms.arrays for s in frames) else None)
-    table = error_table(energy, forces,
-                        symbols=np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
-                        groups=np.array([s.group for s in frames]),
-                        atom_structure=np.repeat(np.arange(len(frames)),
-                                                 [s.n_atoms for s in frames]),
-                        subsets=subsets)
+    defect = array_mask(frames, "defect")
+    table = prediction_errors(potential, frames,
+                              None if defect is None else {"defect": defect})[0]
     return flat_metrics(table)
 
 
