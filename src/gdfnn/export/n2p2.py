@@ -81,7 +81,7 @@ def n2p2_order(sf: SymmetryFunctions, element: str) -> list[int]:
 
 
 # ----- reading ------------------------------------------------------------------------------
-def read_settings(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+def _settings(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     """The keywords of an n2p2 ``input.nn`` (keyword -> its values; ``atom_energy`` pairs
     gathered) and its ``symfunction_short`` lines."""
     settings: dict[str, list[str]] = {}
@@ -161,28 +161,15 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
     input_nn = directory / "input.nn"
     if not input_nn.is_file():
         raise InputError(f"{directory}: no input.nn")
-    settings, lines = read_settings(input_nn)
-    for key, what in UNSUPPORTED_KEYWORDS.items():
-        if key in settings:
-            raise InputError(f"{input_nn}: '{key}' ({what}) is not supported by gdfnn")
-    if settings.get("nnp_generation", ["2"])[0] != "2":
-        raise InputError(f"{input_nn}: nnp_generation {settings['nnp_generation'][0]} is not "
-                         "supported (gdfnn reads second-generation, short-range HDNNPs)")
+    settings, lines = supported_settings(input_nn)
     sf = _descriptor(input_nn, settings, lines, length_factor(length_unit))
     elements, to_ev = sf.elements, energy_factor(energy_unit)
+    hidden, hidden_activations = network_shape(input_nn, settings)
     try:
-        codes = settings["global_activation_short"]
-        hidden = [int(x) for x in settings["global_nodes_short"]]
         energy_scale, energy_shift = _normalisation(settings)
     except (KeyError, ValueError, IndexError) as exc:
         raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
-    codes = codes[:len(hidden)]  # n2p2 reads one per hidden layer; the output is linear
-    unknown = sorted(set(codes) - set(ACTIVATION_CODES))
-    if len(codes) != len(hidden) or unknown:
-        raise InputError(f"{input_nn}: global_activation_short: expected one of "
-                         f"{' '.join(ACTIVATION_CODES)} per hidden layer ({len(hidden)}), got "
-                         f"{' '.join(settings['global_activation_short'])}")
-    activations = [ACTIVATION_CODES[c] for c in codes] + ["linear"]
+    activations = [*hidden_activations, "linear"]
     reference = dict(zip(settings.get("atom_energy", [])[::2],
                          (float(x) for x in settings.get("atom_energy", [])[1::2]), strict=True))
     stats = _read_scaling(directory / "scaling.data", elements)
@@ -201,6 +188,37 @@ def read_n2p2_potential(directory: str | os.PathLike, *, length_unit: float | st
                                         "weights": [f.name for f in files.values()]})
 
 
+def supported_settings(input_nn: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """:func:`_settings` of an ``input.nn`` whose model gdfnn implements (one line
+    naming the keyword otherwise)."""
+    settings, lines = _settings(input_nn)
+    for key, what in UNSUPPORTED_KEYWORDS.items():
+        if key in settings:
+            raise InputError(f"{input_nn}: '{key}' ({what}) is not supported by gdfnn")
+    if settings.get("nnp_generation", ["2"])[0] != "2":
+        raise InputError(f"{input_nn}: nnp_generation {settings['nnp_generation'][0]} is not "
+                         "supported (gdfnn reads second-generation, short-range HDNNPs)")
+    return settings, lines
+
+
+def network_shape(input_nn: Path, settings: dict[str, list[str]]
+                  ) -> tuple[list[int], list[str]]:
+    """``(hidden widths, activation names, one per hidden layer)`` of an ``input.nn`` (the
+    output layer is linear)."""
+    try:
+        codes = settings["global_activation_short"]
+        hidden = [int(x) for x in settings["global_nodes_short"]]
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
+    codes = codes[:len(hidden)]  # n2p2 reads one per hidden layer; the output is linear
+    unknown = sorted(set(codes) - set(ACTIVATION_CODES))
+    if len(codes) != len(hidden) or unknown:
+        raise InputError(f"{input_nn}: global_activation_short: expected one of "
+                         f"{' '.join(ACTIVATION_CODES)} per hidden layer ({len(hidden)}), got "
+                         f"{' '.join(settings['global_activation_short'])}")
+    return hidden, [ACTIVATION_CODES[c] for c in codes]
+
+
 def read_n2p2_descriptor(input_nn: str | os.PathLike, length_unit: float | str = 1.0
                          ) -> SymmetryFunctions:
     """The symmetry functions of an n2p2 ``input.nn`` (its ``elements``, ``cutoff_type`` and
@@ -209,7 +227,7 @@ def read_n2p2_descriptor(input_nn: str | os.PathLike, length_unit: float | str =
     input_nn = Path(input_nn)
     if not input_nn.is_file():
         raise InputError(f"{input_nn}: no such n2p2 input.nn")
-    settings, lines = read_settings(input_nn)
+    settings, lines = _settings(input_nn)
     return _descriptor(input_nn, settings, lines, length_factor(length_unit))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gdfnn.errors import InputError
-from gdfnn.export.n2p2 import ACTIVATION_CODES, UNSUPPORTED_KEYWORDS, read_settings
+from gdfnn.export.n2p2 import network_shape, supported_settings
 
 #: The files an n2p2 training folder holds.
 INPUT_NN, INPUT_DATA = "input.nn", "input.data"
@@ -34,19 +34,12 @@ def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstr
     training folder ``directory`` (see the module); output into ``directory/gdfnn``."""
     directory = Path(directory).resolve()
     input_nn = directory / INPUT_NN
-    settings, _ = read_settings(input_nn)
-    for key, what in UNSUPPORTED_KEYWORDS.items():
-        if key in settings:
-            raise InputError(f"{input_nn}: '{key}' ({what}) is not supported by gdfnn")
-    try:
-        hidden = [int(x) for x in settings["global_nodes_short"]]
-        codes = set(settings["global_activation_short"][:len(hidden)])
-    except (KeyError, ValueError) as exc:
-        raise InputError(f"{input_nn}: missing or malformed keyword ({exc})") from None
-    if len(codes) != 1 or next(iter(codes)) not in ACTIVATION_CODES:
+    settings, _ = supported_settings(input_nn)
+    hidden, activations = network_shape(input_nn, settings)
+    if len(set(activations)) != 1:
         raise InputError(f"{input_nn}: global_activation_short "
                          f"{' '.join(settings['global_activation_short'])}: gdfnn trains one "
-                         f"activation of {' '.join(ACTIVATION_CODES)} for every hidden layer")
+                         "activation for every hidden layer")
     training = {}
     if "epochs" in settings:
         training["epochs"] = int(settings["epochs"][0])
@@ -57,5 +50,5 @@ def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstr
     if "test_fraction" in settings:
         data["test_rate"] = float(settings["test_fraction"][0])
     return {"data": data, "descriptor": {"n2p2": str(input_nn)},
-            "model": {"hidden": hidden, "activation": ACTIVATION_CODES[codes.pop()]},
+            "model": {"hidden": hidden, "activation": activations[0]},
             "training": training, "output": {"directory": str(directory / "gdfnn")}}
