@@ -178,10 +178,8 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
     seed = config.training.seed
     pool, uncovered = _explore(config, folder, models[0], starts, plugin, seed * 100 + r)
     if uncovered == 0:
-        stop = "exploration found no frame with an atom below the coverage floor"
-        return models, _finish(folder, {"round": r, "labelled": _labelled(out, r - 1),
-                                        "candidates": len(pool), "uncovered": 0,
-                                        "picked": 0, "failed": 0, "stop": stop}), stop
+        return models, *_stopped(folder, r, len(pool), uncovered, 0, 0, "exploration found "
+                                 "no frame with an atom below the coverage floor")
     if not (folder / LABELLED_FILE).is_file():
         chosen = _select(config, folder, pool, models, np.random.default_rng([seed, r]))
         labelled, failures = label_frames(chosen, folder / "label", config.learn)
@@ -189,16 +187,22 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
     picked = len(json.loads((folder / "selection.json").read_text())["picks"])
     failed = len(json.loads((folder / "failed.json").read_text()))
     if picked - failed == 0:
-        stop = f"{config.learn.strategy} selection found nothing to label"
-        return models, _finish(folder, {"round": r, "labelled": _labelled(out, r - 1),
-                                        "candidates": len(pool), "uncovered": uncovered,
-                                        "picked": picked, "failed": failed, "stop": stop}), stop
+        return models, *_stopped(folder, r, len(pool), uncovered, picked, failed,
+                                 f"{config.learn.strategy} selection found nothing to label")
     models = _train(config, out, r)
     row = _row(folder, models[0], tests, r) | {
         "candidates": len(pool), "uncovered": uncovered,
         "uncovered_fraction": round(uncovered / len(pool), 4), "picked": picked,
         "failed": failed}
     return models, _finish(folder, row), None
+
+
+def _stopped(folder: Path, r: int, candidates: int, uncovered: int, picked: int, failed: int,
+             stop: str) -> tuple[dict, str]:
+    """The row of a round that stops the loop before training (written), and why."""
+    row = {"round": r, "labelled": _labelled(folder.parent, r - 1), "candidates": candidates,
+           "uncovered": uncovered, "picked": picked, "failed": failed, "stop": stop}
+    return _finish(folder, row), stop
 
 
 def _explore(config: Config, folder: Path, potential: Potential,
@@ -247,11 +251,11 @@ def _write_frames(path: Path, frames: list[ase.Atoms], failed_path: Path,
 
 def _labelled(out: Path, r: int) -> int:
     """Frames labelled by gdfnn learn in rounds 0 to ``r``."""
-    return sum(len(ase.io.read(p, ":")) for k in range(r + 1)
-               if (p := out / _name(k) / LABELLED_FILE).is_file() and p.stat().st_size)
+    return sum(len(ase.io.read(p, ":")) for p in _training_files(out, r))
 
 
 def _training_files(out: Path, r: int) -> list[str]:
+    """The labelled frames of rounds 0 to ``r`` (files with at least one frame)."""
     return [str(p) for k in range(r + 1)
             if (p := out / _name(k) / LABELLED_FILE).is_file() and p.stat().st_size]
 
