@@ -66,12 +66,10 @@ def labels_to_reach(rows: list[dict], target: float, metric: str = RARE) -> floa
 
 def converged(output: Path, strategy: str, seed: int) -> tuple[int, int]:
     """(trainings stopped by patience, trainings) of a run."""
-    stopped = total = 0
-    for metrics in (output / f"{strategy}_s{seed}").glob("round_*/model*/metrics.json"):
-        m = json.loads(metrics.read_text())
-        total += 1
-        stopped += m["epochs"] < load_config(CONFIG).training.epochs
-    return stopped, total
+    cap = load_config(CONFIG).training.epochs
+    epochs = [json.loads(m.read_text())["epochs"]
+              for m in (output / f"{strategy}_s{seed}").glob("round_*/model*/metrics.json")]
+    return sum(e < cap for e in epochs), len(epochs)
 
 
 def summary(results: dict, output: Path) -> str:
