@@ -225,6 +225,17 @@ class TrainingConfig(StrictModel):
                                      "no potential is written, the last good checkpoint kept")
     divergence_epochs: int = Field(5, ge=1, description="epochs in a row above "
                                    "divergence_factor x the best training loss that stop a run")
+    energy_stage_epochs: int = Field(0, ge=0, description="energy stage (MACE's second "
+                                     "stage): this many more epochs after the main stage "
+                                     "(its epochs or early stopping), from its best weights, "
+                                     "validating and keeping a moving average of the weights; "
+                                     "0 = off")
+    energy_stage_force_scale: float = Field(0.01, ge=0, description="energy stage: force_coeff "
+                                            "is multiplied by this (energies weigh more)")
+    energy_stage_learning_rate: float = Field(1e-4, gt=0, description="energy stage: constant "
+                                              "learning rate")
+    energy_stage_ema: float = Field(0.99, ge=0, lt=1, description="energy stage: decay of the "
+                                    "moving average of the weights per optimiser step")
     seed: int = Field(0, description="seed of weights, batches and everything random")
     init_from: str | None = Field(None, description="a potential.pt (same descriptor) whose "
                                   "scaling and network weights the training starts from "

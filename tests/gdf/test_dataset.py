@@ -7,7 +7,8 @@ import logging
 import pytest
 import torch
 
-from gdfnn.gdf.dataset import ElementGdf, effective_sample_size, weight_warning
+from gdfnn.gdf.dataset import ElementGdf, weight_warning
+from gdfnn.gdf.modifiers import effective_sample_size
 
 
 def element(weights: list[float]) -> ElementGdf:

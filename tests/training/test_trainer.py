@@ -1,3 +1,4 @@
+import copy
 import csv
 import json
 import os
@@ -277,3 +278,84 @@ def test_force_coefficient_scaled_by_the_effective_sample_size(toy_config, monke
     metrics = json.loads((Path(config.output.directory) / "metrics.json").read_text())
     ess = metrics["gdf"][0]["effective_sample_size"]
     assert 0 < ess < 1 and seen["mu"] == pytest.approx(0.1 * ess)
+
+
+def energy_stage_options(**changes) -> TrainOptions:
+    values = dict(epochs=30, batch_size=4, learning_rate=1e-2, final_learning_rate=1e-3,
+                  valid_every=5, seed=0, energy_stage_epochs=20,
+                  energy_stage_learning_rate=3e-3)
+    return TrainOptions.from_mapping(TrainingConfig(**{**values, **changes}).model_dump())
+
+
+def test_energy_stage_lowers_the_energy_error_from_the_main_stages_best(toy_set, tmp_path):
+    """MACE's second stage: after the main stage, from its best weights, at a constant
+    learning rate with forces weighted down, the kept (averaged) model has the lower energy
+    error; the curve shows the stage's epochs at its learning rate."""
+    data, model = toy_set
+    main = Trainer(copy.deepcopy(model), data, data,
+                   energy_stage_options(energy_stage_epochs=0), tmp_path / "main",
+                   progress=False)
+    main.run()
+    staged = Trainer(copy.deepcopy(model), data, data, energy_stage_options(),
+                     tmp_path / "staged", progress=False)
+    state = staged.run()
+    assert state.energy_stage_from == 30 and state.epoch == 50 and state.main_best_epoch == 30
+    assert len(state.history) == 50
+    assert [r["learning_rate"] for r in state.history[30:]] == [3e-3] * 20
+    before, after = (residuals(t.model, data, 0.1) for t in (main, staged))
+    e_before = np.sqrt((before.energy_per_atom**2).mean())
+    e_after = np.sqrt((after.energy_per_atom**2).mean())
+    assert e_after < 0.7 * e_before, (e_before, e_after)
+    assert 30 < state.best_epoch <= 50
+    # the weights kept are those validated: the moving average's at the best epoch
+    best_row = next(r for r in state.history if r["epoch"] == state.best_epoch)
+    assert residuals(staged.model, data, 0.1 * 0.01).loss == pytest.approx(
+        best_row["valid_loss"], rel=1e-12)
+    average = {k: v.clone() for k, v in staged.ema_model.state_dict().items()}
+    staged._update_ema()
+    for (name, p), now in zip(staged.model.named_parameters(),
+                              staged.ema_model.parameters(), strict=True):
+        assert torch.allclose(now, average[name] + 0.01 * (p - average[name]), atol=1e-15)
+
+
+def test_energy_stage_follows_early_stopping(toy_set, tmp_path):
+    data, model = toy_set
+    trainer = Trainer(model, data, data, energy_stage_options(
+        epochs=200, valid_every=1, patience=2, learning_rate=0.5, final_learning_rate=0.4,
+        energy_stage_epochs=4), tmp_path, progress=False)
+    state = trainer.run()
+    assert state.energy_stage_from < 200
+    assert state.epoch == state.energy_stage_from + 4 or state.stale_validations == 2
+    assert state.main_best_epoch == state.energy_stage_from - 2
+
+
+class StoppingTrainer(Trainer):
+    """Writes its STOP file during epoch ``stop_at`` (the run stops after it)."""
+
+    stop_at = 0
+
+    def train_epoch(self):
+        loss = super().train_epoch()
+        if self.state.epoch == self.stop_at - 1:  # advanced after this returns
+            (self.output / STOP_FILE).write_text("")
+        return loss
+
+
+@pytest.mark.parametrize("stop_at", [30, 41])  # at the stage boundary, inside the stage
+def test_energy_stage_resumes_bit_identically(toy_set, tmp_path, monkeypatch, stop_at):
+    data, model = toy_set
+    straight = Trainer(copy.deepcopy(model), data, data, energy_stage_options(),
+                       tmp_path / "straight", progress=False)
+    straight.run()
+    monkeypatch.setattr(StoppingTrainer, "stop_at", stop_at)
+    StoppingTrainer(copy.deepcopy(model), data, data, energy_stage_options(),
+                    tmp_path / "split", progress=False).run()
+    resumed = Trainer(copy.deepcopy(model), data, data, energy_stage_options(),
+                      tmp_path / "split", progress=False)
+    resumed.resume()
+    assert resumed.state.epoch == stop_at
+    resumed.run()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert ([r["train_loss"] for r in straight.state.history]
+            == [r["train_loss"] for r in resumed.state.history])

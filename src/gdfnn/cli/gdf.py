@@ -19,9 +19,12 @@ def add_parser(sub) -> None:
                        "plots (1/rho histogram, Figure 1b feature map).")
     p.add_argument("inputs", nargs="+", metavar="CONFIG_OR_FILE",
                    help="a config YAML, or data files (defaults for everything else)")
-    p.add_argument("--sigma", type=lambda v: v if v == "auto" else float(v), default=None,
-                   help="Gaussian width on scaled features, or 'auto' (default: the config's, "
-                   f"{DEFAULT_SIGMA})")
+    p.add_argument("--sigma", type=lambda v: v if v in ("auto", "ess") else float(v),
+                   default=None, help="Gaussian width on scaled features, 'auto' or 'ess' "
+                   f"(default: the config's, {DEFAULT_SIGMA})")
+    p.add_argument("--target-ess", type=float, default=None, metavar="FRACTION",
+                   help="--sigma ess: the effective sample size aimed at (default: the "
+                   "config's, 0.5)")
     p.add_argument("--modifier", default=None,
                    choices=MODIFIERS, help=f"Theta (default: the config's, {DEFAULT_MODIFIER})")
     p.add_argument("--approximate", action="store_true",
@@ -38,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from gdfnn.workflows.gdf import format_gdf_summary, run_gdf
 
     config = options.config_for(args.inputs, args.output, {"gdf": {
-        "enabled": True, "sigma": args.sigma, "modifier": args.modifier,
-        "approximate": args.approximate or None}})
+        "enabled": True, "sigma": args.sigma, "target_ess": args.target_ess,
+        "modifier": args.modifier, "approximate": args.approximate or None}})
     components = tuple(int(x) for x in args.components.split(",")) if args.components else None
     print(format_gdf_summary(run_gdf(config, components, args.split_group)))
     return 0

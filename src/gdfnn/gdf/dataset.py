@@ -9,7 +9,7 @@ import torch
 
 from gdfnn.gdf.approximate import approximate_density
 from gdfnn.gdf.density import density
-from gdfnn.gdf.modifiers import auto_c, normalise, theta
+from gdfnn.gdf.modifiers import effective_sample_size, normalise
 from gdfnn.gdf.settings import GdfSettings
 
 
@@ -58,12 +58,6 @@ def weight_warning(stats: dict) -> str | None:
     return None
 
 
-def effective_sample_size(weights: torch.Tensor) -> float:
-    """(sum w)^2 / (N sum w^2) of ``weights (N,)``: 1 for equal weights, 1/N for one."""
-    w = weights.to(torch.float64)
-    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
-
-
 def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor,
                 settings: GdfSettings, *, chunk: int | None = None,
                 progress: bool = False, distributed: bool = False) -> ElementGdf:
@@ -83,11 +77,10 @@ def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor,
     """
     x = x.to(torch.float64)
     sigma = settings.resolved_sigma(element, x[is_train])
-    modifier, b, c = settings.modifier, settings.b, settings.c
     error = None
     if settings.approximate:
-        approx = approximate_density(x[is_train], sigma, modifier=modifier, b=b, c=c,
-                                     progress=progress)
+        approx = approximate_density(x[is_train], sigma, modifier=settings.modifier,
+                                     b=settings.b, c=settings.c, progress=progress)
         rho_train, error = approx.rho, approx.max_rel_error_weights
     else:
         rho_train = density(x[is_train], sigma, chunk=chunk, progress=progress,
@@ -97,10 +90,7 @@ def element_gdf(element: str, x: torch.Tensor, is_train: torch.Tensor,
     if (~is_train).any():
         rho[~is_train] = density(x[~is_train], sigma, reference=x[is_train], chunk=chunk,
                                  distributed=distributed)
-    if modifier == "sigmoid-shifted" and c == "auto":
-        c = auto_c(1.0 / rho_train)
-    raw = theta(1.0 / rho, modifier, b, c) ** settings.alpha
-    c_used = float(c) if modifier.startswith("sigmoid") else None
+    raw, c_used = settings.raw_weights(rho, rho_train)
     return ElementGdf(element, sigma, c_used, rho,
                       normalise(raw, is_train, settings.max_weight), raw, is_train, error)
 

@@ -65,6 +65,12 @@ def weights(rho: torch.Tensor, modifier: str = DEFAULT_MODIFIER, b: float = DEFA
     return w / w.mean()
 
 
+def effective_sample_size(weights: torch.Tensor) -> float:
+    """(sum w)^2 / (N sum w^2) of ``weights (N,)``: 1 for equal weights, 1/N for one."""
+    w = weights.to(torch.float64)
+    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
+
+
 def normalise(raw: torch.Tensor, reference: torch.Tensor, max_weight: float | None = None
               ) -> torch.Tensor:
     """Weights proportional to ``raw`` with mean 1 over the atoms ``reference`` (bool mask);

@@ -1,5 +1,8 @@
 """The training loop: batches, optimiser, schedule, validation, best model, early stopping,
-graceful stop (Ctrl-C or a ``STOP`` file), checkpoints that resume bit-identically, CSV log."""
+graceful stop (Ctrl-C or a ``STOP`` file), checkpoints that resume bit-identically, CSV log,
+and the optional energy stage (MACE's second stage: after the main stage, from its best
+weights, a low constant learning rate, the force term scaled down, and an exponential moving
+average of the weights that is validated and kept)."""
 
 from __future__ import annotations
 
@@ -62,6 +65,10 @@ class TrainOptions:
     seed: int
     divergence_factor: float
     divergence_epochs: int
+    energy_stage_epochs: int = 0
+    energy_stage_force_scale: float = 0.01
+    energy_stage_learning_rate: float = 1e-4
+    energy_stage_ema: float = 0.99
 
     @classmethod
     def from_mapping(cls, values: Mapping) -> TrainOptions:
@@ -82,6 +89,8 @@ class TrainState:
     best_train_loss: float = math.inf
     best_train_epoch: int = 0
     rising_epochs: int = 0  # consecutive epochs with a loss far above the best (divergence)
+    energy_stage_from: int | None = None  # the epoch the energy stage started after
+    main_best_epoch: int | None = None  # the main stage's best epoch (energy stage runs)
 
 
 class TrainingDiverged(GdfnnError):
@@ -150,6 +159,7 @@ class Trainer:
             order = torch.randperm(train.n_structures, generator=self.generator)
             self.train_set = train.reordered(order.to(train.x.device))
         self.state = TrainState()
+        self.ema_model = None  # the energy stage's moving average of the weights
         self._stop_reason: str | None = None
         self._gather_buffers: dict[str, torch.Tensor] = {}  # reused by every training batch
 
@@ -157,6 +167,7 @@ class Trainer:
     def checkpoint(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "ema": None if self.ema_model is None else self.ema_model.state_dict(),
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
                 "state": vars(self.state)}
 
@@ -172,12 +183,15 @@ class Trainer:
         optimizer on their device."""
         data = torch.load(path or self.output / CHECKPOINT, weights_only=False, map_location="cpu")
         self.model.load_state_dict(data["model"])
+        self.state = TrainState(**data["state"])
+        if self.in_energy_stage:
+            self._energy_stage_optimizer()
+            self.ema_model.load_state_dict(data["ema"])
         self.optimizer.load_state_dict(data["optimizer"])
         if self.scheduler is not None and data["scheduler"] is not None:
             self.scheduler.load_state_dict(data["scheduler"])
         self.generator.set_state(data["generator"])
         torch.set_rng_state(data["torch_rng"])
-        self.state = TrainState(**data["state"])
         if self.rank == 0:  # the curve holds exactly the epochs of the checkpoint
             with atomic_write(self.output / LEARNING_CURVE, newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
@@ -226,7 +240,7 @@ class Trainer:
                 batch.energy_weight = torch.ones_like(batch.energy_weight)
             pred = predict(self.wrapped, batch, forces=self.options.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
-            terms = loss_terms(pred, batch, self.options.force_coeff,
+            terms = loss_terms(pred, batch, self.force_coeff,
                                self.options.stress_coeff if self.use_stress else 0.0,
                                n_structures=n_structures, n_atoms=n_atoms)
             if self.state.epoch == 0 and count == 0:  # the untrained model's loss: the
@@ -235,6 +249,8 @@ class Trainer:
             # DDP averages gradients over ranks; the terms are already global sums.
             (terms["total"] * self.world).backward()
             self.optimizer.step()
+            if self.ema_model is not None:
+                self._update_ema()
             total += terms["total"].item() * n_structures
             count += n_structures
         if self.world > 1:
@@ -244,11 +260,73 @@ class Trainer:
         return total / max(count, 1)
 
     def validate(self) -> dict[str, float]:
-        self.model.eval()
+        """Errors of the model kept (the moving average in the energy stage) on the
+        validation set, its loss with this stage's force coefficient."""
+        model = self.kept_model
+        model.eval()
         if self.valid_set is None or self.valid_set.n_structures == 0:
             return {}
-        return summarize(residuals(self.model, self.valid_set, self.options.force_coeff),
+        return summarize(residuals(model, self.valid_set, self.force_coeff),
                          self.valid_set.elements)
+
+    # ----- the energy stage ---------------------------------------------------------------
+    @property
+    def in_energy_stage(self) -> bool:
+        return self.state.energy_stage_from is not None
+
+    @property
+    def force_coeff(self) -> float:
+        """mu of the loss: ``force_coeff``, times ``energy_stage_force_scale`` in the energy
+        stage."""
+        scale = self.options.energy_stage_force_scale if self.in_energy_stage else 1.0
+        return self.options.force_coeff * scale
+
+    @property
+    def kept_model(self):
+        """The model validated and kept as best: the moving average in the energy stage."""
+        return self.ema_model if self.ema_model is not None else self.model
+
+    def last_epoch(self) -> int:
+        """The epoch the current stage ends at."""
+        if self.in_energy_stage:
+            return self.state.energy_stage_from + self.options.energy_stage_epochs
+        return self.options.epochs
+
+    def _start_energy_stage(self) -> None:
+        """From the main stage's best weights: a fresh optimiser at the energy stage's
+        constant learning rate, the moving average started, best loss and patience reset
+        (the loss changed with the force coefficient)."""
+        s = self.state
+        if s.best_weights is not None:
+            self.model.load_state_dict(s.best_weights)
+        s.energy_stage_from, s.main_best_epoch = s.epoch, s.best_epoch
+        s.best_loss, s.stale_validations = math.inf, 0
+        s.best_train_loss, s.rising_epochs = math.inf, 0
+        self._energy_stage_optimizer()
+        o = self.options
+        log.info("energy stage after epoch %d (best epoch %d): %d epochs, learning rate %g, "
+                 "force coefficient %g, moving average %g", s.epoch, s.main_best_epoch,
+                 o.energy_stage_epochs, o.energy_stage_learning_rate, self.force_coeff,
+                 o.energy_stage_ema)
+
+    def _energy_stage_optimizer(self) -> None:
+        o = self.options
+        self.optimizer = optimizer_class(o.optimizer)(
+            self.model.parameters(), lr=o.energy_stage_learning_rate,
+            weight_decay=o.weight_decay)
+        self.scheduler = None
+        self.ema_model = copy.deepcopy(self.model)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        weight = 1.0 - self.options.energy_stage_ema
+        for average, p in zip(self.ema_model.parameters(), self.model.parameters(),
+                              strict=True):
+            average.lerp_(p, weight)
+
+    def _patience_ran_out(self) -> bool:
+        patience = self.options.patience
+        return bool(patience) and self.state.stale_validations >= patience
 
     def run(self) -> TrainState:
         """Train until ``epochs``, early stopping, Ctrl-C or a STOP file; then load the best
@@ -260,17 +338,28 @@ class Trainer:
         previous = signal.signal(signal.SIGINT, self._request_stop) if handle_sigint else None
         stop_file = self.output / STOP_FILE
         self.output.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=options.epochs, initial=self.state.epoch, desc="training", unit="epoch",
-                   disable=not self.progress)
+        bar = tqdm(total=self.last_epoch(), initial=self.state.epoch, desc="training",
+                   unit="epoch", disable=not self.progress)
         try:
-            while self.state.epoch < options.epochs and not self._stop_reason:
+            while not self._stop_reason:
+                if self.state.epoch >= self.last_epoch() or self._patience_ran_out():
+                    if options.energy_stage_epochs and not self.in_energy_stage:
+                        self._start_energy_stage()
+                        bar.total = self.last_epoch()
+                        bar.refresh()
+                        continue
+                    if self._patience_ran_out():
+                        self._stop_reason = (f"early stopping: no improvement in "
+                                             f"{options.patience} validations")
+                    break
                 started = time.perf_counter()
                 train_loss = self.train_epoch()
                 self.state.epoch += 1
                 self._check_divergence(train_loss)
                 lr = self.optimizer.param_groups[0]["lr"]
                 row = {"epoch": self.state.epoch, "learning_rate": lr, "train_loss": train_loss}
-                if self.state.epoch % options.valid_every == 0 or self.state.epoch == options.epochs:
+                if (self.state.epoch % options.valid_every == 0
+                        or self.state.epoch == self.last_epoch()):
                     self._after_validation(row, self.validate())
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     if "valid_loss" in row:
@@ -286,9 +375,6 @@ class Trainer:
                     self._stop_reason = f"{STOP_FILE} file found (removed)"
                     if self.rank == 0:
                         stop_file.unlink(missing_ok=True)  # else the next run stops at once
-                if (options.patience and self.state.stale_validations >= options.patience):
-                    self._stop_reason = (f"early stopping: no improvement in {options.patience} "
-                                         "validations")
                 due = self.state.epoch % self.checkpoint_every == 0 or self._stop_reason
                 if due and self.state.rising_epochs == 0:  # never a checkpoint of a rising loss
                     self.save_checkpoint()
@@ -350,7 +436,7 @@ class Trainer:
 
     def _after_validation(self, row: dict, metrics: dict) -> None:
         if not metrics:  # no validation set: the last model is the best
-            self.state.best_weights = copy.deepcopy(self.model.state_dict())
+            self.state.best_weights = copy.deepcopy(self.kept_model.state_dict())
             self.state.best_epoch = self.state.epoch
             return
         weighted = metrics.get(FORCE_GDF, metrics[FORCE])["rmse"]
@@ -358,7 +444,7 @@ class Trainer:
                    valid_force_rmse=metrics[FORCE]["rmse"], valid_force_rmse_gdf=weighted)
         if metrics[LOSS] < self.state.best_loss:
             self.state.best_loss, self.state.best_epoch = metrics[LOSS], self.state.epoch
-            self.state.best_weights = copy.deepcopy(self.model.state_dict())
+            self.state.best_weights = copy.deepcopy(self.kept_model.state_dict())
             self.state.stale_validations = 0
         else:
             self.state.stale_validations += 1

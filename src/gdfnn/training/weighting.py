@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gdfnn.gdf.dataset import effective_sample_size
+from gdfnn.gdf.modifiers import effective_sample_size
 
 #: How ``training.force_coeff`` is scaled under GDF weighting: not, or by the effective
 #: sample size fraction (sum w)^2 / (N sum w^2) of the training atoms' weights.
