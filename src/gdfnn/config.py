@@ -32,7 +32,7 @@ from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
-from gdfnn.gdf.settings import NORMALIZATIONS, GdfSettings
+from gdfnn.gdf.settings import DEFAULT_TARGET_ESS, NORMALIZATIONS, GdfSettings
 from gdfnn.model.network import ACTIVATIONS, DTYPES
 from gdfnn.model.scaling import SCALINGS
 from gdfnn.reference.calculators import labelling_factory
@@ -126,9 +126,13 @@ class DescriptorConfig(StrictModel):
 
 class GdfConfig(StrictModel):
     enabled: bool = Field(False, description="weight the force loss by the GDF (paper eq. 3)")
-    sigma: float | Literal["auto"] | dict[str, float] = Field(
-        DEFAULT_SIGMA, description="Gaussian width on [-1, 1]-scaled features: a number, per element, or "
-        "'auto' (SIMPLE-NN rule: max nearest-neighbour RMS distance / 3)")
+    sigma: float | Literal["auto", "ess"] | dict[str, float] = Field(
+        DEFAULT_SIGMA, description="Gaussian width on [-1, 1]-scaled features: a number, per "
+        "element, 'auto' (SIMPLE-NN rule: max nearest-neighbour RMS distance / 3) or 'ess' "
+        "(per element, the largest width whose weights have the effective sample size "
+        "target_ess)")
+    target_ess: float = Field(DEFAULT_TARGET_ESS, gt=0, lt=1, description="sigma 'ess': the "
+                              "effective sample size (sum w)^2 / (N sum w^2) aimed at")
     modifier: Literal[MODIFIERS] = Field(
         DEFAULT_MODIFIER, description="Theta applied to 1/rho (eq. 4 or SIMPLE-NN's shifted form)")
     b: float = Field(DEFAULT_B, gt=0, description="sigmoid slope b")
@@ -157,7 +161,7 @@ class GdfConfig(StrictModel):
     @classmethod
     def _positive_sigma(cls, value):
         values = value.values() if isinstance(value, dict) else [value]
-        if any(v != "auto" and not v > 0 for v in values):
+        if any(v not in ("auto", "ess") and not v > 0 for v in values):
             raise ValueError(f"sigma must be positive, got {value}")
         return value
 
