@@ -16,6 +16,7 @@ from gdfnn.cli import (
     evaluate,
     export,
     featurize,
+    functions,
     gdf,
     lammps,
     learn,
@@ -30,8 +31,8 @@ from gdfnn.cli import (
 from gdfnn.errors import GdfnnError
 
 #: The commands, in the order ``gdfnn --help`` lists them.
-COMMANDS = (featurize, gdf, train, evaluate, uncertainty, select, prune, export, md, lammps,
-            learn, reproduce, demo, sweep, datasets, config)
+COMMANDS = (featurize, functions, gdf, train, evaluate, uncertainty, select, prune, export,
+            md, lammps, learn, reproduce, demo, sweep, datasets, config)
 
 
 class Parser(argparse.ArgumentParser):

@@ -94,6 +94,17 @@ def rho_or_floor(text: str) -> float | str:
     return value
 
 
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
 def add_precision(p: argparse.ArgumentParser) -> None:
     from gdfnn.export.lammps import PRECISIONS
 
