@@ -17,6 +17,7 @@ assert warnings.filters == filters, "warning filters changed"
 assert torch.get_num_threads() == threads, "threads changed"
 assert callable(gdfnn.train) and gdfnn.Potential.__name__ == "Potential"
 assert gdfnn.load_potential and gdfnn.NNPCalculator and gdfnn.gdf.density
+assert gdfnn.datasets.path("mlearn-si", "test").is_file()  # as the README uses it
 assert "matplotlib.pyplot" not in sys.modules, "pyplot imported by a public name"
 print("ok")
 """

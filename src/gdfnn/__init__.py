@@ -27,13 +27,13 @@ _LAZY = {
     "train": "gdfnn.workflows.train",
     "learn": "gdfnn.workflows.learn",
 }
-_SUBMODULES = ("gdf",)
+_SUBMODULES = ("datasets", "gdf")
 
 __all__ = ["FeatureBlock", "NNPCalculator", "Potential", "SymmetryFunctions", "__version__",
-           "gdf", "learn", "load_potential", "train"]
+           "datasets", "gdf", "learn", "load_potential", "train"]
 
 if TYPE_CHECKING:
-    from gdfnn import gdf
+    from gdfnn import datasets, gdf
     from gdfnn.calculator import NNPCalculator
     from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
     from gdfnn.export.formats import load_potential
