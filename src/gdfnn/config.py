@@ -234,7 +234,7 @@ class TrainingConfig(StrictModel):
                                      "(its epochs or early stopping), from its best weights, "
                                      "validating and keeping a moving average of the weights; "
                                      "0 = off")
-    energy_stage_force_scale: float = Field(0.01, ge=0, description="energy stage: force_coeff "
+    energy_stage_force_scale: float = Field(0.1, ge=0, description="energy stage: force_coeff "
                                             "is multiplied by this (energies weigh more)")
     energy_stage_learning_rate: float = Field(1e-4, gt=0, description="energy stage: constant "
                                               "learning rate")

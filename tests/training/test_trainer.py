@@ -283,7 +283,7 @@ def test_force_coefficient_scaled_by_the_effective_sample_size(toy_config, monke
 def energy_stage_options(**changes) -> TrainOptions:
     values = dict(epochs=30, batch_size=4, learning_rate=1e-2, final_learning_rate=1e-3,
                   valid_every=5, seed=0, energy_stage_epochs=20,
-                  energy_stage_learning_rate=3e-3)
+                  energy_stage_learning_rate=3e-3, energy_stage_force_scale=0.01)
     return TrainOptions.from_mapping(TrainingConfig(**{**values, **changes}).model_dump())
 
 
@@ -309,7 +309,7 @@ def test_energy_stage_lowers_the_energy_error_from_the_main_stages_best(toy_set,
     assert 30 < state.best_epoch <= 50
     # the weights kept are those validated: the moving average's at the best epoch
     best_row = next(r for r in state.history if r["epoch"] == state.best_epoch)
-    assert residuals(staged.model, data, 0.1 * 0.01).loss == pytest.approx(
+    assert residuals(staged.model, data, staged.force_coeff).loss == pytest.approx(
         best_row["valid_loss"], rel=1e-12)
     average = {k: v.clone() for k, v in staged.ema_model.state_dict().items()}
     staged._update_ema()

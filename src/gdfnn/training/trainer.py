@@ -65,10 +65,10 @@ class TrainOptions:
     seed: int
     divergence_factor: float
     divergence_epochs: int
-    energy_stage_epochs: int = 0
-    energy_stage_force_scale: float = 0.01
-    energy_stage_learning_rate: float = 1e-4
-    energy_stage_ema: float = 0.99
+    energy_stage_epochs: int
+    energy_stage_force_scale: float
+    energy_stage_learning_rate: float
+    energy_stage_ema: float
 
     @classmethod
     def from_mapping(cls, values: Mapping) -> TrainOptions:
@@ -185,7 +185,7 @@ class Trainer:
         self.model.load_state_dict(data["model"])
         self.state = TrainState(**data["state"])
         if self.in_energy_stage:
-            self._energy_stage_optimizer()
+            self._set_up_energy_stage()
             self.ema_model.load_state_dict(data["ema"])
         self.optimizer.load_state_dict(data["optimizer"])
         if self.scheduler is not None and data["scheduler"] is not None:
@@ -302,14 +302,15 @@ class Trainer:
         s.energy_stage_from, s.main_best_epoch = s.epoch, s.best_epoch
         s.best_loss, s.stale_validations = math.inf, 0
         s.best_train_loss, s.rising_epochs = math.inf, 0
-        self._energy_stage_optimizer()
+        self._set_up_energy_stage()
         o = self.options
         log.info("energy stage after epoch %d (best epoch %d): %d epochs, learning rate %g, "
                  "force coefficient %g, moving average %g", s.epoch, s.main_best_epoch,
                  o.energy_stage_epochs, o.energy_stage_learning_rate, self.force_coeff,
                  o.energy_stage_ema)
 
-    def _energy_stage_optimizer(self) -> None:
+    def _set_up_energy_stage(self) -> None:
+        """The stage's optimiser (no schedule) and its moving average, from the current weights."""
         o = self.options
         self.optimizer = optimizer_class(o.optimizer)(
             self.model.parameters(), lr=o.energy_stage_learning_rate,
