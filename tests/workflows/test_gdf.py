@@ -57,3 +57,16 @@ def test_gdf_command_approximate_mode_reports_its_checked_error(labelled_si, tmp
     error = summary["elements"][0]["approximate_max_rel_error"]
     assert error is not None and 0 <= error < 0.01
     capsys.readouterr()
+
+
+def test_gdf_command_with_a_target_effective_sample_size(labelled_si, tmp_path, capsys):
+    frames = labelled_si(8)
+    for a in frames[6:]:
+        a.rattle(0.3, seed=2)
+    ase.io.write(tmp_path / "si.xyz", frames)
+    assert main(["gdf", str(tmp_path / "si.xyz"), "--sigma", "ess", "--target-ess", "0.6",
+                 "--modifier", "linear", "--output", str(tmp_path / "out")]) == 0
+    (element,) = json.loads((tmp_path / "out" / "gdf_summary.json").read_text())["elements"]
+    assert 0.55 < element["effective_sample_size"] <= 0.6
+    assert element["sigma"] > 0
+    capsys.readouterr()
