@@ -109,7 +109,6 @@ class GdfSettings:
                 **({"c": dict(c)} if c is not None else {})}
 
 
-
 def ess_sigma(train_x: torch.Tensor, settings: GdfSettings, element: str = "") -> float:
     """The largest width whose weights (``settings``' Theta, alpha and cap) have the
     effective sample size ``settings.target_ess`` on the training features ``train_x (M,

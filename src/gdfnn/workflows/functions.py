@@ -82,8 +82,8 @@ def choose_functions(config: Config, count: int, output: str | Path,
 def describe(pool: SymmetryFunctions, order: dict[str, np.ndarray], frames: int) -> str:
     """A markdown table per element of the functions chosen, in the order chosen."""
     lines = [f"# Symmetry functions chosen from a pool of candidates on {frames} frames",
-             "", "Order: QR with column pivoting on the standardised pool features (the "
-             "most informative first).", ""]
+             "", "In the order chosen by greedy CUR on the standardised pool features "
+             "(each the most informative after those above it).", ""]
     for element, picks in order.items():
         lines += [f"## {element}", "", "| rank | type | neighbours | eta 1/Å^2 | Rs Å | zeta | "
                   "lambda |", "|---|---|---|---|---|---|---|"]
