@@ -55,3 +55,18 @@ def test_duplicates_and_constants_are_not_taken():
         select_columns(x, 5)
     with pytest.raises(ValueError, match="span only 3 independent directions"):
         select_columns(x, 4)  # a and 2a + 1 are one
+
+
+def test_kept_columns_come_first_and_what_they_span_is_not_taken_again():
+    rng = np.random.default_rng(2)
+    a, b, c = rng.normal(size=(3, 200))
+    x = np.column_stack([a, b, 2 * a + 1, np.full(200, 3.0), c + 0.1 * b])
+    picked = select_columns(x, 3, keep=[2, 3])
+    assert list(picked[:2]) == [3, 2] and picked[2] in (1, 4)  # a (0) is 2a + 1: spanned
+    z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1)
+    q = z[:, 2] / np.linalg.norm(z[:, 2])
+    rest = z - np.outer(q, q @ z)
+    rest[:, [0, 2, 3]] = 0
+    assert picked[2] == greedy_cur(rest, 1)[0]
+    with pytest.raises(ValueError, match="2 are to be kept"):
+        select_columns(x, 1, keep=[0, 1])

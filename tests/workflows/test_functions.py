@@ -7,6 +7,7 @@ import pytest
 from gdfnn.cli import main
 from gdfnn.descriptors import SymmetryFunctions
 from gdfnn.descriptors.selection import candidate_pool
+from gdfnn.errors import InputError
 from gdfnn.workflows.functions import choose_functions
 from gdfnn.workflows.train import train
 
@@ -39,3 +40,15 @@ def test_bad_counts_are_one_line_errors(toy_config, tmp_path, capsys):
     assert last == ("gdfnn: error: asked for 200 functions per element, but the pool has "
                     "104 (the most gdfnn functions chooses)")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_default_set_kept_and_added_to(toy_config, tmp_path):
+    from gdfnn.descriptors.params import default_functions
+
+    chosen = choose_functions(toy_config(), 30, tmp_path / "sf", frames=5, keep_default=True)
+    functions = chosen.functions.functions["Si"]
+    default = default_functions(["Si"], 4.0)
+    assert len(functions) == 30 and set(default) <= set(functions)
+    assert len(set(functions) - set(default)) == 4
+    with pytest.raises(InputError, match="fewer than the 26 of the default set"):
+        choose_functions(toy_config(), 20, tmp_path / "x", frames=5, keep_default=True)

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", type=options.positive_int, default=DEFAULT_FRAMES,
                    help=f"training frames the pool is computed on, evenly spread (default "
                    f"{DEFAULT_FRAMES})")
+    p.add_argument("--keep-default", action="store_true",
+                   help="keep SIMPLE-NN's default set (26 for one element) and choose the "
+                   "rest of COUNT to add to it")
     p.add_argument("--output", required=True, help="directory of the params files")
     p.set_defaults(run=run)
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from gdfnn.workflows.functions import choose_functions
 
     config = options.config_for(args.inputs, None, {})
-    chosen = choose_functions(config, args.count, args.output, args.frames)
+    chosen = choose_functions(config, args.count, args.output, args.frames,
+                              args.keep_default)
     candidates = len(next(iter(chosen.pool.functions.values())))
     print(f"{args.count} functions per element chosen from {candidates} candidates on "
           f"{chosen.frames} frames; in your config:\ndescriptor:\n  params:")

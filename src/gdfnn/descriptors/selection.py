@@ -19,6 +19,8 @@ left with nothing and comes last. Neither n2p2 nor SIMPLE-NN ships one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gdfnn.descriptors.params import ANGULAR_NARROW, ANGULAR_WIDE, RADIAL, SymmetryFunction
@@ -59,13 +61,14 @@ def candidate_pool(elements: list[str], cutoff: float, r_min: float = POOL_R_MIN
     return functions
 
 
-def select_columns(x: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+def select_columns(x: np.ndarray, count: int, seed: int = 0,
+                   keep: Sequence[int] = ()) -> np.ndarray:
     """The ``count`` columns of ``x (N, P)`` (atoms x candidate functions) chosen by greedy
     CUR on the standardised columns, in the order chosen: each time the column with the
     largest squared component in the top eigenvector of the (deflated) Gram matrix, then
-    every column made orthogonal to it. Constant columns, and columns that nothing is left
-    of, are never chosen. More than :data:`SELECTION_ATOMS` rows are subsampled
-    (``seed``)."""
+    every column made orthogonal to it. The columns ``keep`` are taken first (and count
+    towards ``count``); constant columns, and columns that nothing is left of, are never
+    chosen. More than :data:`SELECTION_ATOMS` rows are subsampled (``seed``)."""
     x = np.asarray(x, dtype=np.float64)
     if x.shape[0] > SELECTION_ATOMS:
         rows = np.random.default_rng(seed).choice(x.shape[0], SELECTION_ATOMS, replace=False)
@@ -78,14 +81,22 @@ def select_columns(x: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     z = (x[:, varying] - x[:, varying].mean(axis=0)) / spread[varying]
     gram = z.T @ z
     floor = 1e-10 * z.shape[0]  # a column's squared norm is N before any deflation
-    picks = []
-    for _ in range(count):
-        if gram.diagonal().max() <= floor:
+    position = {int(c): n for n, c in enumerate(varying)}
+    kept = [position[int(c)] for c in keep if int(c) in position]
+    if len(keep) > count:
+        raise ValueError(f"asked for {count} functions, but {len(keep)} are to be kept")
+    picks: list[int] = []
+    while len(picks) < count - (len(keep) - len(kept)):  # kept constants are added after
+        if kept[len(picks):]:
+            j = kept[len(picks)]
+        elif gram.diagonal().max() <= floor:
             raise ValueError(f"asked for {count} functions, but the candidates span only "
                              f"{len(picks)} independent directions over these atoms")
-        top = np.linalg.eigh(gram)[1][:, -1]
-        j = int(np.argmax(top**2))
+        else:
+            j = int(np.argmax(np.linalg.eigh(gram)[1][:, -1] ** 2))
         picks.append(j)
         column = gram[:, j].copy()
-        gram -= np.outer(column, column) / column[j]
-    return varying[picks]
+        if column[j] > floor:
+            gram -= np.outer(column, column) / column[j]
+    constant = [int(c) for c in keep if int(c) not in position]
+    return np.concatenate([np.asarray(constant, dtype=int), varying[picks]]).astype(int)

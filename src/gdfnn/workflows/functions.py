@@ -12,7 +12,7 @@ import numpy as np
 
 from gdfnn.config import Config
 from gdfnn.descriptors import SymmetryFunctions
-from gdfnn.descriptors.params import RADIAL
+from gdfnn.descriptors.params import RADIAL, default_functions
 from gdfnn.descriptors.selection import candidate_pool, select_columns
 from gdfnn.errors import ConfigError, InputError
 from gdfnn.fileio import atomic_write
@@ -35,11 +35,13 @@ class ChosenFunctions:
 
 
 def choose_functions(config: Config, count: int, output: str | Path,
-                     frames: int = DEFAULT_FRAMES) -> ChosenFunctions:
+                     frames: int = DEFAULT_FRAMES, keep_default: bool = False
+                     ) -> ChosenFunctions:
     """Choose ``count`` functions per element from the candidate pool (cutoff and cutoff
     function of ``config.descriptor``) on at most ``frames`` of ``config.data.train``'s
-    frames; write ``params_XX`` files and ``functions.md`` (the chosen functions in the
-    order chosen) into ``output``."""
+    frames (their structures only: no labels are read); write ``params_XX`` files and
+    ``functions.md`` (the chosen functions in the order chosen) into ``output``.
+    ``keep_default``: SIMPLE-NN's default set is kept and the rest chosen to add to it."""
     d = config.descriptor
     if not config.data.train:
         raise ConfigError("config: data.train is empty: functions are chosen on training data")
@@ -49,13 +51,17 @@ def choose_functions(config: Config, count: int, output: str | Path,
     sample = [structures[i] for i in np.unique(np.linspace(0, len(structures) - 1,
                                                            min(frames, len(structures)))
                                                .round().astype(int))]
-    pool = SymmetryFunctions(elements, {e: candidate_pool(elements, d.cutoff)
-                                        for e in elements}, d.cutoff_type, d.cutoff_alpha)
+    base = default_functions(elements, d.cutoff) if keep_default else []
+    candidates = base + [f for f in candidate_pool(elements, d.cutoff) if f not in base]
+    pool = SymmetryFunctions(elements, {e: candidates for e in elements}, d.cutoff_type,
+                             d.cutoff_alpha)
     pool.require_simple_nn_cutoff()  # the params files carry the cosine cutoff only
     size = len(pool.functions[elements[0]])
-    if count > size:
+    if not len(base) <= count <= size:
         raise InputError(f"asked for {count} functions per element, but the pool has {size} "
-                         "(the most gdfnn functions chooses)")
+                         "(the most gdfnn functions chooses)" if count > size else
+                         f"asked for {count} functions per element, fewer than the "
+                         f"{len(base)} of the default set kept")
     blocks = pool.compute_many([s.atoms for s in sample], progress=config.output.progress)
     values = np.concatenate([b.values.numpy() for b in blocks])
     species = np.concatenate([b.species.numpy() for b in blocks])
@@ -63,7 +69,8 @@ def choose_functions(config: Config, count: int, output: str | Path,
     for n, element in enumerate(elements):
         width = len(pool.functions[element])
         try:
-            order[element] = select_columns(values[species == n, :width], count)
+            order[element] = select_columns(values[species == n, :width], count,
+                                            keep=range(len(base)))
         except ValueError as exc:
             raise InputError(f"{element}: {exc} (fewer functions, or more varied frames)"
                              ) from None
