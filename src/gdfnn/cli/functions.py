@@ -15,8 +15,8 @@ def add_parser(sub) -> None:
         description="Compute a pool of candidate symmetry functions (centred and n2p2-style "
         "shifted radial functions, narrow and wide angular functions over zeta 1-16, "
         "lambda +-1 and four widths: 104 for one element) on the training frames and "
-        "choose the COUNT per element that best span the pool (QR with column pivoting "
-        "on the standardised features, a deterministic CUR selection). Writes params_XX "
+        "choose the COUNT per element that best span the pool (greedy CUR on the "
+        "standardised features, Imbalzano et al. 2018). Writes params_XX "
         "files for descriptor.params and functions.md (the order chosen) into --output.")
     p.add_argument("inputs", nargs="+", metavar="CONFIG_OR_FILE",
                    help="a config YAML (its data.train, units, descriptor.cutoff), or data "
