@@ -3,8 +3,8 @@
 ``pair_style gdfnn`` (1 rank, double precision, 4,096-atom diamond Si rattled 0.05 Å, NVE,
 600 K) for each potential given, alternated with the reference (the published mlearn n2p2 Si
 potential as gdfnn imports it: 27 functions, 24-24, the potential n2p2's own
-``pair_style hdnnp`` ran at 10.4-10.8k atom-steps/s on these machines,
-``../shared/PERFORMANCE-NOTES.md``) in paired runs; the figure is atom-steps/s per core and
+``pair_style hdnnp`` ran at 10.4-10.8k atom-steps/s on these 2-core machines, measured side
+by side with the plugin) in paired runs; the figure is atom-steps/s per core and
 the ratio to the reference measured in the same run.
 
     python -m benchmarks.frontier LABEL=potential.pt [LABEL=potential.pt ...] [--pairs 3]
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import print_table, set_threads
-from benchmarks.lammps import cell, lammps_rate
+from benchmarks.lammps import cell, paired_rates
 from gdfnn import load_potential
 from gdfnn.export.lammps import gdfnn_lines, write_lammps_potential
 from gdfnn.workflows.lammps import build_plugin, write_data
@@ -50,10 +50,7 @@ def main() -> None:
         for n, (label, path) in enumerate(named.items()):
             pot = load_potential(path)
             lines = pair_lines(pot, f"p{n}")
-            ours, theirs = [], []
-            for _ in range(args.pairs):
-                theirs.append(lammps_rate(work, reference, data, STEPS, 1)[0])
-                ours.append(lammps_rate(work, lines, data, STEPS, 1)[0])
+            theirs, ours = paired_rates(work, reference, lines, data, STEPS, args.pairs)
             rows.append([label, pot.descriptor.width,
                          "-".join(str(w) for w in pot.networks.hidden), f"{np.median(ours):,.0f}",
                          f"{np.median(theirs):,.0f}",

@@ -69,6 +69,17 @@ def lammps_rate(directory: Path, pair: list[str], data: Path, steps: int, ranks:
     return n_steps * n_atoms / seconds, float(memory[1])
 
 
+def paired_rates(directory: Path, first: list[str], second: list[str], data: Path,
+                 steps: int, pairs: int) -> tuple[list[float], list[float]]:
+    """Atom-steps/s of ``pairs`` alternated 1-rank runs of the ``first`` and the ``second``
+    pair lines (drift of the machine hits both alike)."""
+    a, b = [], []
+    for _ in range(pairs):
+        a.append(lammps_rate(directory, first, data, steps, 1)[0])
+        b.append(lammps_rate(directory, second, data, steps, 1)[0])
+    return a, b
+
+
 def ase_rate(pot, atoms, steps: int) -> float:
     atoms = atoms.copy()
     thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
@@ -179,10 +190,7 @@ def coverage_table(pairs: int) -> None:
         for keywords, what, budget in COVERAGE_SETTINGS:
             lines = [line + f" {keywords}" if line.startswith("pair_style gdfnn") else line
                      for line in base]
-            plain, covered = [], []
-            for _ in range(pairs):
-                plain.append(lammps_rate(work, base, data, 200, 1)[0])
-                covered.append(lammps_rate(work, lines, data, 200, 1)[0])
+            plain, covered = paired_rates(work, base, lines, data, 200, pairs)
             extra = sum(plain) / sum(covered) - 1.0
             rows.append([f"pair_style gdfnn {keywords}", what, f"{np.mean(plain):,.0f}",
                          f"{np.mean(covered):,.0f}", f"{100 * extra:+.1f} %",
