@@ -8,6 +8,7 @@ import torch
 from gdfnn import Potential
 from gdfnn.cli import main
 from gdfnn.data import read_structures
+from gdfnn.errors import InputError
 from gdfnn.workflows.evaluate import DefectRule, evaluate
 
 
@@ -138,3 +139,14 @@ def test_evaluate_takes_the_datas_units_and_refuses_energies_in_other_units(tmp_
     (a,), (b,) = (list(r.values()) for r in results)
     assert a["force"]["rmse"] == pytest.approx(b["force"]["rmse"], rel=1e-6)
     assert a["energy_mev_atom"]["rmse"] == pytest.approx(b["energy_mev_atom"]["rmse"], rel=1e-6)
+
+
+def test_a_defect_array_missing_from_a_frame_is_one_clear_error(morse_frames, random_potential,
+                                                               tmp_path):
+    frames_atoms = morse_frames(3)
+    for a in frames_atoms[:2]:
+        a.arrays["defect"] = np.zeros(len(a), dtype=int)
+    ase.io.write(tmp_path / "d.xyz", frames_atoms)
+    frames = read_structures(tmp_path / "d.xyz")
+    with pytest.raises(InputError, match="not every frame has the per-atom array 'defect'"):
+        evaluate({"a": random_potential(elements=("Si",))}, frames, defect="defect")

@@ -113,7 +113,10 @@ def evaluate(potentials: dict[str, Potential], frames: list[Structure], *,
     """
     subsets = None
     if isinstance(defect, str):
-        mask = np.concatenate([s.atoms.arrays[defect].astype(bool) for s in frames])
+        mask = array_mask(frames, defect)
+        if mask is None:
+            raise InputError(f"defect atoms: not every frame has the per-atom array "
+                             f"{defect!r}")
     elif defect is not None:
         mask = np.concatenate([coordination(s.atoms, defect.cutoff) < defect.coordination
                                for s in frames])
