@@ -69,6 +69,8 @@ def select_columns(x: np.ndarray, count: int, seed: int = 0,
     every column made orthogonal to it. The columns ``keep`` are taken first (and count
     towards ``count``); constant columns, and columns that nothing is left of, are never
     chosen. More than :data:`SELECTION_ATOMS` rows are subsampled (``seed``)."""
+    if len(keep) > count:
+        raise ValueError(f"asked for {count} functions, but {len(keep)} are to be kept")
     x = np.asarray(x, dtype=np.float64)
     if x.shape[0] > SELECTION_ATOMS:
         rows = np.random.default_rng(seed).choice(x.shape[0], SELECTION_ATOMS, replace=False)
@@ -83,10 +85,9 @@ def select_columns(x: np.ndarray, count: int, seed: int = 0,
     floor = 1e-10 * z.shape[0]  # a column's squared norm is N before any deflation
     position = {int(c): n for n, c in enumerate(varying)}
     kept = [position[int(c)] for c in keep if int(c) in position]
-    if len(keep) > count:
-        raise ValueError(f"asked for {count} functions, but {len(keep)} are to be kept")
+    constant = [int(c) for c in keep if int(c) not in position]  # kept, but not in z
     picks: list[int] = []
-    while len(picks) < count - (len(keep) - len(kept)):  # kept constants are added after
+    while len(picks) < count - len(constant):
         if kept[len(picks):]:
             j = kept[len(picks)]
         elif gram.diagonal().max() <= floor:
@@ -98,5 +99,4 @@ def select_columns(x: np.ndarray, count: int, seed: int = 0,
         column = gram[:, j].copy()
         if column[j] > floor:
             gram -= np.outer(column, column) / column[j]
-    constant = [int(c) for c in keep if int(c) not in position]
     return np.concatenate([np.asarray(constant, dtype=int), varying[picks]]).astype(int)

@@ -66,17 +66,16 @@ def choose_functions(config: Config, count: int, output: str | Path,
     values = np.concatenate([b.values.numpy() for b in blocks])
     species = np.concatenate([b.species.numpy() for b in blocks])
     chosen, order = {}, {}
-    for n, element in enumerate(elements):
-        width = len(pool.functions[element])
+    for n, element in enumerate(elements):  # every element has the same pool of `size`
         try:
-            order[element] = select_columns(values[species == n, :width], count,
+            order[element] = select_columns(values[species == n, :size], count,
                                             keep=range(len(base)))
         except ValueError as exc:
             raise InputError(f"{element}: {exc} (fewer functions, or more varied frames)"
                              ) from None
         chosen[element] = [pool.functions[element][i] for i in np.sort(order[element])]
         log.info("%s: %d of %d candidate functions chosen on %d atoms of %d frames", element,
-                 count, width, int((species == n).sum()), len(sample))
+                 count, size, int((species == n).sum()), len(sample))
     functions = SymmetryFunctions(elements, chosen, d.cutoff_type, d.cutoff_alpha)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
