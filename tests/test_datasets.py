@@ -62,7 +62,7 @@ def test_the_listing_names_every_entry_with_size_and_licence(capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["datasets", "mlearn-cu"], "unknown dataset 'mlearn-cu'; known: mlearn-si, mlearn-ni, "),
     (["datasets", "--path", "mlearn-si/valid"], "dataset 'mlearn-si' has no part 'valid'; its "
-     "parts: train, test"),
+     "parts: train, test, properties"),
     (["featurize", "--dry-run", "dataset:mlearn-xx/train"], "unknown dataset 'mlearn-xx'"),
 ])
 def test_a_wrong_name_is_one_line_and_exit_2(argv, message, capsys):

