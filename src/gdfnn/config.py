@@ -78,7 +78,10 @@ class DataConfig(StrictModel):
                                      "(angstrom, bohr, nm or Å per unit)")
     energy_unit: float | str = Field("ev", description="energy unit of the input files "
                                      "(ev, hartree, ... or eV per unit)")
-    use_stress: bool = Field(False, description="read and require stress (eV/Å^3)")
+    use_stress: bool | Literal["auto"] = Field(
+        "auto", description="train on stress (eV/Å^3, ASE sign) with training.stress_coeff: "
+        "'auto' when every training frame has stress and a 3-D periodic cell, true on the "
+        "frames that have it (the others masked out of the stress term), false never")
 
     @field_validator("length_unit")
     @classmethod

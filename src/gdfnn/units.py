@@ -1,4 +1,5 @@
-"""Unit factors for foreign file formats. gdfnn itself works in eV, Å, eV/Å, eV/Å^3."""
+"""Unit factors for foreign file formats and for reports. gdfnn itself works in eV, Å, eV/Å,
+eV/Å^3; tables give stress, pressure and moduli in GPa and surface energies in J/m^2."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from ase import units
 
 #: Å per unit of length, by name.
 LENGTH_UNITS = {"angstrom": 1.0, "bohr": units.Bohr, "nm": 10.0}
+#: GPa per eV/Å^3 (stress and elastic constants in reports).
+GPA = 1.0 / units.GPa
+#: J/m^2 per eV/Å^2 (surface energies in reports).
+J_PER_M2 = units._e * 1e20
 #: eV per unit of energy, by name.
 ENERGY_UNITS = {"ev": 1.0, "hartree": units.Hartree, "rydberg": units.Rydberg,
                 "kcal/mol": units.kcal / units.mol, "kj/mol": units.kJ / units.mol}

@@ -1,5 +1,7 @@
 import torch
 
+from gdfnn.data.store import STRESS
+from gdfnn.training.batches import TrainingSet
 from gdfnn.training.loss import loss_terms, predict
 
 
@@ -41,3 +43,21 @@ def test_loss_formula_by_hand(toy_set):
     assert torch.allclose(terms["energy"], energy) and torch.allclose(terms["force"], force)
     assert torch.allclose(terms["stress"], stress)
     assert torch.allclose(terms["total"], energy + force + stress)
+
+
+def test_frames_without_stress_are_masked_out_of_the_stress_term(toy_data, toy_set):
+    """A mixed set (some frames without a stress label) trains: the unlabelled frames add
+    nothing to the stress term and its gradient stays finite."""
+    data, transforms, sf = toy_data
+    _, model = toy_set
+    data.arrays[STRESS][1] = float("nan")  # frame 1 has no stress label
+    mixed = TrainingSet(data, transforms, sf.elements, with_stress=True)
+    batch = mixed.batch(torch.tensor([0, 1, 2]))
+    assert batch.stress_mask.tolist() == [1.0, 0.0, 1.0]
+    pred = predict(model, batch, forces=True, stress=True, create_graph=True)
+    terms = loss_terms(pred, batch, force_coeff=0.3, stress_coeff=2.0)
+    labelled = torch.tensor([0, 2])
+    by_hand = 2.0 / (6 * 3) * ((batch.stress[labelled] - pred.stress[labelled]) ** 2).sum()
+    assert torch.allclose(terms["stress"], by_hand)
+    terms["total"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())

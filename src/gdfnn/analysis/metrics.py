@@ -1,5 +1,6 @@
-"""Error tables: RMSE and MAE of energies (meV/atom) and forces (eV/Å, over Cartesian
-components) overall, per element, per group, per atom subset and per GDF bin.
+"""Error tables: RMSE and MAE of energies (meV/atom), forces (eV/Å, over Cartesian
+components) and stress (GPa, over Voigt components, frames with a stress label) overall, per
+element, per group, per atom subset and per GDF bin.
 
 :func:`error_table` is the one implementation behind the training report (``metrics.json``)
 and ``gdfnn evaluate`` (``evaluation.json``); docs/metrics.md describes its schema.
@@ -12,14 +13,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from gdfnn.units import GPA
+
 # keys of an error table (nested dicts; every leaf "stats" is {"rmse", "mae", "n"})
 STRUCTURES = "structures"  # int, structures in the table
 ATOMS = "atoms"  # int, atoms in the table
 ENERGY = "energy_mev_atom"  # stats of the per-atom energy error (E_pred - E_ref) / n, meV/atom
 FORCE = "force"  # stats of force components F_pred - F_ref, eV/Å
 FORCE_GDF = "force_gdf_weighted"  # {"rmse", "n"}: force RMSE with atoms weighted by GDF weights
+STRESS = "stress_gpa"  # stats of the Voigt stress components sigma_pred - sigma_ref, GPa, over
+#                        the structures with a stress label ("n": structures); absent without
 PER_ELEMENT = "per_element"  # {element: {FORCE: stats}}
-PER_GROUP = "per_group"  # {group: {ENERGY: stats, FORCE: stats}}
+PER_GROUP = "per_group"  # {group: {ENERGY: stats, FORCE: stats[, STRESS: stats]}}
 SUBSETS = "subsets"  # {name: {FORCE: stats}}, atom subsets such as defect_atoms / other_atoms
 PER_GDF_BIN = "per_gdf_bin"  # [{low, high, n, rmse, mae, mean_norm, q25, q75}], by GDF rho
 ATOMIC_ENERGY = "atomic_energy_mev"  # stats of atomic-energy errors, meV (reference has them)
@@ -46,7 +51,8 @@ def weighted_rmse(errors: np.ndarray, weights: np.ndarray) -> float:
 def error_table(energy_error: np.ndarray, force_error: np.ndarray, *, symbols: np.ndarray,
                 groups: np.ndarray, atom_structure: np.ndarray,
                 atom_weight: np.ndarray | None = None,
-                subsets: Mapping[str, np.ndarray] | None = None) -> dict:
+                subsets: Mapping[str, np.ndarray] | None = None,
+                stress_error: np.ndarray | None = None) -> dict:
     """The nested error table of one potential on one set of structures.
 
     Args:
@@ -56,6 +62,9 @@ def error_table(energy_error: np.ndarray, force_error: np.ndarray, *, symbols: n
             atom_structure ``(N,)`` structure index of each atom.
         atom_weight: ``(N,)`` GDF weights, for the GDF-weighted force RMSE.
         subsets: named ``(N,)`` boolean masks of atoms (e.g. defect atoms).
+        stress_error: ``(S, 6)`` Voigt stress error of each structure, eV/Å^3, NaN where a
+            structure has no stress label; the table gets :data:`STRESS` (GPa) when at least
+            one structure has one.
     """
     symbols, groups = np.asarray(symbols), np.asarray(groups)
     atom_group = groups[atom_structure] if len(groups) else groups
@@ -69,6 +78,14 @@ def error_table(energy_error: np.ndarray, force_error: np.ndarray, *, symbols: n
     if atom_weight is not None:
         table[FORCE_GDF] = {"rmse": weighted_rmse(force_error, atom_weight),
                             "n": len(force_error)}
+    if stress_error is not None:
+        labelled = np.isfinite(stress_error).all(1)
+        if labelled.any():
+            table[STRESS] = error_stats(stress_error[labelled], GPA)
+            for g, row in table[PER_GROUP].items():
+                mine = labelled & (groups == g)
+                if mine.any():
+                    row[STRESS] = error_stats(stress_error[mine], GPA)
     if subsets:
         table[SUBSETS] = {name: {FORCE: error_stats(force_error[mask])}
                           for name, mask in subsets.items()}

@@ -46,7 +46,9 @@ class Batch:
     ``pairs (P, 2)``, ``dx (P, D, 3)`` = dx[centre]/dr[neighbour] (1/Å). Per structure:
     ``energy (B,)`` eV, ``n_atoms (B,)``, ``weight (B,)``, ``energy_weight (B,)`` (GDF weight of
     the energy term: 1, or the mean weight of the structure's atoms); with stress: ``virial
-    (N, D, 3, 3)``, ``stress (B, 6)`` eV/Å^3, ``volume (B,)`` Å^3.
+    (N, D, 3, 3)``, ``stress (B, 6)`` eV/Å^3 (0 where unlabelled), ``volume (B,)`` Å^3 (1
+    where unlabelled) and ``stress_mask (B,)`` (1 for a structure with a stress label and a
+    3-D periodic cell, else 0).
     """
 
     x: torch.Tensor
@@ -63,6 +65,7 @@ class Batch:
     virial: torch.Tensor | None = None
     stress: torch.Tensor | None = None
     volume: torch.Tensor | None = None
+    stress_mask: torch.Tensor | None = None
 
 
 def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -80,7 +83,8 @@ class TrainingSet:
         data: featurised structures.
         transforms: per element, the fitted feature transform.
         elements: element order of ``data``'s species.
-        with_stress: keep virial terms and stress labels.
+        with_stress: keep virial terms and stress labels (structures without a label, or
+            without a 3-D periodic cell, are masked out of the stress term).
         weighting: whether the GDF weights of ``data`` weight the force errors (else all atom
             weights are 1: eq. 1) and their per-structure means the energy errors.
     """
@@ -120,8 +124,10 @@ class TrainingSet:
         self.energy_weight = (torch.zeros(n_atoms.numel(), dtype=torch.float64).index_add_(
             0, per_structure, self.atom_weight.double()) / n_atoms).to(dtype) \
             if weighting.energies and use_gdf else torch.ones(n_atoms.numel(), dtype=dtype)
-        self.stress = a[STRESS].to(dtype)
-        self.volume = a[VOLUME].to(dtype)
+        labelled = torch.isfinite(a[STRESS]).all(1) & (a[VOLUME] > 0)
+        self.stress = torch.where(labelled[:, None], a[STRESS], 0.0).to(dtype)
+        self.volume = torch.where(labelled, a[VOLUME], 1.0).to(dtype)
+        self.stress_mask = labelled.to(dtype)
         self.group = data.group
         self.elements = list(elements)
 
@@ -148,6 +154,7 @@ class TrainingSet:
         copy.pairs, copy.dx, copy.virial = b.pairs, b.dx, b.virial
         copy.energy, copy.weight, copy.energy_weight = b.energy, b.weight, b.energy_weight
         copy.stress, copy.volume = self.stress[order], self.volume[order]
+        copy.stress_mask = self.stress_mask[order]
         copy.atom_offset = torch.cat([b.n_atoms.new_zeros(1), torch.cumsum(b.n_atoms, 0)])
         n_pairs = self.pair_offset[order + 1] - self.pair_offset[order]
         copy.pair_offset = torch.cat([n_pairs.new_zeros(1), torch.cumsum(n_pairs, 0)])
@@ -170,7 +177,8 @@ class TrainingSet:
             energy_weight=self.energy_weight[start:stop],
             virial=self.virial[a0:a1] if stress else None,
             stress=self.stress[start:stop] if stress else None,
-            volume=self.volume[start:stop] if stress else None)
+            volume=self.volume[start:stop] if stress else None,
+            stress_mask=self.stress_mask[start:stop] if stress else None)
 
     def batch(self, index: torch.Tensor, buffers: dict[str, torch.Tensor] | None = None
               ) -> Batch:
@@ -201,7 +209,8 @@ class TrainingSet:
             energy_weight=self.energy_weight[index],
             virial=gather_rows(self.virial, ao, index, buffers, "virial") if stress else None,
             stress=self.stress[index] if stress else None,
-            volume=self.volume[index] if stress else None)
+            volume=self.volume[index] if stress else None,
+            stress_mask=self.stress_mask[index] if stress else None)
 
 
 def gather_rows(source: torch.Tensor, offsets: torch.Tensor, index: torch.Tensor,

@@ -2,9 +2,11 @@
 
     Gamma = (1/N) sum_s w_s v_s ((E_s^ref - E_s) / n_s)^2
           + mu / (3 M) sum_j w_s(j) w_j |F_j^ref - F_j|^2
-          [+ nu / (6 N) sum_s w_s |sigma_s^ref - sigma_s|^2]
+          [+ nu / (6 N) sum_s w_s m_s |sigma_s^ref - sigma_s|^2]
 
 with N structures and M atoms of the (global) batch, w_s the structure weight of the group,
+m_s = 1 for a structure with a stress label (else 0: frames without stress are masked, not
+refused),
 w_j = 1 (eq. 1) or the GDF weight Theta(1/rho_j) (eq. 3), v_s = 1 (the paper) or, with
 ``gdf.energy_weighting``, the mean GDF weight of structure s. Units: eV, eV/Å, eV/Å^3.
 """
@@ -42,7 +44,7 @@ def loss_terms(pred: Prediction, batch: Batch, force_coeff: float, stress_coeff:
         terms["force"] = force_coeff / (3 * n_a) * (w * ((batch.forces - pred.forces) ** 2)
                                                     .sum(1)).sum()
     if pred.stress is not None and stress_coeff > 0:
-        terms["stress"] = stress_coeff / (6 * n_s) * (batch.weight * (
+        terms["stress"] = stress_coeff / (6 * n_s) * (batch.weight * batch.stress_mask * (
             (batch.stress - pred.stress) ** 2).sum(1)).sum()
     terms["total"] = sum(terms.values())
     return terms

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS
+from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS, STRESS
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_save, atomic_write
 from gdfnn.training.batches import UNWEIGHTED, StreamedSet, TrainingSet
@@ -37,7 +37,7 @@ CHECKPOINT = "checkpoint.pt"
 LEARNING_CURVE = "learning_curve.csv"
 STOP_FILE = "STOP"
 CURVE_COLUMNS = ["epoch", "learning_rate", "train_loss", "valid_loss", "valid_energy_rmse_mev_atom",
-                 "valid_force_rmse", "valid_force_rmse_gdf", "seconds"]
+                 "valid_force_rmse", "valid_force_rmse_gdf", "valid_stress_rmse_gpa", "seconds"]
 #: Learning-rate schedules and shuffle modes (the config's choices).
 SCHEDULERS = ("exponential", "plateau", "none")
 SHUFFLE_MODES = ("structures", "batches")
@@ -240,8 +240,7 @@ class Trainer:
                 batch.energy_weight = torch.ones_like(batch.energy_weight)
             pred = predict(self.wrapped, batch, forces=self.options.force_coeff > 0,
                            stress=self.use_stress, create_graph=True)
-            terms = loss_terms(pred, batch, self.force_coeff,
-                               self.options.stress_coeff if self.use_stress else 0.0,
+            terms = loss_terms(pred, batch, self.force_coeff, self.stress_coeff,
                                n_structures=n_structures, n_atoms=n_atoms)
             if self.state.epoch == 0 and count == 0:  # the untrained model's loss: the
                 self._note_initial_loss(terms["total"].item())  # baseline of divergence
@@ -266,7 +265,7 @@ class Trainer:
         model.eval()
         if self.valid_set is None or self.valid_set.n_structures == 0:
             return {}
-        return summarize(residuals(model, self.valid_set, self.force_coeff),
+        return summarize(residuals(model, self.valid_set, self.force_coeff, self.stress_coeff),
                          self.valid_set.elements)
 
     # ----- the energy stage ---------------------------------------------------------------
@@ -280,6 +279,11 @@ class Trainer:
         stage."""
         scale = self.options.energy_stage_force_scale if self.in_energy_stage else 1.0
         return self.options.force_coeff * scale
+
+    @property
+    def stress_coeff(self) -> float:
+        """nu of the loss: ``stress_coeff`` when training on stress, else 0."""
+        return self.options.stress_coeff if self.use_stress else 0.0
 
     @property
     def kept_model(self):
@@ -443,6 +447,8 @@ class Trainer:
         weighted = metrics.get(FORCE_GDF, metrics[FORCE])["rmse"]
         row.update(valid_loss=metrics[LOSS], valid_energy_rmse_mev_atom=metrics[ENERGY]["rmse"],
                    valid_force_rmse=metrics[FORCE]["rmse"], valid_force_rmse_gdf=weighted)
+        if STRESS in metrics:
+            row["valid_stress_rmse_gpa"] = metrics[STRESS]["rmse"]
         if metrics[LOSS] < self.state.best_loss:
             self.state.best_loss, self.state.best_epoch = metrics[LOSS], self.state.epoch
             self.state.best_weights = copy.deepcopy(self.kept_model.state_dict())

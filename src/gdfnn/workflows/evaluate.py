@@ -19,6 +19,7 @@ from gdfnn.analysis.metrics import (
     FORCE,
     PER_GDF_BIN,
     PER_GROUP,
+    STRESS,
     SUBSETS,
     binned,
     error_stats,
@@ -79,14 +80,18 @@ def prediction_errors(potential: Potential, frames: list[Structure],
                       ) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
     """``(error table, predictions, energy errors (F,) eV/atom, force errors (N, 3) eV/Å)``
     of ``potential`` on the labelled ``frames``; the table (docs/metrics.md) per element,
-    group and atom subset (``subsets``: name -> ``(N,)`` bool)."""
+    group and atom subset (``subsets``: name -> ``(N,)`` bool), with stress errors (GPa) of
+    the frames that have a stress label and a 3-D periodic cell."""
     preds = potential.predict_many([s.atoms for s in frames])
     e_err = np.array([(p["energy"] - s.energy) / s.n_atoms
                       for p, s in zip(preds, frames, strict=True)])
     f_err = np.concatenate([p["forces"] - s.forces for p, s in zip(preds, frames, strict=True)])
+    s_err = np.array([p["stress"] - s.stress if s.stress is not None and "stress" in p
+                      else np.full(6, np.nan) for p, s in zip(preds, frames, strict=True)])
     symbols, groups, atom_structure = atom_labels(frames)
     table = error_table(e_err, f_err, symbols=symbols, groups=groups,
-                        atom_structure=atom_structure, subsets=subsets)
+                        atom_structure=atom_structure, subsets=subsets,
+                        stress_error=s_err.reshape(-1, 6))
     return table, preds, e_err, f_err
 
 
@@ -197,9 +202,11 @@ def _write(out: Path, result, per_atom, frames, symbols, structure, defect_mask,
 def format_result(result: dict) -> str:
     lines = []
     for label, t in result.items():
+        stress = (f", stress RMSE {t[STRESS]['rmse']:.3f} GPa ({t[STRESS]['n']} frames)"
+                  if STRESS in t else "")
         lines.append(f"{label}: energy RMSE {t[ENERGY]['rmse']:.2f} meV/atom "
                      f"(MAE {t[ENERGY]['mae']:.2f}), force RMSE "
-                     f"{t[FORCE]['rmse']:.4f} eV/Å (MAE {t[FORCE]['mae']:.4f})")
+                     f"{t[FORCE]['rmse']:.4f} eV/Å (MAE {t[FORCE]['mae']:.4f}){stress}")
         for g, v in t[PER_GROUP].items():
             lines.append(f"  group {g:<12} E RMSE {v[ENERGY]['rmse']:8.2f} meV/atom  "
                          f"F RMSE {v[FORCE]['rmse']:.4f} eV/Å ({v[FORCE]['n']} atoms)")

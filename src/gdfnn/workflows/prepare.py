@@ -22,7 +22,8 @@ log = logging.getLogger("gdfnn")
 
 @dataclass
 class PreparedData:
-    """Frames, split, featuriser and feature stores of a run."""
+    """Frames, split, featuriser and feature stores of a run, and whether it trains on
+    stress (``data.use_stress`` resolved on the training frames)."""
 
     structures: list[Structure]
     split: Split
@@ -30,14 +31,38 @@ class PreparedData:
     store: FeatureStore
     test_structures: list[Structure]
     test_store: FeatureStore | None
+    use_stress: bool = False
 
 
 def read_frames(entries: list[str], config: Config, elements: list[str] | None) -> list[Structure]:
     """Read and validate labelled frames (one-line :class:`InputError` naming file and frame)."""
     frames = load_sources(entries, length_unit=config.data.length_unit,
                           energy_unit=config.data.energy_unit, progress=config.output.progress)
-    validate_structures(frames, require_stress=config.data.use_stress, elements=elements)
+    validate_structures(frames, elements=elements)
     return frames
+
+
+def has_stress(frame: Structure) -> bool:
+    """Whether ``frame`` can teach stress: a stress label and a 3-D periodic cell."""
+    return frame.stress is not None and bool(frame.atoms.pbc.all())
+
+
+def resolve_stress(setting: bool | str, frames: list[Structure]) -> bool:
+    """``data.use_stress`` for the training ``frames``: ``"auto"`` is true when every frame
+    has stress (:func:`has_stress`), and says in one line when only some have; ``True``
+    needs at least one (the others are masked)."""
+    labelled = sum(has_stress(f) for f in frames)
+    if setting is True and labelled == 0:
+        raise InputError("data.use_stress is true, but no training frame has stress and a "
+                         "3-D periodic cell")
+    if setting == "auto" and 0 < labelled < len(frames):
+        log.info("stress: %d of %d training frames have it; not trained on (data.use_stress: "
+                 "true trains on those, the others masked)", labelled, len(frames))
+    use = labelled > 0 if setting is True else setting == "auto" and labelled == len(frames)
+    if use:
+        log.info("stress: training on the stress of %d of %d training frames", labelled,
+                 len(frames))
+    return use
 
 
 def build_descriptor(config: Config, frames: list[Structure]) -> SymmetryFunctions:
@@ -98,4 +123,5 @@ def prepare(config: Config) -> PreparedData:
         test_frames = read_frames(config.data.test, config, sf.elements)
         test_store = cached_store(store_path.with_name(store_path.stem + "_test.h5"),
                                   test_frames, sf, config.model.dtype, config.output.progress)
-    return PreparedData(frames, split, sf, store, test_frames, test_store)
+    use_stress = resolve_stress(config.data.use_stress, [frames[i] for i in split.train])
+    return PreparedData(frames, split, sf, store, test_frames, test_store, use_stress)

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF
+from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, STRESS
 from gdfnn.config import Config, ModelConfig, TrainingConfig
-from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
+from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, VOLUME, FeatureSet
 from gdfnn.data.store import ENERGY as STORE_ENERGY
+from gdfnn.data.store import STRESS as STORE_STRESS
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_save
@@ -260,35 +261,46 @@ def _size(tensors: dict[str, torch.Tensor]) -> int:
 @dataclass
 class DataSets:
     """What the trainer reads: the training source (in memory or streamed), the validation
-    set, and the function that turns stored structures into a :class:`TrainingSet`."""
+    set, and the function that turns stored structures into a :class:`TrainingSet`
+    (``make_set(data, with_stress)``; ``with_stress=None``: when ``data`` has stress labels)."""
 
     train: TrainingSet | StreamedSet
     valid: TrainingSet
-    make_set: Callable[[FeatureSet], TrainingSet]
+    make_set: Callable[[FeatureSet, bool | None], TrainingSet]
+    use_stress: bool
+
+
+def stress_labelled(data: FeatureSet) -> bool:
+    """Whether any structure of ``data`` has a stress label and a 3-D periodic cell."""
+    a = data.arrays
+    return bool((torch.isfinite(a[STORE_STRESS]).all(1) & (a[VOLUME] > 0)).any())
 
 
 def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], ctx: RunContext,
-               *, dtype: str, use_stress: bool, stream_chunk: int | None,
-               weighting: WeightingPolicy, weights: np.ndarray | None = None) -> DataSets:
-    """Training and validation sets (``model.dtype``, ``data.use_stress``,
-    ``training.stream_chunk``); ``weights``: the ``(N,)`` GDF weight of every atom of the
-    store (kept in memory: the store is not rewritten by training runs), used as
-    ``weighting`` says."""
+               *, dtype: str, stream_chunk: int | None, weighting: WeightingPolicy,
+               weights: np.ndarray | None = None) -> DataSets:
+    """Training and validation sets (``model.dtype``, ``training.stream_chunk``); the
+    training set keeps stress when the run trains on it (``prepared.use_stress``), the
+    validation set whenever it has stress labels (its stress errors are reported);
+    ``weights``: the ``(N,)`` GDF weight of every atom of the store (kept in memory: the
+    store is not rewritten by training runs), used as ``weighting`` says."""
     elements = prepared.descriptor.elements
 
-    def make_set(data: FeatureSet) -> TrainingSet:
+    def make_set(data: FeatureSet, with_stress: bool | None = None) -> TrainingSet:
         if weights is not None:
             data.arrays[GDF_WEIGHT] = torch.from_numpy(weights[data.arrays[ATOM_ROW].numpy()])
-        return TrainingSet(data, transforms, elements, DTYPES[dtype], use_stress,
+        with_stress = stress_labelled(data) if with_stress is None else with_stress
+        return TrainingSet(data, transforms, elements, DTYPES[dtype], with_stress,
                            weighting).to(ctx.device)
 
-    split = prepared.split
+    split, use_stress = prepared.split, prepared.use_stress
     valid = make_set(prepared.store.load(split.valid))
     if stream_chunk:
-        train = StreamedSet(prepared.store, split.train, stream_chunk, make_set)
+        train = StreamedSet(prepared.store, split.train, stream_chunk,
+                            lambda data: make_set(data, use_stress))
     else:
-        train = make_set(prepared.store.load(split.train))
-    return DataSets(train, valid, make_set)
+        train = make_set(prepared.store.load(split.train), use_stress)
+    return DataSets(train, valid, make_set, use_stress)
 
 
 def build_networks(prepared: PreparedData, features: TrainingFeatures, model: ModelConfig,
@@ -329,40 +341,45 @@ def train_options(training: TrainingConfig) -> TrainOptions:
 
 def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedData,
                  transforms: dict[str, ElementTransform], ctx: RunContext, *, dtype: str,
-                 force_coeff: float, stream_chunk: int | None) -> dict:
+                 force_coeff: float, stress_coeff: float, stream_chunk: int | None) -> dict:
     """Error tables (see docs/metrics.md) of the trained networks on the training,
-    validation and test sets (loss with ``force_coeff``, ``training.force_coeff``): ``test``
-    is ``data.test``, else the frames ``data.test_rate`` split off (``test_split`` when
-    there are both)."""
-    mu = force_coeff
+    validation and test sets (loss with ``training.force_coeff`` and, when the run trains on
+    stress, ``training.stress_coeff``): ``test`` is ``data.test``, else the frames
+    ``data.test_rate`` split off (``test_split`` when there are both). Stress errors (GPa)
+    wherever a set has stress labels (the training set: when trained on stress)."""
+    mu, nu = force_coeff, stress_coeff if sets.use_stress else 0.0
     elements = prepared.descriptor.elements
     report = {}
     if isinstance(sets.train, StreamedSet):  # errors chunk by chunk
         chunks = prepared.store.iter_chunks(prepared.split.train, stream_chunk)
-        report["train"] = summarize(merge([residuals(networks, sets.make_set(c), mu)
-                                           for c in chunks]), elements)
+        report["train"] = summarize(merge([residuals(networks, sets.make_set(c, sets.use_stress),
+                                                     mu, nu) for c in chunks]), elements)
     else:
-        report["train"] = summarize(residuals(networks, sets.train, mu), elements)
+        report["train"] = summarize(residuals(networks, sets.train, mu, nu), elements)
     if sets.valid.n_structures:
-        report["valid"] = summarize(residuals(networks, sets.valid, mu), elements)
+        report["valid"] = summarize(residuals(networks, sets.valid, mu, nu), elements)
     if prepared.test_store is not None:
-        test = TrainingSet(prepared.test_store.load(), transforms, elements,
-                           DTYPES[dtype]).to(ctx.device)
-        report["test"] = summarize(residuals(networks, test, mu), elements)
+        data = prepared.test_store.load()
+        test = TrainingSet(data, transforms, elements, DTYPES[dtype],
+                           stress_labelled(data)).to(ctx.device)
+        report["test"] = summarize(residuals(networks, test, mu, nu), elements)
     if prepared.split.test.size:
         held = sets.make_set(prepared.store.load(prepared.split.test))
         report["test_split" if "test" in report else "test"] = summarize(
-            residuals(networks, held, mu), elements)
+            residuals(networks, held, mu, nu), elements)
     return report
 
 
 def format_report(report: dict) -> str:
-    lines = ["set        energy RMSE (meV/atom)  force RMSE (eV/Å)  force RMSE GDF-weighted"]
+    """The error table of a training report: one row per set (eV, Å, GPa)."""
+    lines = ["set        energy RMSE (meV/atom)  force RMSE (eV/Å)  force RMSE GDF-weighted  "
+             "stress RMSE (GPa)"]
     for name in ("train", "valid", "test", "test_split"):
         if name in report:
             m = report[name]
             weighted = f"{m[FORCE_GDF]['rmse']:.4f}" if FORCE_GDF in m else "-"
+            stress = f"{m[STRESS]['rmse']:.3f}" if STRESS in m else "-"
             lines.append(f"{name:<10} {m[ENERGY]['rmse']:<23.3f} {m[FORCE]['rmse']:<18.4f} "
-                         f"{weighted}")
+                         f"{weighted:<24} {stress}")
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ import torch
 import yaml
 
 from gdfnn.analysis import plots
-from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, SUBSETS, binned
+from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, STRESS, SUBSETS, binned
 from gdfnn.analysis.tables import markdown_table, mean_std
 from gdfnn.config import Config, load_config, with_overrides
 from gdfnn.data import load_sources
@@ -211,6 +211,8 @@ def score(potential: Potential, atoms: TestAtoms) -> dict:
 def flat_metrics(table: dict) -> dict[str, float]:
     """The sweep.csv columns of one run's table."""
     out = {"force_rmse": table[FORCE]["rmse"], "energy_rmse_mev_atom": table[ENERGY]["rmse"]}
+    if STRESS in table:
+        out["stress_rmse_gpa"] = table[STRESS]["rmse"]
     for name, values in table.get(SUBSETS, {}).items():
         out[f"force_rmse_{name}"] = values[FORCE]["rmse"]
     for group, values in table[PER_GROUP].items():

@@ -102,7 +102,6 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         options = replace(options, force_coeff=weighting.force_coeff(
             options.force_coeff, steps.training_weights(per_element)))
     sets = steps.build_sets(prepared, transforms, ctx, dtype=config.model.dtype,
-                            use_stress=config.data.use_stress,
                             stream_chunk=config.training.stream_chunk, weighting=weighting,
                             weights=weights)
     networks = steps.build_networks(prepared, features, config.model, config.training.seed, ctx)
@@ -115,7 +114,7 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
     trainer = Trainer(networks, sets.train, sets.valid, options, out,
                       save_potential=lambda: potential.save(out / POTENTIAL_FILE),
                       checkpoint_every=config.output.checkpoint_every, weighting=weighting,
-                      use_stress=config.data.use_stress, progress=config.output.progress,
+                      use_stress=prepared.use_stress, progress=config.output.progress,
                       rank=ctx.rank, world=ctx.world)
     if resume:
         trainer.resume()
@@ -131,8 +130,10 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report = steps.error_report(networks, sets, prepared, transforms, ctx,
                                     dtype=config.model.dtype,
                                     force_coeff=config.training.force_coeff,
+                                    stress_coeff=config.training.stress_coeff,
                                     stream_chunk=config.training.stream_chunk)
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
+                      trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
         with atomic_write(out / METRICS_FILE) as f:
             json.dump(report, f, indent=2)
