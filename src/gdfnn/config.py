@@ -357,6 +357,9 @@ class OutputConfig(StrictModel):
     checkpoint_every: int = Field(50, gt=0, description="epochs between checkpoints")
     plots: bool = Field(True, description="write PNG plots")
     progress: bool = Field(True, description="show progress bars")
+    properties: bool = Field(True, description="after training, the lattice constant and "
+                             "bulk modulus (Å, GPa) of a one-element potential's ground-state "
+                             "crystal (diamond, fcc, bcc or hcp) in metrics.json and the log")
 
 
 class Config(StrictModel):

@@ -41,7 +41,8 @@ def test_true_without_any_stress_is_one_line():
         resolve_stress(True, frames(0, 2))
 
 
-def test_a_stress_trained_run_reports_stress_errors_in_gpa(toy_config):
+def test_a_stress_trained_run_reports_stress_errors_in_gpa_and_its_equation_of_state(
+        toy_config):
     config = toy_config(training={"stress_coeff": 1.0})
     train(config)
     metrics = json.loads((Path(config.output.directory) / "metrics.json").read_text())
@@ -49,12 +50,15 @@ def test_a_stress_trained_run_reports_stress_errors_in_gpa(toy_config):
     for name in ("train", "valid"):
         stats = metrics[name][STRESS]
         assert stats["rmse"] > 0 and stats["n"] > 0
+    assert metrics["properties"]["crystal"] == "diamond"  # the training report's E(V)
     curve = (Path(config.output.directory) / "learning_curve.csv").read_text().splitlines()
     assert "valid_stress_rmse_gpa" in curve[0]
     # without stress in the loss the validation stress errors are still reported
     off = toy_config(data={"train": ["toy.xyz"], "valid_rate": 0.25, "use_stress": False},
-                     output={"directory": "off", "progress": False, "plots": False})
+                     output={"directory": "off", "progress": False, "plots": False,
+                             "properties": False})
     train(off)
     metrics = json.loads((Path(off.output.directory) / "metrics.json").read_text())
     assert metrics["trained_on_stress"] is False
     assert STRESS not in metrics["train"] and STRESS in metrics["valid"]
+    assert "properties" not in metrics

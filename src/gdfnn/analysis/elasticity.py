@@ -53,8 +53,8 @@ def fit_birch_murnaghan(volumes: np.ndarray, energies: np.ndarray) -> EquationOf
     if len(v) < 5:
         raise GdfnnError(f"an equation of state needs at least 5 points, got {len(v)}")
     a, b, c = np.polyfit(v, e, 2)
-    v_min = -b / (2 * a)
-    if a <= 0 or not v.min() < v_min < v.max():
+    v_min = -b / (2 * a) if a > 0 else np.nan
+    if not v.min() < v_min < v.max():
         raise GdfnnError(f"E(V) has no minimum between {v.min():.4g} and {v.max():.4g} Å^3: "
                          "the crystal is far from its equilibrium volume")
     start = (float(np.polyval([a, b, c], v_min)), float(v_min), float(2 * a * v_min), 4.0)

@@ -202,7 +202,7 @@ def phonon_dispersion(lines: dict[str, dict], labels: list[str], path: str | os.
                       ) -> None:
     """Phonon bands of several potentials on one path (one colour each) and their densities
     of states; ``lines``: ``{label: phonons dict}`` of
-    :func:`gdfnn.experiments.equilibrium.phonons`; ``labels``: the path's point names."""
+    :func:`gdfnn.workflows.properties.phonons.phonons`; ``labels``: the path's point names."""
     fig = Figure(figsize=(8.0, 4.2))
     band_ax, dos_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
     for k, (label, ph) in enumerate(lines.items()):
@@ -221,4 +221,20 @@ def phonon_dispersion(lines: dict[str, dict], labels: list[str], path: str | os.
     unique = dict(zip(names, handles, strict=True))
     band_ax.legend(unique.values(), unique.keys(), fontsize=8)
     dos_ax.set_xlabel("DOS")
+    _save(fig, path)
+
+
+def equation_of_state(curves: dict[str, dict], path: str | os.PathLike) -> None:
+    """E(V) of several potentials (points and fitted curve, energies from each minimum, per
+    atom); ``curves``: ``{label: {volumes, energies, fit_volumes, fit_energies, v0}}``."""
+    fig, axes = _subplots(1, (5.5, 4.2))
+    ax = axes[0, 0]
+    for k, (label, c) in enumerate(curves.items()):
+        color = COLORS[k % len(COLORS)]
+        ax.plot(c["fit_volumes"], c["fit_energies"], color=color, lw=1, label=label)
+        ax.plot(c["volumes"], c["energies"], "o", color=color, ms=3)
+        ax.axvline(c["v0"], color=color, lw=0.5, ls=":")
+    ax.set_xlabel("volume per atom (Å$^3$)")
+    ax.set_ylabel("E - E$_0$ per atom (eV)")
+    ax.legend(fontsize=8)
     _save(fig, path)

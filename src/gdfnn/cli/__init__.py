@@ -21,6 +21,7 @@ from gdfnn.cli import (
     lammps,
     learn,
     md,
+    properties,
     prune,
     reproduce,
     select,
@@ -31,8 +32,8 @@ from gdfnn.cli import (
 from gdfnn.errors import GdfnnError
 
 #: The commands, in the order ``gdfnn --help`` lists them.
-COMMANDS = (featurize, functions, gdf, train, evaluate, uncertainty, select, prune, export,
-            md, lammps, learn, reproduce, demo, sweep, datasets, config)
+COMMANDS = (featurize, functions, gdf, train, evaluate, properties, uncertainty, select, prune,
+            export, md, lammps, learn, reproduce, demo, sweep, datasets, config)
 
 
 class Parser(argparse.ArgumentParser):

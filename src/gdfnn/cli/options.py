@@ -176,7 +176,8 @@ def frames(entries: list[str], *potentials: Potential, labelled: bool = True,
 
 
 def structure(args: argparse.Namespace) -> ase.Atoms:
-    """``args.structure`` (frame ``args.index``), repeated ``args.supercell`` times."""
+    """``args.structure`` (frame ``args.index``), repeated ``args.supercell`` times (where
+    the command has that option)."""
     from ase.io import read
 
     path = datasets.local_path(args.structure)
@@ -184,7 +185,7 @@ def structure(args: argparse.Namespace) -> ase.Atoms:
         atoms = read(path, index=args.index)
     except Exception as exc:
         raise InputError(f"{args.structure}: cannot read a structure ({exc})") from None
-    if args.supercell:
+    if getattr(args, "supercell", None):
         atoms = atoms * tuple(int(x) for x in args.supercell.split(","))
     return atoms
 

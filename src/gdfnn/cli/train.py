@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
                    "epochs, test fraction and seed; docs/train.md)")
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    p.add_argument("--no-properties", action="store_true",
+                   help="skip the equation of state of the ground-state crystal after training "
+                   "(output.properties: false)")
     p.add_argument("--output", default=None, help="override output.directory (n2p2 folder: "
                    "default FOLDER/gdfnn)")
     p.add_argument("--length-unit", default=None, help="n2p2 folder: length unit of input.data "
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from gdfnn.workflows.train import train
 
     overrides = {"training": {"epochs": args.epochs}}
+    if args.no_properties:
+        overrides["output"] = {"properties": False}
     if is_n2p2_folder(args.config):
         config = n2p2_config(args, overrides)
     elif args.length_unit or args.energy_unit:

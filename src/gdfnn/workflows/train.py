@@ -10,6 +10,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from gdfnn.calculator import NNPCalculator
 from gdfnn.config import Config, load_config, write_resolved_config
 from gdfnn.errors import ConfigError
 from gdfnn.fileio import atomic_write, folder_lock
@@ -18,6 +19,7 @@ from gdfnn.model.potential import Potential
 from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer, TrainingDiverged
 from gdfnn.workflows import run_inputs, steps
 from gdfnn.workflows.prepare import PreparedData
+from gdfnn.workflows.properties.run import format_summary, ground_state_summary
 
 log = logging.getLogger("gdfnn")
 POTENTIAL_FILE = "potential.pt"
@@ -135,8 +137,14 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
                       trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
+        summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential)) \
+            if config.output.properties else None
+        if summary is not None:
+            report["properties"] = summary
         with atomic_write(out / METRICS_FILE) as f:
             json.dump(report, f, indent=2)
         log.info("%s", steps.format_report(report))
+        if summary is not None:
+            log.info("%s", format_summary(summary))
     steps.finish(ctx)
     return potential
