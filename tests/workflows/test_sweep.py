@@ -54,7 +54,8 @@ def test_sweep_trains_the_grid_once_and_resumes(morse_frames, tmp_path, capsys):
     rows = list(csv.DictReader((out / "sweep.csv").read_text().splitlines()))
     assert len(rows) == 4 and {r["seed"] for r in rows} == {"0", "1"}
     assert {f"force_rmse_{RARE}", f"force_rmse_{DENSE}", "force_rmse[hot]",
-            "energy_rmse_mev_atom", "wall_seconds"} <= set(rows[0])
+            "energy_rmse_mev_atom", "stress_rmse_gpa", "lattice_constant", "bulk_modulus_gpa",
+            "wall_seconds"} <= set(rows[0])
     for row in rows:  # the validation split's errors, as each run's metrics.json has them
         run = out / "runs" / slug({"gdf.enabled": json.loads(row["gdf.enabled"])})
         metrics = json.loads((run / f"seed{row['seed']}" / "metrics.json").read_text())

@@ -9,7 +9,9 @@ time, the cores split between them). A killed sweep resumes: finished runs are s
 Every run is evaluated on the same test atoms with the same atom classes: the rarest 10 %
 and the densest 50 % of the training density (test-atom rho against the training atoms,
 thresholds at the 10th and 50th percentile of the training atoms' own rho, one sigma for
-all runs), and defect atoms when the frames carry a ``defect`` array.
+all runs), and defect atoms when the frames carry a ``defect`` array; the stress RMSE (GPa)
+where the test frames have stress, and for a one-element potential the lattice constant and
+bulk modulus of its ground-state crystal (what a stiff potential shows first).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import yaml
 from gdfnn.analysis import plots
 from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, STRESS, SUBSETS, binned
 from gdfnn.analysis.tables import markdown_table, mean_std
+from gdfnn.calculator import NNPCalculator
 from gdfnn.config import Config, load_config, with_overrides
 from gdfnn.data import load_sources
 from gdfnn.data.readers import write_structures
@@ -45,6 +48,7 @@ from gdfnn.gdf.density import DEFAULT_SIGMA, density
 from gdfnn.model.potential import Potential
 from gdfnn.workflows import steps
 from gdfnn.workflows.evaluate import array_mask, prediction_errors
+from gdfnn.workflows.properties.run import ground_state_summary
 
 log = logging.getLogger("gdfnn")
 #: Atom classes of the sweep tables: names and the quantile of training rho that bounds them.
@@ -234,6 +238,17 @@ def validation_metrics(directory: Path) -> dict[str, float]:
     return dict(zip(VALID_COLUMNS, (valid[FORCE]["rmse"], valid[ENERGY]["rmse"]), strict=True))
 
 
+def property_metrics(potential: Potential) -> dict[str, float]:
+    """The sweep.csv columns of a one-element potential's ground-state crystal: lattice
+    constant (Å) and bulk modulus (GPa), NaN where its equation of state fails; none for
+    other potentials."""
+    summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential))
+    if summary is None:
+        return {}
+    return {"lattice_constant": summary.get("lattice_constant", math.nan),
+            "bulk_modulus_gpa": summary.get("bulk_modulus", math.nan)}
+
+
 def train_run(run: Run) -> float:
     """Train one run as its own process; returns its wall time (s)."""
     run.directory.mkdir(parents=True, exist_ok=True)
@@ -294,9 +309,11 @@ def _sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[st
     atoms = test_atoms(runs[0].config, frames)
     table_rows, curves = [], {}
     for run in runs:
-        table = score(Potential.load(run.directory / "potential.pt"), atoms)
+        potential = Potential.load(run.directory / "potential.pt")
+        table = score(potential, atoms)
         table_rows.append({**{k: json.dumps(run.setting.get(k)) for k in keys}, "seed": run.seed,
                      **flat_metrics(table), **validation_metrics(run.directory),
+                     **property_metrics(potential),
                      "wall_seconds": float((run.directory / "wall_seconds.txt").read_text())})
         curves.setdefault(label({k: json.dumps(v) for k, v in run.setting.items()}), []).append(
             table["per_gdf_bin"])
