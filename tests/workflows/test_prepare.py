@@ -7,15 +7,18 @@ import json
 import logging
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
 from ase.build import bulk
 
+from gdfnn import Potential
 from gdfnn.analysis.metrics import STRESS
 from gdfnn.data.structure import Structure
 from gdfnn.errors import InputError
 from gdfnn.workflows.prepare import resolve_stress
 from gdfnn.workflows.train import train
+from tests.model.test_potential import strain_derivative
 
 
 def frames(n_with: int, n_without: int, *, slab: bool = False) -> list[Structure]:
@@ -51,6 +54,10 @@ def test_a_stress_trained_run_reports_stress_errors_in_gpa_and_its_equation_of_s
         stats = metrics[name][STRESS]
         assert stats["rmse"] > 0 and stats["n"] > 0
     assert metrics["properties"]["crystal"] == "diamond"  # the training report's E(V)
+    trained = Potential.load(Path(config.output.directory) / "potential.pt")
+    atoms = ase.io.read(Path(config.data.train[0]), 0)
+    np.testing.assert_allclose(trained.predict(atoms)["stress"],
+                               strain_derivative(trained, atoms), atol=1e-8)
     curve = (Path(config.output.directory) / "learning_curve.csv").read_text().splitlines()
     assert "valid_stress_rmse_gpa" in curve[0]
     # without stress in the loss the validation stress errors are still reported
