@@ -1,5 +1,6 @@
 """Benchmark: one training epoch with forces, 800 structures x 63 atoms (the paper's 50,400
-training points), 26-30-30-1 sigmoid, batch 32, Adam; float64 and float32.
+training points), 26-30-30-1 sigmoid, batch 32, Adam; float64 and float32; and with the
+stress term (float64: what training on stress adds to an epoch).
 
 Both shuffle modes: "structures" (new random batches every epoch: a gather per batch) and
 "batches" (random batches drawn once, shuffled in order: views, no copy).
@@ -33,19 +34,22 @@ from gdfnn.training.trainer import Trainer, TrainOptions
 BATCH = 32
 
 
-def make_set(n_frames: int, directory: Path) -> tuple[TrainingSet, SymmetryFunctions]:
+def make_sets(n_frames: int, directory: Path
+              ) -> tuple[TrainingSet, TrainingSet, SymmetryFunctions]:
+    """The training set without and with its stress labels (eV/Å^3), and the descriptor."""
     rng = np.random.default_rng(0)
     frames = []
     for k in range(n_frames):
         atoms = si_vacancy_cell(seed=k, amplitude=float(rng.uniform(0.03, 0.2)))
         frames.append(Structure(atoms, -5.4 * 63 + rng.normal(), rng.normal(0, 1, (63, 3)),
-                                source="bench", index=k))
+                                rng.normal(0, 0.01, 6), source="bench", index=k))
     sf = SymmetryFunctions.default(["Si"])
     write_store(directory / "f.h5", frames, sf, progress=False)
     data = FeatureStore(directory / "f.h5").load()
     transforms = fit_transforms(data.arrays[FEATURES], data.arrays[SPECIES], sf.n_features,
                                 sf.elements)
-    return TrainingSet(data, transforms, sf.elements), sf
+    return (TrainingSet(data, transforms, sf.elements),
+            TrainingSet(data, transforms, sf.elements, with_stress=True), sf)
 
 
 def seconds_per_epoch(epoch, epochs: int, device: torch.device) -> float:
@@ -61,13 +65,16 @@ def seconds_per_epoch(epoch, epochs: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / epochs
 
 
-def ours(data: TrainingSet, sf, dtype, epochs: int, shuffle: str, device: torch.device) -> float:
+def ours(data: TrainingSet, sf, dtype, epochs: int, shuffle: str, device: torch.device,
+         stress_coeff: float = 0.0) -> float:
     config = TrainOptions.from_mapping(TrainingConfig(
-        epochs=epochs, batch_size=BATCH, scheduler="none", shuffle=shuffle).model_dump())
+        epochs=epochs, batch_size=BATCH, scheduler="none", shuffle=shuffle,
+        stress_coeff=stress_coeff).model_dump())
     torch.manual_seed(0)
     model = AtomicEnergies(sf.elements, sf.n_features, [30, 30], "sigmoid").to(device, dtype)
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(model, data, None, config, Path(out), progress=False)
+        trainer = Trainer(model, data, None, config, Path(out), progress=False,
+                          use_stress=stress_coeff > 0)
         return seconds_per_epoch(trainer.train_epoch, epochs, device)
 
 
@@ -107,17 +114,21 @@ def main() -> None:
     set_threads(2)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        base, sf = make_set(n, Path(tmp))
+        base, with_stress, sf = make_sets(n, Path(tmp))
         for dtype in (torch.float64, torch.float32):
             data_d = base.to(device=device, dtype=dtype)
             t_floor = floor(data_d, dtype, epochs, device)
             name = str(dtype).replace("torch.", "")
             for shuffle in ("structures", "batches"):
                 t_ours = ours(data_d, sf, dtype, epochs, shuffle, device)
-                rows.append([n, name, shuffle, f"{t_ours:.3f}", f"{t_floor:.3f}",
+                rows.append([n, name, shuffle, "", f"{t_ours:.3f}", f"{t_floor:.3f}",
                              f"{t_ours / t_floor:.2f}", f"{n / t_ours:,.0f}"])
-    print_table(["structures", "dtype", "shuffle", "ours s/epoch", "floor s/epoch", "ours/floor",
-                 "structures/s"], rows)
+        data_s = with_stress.to(device=device, dtype=torch.float64)
+        t_stress = ours(data_s, sf, torch.float64, epochs, "structures", device, stress_coeff=10.0)
+        rows.append([n, "float64", "structures", "yes", f"{t_stress:.3f}", rows[0][5],
+                     f"{t_stress / float(rows[0][5]):.2f}", f"{n / t_stress:,.0f}"])
+    print_table(["structures", "dtype", "shuffle", "stress", "ours s/epoch", "floor s/epoch",
+                 "ours/floor", "structures/s"], rows)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ class Trainer:
                 batch.atom_weight = torch.ones_like(batch.atom_weight)
                 batch.energy_weight = torch.ones_like(batch.energy_weight)
             pred = predict(self.wrapped, batch, forces=self.options.force_coeff > 0,
-                           stress=self.use_stress, create_graph=True)
+                           stress=self.stress_coeff > 0, create_graph=True)
             terms = loss_terms(pred, batch, self.force_coeff, self.stress_coeff,
                                n_structures=n_structures, n_atoms=n_atoms)
             if self.state.epoch == 0 and count == 0:  # the untrained model's loss: the
