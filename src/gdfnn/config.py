@@ -222,7 +222,10 @@ class TrainingConfig(StrictModel):
                                 "(NNP-c) before this epoch, the GDF weights from it on")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty of the optimiser")
     force_coeff: float = Field(0.1, ge=0, description="mu in eq. 1/3 (SIMPLE-NN default 0.1)")
-    stress_coeff: float = Field(0.0, ge=0, description="weight of the stress term (eV/Å^3)^-2")
+    stress_coeff: float = Field(10.0, ge=0, description="weight nu of the stress term, "
+                                "(eV/Å^3)^-2 against the energy term's (eV/atom)^-2, used when "
+                                "data.use_stress resolves true (10: measured on mlearn Si, "
+                                "docs/train.md)")
     valid_every: int = Field(10, gt=0, description="epochs between validations")
     patience: int | None = Field(None, gt=0, description="early stopping after this many "
                                  "validations without improvement; null = off")

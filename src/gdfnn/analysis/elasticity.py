@@ -12,10 +12,11 @@ tension, so that C is positive definite for a stable crystal).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from gdfnn.errors import GdfnnError
 
@@ -58,7 +59,9 @@ def fit_birch_murnaghan(volumes: np.ndarray, energies: np.ndarray) -> EquationOf
         raise GdfnnError(f"E(V) has no minimum between {v.min():.4g} and {v.max():.4g} Å^3: "
                          "the crystal is far from its equilibrium volume")
     start = (float(np.polyval([a, b, c], v_min)), float(v_min), float(2 * a * v_min), 4.0)
-    params, _ = curve_fit(birch_murnaghan, v, e, p0=start, maxfev=10000)
+    with warnings.catch_warnings():  # an uncertain fit shows in max_residual instead
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, _ = curve_fit(birch_murnaghan, v, e, p0=start, maxfev=10000)
     residual = float(np.abs(birch_murnaghan(v, *params) - e).max())
     return EquationOfState(v0=float(params[1]), e0=float(params[0]), b0=float(params[2]),
                            b0_prime=float(params[3]), max_residual=residual)
