@@ -94,18 +94,18 @@ CATALOGUE: dict[str, Dataset] = {d.name: d for d in (
             {"train": "ni_mlearn_train.xyz", "test": "ni_mlearn_test.xyz",
              "properties": "properties_pbe.yaml"},
             {"ni_mlearn_train.xyz":
-             "1876df18294da3048f5e87ce42ffcffc075cbc437ebd12c674ff7fba346f93a3",
+             "74faf94d6316f881d4f83d9b644f9a0771630f78cef7a32b321236755b82f769",
              "ni_mlearn_test.xyz":
-             "5488ec389a1d3f416d69566644ac26f84fb384d35cbfa05a0a4b3d4ba83b32bd",
+             "67dce7717dfe2d05d5853866033227be7154805bfd27ead41945111088cb5ee3",
              "properties_pbe.yaml":
-             "a687722cb7389ae9f1bc511858cae271e7992d52213b8ac2252dea98d504996e",
+             "b2a712bb797432c8ab6682922f2943337b04b3fd3f05131c19df8da5d63dc163",
              **_MLEARN_LICENCE}),
     Dataset("snap-ni", "DFT data",
             "Ni DFT with stress, vacancy AIMD (40 frames of 107 atoms): rare environments of "
             "fcc Ni", _EV_STRESS,
             {"vacancy": "ni_snap_vacancy.xyz"},
             {"ni_snap_vacancy.xyz":
-             "5d585869ba0140d2318c08e57c215da737821800a60c79e4b5d49f0f22aaee3c",
+             "edafdefda63372c34751ddb91456f219b75663c1478a415a356f1915b1ff2426",
              "LICENSE": "4c7a43fb32ed4913586679f60ada915357f5933c378d1d7ae2ae991f92ab7e9c"}),
     Dataset("mlearn-snap-si", "potential",
             "SNAP Si fitted to PBE: the snap-si reference that stands in for DFT in gdfnn "
