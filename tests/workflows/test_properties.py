@@ -239,3 +239,14 @@ def test_the_training_report_summary_of_a_potential():
     failed = ground_state_summary(["Si"], lambda: LennardJones(sigma=1.0, epsilon=0.01, rc=2.0))
     assert failed["crystal"] == "diamond" and "\n" not in failed["error"]
     assert format_summary(failed).startswith("diamond: no equation of state (")
+
+
+def test_hcp_relaxes_within_its_symmetry_and_gives_its_five_constants():
+    """A Lennard-Jones hcp crystal: the ideal c/a of a pair potential, the nearest-neighbour
+    distance of fcc (the two stackings differ from the third shell on), C13 and C33."""
+    m = crystal_properties(build("Ar", "hcp", 2.7), lennard_jones, defects=False,
+                           phonons=False)
+    v = m.values
+    assert v["c_over_a"] == pytest.approx(np.sqrt(8 / 3), abs=0.005)
+    assert v["lattice_constant"] == pytest.approx(3.8659 / np.sqrt(2), rel=0.002)
+    assert v["C33"] > 0 and v["C13"] > 0 and v["C44"] > 0

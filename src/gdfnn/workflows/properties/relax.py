@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import ase
 import numpy as np
+from ase.constraints import FixSymmetry
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 
@@ -36,10 +37,14 @@ def relax_ions(atoms: ase.Atoms, make_calculator: Callable[[], object], what: st
 def relax_cell(atoms: ase.Atoms, make_calculator: Callable[[], object], what: str, *,
                fmax: float = FMAX, steps: int = MAX_STEPS) -> ase.Atoms:
     """A copy of ``atoms`` with ions and cell relaxed to zero stress (BFGS on ASE's
-    FrechetCellFilter), its calculator attached."""
+    FrechetCellFilter) within the crystal's own space group (ASE's FixSymmetry: a lattice
+    that the potential makes unstable, such as bcc with a pair potential, stays the lattice
+    asked for), its calculator attached."""
     atoms = atoms.copy()
     atoms.calc = make_calculator()
+    atoms.set_constraint(FixSymmetry(atoms))
     _run(FrechetCellFilter(atoms), atoms, what, fmax, steps)
+    atoms.set_constraint()
     return atoms
 
 
