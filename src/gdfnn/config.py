@@ -29,7 +29,7 @@ from pydantic import (
 from gdfnn.datasets import is_reference as is_dataset
 from gdfnn.descriptors.cutoff import COSINE, CUTOFF_TYPES
 from gdfnn.errors import ConfigError, GdfnnError
-from gdfnn.fileio import atomic_write
+from gdfnn.fileio import atomic_write, read_yaml
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
 from gdfnn.gdf.settings import DEFAULT_TARGET_ESS, NORMALIZATIONS, GdfSettings
@@ -463,10 +463,7 @@ def load_config(path: str | os.PathLike) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    values = read_yaml(path, ConfigError)
     if values is not None and not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
     return config_from_dict(values or {}, source=str(path), base_dir=path.parent)

@@ -1,5 +1,6 @@
 """Small file helpers shared by every writer: nothing is half-written on error, a killed
-writer leaves no temporary file for long, and one run owns a folder at a time."""
+writer leaves no temporary file for long, and one run owns a folder at a time; and the one
+YAML reader whose syntax errors are one line naming the file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+import yaml
 
 #: Temporary files are named ``.<target name>.<host>-<pid>.<random>.tmp``: a writer that finds
 #: one of its host whose process is gone knows it was left by a killed run.
@@ -147,3 +150,12 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
             (path / LOCK_FILE).unlink()                                 # nothing leaves
             path.rmdir()                                                # nothing
         handle.close()  # closing the file releases the lock
+
+
+def read_yaml(path: Path, error: type[Exception]) -> object:
+    """The YAML document of ``path`` (None when empty); a syntax error raises ``error`` with
+    one line naming the file."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None

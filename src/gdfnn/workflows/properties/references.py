@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from gdfnn import datasets
 from gdfnn.errors import InputError
+from gdfnn.fileio import read_yaml
 
 #: Every value a properties table can hold, with its unit; phonon rows are ``phonon_<point>``
 #: (the distinct frequencies at a high-symmetry point, THz).
@@ -60,10 +59,7 @@ def read_values(text: str) -> Reference:
     path = Path(datasets.local_path(text))
     if not path.is_file():
         raise InputError(f"{text}: no such properties file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, InputError)
     if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
         raise InputError(f"{path}: expected a mapping with 'values' (see gdfnn properties "
                          "--help)")
