@@ -68,6 +68,12 @@ class Batch:
     stress_mask: torch.Tensor | None = None
 
 
+def stress_labelled(arrays: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``(S,)`` bool: which stored structures can teach stress (a finite stress label and a
+    3-D periodic cell, i.e. a volume)."""
+    return torch.isfinite(arrays[STRESS]).all(1) & (arrays[VOLUME] > 0)
+
+
 def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Concatenation of ``arange(s, s + c)`` for each (s, c), without a Python loop."""
     total = int(counts.sum())
@@ -124,7 +130,7 @@ class TrainingSet:
         self.energy_weight = (torch.zeros(n_atoms.numel(), dtype=torch.float64).index_add_(
             0, per_structure, self.atom_weight.double()) / n_atoms).to(dtype) \
             if weighting.energies and use_gdf else torch.ones(n_atoms.numel(), dtype=dtype)
-        labelled = torch.isfinite(a[STRESS]).all(1) & (a[VOLUME] > 0)
+        labelled = stress_labelled(a)
         self.stress = torch.where(labelled[:, None], a[STRESS], 0.0).to(dtype)
         self.volume = torch.where(labelled, a[VOLUME], 1.0).to(dtype)
         self.stress_mask = labelled.to(dtype)

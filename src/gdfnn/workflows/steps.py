@@ -22,9 +22,8 @@ import torch.distributed as dist
 
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, STRESS
 from gdfnn.config import Config, ModelConfig, TrainingConfig
-from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, VOLUME, FeatureSet
+from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
 from gdfnn.data.store import ENERGY as STORE_ENERGY
-from gdfnn.data.store import STRESS as STORE_STRESS
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_save
@@ -35,7 +34,7 @@ from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
 from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import ElementTransform, fit_transforms
 from gdfnn.training import distributed
-from gdfnn.training.batches import StreamedSet, TrainingSet
+from gdfnn.training.batches import StreamedSet, TrainingSet, stress_labelled
 from gdfnn.training.metrics import merge, residuals, summarize
 from gdfnn.training.trainer import TrainOptions
 from gdfnn.training.weighting import WeightingPolicy
@@ -270,10 +269,9 @@ class DataSets:
     use_stress: bool
 
 
-def stress_labelled(data: FeatureSet) -> bool:
+def has_stress_labels(data: FeatureSet) -> bool:
     """Whether any structure of ``data`` has a stress label and a 3-D periodic cell."""
-    a = data.arrays
-    return bool((torch.isfinite(a[STORE_STRESS]).all(1) & (a[VOLUME] > 0)).any())
+    return bool(stress_labelled(data.arrays).any())
 
 
 def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], ctx: RunContext,
@@ -289,7 +287,7 @@ def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], 
     def make_set(data: FeatureSet, with_stress: bool | None = None) -> TrainingSet:
         if weights is not None:
             data.arrays[GDF_WEIGHT] = torch.from_numpy(weights[data.arrays[ATOM_ROW].numpy()])
-        with_stress = stress_labelled(data) if with_stress is None else with_stress
+        with_stress = has_stress_labels(data) if with_stress is None else with_stress
         return TrainingSet(data, transforms, elements, DTYPES[dtype], with_stress,
                            weighting).to(ctx.device)
 
@@ -361,7 +359,7 @@ def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedDat
     if prepared.test_store is not None:
         data = prepared.test_store.load()
         test = TrainingSet(data, transforms, elements, DTYPES[dtype],
-                           stress_labelled(data)).to(ctx.device)
+                           has_stress_labels(data)).to(ctx.device)
         report["test"] = summarize(residuals(networks, test, mu, nu), elements)
     if prepared.split.test.size:
         held = sets.make_set(prepared.store.load(prepared.split.test))
