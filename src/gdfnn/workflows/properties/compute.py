@@ -48,8 +48,8 @@ def crystal_properties(crystal: Crystal, make_calculator: Callable[[], object], 
                        defects: bool = True, phonons: bool = True,
                        vacancy_repeat: int | None = None) -> Measured:
     """Equation of state and elastic tensor of ``crystal`` relaxed with the calculator;
-    with ``defects`` (one-element lattices only) the vacancy formation and surface energies,
-    with ``phonons`` the phonon frequencies and bands."""
+    with ``defects`` (the built one-element lattices, not a crystal from a file) the vacancy
+    formation and surface energies, with ``phonons`` the phonon frequencies and bands."""
     seconds = {}
     started = time.perf_counter()
 

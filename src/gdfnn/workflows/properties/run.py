@@ -61,7 +61,6 @@ def run_properties(make_calculator: Callable[[], object], crystal: Crystal,
     description = (f"{crystal.name} {'-'.join(crystal.elements)}"
                    if crystal.name != crystals.FROM_FILE
                    else f"{crystal.atoms.get_chemical_formula()} (from a file)")
-    defects = defects and len(crystal.elements) == 1 and crystal.name != crystals.FROM_FILE
     log.info("%s: %s", label, description)
     mine = crystal_properties(crystal, make_calculator, defects=defects, phonons=phonons,
                               vacancy_repeat=vacancy_repeat)
