@@ -238,11 +238,13 @@ def validation_metrics(directory: Path) -> dict[str, float]:
     return dict(zip(VALID_COLUMNS, (valid[FORCE]["rmse"], valid[ENERGY]["rmse"]), strict=True))
 
 
-def property_metrics(potential: Potential) -> dict[str, float]:
+def property_metrics(potential: Potential, directory: Path) -> dict[str, float]:
     """The sweep.csv columns of a one-element potential's ground-state crystal: lattice
     constant (Å) and bulk modulus (GPa), NaN where its equation of state fails; none for
-    other potentials."""
-    summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential))
+    other potentials. Read from the run's metrics.json where training computed them, else
+    computed here (runs trained with ``output.properties: false``)."""
+    summary = json.loads((directory / "metrics.json").read_text()).get("properties") \
+        or ground_state_summary(potential.elements, lambda: NNPCalculator(potential))
     if summary is None:
         return {}
     return {"lattice_constant": summary.get("lattice_constant", math.nan),
@@ -313,7 +315,7 @@ def _sweep(config: Config | str | os.PathLike, sets: list[str], *, rows: list[st
         table = score(potential, atoms)
         table_rows.append({**{k: json.dumps(run.setting.get(k)) for k in keys}, "seed": run.seed,
                      **flat_metrics(table), **validation_metrics(run.directory),
-                     **property_metrics(potential),
+                     **property_metrics(potential, run.directory),
                      "wall_seconds": float((run.directory / "wall_seconds.txt").read_text())})
         curves.setdefault(label({k: json.dumps(v) for k, v in run.setting.items()}), []).append(
             table["per_gdf_bin"])
