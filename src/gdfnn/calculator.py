@@ -25,7 +25,8 @@ class PotentialSetupError(CalculatorSetupError, GdfnnError):
 
 
 #: The coverage results (see :meth:`Potential.predict`), computed when asked for.
-COVERAGE = ("rho", "outside", "uncovered", "min_rho", "n_uncovered")
+COVERAGE = ("rho", "outside", "uncovered", "min_rho", "n_uncovered", "force_error",
+            "max_force_error")
 
 
 class PotentialInputError(CalculatorError, GdfnnError):
@@ -37,9 +38,11 @@ class NNPCalculator(Calculator):
     per-atom ``energies`` in eV. Runs in the potential's dtype (float64 by default) where the
     potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
     less than ``skin / 2``. With ``coverage``, also per-atom ``rho`` (GDF against the
-    training atoms), ``outside`` (functions outside the training range), ``uncovered``
-    (less covered than any training atom) and the structure's ``min_rho`` and
-    ``n_uncovered`` every call.
+    training atoms, at the coverage width), ``outside`` (functions outside the training
+    range), ``uncovered`` (below the coverage floor: outside the training data),
+    ``force_error`` (the expected force error |F - F_ref|, eV/Å, calibrated on validation
+    atoms; NaN for potentials without the calibration) and the structure's ``min_rho``,
+    ``n_uncovered`` and ``max_force_error`` every call.
 
     Args:
         potential: a :class:`Potential`, or the path of any file :func:`gdfnn.load_potential`
@@ -48,8 +51,8 @@ class NNPCalculator(Calculator):
         device: move the potential there (``"cuda"``) first.
         coverage: compute ``rho``, ``outside`` and ``uncovered`` with every call (else only
             when asked); ``"check"``: decide ``uncovered`` by the cluster search, carried
-            from call to call per atom (a fraction of the cost), with ``rho`` exact for the
-            uncovered atoms only (NaN elsewhere).
+            from call to call per atom (a fraction of the cost), with ``rho`` and
+            ``force_error`` for the uncovered atoms only (NaN elsewhere).
 
     Raises:
         PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be
@@ -58,7 +61,8 @@ class NNPCalculator(Calculator):
 
     implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress",
                                                    "energies", "rho", "outside", "uncovered",
-                                                   "min_rho", "n_uncovered"]
+                                                   "min_rho", "n_uncovered", "force_error",
+                                                   "max_force_error"]
 
     def __init__(self, potential: Potential | str | os.PathLike, skin: float = 0.5,
                  device: str | None = None, coverage: bool | str = False, **kwargs):

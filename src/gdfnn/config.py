@@ -1,6 +1,6 @@
 """Typed, strict configuration: one place for every default.
 
-A config file is YAML with the sections ``data``, ``descriptor``, ``gdf``, ``model``,
+A config file is YAML with the sections ``data``, ``descriptor``, ``gdf``, ``coverage``, ``model``,
 ``training``, ``output`` and, for ``gdfnn learn``, ``learn``; every key is optional except
 ``data.train`` (``gdfnn learn``: ``data.train`` or ``learn.start``). Unknown keys
 are an error with a "did you mean" hint. ``gdfnn config --defaults`` prints this schema
@@ -30,6 +30,7 @@ from gdfnn.datasets import is_reference as is_dataset
 from gdfnn.descriptors.cutoff import COSINE, CUTOFF_TYPES
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write, read_yaml
+from gdfnn.gdf.coverage import DEFAULT_NEIGHBOURS, DEFAULT_QUANTILE, CoverageSettings
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
 from gdfnn.gdf.settings import DEFAULT_TARGET_ESS, NORMALIZATIONS, GdfSettings
@@ -178,6 +179,31 @@ class GdfConfig(StrictModel):
     def settings(self) -> GdfSettings:
         """The settings that make rho and the weights (the keys of :class:`GdfSettings`)."""
         return GdfSettings(**{f.name: getattr(self, f.name) for f in fields(GdfSettings)})
+
+
+class CoverageConfig(StrictModel):
+    """Coverage (gdfnn.gdf.coverage): which atoms lie outside the training data, read with
+    its own width and floor, apart from the loss weighting's sigma."""
+
+    width: float | Literal["knn"] = Field(
+        "knn", description="Gaussian width on [-1, 1]-scaled features; 'knn': per element, the "
+        "median distance of a training atom to its neighbours-th nearest other training "
+        "environment")
+    neighbours: int = Field(DEFAULT_NEIGHBOURS, ge=1, description="k of the 'knn' width")
+    quantile: float = Field(DEFAULT_QUANTILE, gt=0, lt=0.5, description="the floor: the share "
+                            "of held-out atoms of the training distribution (validation atoms; "
+                            "training atoms against the other frames) below it; an atom below "
+                            "the floor is flagged as outside the training data")
+
+    @field_validator("width")
+    @classmethod
+    def _positive_width(cls, value):
+        if value != "knn" and not value > 0:
+            raise ValueError(f"width must be positive or 'knn', got {value}")
+        return value
+
+    def settings(self, seed: int = 0) -> CoverageSettings:
+        return CoverageSettings(self.width, self.neighbours, self.quantile, seed)
 
 
 class ModelConfig(StrictModel):
@@ -371,6 +397,7 @@ class Config(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     descriptor: DescriptorConfig = Field(default_factory=DescriptorConfig)
     gdf: GdfConfig = Field(default_factory=GdfConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)

@@ -565,7 +565,7 @@ def test_fix_halt_stops_a_melting_run_where_python_first_finds_an_uncovered_atom
     step = caught.value.step
     frames = ase.io.read(tmp_path / "md.lammpstrj", ":", format="lammps-dump-text")
     assert len(frames) == step // 10 + 1
-    floor = pot.density_reference("Si").floor
+    floor = pot.coverage_of("Si").floor
     ref = DensityReference(pot.gdf_reference["Si"], 0.05, dtype=torch.float64)
     first = None
     for k, frame in enumerate(frames):
@@ -577,6 +577,9 @@ def test_fix_halt_stops_a_melting_run_where_python_first_finds_an_uncovered_atom
     assert first == step
     left = ase.io.read(tmp_path / LEFT_DATA_FILE)
     assert left.arrays["uncovered"].sum() >= 1 and np.isfinite(left.arrays["rho"]).all()
+    # its forces are the potential's, without the Langevin thermostat's drag and noise
+    plain = ase.Atoms(left.get_chemical_symbols(), left.positions, cell=left.cell, pbc=True)
+    np.testing.assert_allclose(left.get_forces(), pot.predict(plain)["forces"], atol=1e-6)
     # in.lammps alone dumps that frame with the plugin's per-atom flags and rho
     dumped = ase.io.read(tmp_path / CANDIDATES_DUMP, ":", format="lammps-dump-text")
     assert [d.info["timestep"] for d in dumped] == [step]

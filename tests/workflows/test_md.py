@@ -84,7 +84,7 @@ def test_coverage_stop_and_save(random_potential, sheared_si_c, tmp_path):
     run_md(start, NNPCalculator(pot, coverage=True), hot, tmp_path / "save", progress=False)
     rows = list(csv.DictReader(open(tmp_path / "save" / "thermo.csv")))
     assert all(r["min_rho"] != "nan" for r in rows)
-    floor = pot.density_reference("Si").floor  # the start frame is the training set
+    floor = pot.coverage_of("Si").floor  # the start frame is the training set
     assert [int(r["n_uncovered"]) > 0 for r in rows] == [float(r["min_rho"]) < floor
                                                          for r in rows]
     assert int(rows[0]["n_uncovered"]) == 0 and int(rows[-1]["n_uncovered"]) > 0

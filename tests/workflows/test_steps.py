@@ -40,19 +40,20 @@ def test_a_large_gdf_reference_is_stored_compressed(toy_config, tmp_path, monkey
     from gdfnn import train
     from gdfnn.model.potential import Potential
 
-    # a wide sigma (1.0 on [-1, 1] features): the 96 atoms merge into fewer clusters
-    full = train(toy_config(output={"directory": str(tmp_path / "full")}, gdf={"sigma": 1.0}))
+    # a wide coverage width (1.0 on [-1, 1] features): the 96 atoms merge into fewer clusters
+    full = train(toy_config(output={"directory": str(tmp_path / "full")},
+                            coverage={"width": 1.0}))
     assert not full.gdf_reference_counts
     points = full.gdf_reference["Si"]
     from gdfnn.gdf.reference import DensityReference
 
-    assert full.gdf_reference_floor["Si"] == DensityReference(points, 1.0).floor  # stored
     loaded = Potential.load(tmp_path / "full" / "potential.pt")
     monkeypatch.setattr(DensityReference, "rho", lambda *a: pytest.fail("floor recomputed"))
-    assert loaded.density_reference("Si").floor == full.gdf_reference_floor["Si"]
+    assert loaded.coverage_of("Si") == full.coverage_of("Si")  # stored
+    assert full.coverage_of("Si").sigma == 1.0
     monkeypatch.undo()
     monkeypatch.setattr(steps, "GDF_REFERENCE_LIMIT_BYTES", points.numel() * 8 - 1)
-    train(toy_config(output={"directory": str(tmp_path / "small")}, gdf={"sigma": 1.0}))
+    train(toy_config(output={"directory": str(tmp_path / "small")}, coverage={"width": 1.0}))
     small = Potential.load(tmp_path / "small" / "potential.pt")
     counts = small.gdf_reference_counts["Si"]
     assert small.gdf_reference["Si"].shape[0] < points.shape[0] == int(counts.sum())

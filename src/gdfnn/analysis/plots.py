@@ -158,6 +158,27 @@ def error_vs_signals(panels: dict[str, tuple[np.ndarray, bool]], error: np.ndarr
     _save(fig, path)
 
 
+def calibration(predicted: np.ndarray, observed: np.ndarray, path: str | os.PathLike,
+                tolerance: float = 0.25) -> None:
+    """Predicted against observed RMS force error (eV/Å) per bin of the prediction, with the
+    diagonal and a band of +- ``tolerance`` (relative) around it."""
+    fig, axes = _subplots(1, (4.4, 4.0))
+    ax = axes[0][0]
+    low = 0.8 * min(predicted.min(), observed.min())
+    high = 1.25 * max(predicted.max(), observed.max())
+    line = np.array([low, high])
+    ax.fill_between(line, line * (1 - tolerance), line * (1 + tolerance), color="0.9",
+                    label=f"±{100 * tolerance:.0f} %")
+    ax.plot(line, line, color="0.5", lw=1)
+    ax.plot(predicted, observed, "o-", color="tab:blue", label="decile of the prediction")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("predicted RMS |F_pred - F_ref| (eV/Å)")
+    ax.set_ylabel("observed RMS |F_pred - F_ref| (eV/Å)")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def learning_rounds(curves: dict[str, tuple[list[int], dict[str, list[float]]]],
                     path: str | os.PathLike,
                     spread: dict[str, dict[str, list[float]]] | None = None) -> None:

@@ -46,7 +46,7 @@ def add_potential_units(p: argparse.ArgumentParser) -> None:
 
 def add_sigma(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma", type=float, default=None,
-                   help="GDF width (default: the one the potential was trained with)")
+                   help="GDF width (default: the potential's coverage width)")
 
 
 def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) -> None:

@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--keep", type=float, required=True, help="fraction of frames to keep, (0, 1]")
     p.add_argument("--output", required=True, help="extxyz file of the kept frames")
     p.add_argument("--potential", default=None,
-                   help="take descriptor, scaling and sigma from this potential (default: the "
-                   "default descriptor, min-max scaling fitted on TRAIN, sigma 0.02)")
+                   help="take descriptor, scaling and width (its coverage width) from this "
+                   "potential (default: the default descriptor, min-max scaling fitted on "
+                   "TRAIN, sigma 0.02)")
     p.add_argument("--sigma", type=float, default=None, help="GDF width")
     p.add_argument("--per-group", action="store_true",
                    help="keep --keep of every group (config_type / structure_list tag), rho "

@@ -13,6 +13,7 @@ from gdfnn.descriptors.params import RADIAL
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
 from gdfnn.gdf.clusters import cluster_reference
+from gdfnn.gdf.coverage import ElementCoverage, coverage_metadata
 from gdfnn.model.potential import Potential
 from gdfnn.model.views import ElementModel, build_potential, element_model, training_range
 from gdfnn.units import energy_factor, length_factor
@@ -112,11 +113,12 @@ def _numbers(values) -> str:
 def coverage_lines(potential: Potential, element: str, model: ElementModel) -> list[str]:
     """The coverage block of ``element``: the GDF reference the potential carries, clustered
     for the plugin's early-exit test (:mod:`gdfnn.gdf.clusters`), with the trained sigma,
-    the floor and the scaling to the reference's features."""
-    reference = potential.density_reference(element)
+    the coverage width and floor (:meth:`Potential.coverage_of`) and the scaling to the
+    reference's features."""
+    coverage = potential.coverage_of(element)
     counts = potential.gdf_reference_counts.get(element)
     clusters = cluster_reference(potential.gdf_reference[element], counts)
-    lines = [f"coverage {float(reference.sigma)!r} {float(reference.floor)!r} {len(clusters.points)} "
+    lines = [f"coverage {coverage.sigma!r} {coverage.floor!r} {len(clusters.points)} "
              f"{len(clusters.centroids)}", "shift " + _numbers(model.shift.tolist()),
              "scale " + _numbers(model.scale.tolist())]
     for k in range(len(clusters.centroids)):
@@ -132,7 +134,8 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
     """Read a ``pair_style gdfnn`` file back into a :class:`Potential`: scaling and PCA stay
     folded into the first layer (identity transforms), except where the file carries a
     coverage reference: then the scaling is restored (the first layer reads the scaled
-    features again) and the reference, its sigma and floor come back with it."""
+    features again) and the reference, its coverage width and floor come back with it (the
+    error map is not in the file)."""
     path = Path(path)
     rows = [line.split("#", 1)[0].split() for line in path.read_text().splitlines()]
     rows = [r for r in rows if r]
@@ -169,11 +172,11 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
     sf = SymmetryFunctions(elements, functions, cutoff_type, alpha)
     pot = build_potential(sf, models, {"source": str(path)})
     if coverage:
-        pot.metadata["gdf"] = {"sigma": {e: c["sigma"] for e, c in coverage.items()}}
+        pot.metadata["coverage"] = coverage_metadata(
+            {e: ElementCoverage(c["sigma"], c["floor"]) for e, c in coverage.items()})
         pot.gdf_reference = {e: c["points"] for e, c in coverage.items()}
         pot.gdf_reference_counts = {e: c["weights"] for e, c in coverage.items()
                                     if not torch.all(c["weights"] == 1)}
-        pot.gdf_reference_floor = {e: c["floor"] for e, c in coverage.items()}
     return pot
 
 

@@ -34,13 +34,12 @@ class DensityReference:
     ``dtype``: of the kernel sums; float32 (default) halves the cost of a query against
     float64 and changes rho by less than 1e-4 relative where rho > 1e-20 (tested); below,
     kernel terms under exp(-80) are floored, so such rho read as "< 1e-20", which is all a
-    coverage threshold needs. ``floor``: the known :attr:`floor` (else computed on first use).
+    coverage threshold needs.
     """
 
     def __init__(self, points: torch.Tensor, sigma: float, *,
                  counts: torch.Tensor | None = None, low: torch.Tensor | None = None,
-                 high: torch.Tensor | None = None, dtype: torch.dtype = torch.float32,
-                 floor: float | None = None):
+                 high: torch.Tensor | None = None, dtype: torch.dtype = torch.float32):
         points = as_points(points, "GDF reference", torch.float64, "cpu")
         self.sigma = check_sigma(sigma)
         self.dtype = dtype
@@ -54,19 +53,8 @@ class DensityReference:
         self._centre = points.mean(0)
         self._augmented = augment(points - self._centre, self._inv_h, query=False).to(dtype)
         self._weights = self.counts.to(dtype)
-        self._points = points
-        self._floor = floor
+        self.points = points
         self._clusters: tuple | None = None  # (ClusteredReference, near), built on first use
-
-    @property
-    def floor(self) -> float:
-        """rho of the least covered reference point against the reference (itself
-        included), less 0.1 % (the rounding of float32 sums, so that a training atom queried
-        again is never below it): an atom below it is less covered than any training atom.
-        Computed on first use (one pass over the reference, O(M^2 D))."""
-        if self._floor is None:
-            self._floor = float(self.rho(self._points).min()) * (1.0 - 1e-3)
-        return self._floor
 
     def rho(self, x: torch.Tensor) -> torch.Tensor:
         """GDF rho ``(n,)`` float64 of scaled features ``x (n, D)``."""
@@ -89,7 +77,7 @@ class DensityReference:
         covering cluster of the previous call, updated in place (an MD step's atoms are
         those of the step before)."""
         if self._clusters is None:
-            clusters = cluster_reference(self._points, self.counts)
+            clusters = cluster_reference(self.points, self.counts)
             self._clusters = (clusters, clusters.near())
         clusters, near = self._clusters
         x = x.detach().to("cpu", torch.float64)
@@ -99,6 +87,14 @@ class DensityReference:
         """Number ``(n,)`` of each query's features outside the training range."""
         x = x.detach().to("cpu", torch.float64)
         return ((x < self.low) | (x > self.high)).sum(1)
+
+
+def legacy_floor(reference: DensityReference) -> float:
+    """The floor of potential files written before coverage had its own width and floor: rho
+    of the least covered reference point against the reference, itself included, less 0.1 %
+    (float32 rounding). About 1/M at the weighting sigma: it flags most atoms that are not
+    copies of training atoms (see :mod:`gdfnn.gdf.coverage`). O(M^2 D)."""
+    return float(reference.rho(reference.points).min()) * (1.0 - 1e-3)
 
 
 @dataclass

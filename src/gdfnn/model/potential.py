@@ -3,12 +3,15 @@
 The file ``potential.pt`` holds only tensors and plain values (``torch.load(...,
 weights_only=True)`` reads it): format version, element list, symmetry-function parameters,
 network shapes and activation, the module's ``state_dict`` (transforms and networks),
-metadata (training-config digest, GDF settings) and, when stored, the GDF reference: the
-scaled training features of each element, against which the GDF of new atoms is computed.
+metadata (training-config digest, GDF and coverage settings) and, when stored, the GDF
+reference: the scaled training features of each element, against which the GDF of new atoms
+is computed.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from pathlib import Path
 
@@ -20,12 +23,15 @@ from torch import nn
 from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_save
+from gdfnn.gdf.coverage import LEGACY, ElementCoverage, read_coverage_metadata
 from gdfnn.gdf.density import DEFAULT_SIGMA
-from gdfnn.gdf.reference import DensityReference
+from gdfnn.gdf.reference import DensityReference, legacy_floor
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.outputs import Prediction, atomistic_outputs
 from gdfnn.model.scaling import ElementTransform, transform_features
 from gdfnn.neighbors import Neighbors
+
+log = logging.getLogger("gdfnn")
 
 #: Version of the file layout written by :meth:`Potential.save`; 1 is still read.
 FORMAT_VERSION = 2
@@ -42,8 +48,9 @@ GDF_REFERENCE = "gdf_reference"  # {element: (M_e, D_e) float64} scaled training
 # present only for a compressed reference (cluster centroids instead of every atom):
 GDF_REFERENCE_COUNTS = "gdf_reference_counts"  # {element: (M_e,)} members of each centroid
 GDF_REFERENCE_RANGE = "gdf_reference_range"  # {element: (2, D_e)} min, max of the members
-# written by gdfnn train: {element: float}, rho of the least covered training atom at the
-# trained sigma (else computed on first use, O(M^2))
+# written by gdfnn train before coverage had its own width and floor (now in
+# metadata["coverage"], see gdfnn.gdf.coverage): {element: float}, rho of the least covered
+# training atom at the weighting sigma, its own kernel term included; read from older files
 GDF_REFERENCE_FLOOR = "gdf_reference_floor"
 
 
@@ -64,8 +71,8 @@ class Potential(nn.Module):
             compressed reference (see :func:`gdfnn.gdf.reference.compress_reference`).
         gdf_reference_counts, gdf_reference_range: of a compressed reference, per element,
             the members of each centroid ``(M_e,)`` and the members' min and max ``(2, D_e)``.
-        gdf_reference_floor: per element, the ``floor`` of the reference at the trained sigma
-            (see :attr:`gdfnn.gdf.reference.DensityReference.floor`), computed at training.
+        gdf_reference_floor: of files written before coverage had its own width and floor
+            (:data:`~gdfnn.gdf.coverage.LEGACY`), per element, their floor.
     """
 
     def __init__(self, descriptor: SymmetryFunctions, transforms: dict[str, ElementTransform],
@@ -108,18 +115,42 @@ class Potential(nn.Module):
 
     # ----- coverage: the GDF of new atoms against the training atoms ---------------------
     def gdf_sigma(self, element: str, sigma: float | None = None) -> float:
-        """The GDF width of ``element``: ``sigma`` when given, else the one the potential
-        was trained with (its metadata), else the default."""
+        """The GDF width of the loss weighting of ``element``: ``sigma`` when given, else the
+        one the potential was trained with (its metadata), else the default."""
         if sigma is not None:
             return sigma
         return self.metadata.get("gdf", {}).get("sigma", {}).get(element, DEFAULT_SIGMA)
+
+    def coverage_of(self, element: str) -> ElementCoverage:
+        """The coverage width, floor and error map of ``element`` (see
+        :mod:`gdfnn.gdf.coverage`); for a file written before them, the old kind
+        (:data:`~gdfnn.gdf.coverage.LEGACY`: the weighting sigma and the least covered
+        training atom, its own kernel term included; without a reference: no floor, NaN)."""
+        stored = read_coverage_metadata(self.metadata)
+        if stored is not None and element in stored:
+            return stored[element]
+        sigma = self.gdf_sigma(element)
+        floor = self.gdf_reference_floor.get(element)
+        if element not in self.gdf_reference:
+            return ElementCoverage(sigma, math.nan, LEGACY)
+        if floor is None:
+            floor = legacy_floor(DensityReference(self.gdf_reference[element], sigma,
+                                                  counts=self.gdf_reference_counts.get(element)))
+            self.gdf_reference_floor[element] = floor
+        return ElementCoverage(sigma, floor, LEGACY)
+
+    @property
+    def legacy_coverage(self) -> bool:
+        """Whether the potential carries a GDF reference with coverage of the old kind."""
+        return bool(self.gdf_reference) and read_coverage_metadata(self.metadata) is None
 
     def coverage(self, features: torch.Tensor, species: torch.Tensor,
                  sigma: float | None = None, *, outside_only: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
         """GDF rho of each atom against the training atoms of its element (eq. 2 on the same
-        scaled features as in training) and the number of its functions outside the
-        training range (n2p2's extrapolation test), from raw features ``(N, D)``.
+        scaled features as in training, at the coverage width unless ``sigma`` is given) and
+        the number of its functions outside the training range (n2p2's extrapolation test),
+        from raw features ``(N, D)``.
 
         Returns ``(rho (N,), outside (N,))``; rho is NaN for elements without a stored
         reference (imported potentials carry none)."""
@@ -140,11 +171,11 @@ class Potential(nn.Module):
 
     def coverage_check(self, features: torch.Tensor, species: torch.Tensor,
                        hints: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(uncovered (N,), rho (N,))`` from raw features ``(N, D)``: which atoms are less
-        covered than any training atom of their element, decided exactly by the cluster
-        search (:meth:`gdfnn.gdf.reference.DensityReference.below`: a few dozen reference
-        points per typical atom), and the rho of those atoms (NaN for the others). ``hints``
-        ``(N,)`` int64: each atom's covering cluster of the previous call, updated."""
+        """``(uncovered (N,), rho (N,))`` from raw features ``(N, D)``: which atoms lie below
+        the coverage floor of their element, decided exactly by the cluster search
+        (:meth:`gdfnn.gdf.reference.DensityReference.below`: a few dozen reference points per
+        typical atom), and the rho of those atoms (NaN for the others). ``hints`` ``(N,)``
+        int64: each atom's covering cluster of the previous call, updated."""
         features = features.detach().cpu().double()
         species = species.cpu()
         flags = np.zeros(species.numel(), dtype=bool)
@@ -156,7 +187,7 @@ class Potential(nn.Module):
             reference = self.density_reference(element)
             x = self.transforms[element].scaled(features[mine][:, : reference.n_features])
             mine_hints = None if hints is None else hints[mine]
-            below = reference.below(x, reference.floor, mine_hints)
+            below = reference.below(x, self.coverage_of(element).floor, mine_hints)
             if hints is not None:
                 hints[mine] = mine_hints
             flags[np.flatnonzero(mine)[below]] = True
@@ -166,17 +197,15 @@ class Potential(nn.Module):
         return flags, rho
 
     def density_reference(self, element: str, sigma: float | None = None) -> DensityReference:
-        """The stored GDF reference of ``element``, prepared for queries (built once per
-        sigma and kept)."""
-        sigma = self.gdf_sigma(element, sigma)
+        """The stored GDF reference of ``element``, prepared for queries at ``sigma`` (default:
+        the coverage width), built once per sigma and kept."""
+        sigma = self.coverage_of(element).sigma if sigma is None else sigma
         points, counts = self.gdf_reference[element], self.gdf_reference_counts.get(element)
         cached = self._density_references.get((element, sigma))
         if cached is None or cached[0] is not points or cached[1] is not counts:
             low, high = self.reference_range(element)  # (rebuilt when the reference changes)
-            stored = (self.gdf_reference_floor.get(element)
-                      if sigma == self.gdf_sigma(element) else None)
             cached = (points, counts, DensityReference(points, sigma, counts=counts, low=low,
-                                                       high=high, floor=stored))
+                                                       high=high))
             self._density_references[(element, sigma)] = cached
         return cached[2]
 
@@ -208,12 +237,14 @@ class Potential(nn.Module):
         ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`).
         ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
         ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
-        ``uncovered (n,)``, bool, the atoms less covered than any training atom (see
-        :meth:`uncovered`), and their summary: ``min_rho`` and ``n_uncovered``.
-        ``coverage="check"``: the same decision at a fraction of the cost (the cluster search
-        of :meth:`coverage_check`; ``hints``, per atom, carries it from call to call), with
-        ``rho`` exact for the uncovered atoms only (NaN for the others) and ``min_rho`` the
-        smallest of those (NaN when every atom is covered)."""
+        ``uncovered (n,)``, bool, the atoms below the coverage floor (outside the training
+        data, see :meth:`uncovered`), ``force_error (n,)``, the expected force error (eV/Å,
+        see :meth:`force_error`), and their summary: ``min_rho``, ``n_uncovered`` and
+        ``max_force_error``. ``coverage="check"``: the same decision at a fraction of the
+        cost (the cluster search of :meth:`coverage_check`; ``hints``, per atom, carries it
+        from call to call), with ``rho`` and ``force_error`` for the uncovered atoms only
+        (NaN for the others) and ``min_rho``, ``max_force_error`` of those (NaN when every
+        atom is covered)."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
@@ -229,19 +260,31 @@ class Potential(nn.Module):
             known = out["rho"][np.isfinite(out["rho"])]
             out["min_rho"] = float(known.min()) if known.size else float("nan")
             out["n_uncovered"] = int(out["uncovered"].sum())
+            out["force_error"] = self.force_error(out["rho"], block.species)
+            known = out["force_error"][np.isfinite(out["force_error"])]
+            out["max_force_error"] = float(known.max()) if known.size else float("nan")
         return out
 
-    def uncovered(self, rho: np.ndarray, species: torch.Tensor, sigma: float | None = None
-                  ) -> np.ndarray:
-        """``(N,)`` bool: atoms less covered (rho) than the least covered training atom of
-        their element (see :attr:`gdfnn.gdf.reference.DensityReference.floor`); False where
-        rho is unknown."""
+    def uncovered(self, rho: np.ndarray, species: torch.Tensor) -> np.ndarray:
+        """``(N,)`` bool: atoms whose coverage rho ``(N,)`` lies below their element's floor
+        (:meth:`coverage_of`); False where rho is unknown."""
+        return self._per_element(rho, species, lambda c, r: r < c.floor, False)
+
+    def force_error(self, rho: np.ndarray, species: torch.Tensor) -> np.ndarray:
+        """``(N,)`` expected force error (eV/Å, RMS of ``|F_pred - F_ref|``) of atoms with
+        coverage rho ``(N,)``, from each element's error map (calibrated on validation atoms,
+        :class:`~gdfnn.gdf.coverage.ErrorMap`); NaN where rho or the map is unknown."""
+        return self._per_element(rho, species,
+                                 lambda c, r: c.error(r) if c.error is not None else
+                                 np.full(len(r), np.nan), np.nan)
+
+    def _per_element(self, rho: np.ndarray, species: torch.Tensor, fn, fill) -> np.ndarray:
         species = species.cpu().numpy()
-        out = np.zeros(len(rho), dtype=bool)
+        out = np.full(len(rho), fill)
         for n, element in enumerate(self.elements):
             mine = species == n
             if mine.any() and element in self.gdf_reference:
-                out[mine] = rho[mine] < self.density_reference(element, sigma).floor
+                out[mine] = fn(self.coverage_of(element), rho[mine])
         return out
 
     def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False
@@ -307,6 +350,11 @@ class Potential(nn.Module):
         except Exception as exc:
             raise InputError(f"{path}: not a gdfnn potential ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        if potential.legacy_coverage:
+            log.warning("%s: coverage of the old kind (floor: the least covered training atom, "
+                        "its own kernel term included, at the weighting sigma), which flags "
+                        "most atoms that are not copies of training atoms; retrain for the "
+                        "held-out floor (docs/coverage.md)", path)
         return potential.to(device)
 
 

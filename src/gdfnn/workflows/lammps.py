@@ -165,9 +165,13 @@ def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> 
     if s.coverage_save is not None or s.coverage_stop is not None:
         # the frames with an atom below the threshold, with every atom's rho and flag (for a
         # stop: the frame it stopped at, also when in.lammps runs without gdfnn md)
+        # the potential's own forces, stored before a thermostat adds its drag and noise
+        # (fixes modify forces in the order they are defined: this one comes first)
         lines += ["variable covered equal c_extrapolation[2]==0",
+                  f"fix {POTENTIAL_FORCES} all store/force",
                   f"dump candidates all custom {s.interval} {output / CANDIDATES_DUMP} id type "
-                  "x y z fx fy fz f_coverage[1] f_coverage[2]",
+                  f"x y z f_{POTENTIAL_FORCES}[1] f_{POTENTIAL_FORCES}[2] "
+                  f"f_{POTENTIAL_FORCES}[3] f_coverage[1] f_coverage[2]",
                   "dump_modify candidates skip v_covered sort id format float %.15g"
                   + (" append yes" if resumed else "")]
     if s.restart_every:
@@ -187,6 +191,10 @@ def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> 
                   f"fix barostat all press/berendsen iso {bar!r} {bar!r} {taup!r}"]
     lines.append(f"run {s.steps}" + (" upto" if resumed else ""))
     return lines
+
+
+#: The fix holding the potential's forces of the frames written on a coverage stop or save.
+POTENTIAL_FORCES = "potential_forces"
 
 
 def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[str],
@@ -408,8 +416,9 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, output: P
 
 
 def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
-    """The structure LAMMPS holds (atoms in id order, in LAMMPS's frame), with its forces and
-    each atom's ``rho`` and ``uncovered`` from ``fix coverage`` (1 rank)."""
+    """The structure LAMMPS holds (atoms in id order, in LAMMPS's frame), with the potential's
+    forces (without a thermostat's terms: ``fix potential_forces``) and each atom's ``rho``
+    and ``uncovered`` from ``fix coverage`` (1 rank)."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     n = lmp.extract_global("nlocal")
@@ -423,8 +432,8 @@ def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
     coverage = np.array(lmp.numpy.extract_fix("coverage", 1, 2))[:n][order]
     frame.arrays["rho"], frame.arrays["uncovered"] = coverage[:, 0], coverage[:, 1] > 0
     frame.info["step"] = step
-    frame.calc = SinglePointCalculator(frame, energy=lmp.get_thermo("pe"),
-                                       forces=np.asarray(lmp.numpy.extract_atom("f"))[:n][order])
+    forces = np.array(lmp.numpy.extract_fix(POTENTIAL_FORCES, 1, 2))[:n][order]
+    frame.calc = SinglePointCalculator(frame, energy=lmp.get_thermo("pe"), forces=forces)
     return frame
 
 
@@ -442,7 +451,9 @@ def candidates_to_extxyz(output: Path, elements: list[str], potential: Potential
             atoms.arrays["rho"] = frame.arrays["f_coverage[1]"].ravel()
             atoms.arrays["uncovered"] = frame.arrays["f_coverage[2]"].ravel() > 0
             atoms.info["step"] = int(frame.info.get("timestep", 0))
-            atoms.calc = SinglePointCalculator(atoms, forces=frame.get_forces())
+            forces = np.column_stack([frame.arrays[f"f_{POTENTIAL_FORCES}[{k}]"].ravel()
+                                      for k in (1, 2, 3)])
+            atoms.calc = SinglePointCalculator(atoms, forces=forces)
             frames.append(complete_rho(atoms, potential))
     with atomic_write(output / CANDIDATES_FILE) as out:
         ase.io.write(out, frames, format="extxyz")
@@ -452,7 +463,8 @@ def thermo_row(logged: dict, settings: MDSettings) -> dict:
     """A :data:`~gdfnn.workflows.md.THERMO_COLUMNS` row from a row of the LAMMPS log."""
     row = {k: v for k, v in logged.items() if k != "pressure_bar"}
     row["step"] = int(row["step"])
-    return {"min_rho": math.nan, "n_uncovered": math.nan, **row,
+    return {"min_rho": math.nan, "n_uncovered": math.nan, "max_force_error_eV_A": math.nan,
+            **row,
             "pressure_GPa": logged["pressure_bar"] / BAR_PER_GPA,
             "target_K": settings.target(row["step"])}
 

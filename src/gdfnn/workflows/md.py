@@ -33,10 +33,13 @@ TAUP_STEPS = 1000
 #: ps, K, eV, GPa, Å. The pressure is LAMMPS's ``press``: virial plus 2 E_kin / (3 V).
 #: ``extrapolating_functions``: symmetry functions outside their training
 #: range, summed over atoms (n2p2's test); ``min_rho``, ``n_uncovered``: GDF coverage (see
-#: :meth:`gdfnn.model.potential.Potential.predict`). NaN where the engine did not compute it.
+#: :meth:`gdfnn.model.potential.Potential.predict`); ``max_force_error_eV_A``: the largest
+#: expected force error |F - F_ref| of an atom (eV/Å, the potential's calibrated error map;
+#: with the coverage check, of the uncovered atoms only). NaN where the engine did not
+#: compute it.
 THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
                   "etot_eV", "pressure_GPa", "min_distance_A", "extrapolating_functions",
-                  "min_rho", "n_uncovered")
+                  "min_rho", "n_uncovered", "max_force_error_eV_A")
 #: Frames whose coverage fell below ``coverage_save`` are appended here (extxyz).
 CANDIDATES_FILE = "candidates.extxyz"
 #: The frame where an atom fell below ``coverage_stop`` (extxyz).
@@ -291,7 +294,8 @@ class ThermoRecorder:
                 "min_distance_A": nearest[2] if nearest else math.nan,
                 "extrapolating_functions": math.nan if outside is None else int(outside.sum()),
                 "min_rho": results.get("min_rho", math.nan),
-                "n_uncovered": results.get("n_uncovered", math.nan)}
+                "n_uncovered": results.get("n_uncovered", math.nan),
+                "max_force_error_eV_A": results.get("max_force_error", math.nan)}
 
     def write(self, row: dict) -> None:
         self._csv.writerow(row)

@@ -64,7 +64,8 @@ def select(potential: Potential, pool: Sequence[Structure], k: int,
     reference = {e: (potential.gdf_reference[e], potential.gdf_reference_counts.get(e))
                  for e in features if e in potential.gdf_reference}
     densities = FrameDensities(features, frame_of, atom_of, len(pool),
-                               {e: potential.gdf_sigma(e, sigma) for e in features}, reference)
+                               {e: sigma or potential.coverage_of(e).sigma for e in features},
+                               reference)
     picks = select_frames(densities, k)
     if output is not None:
         out = Path(output)
@@ -80,16 +81,16 @@ def prune(frames: Sequence[Structure], keep: float, output: str | Path | None = 
     """Drop the most redundant frames until a fraction ``keep`` (0-1] of them is left:
     returns the kept frame indices (in file order) and the dropped frames in drop order.
     ``per_group``: keep that fraction of every group (rho within the group), so that no
-    group is emptied. Features and sigma: the potential's when given, else the default
-    descriptor with min-max scaling fitted on ``frames`` and sigma 0.02. With ``output`` (a
-    file), writes the kept frames there and the drop order beside it
+    group is emptied. Features and sigma: the potential's (its coverage width) when given,
+    else the default descriptor with min-max scaling fitted on ``frames`` and sigma 0.02.
+    With ``output`` (a file), writes the kept frames there and the drop order beside it
     (``<stem>_dropped.csv``)."""
     if not 0 < keep <= 1:
         raise InputError(f"--keep must be in (0, 1], got {keep}")
     if potential is not None:
         features, frame_of, atom_of, _ = frame_features(frames, potential.descriptor,
                                                         dict(potential.transforms))
-        widths = {e: potential.gdf_sigma(e, sigma) for e in features}
+        widths = {e: sigma or potential.coverage_of(e).sigma for e in features}
     else:
         elements = sorted({s for f in frames for s in f.atoms.get_chemical_symbols()})
         features, frame_of, atom_of, _ = frame_features(frames,

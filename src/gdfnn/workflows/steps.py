@@ -28,7 +28,7 @@ from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_save
 from gdfnn.gdf.dataset import ElementGdf, dataset_gdf, scatter_to_atoms, weight_warning
-from gdfnn.gdf.reference import DensityReference, compress_reference
+from gdfnn.gdf.reference import compress_reference
 from gdfnn.gdf.settings import GdfSettings
 from gdfnn.model.network import DTYPES, AtomicEnergies, fit_reference_energies
 from gdfnn.model.potential import Potential
@@ -227,16 +227,14 @@ def store_gdf(prepared: PreparedData, per_element: dict[str, ElementGdf],
 def gdf_reference(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]],
                   sigma: dict[str, float]) -> dict[str, dict]:
     """The GDF reference the potential file carries, as keyword arguments of
-    :class:`Potential` (``gdf_reference``, ``gdf_reference_floor`` and, when compressed,
-    ``gdf_reference_counts`` and ``gdf_reference_range``): the scaled training features per
-    element when they fit in :data:`GDF_REFERENCE_LIMIT_BYTES`, else their compressed set
-    (cluster centroids with counts, rho's measured error logged); none when even that does
-    not fit. The floor (least covered training atom) is computed here, on the exact points,
-    once, so that coverage at run time does not pay its O(M^2)."""
+    :class:`Potential` (``gdf_reference`` and, when compressed, ``gdf_reference_counts`` and
+    ``gdf_reference_range``): the scaled training features per element when they fit in
+    :data:`GDF_REFERENCE_LIMIT_BYTES`, else their compressed set (cluster centroids with
+    counts, compressed at ``sigma``, the coverage width, with rho's measured error logged);
+    none when even that does not fit."""
     reference = {e: x[train].contiguous() for e, (x, train) in scaled.items()}
-    floor = {e: DensityReference(x, sigma[e]).floor for e, x in reference.items()}
     if _size(reference) <= GDF_REFERENCE_LIMIT_BYTES:
-        return {"gdf_reference": reference, "gdf_reference_floor": floor}
+        return {"gdf_reference": reference}
     compressed = {e: compress_reference(x, sigma[e]) for e, x in reference.items()}
     centroids = {e: c.centroids for e, c in compressed.items()}
     for e, c in compressed.items():
@@ -249,8 +247,7 @@ def gdf_reference(scaled: dict[str, tuple[torch.Tensor, torch.Tensor]],
         return {}
     return {"gdf_reference": centroids,
             "gdf_reference_counts": {e: c.counts for e, c in compressed.items()},
-            "gdf_reference_range": {e: c.range for e, c in compressed.items()},
-            "gdf_reference_floor": floor}
+            "gdf_reference_range": {e: c.range for e, c in compressed.items()}}
 
 
 def _size(tensors: dict[str, torch.Tensor]) -> int:

@@ -14,10 +14,12 @@ from gdfnn.calculator import NNPCalculator
 from gdfnn.config import Config, load_config, write_resolved_config
 from gdfnn.errors import ConfigError
 from gdfnn.fileio import atomic_write, folder_lock
+from gdfnn.gdf.coverage import coverage_metadata
 from gdfnn.gdf.dataset import scatter_to_atoms
 from gdfnn.model.potential import Potential
 from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer, TrainingDiverged
 from gdfnn.workflows import run_inputs, steps
+from gdfnn.workflows.coverage import calibrate_coverage, fit_coverage
 from gdfnn.workflows.prepare import PreparedData
 from gdfnn.workflows.properties.run import format_summary, ground_state_summary
 
@@ -110,9 +112,13 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
     if warm is not None:
         networks.load_state_dict(warm.networks.state_dict())
     gdf = steps.gdf_metadata(settings, config.gdf.enabled, scaled, per_element)
-    potential = steps.build_potential(prepared, transforms, networks,
-                                      {"config": config.model_dump(mode="json"), "gdf": gdf},
-                                      steps.gdf_reference(scaled, gdf["sigma"]))
+    coverage_settings = config.coverage.settings(config.training.seed)
+    coverage = fit_coverage(features, prepared, scaled, coverage_settings)
+    potential = steps.build_potential(
+        prepared, transforms, networks,
+        {"config": config.model_dump(mode="json"), "gdf": gdf,
+         "coverage": coverage_metadata(coverage, coverage_settings)},
+        steps.gdf_reference(scaled, {e: c.sigma for e, c in coverage.items()}))
     trainer = Trainer(networks, sets.train, sets.valid, options, out,
                       save_potential=lambda: potential.save(out / POTENTIAL_FILE),
                       checkpoint_every=config.output.checkpoint_every, weighting=weighting,
@@ -137,6 +143,10 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
                       trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
+        if sets.valid.n_structures and potential.gdf_reference:
+            report["coverage"] = calibrate_coverage(potential, sets.valid, features, prepared,
+                                                    coverage_settings)
+            potential.save(out / POTENTIAL_FILE)
         summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential)) \
             if config.output.properties else None
         if summary is not None:

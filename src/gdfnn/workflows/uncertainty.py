@@ -3,14 +3,16 @@ ensemble's spread, per atom, on labelled frames (``gdfnn uncertainty``).
 
 Signals, each read as "larger = less trustworthy":
     - ``gdf``: -log10(rho), rho the GDF of the atom against the potential's training atoms
-      (one model, no extra network evaluation);
+      at its coverage width (one model, no extra network evaluation);
     - ``outside``: how many of its symmetry functions lie outside the training range (n2p2);
     - ``ensemble``: sqrt(mean_m |F_m - mean F|^2) over the potential and the ``ensemble``
       potentials (DeePMD's force deviation), eV/Å.
 Each is scored against the true force error |F_pred - F_ref| (eV/Å, the main potential's):
 Spearman's rank correlation, and the recall of the worst ``fraction`` of atoms among the
 ``fraction`` of atoms the signal flags. Costs are measured: seconds per atom of each signal
-beside the main potential's force call.
+beside the main potential's force call. Where the potential carries an error map (see
+:mod:`gdfnn.gdf.coverage`), its calibration: predicted against observed RMS error per decile of
+the prediction.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from gdfnn.model.potential import Potential
 
 #: Share of atoms flagged by a signal and counted as worst, for the recall.
 FLAG_FRACTION = 0.05
+#: Bins (of equal atom count, by the predicted error) of the error map's calibration, and
+#: the relative deviation of a bin's predicted RMS error from its observed one that the
+#: calibration aims to stay within.
+CALIBRATION_BINS = 10
+CALIBRATION_TOLERANCE = 0.25
 GDF, OUTSIDE, ENSEMBLE = "gdf", "outside", "ensemble"
 
 
@@ -50,6 +57,7 @@ class AtomSignals:
     rho: np.ndarray
     outside: np.ndarray
     ensemble_std: np.ndarray | None
+    predicted_error: np.ndarray | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def signals(self) -> dict[str, np.ndarray]:
@@ -77,6 +85,7 @@ def atom_signals(potential: Potential, frames: list[Structure],
     start = time.perf_counter()
     rho, outside = potential.coverage(values, species, sigma)
     seconds[GDF] = time.perf_counter() - start
+    predicted = potential.force_error(rho, species) if sigma is None else None
     std = None
     if ensemble:
         start = time.perf_counter()
@@ -89,7 +98,8 @@ def atom_signals(potential: Potential, frames: list[Structure],
     return AtomSignals(frame, np.concatenate([np.arange(s.n_atoms) for s in frames]),
                        np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
                        np.array([s.group for s in frames])[frame], error, rho, outside, std,
-                       seconds)
+                       predicted if predicted is not None and np.isfinite(predicted).any()
+                       else None, seconds)
 
 
 def score(error: np.ndarray, signal: np.ndarray, fraction: float = FLAG_FRACTION
@@ -101,6 +111,21 @@ def score(error: np.ndarray, signal: np.ndarray, fraction: float = FLAG_FRACTION
     flagged = set(np.argsort(-signal, kind="stable")[:n].tolist())
     correlation = spearmanr(signal, error).statistic if np.ptp(signal) > 0 else float("nan")
     return {"spearman": float(correlation), "recall": len(worst & flagged) / n, "atoms": len(error)}
+
+
+def calibration(predicted: np.ndarray, error: np.ndarray, bins: int = CALIBRATION_BINS
+                ) -> dict:
+    """How well predicted per-atom force errors ``(N,)`` match the observed ``(N,)`` (eV/Å):
+    atoms sorted by the prediction into ``bins`` of equal count; per bin the RMS predicted and
+    observed error; ``max_deviation``: the largest ``|predicted / observed - 1|``."""
+    keep = np.isfinite(predicted)
+    order = np.argsort(predicted[keep], kind="stable")
+    parts = np.array_split(order, min(bins, keep.sum()))
+    pred = [float(np.sqrt(np.mean(predicted[keep][b] ** 2))) for b in parts]
+    seen = [float(np.sqrt(np.mean(error[keep][b] ** 2))) for b in parts]
+    deviation = [p / o - 1 if o > 0 else float("inf") for p, o in zip(pred, seen, strict=True)]
+    return {"predicted_rms": pred, "observed_rms": seen, "atoms": [len(b) for b in parts],
+            "deviation": deviation, "max_deviation": max(abs(d) for d in deviation)}
 
 
 def uncertainty(potential: Potential, frames: list[Structure], ensemble: list[Potential] = (),
@@ -118,6 +143,8 @@ def uncertainty(potential: Potential, frames: list[Structure], ensemble: list[Po
               "scores": {scope: {name: score(data.force_error[mask], s[mask])
                                  for name, s in signals.items()}
                          for scope, mask in scopes.items() if mask.sum() >= 2}}
+    if data.predicted_error is not None:
+        result["calibration"] = calibration(data.predicted_error, data.force_error)
     if output is not None:
         _write(Path(output), data, result, plot)
     return result
@@ -133,8 +160,19 @@ def format_uncertainty(result: dict) -> str:
             f"{100 * result['flag_fraction']:.0f} % of atoms among the "
             f"{100 * result['flag_fraction']:.0f} % flagged; force call "
             f"{cost['force call']:.3f} ms/atom\n\n")
-    return head + markdown_table(["atoms", "signal", "n", "Spearman with |dF|",
-                                  "recall of worst", "signal cost (ms/atom)"], rows)
+    table = markdown_table(["atoms", "signal", "n", "Spearman with |dF|", "recall of worst",
+                            "signal cost (ms/atom)"], rows)
+    if "calibration" not in result:
+        return head + table
+    c = result["calibration"]
+    bins = markdown_table(["bin", "atoms", "predicted RMS |dF| (eV/Å)",
+                           "observed RMS |dF| (eV/Å)", "predicted / observed - 1"],
+                          [[k + 1, n, p, o, d] for k, (n, p, o, d) in enumerate(zip(
+                              c["atoms"], c["predicted_rms"], c["observed_rms"],
+                              c["deviation"], strict=True))])
+    return (head + table + "\n\nCalibration of the potential's error map (bins of the "
+            f"predicted error): largest deviation {100 * c['max_deviation']:.0f} % (aim: "
+            f"within {100 * CALIBRATION_TOLERANCE:.0f} %)\n\n" + bins)
 
 
 def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
@@ -142,12 +180,14 @@ def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
     with atomic_write(out / "uncertainty.csv") as f:
         writer = csv.writer(f)
         writer.writerow(["frame", "atom", "element", "group", "force_error_eV_per_A", "rho",
-                         "outside", "ensemble_std_eV_per_A"])
+                         "outside", "ensemble_std_eV_per_A", "predicted_error_eV_per_A"])
         for k in range(len(data.force_error)):
             writer.writerow([data.frame[k], data.atom[k], data.element[k], data.group[k],
                              f"{data.force_error[k]:.6f}", f"{data.rho[k]:.6e}",
                              data.outside[k], "" if data.ensemble_std is None
-                             else f"{data.ensemble_std[k]:.6f}"])
+                             else f"{data.ensemble_std[k]:.6f}",
+                             "" if data.predicted_error is None
+                             else f"{data.predicted_error[k]:.6f}"])
     with atomic_write(out / "uncertainty.json") as f:
         json.dump(result, f, indent=2)
     with atomic_write(out / "uncertainty.md") as f:
@@ -158,3 +198,7 @@ def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
         if data.ensemble_std is not None:
             panels["ensemble force std (eV/Å)"] = (data.ensemble_std, True)
         plots.error_vs_signals(panels, data.force_error, out / "uncertainty.png")
+        if "calibration" in result:
+            c = result["calibration"]
+            plots.calibration(np.array(c["predicted_rms"]), np.array(c["observed_rms"]),
+                              out / "calibration.png", CALIBRATION_TOLERANCE)

@@ -1,0 +1,96 @@
+"""The coverage steps of a training run: width and floor per element before training (on the
+scaled features), the error map after it (on the validation atoms); see
+:mod:`gdfnn.gdf.coverage`."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from gdfnn.data.store import FEATURES
+from gdfnn.gdf.coverage import (
+    ATOMS_PER_BIN,
+    CoverageSettings,
+    ElementCoverage,
+    coverage_metadata,
+    fit_element_coverage,
+    fit_error_map,
+)
+from gdfnn.model.potential import Potential
+from gdfnn.training.batches import TrainingSet
+from gdfnn.training.metrics import residuals
+from gdfnn.workflows.prepare import PreparedData
+from gdfnn.workflows.steps import TrainingFeatures
+
+log = logging.getLogger("gdfnn")
+
+
+def validation_atoms(features: TrainingFeatures, prepared: PreparedData) -> torch.Tensor:
+    """``(N,)`` bool: the atoms of the validation frames (data order)."""
+    is_valid = torch.zeros(features.data.n_structures, dtype=torch.bool)
+    is_valid[torch.as_tensor(prepared.split.valid, dtype=torch.long)] = True
+    return is_valid[features.data.structure_of_atom()]
+
+
+def fit_coverage(features: TrainingFeatures, prepared: PreparedData,
+                 scaled: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 settings: CoverageSettings) -> dict[str, ElementCoverage]:
+    """Width and floor of each element (:func:`gdfnn.gdf.coverage.fit_element_coverage`) from
+    its scaled training atoms, their frames, and its validation atoms; one log line each."""
+    frame = features.data.structure_of_atom()
+    valid = validation_atoms(features, prepared)
+    out = {}
+    for n, element in enumerate(prepared.descriptor.elements):
+        mine = features.species == n
+        x, train = scaled[element]
+        out[element] = c = fit_element_coverage(x[train], frame[mine][train].numpy(),
+                                                x[valid[mine]], settings)
+        width = (f"{settings.neighbours}th-neighbour rule" if settings.width == "knn"
+                 else "coverage.width")
+        log.info("coverage of %s: width %.4g (%s), floor %.3g (%.3g %% of %d held-out atoms "
+                 "below it)", element, c.sigma, width, c.floor, 100 * settings.quantile,
+                 c.heldout_atoms)
+    return out
+
+
+def calibrate_coverage(potential: Potential, valid: TrainingSet, features: TrainingFeatures,
+                       prepared: PreparedData, settings: CoverageSettings) -> dict:
+    """Fit each element's error map on the validation atoms (force-error norms of the trained
+    potential against their coverage rho) and record it in ``potential.metadata``; an element
+    with fewer than ``2 * ATOMS_PER_BIN`` validation atoms gets none (said in one line).
+    Returns per element the width, the floor, the validation atoms, the share flagged and
+    the RMS force-error norm ``|F_pred - F_ref|`` (eV/Å) of the flagged and the other atoms,
+    for metrics.json."""
+    mask = validation_atoms(features, prepared)
+    values, species = features.data.arrays[FEATURES][mask], features.species[mask]
+    rho = potential.coverage(values, species)[0]
+    error = np.linalg.norm(residuals(potential.networks, valid, 0.0).forces, axis=1)
+    flagged = potential.uncovered(rho, species)
+    elements, summary = {}, {}
+    for n, element in enumerate(potential.elements):
+        if element not in potential.gdf_reference:
+            continue
+        mine = (species == n).numpy()
+        coverage = potential.coverage_of(element)
+        if mine.sum() >= 2 * ATOMS_PER_BIN:
+            coverage = ElementCoverage(coverage.sigma, coverage.floor, coverage.kind,
+                                       coverage.heldout_atoms,
+                                       fit_error_map(rho[mine], error[mine]))
+        else:
+            log.info("coverage of %s: no error map (%d validation atoms, %d needed)", element,
+                     int(mine.sum()), 2 * ATOMS_PER_BIN)
+        elements[element] = coverage
+        summary[element] = {
+            "sigma": coverage.sigma, "floor": coverage.floor,
+            "valid_atoms": int(mine.sum()),
+            "valid_flagged": float(flagged[mine].mean()) if mine.any() else None,
+            "force_error_flagged": _rms(error[mine & flagged]),
+            "force_error_covered": _rms(error[mine & ~flagged])}
+    potential.metadata["coverage"] = coverage_metadata(elements, settings)
+    return summary
+
+
+def _rms(norms: np.ndarray) -> float | None:
+    return float(np.sqrt(np.mean(norms**2))) if norms.size else None

@@ -1,0 +1,73 @@
+"""Coverage set at training: width and held-out floor stored in the potential, the error map
+calibrated on the validation atoms, and older files read with a warning."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from gdfnn import NNPCalculator, train
+from gdfnn.gdf import coverage as gdf_coverage
+from gdfnn.gdf.coverage import LEGACY, knn_width
+from gdfnn.gdf.reference import DensityReference, legacy_floor
+from gdfnn.model.potential import Potential
+from gdfnn.workflows import coverage as workflow_coverage
+
+
+@pytest.fixture
+def trained(toy_config, tmp_path, monkeypatch):
+    # the toy set has 32 validation atoms: bins of 10 atoms make an error map of them
+    monkeypatch.setattr(gdf_coverage, "ATOMS_PER_BIN", 10)
+    monkeypatch.setattr(workflow_coverage, "ATOMS_PER_BIN", 10)
+    config = toy_config(output={"directory": str(tmp_path / "out")}, coverage={"neighbours": 5})
+    return train(config), tmp_path / "out"
+
+
+def test_training_stores_the_width_rule_the_heldout_floor_and_an_error_map(trained):
+    potential, out = trained
+    loaded = Potential.load(out / "potential.pt")
+    c = loaded.coverage_of("Si")
+    assert potential.coverage_of("Si") == c  # the file holds what train returned
+    assert c.kind == "heldout" and not loaded.legacy_coverage
+    assert c.sigma == pytest.approx(knn_width(loaded.gdf_reference["Si"], 5), rel=1e-12)
+    assert c.sigma != loaded.gdf_sigma("Si")  # its own width, not the weighting's
+    assert c.error is not None and np.all(np.diff(c.error.force_rmse) <= 0)
+    report = json.loads((out / "metrics.json").read_text())["coverage"]["Si"]
+    assert report["sigma"] == c.sigma and report["floor"] == c.floor
+    assert report["valid_atoms"] == 32 and 0 <= report["valid_flagged"] <= 1
+    # predictions carry the expected error of every atom, from the map of its rho
+    atoms = _toy_atoms(out)
+    out_ = loaded.predict(atoms, coverage=True)
+    assert np.allclose(out_["force_error"], c.error(out_["rho"]))
+    assert out_["max_force_error"] == pytest.approx(out_["force_error"].max())
+    assert np.array_equal(out_["uncovered"], out_["rho"] < c.floor)
+    calc = NNPCalculator(loaded, coverage=True)
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    assert np.allclose(calc.results["force_error"], out_["force_error"])
+
+
+def test_an_older_file_loads_with_its_old_floor_and_one_warning(trained, tmp_path, caplog):
+    potential, out = trained
+    data = torch.load(out / "potential.pt", weights_only=True)
+    del data["metadata"]["coverage"]
+    sigma = potential.gdf_sigma("Si")
+    old = legacy_floor(DensityReference(potential.gdf_reference["Si"], sigma))
+    data["gdf_reference_floor"] = {"Si": old}
+    torch.save(data, tmp_path / "old.pt")
+    with caplog.at_level(logging.WARNING, logger="gdfnn"):
+        loaded = Potential.load(tmp_path / "old.pt")
+    warnings = [r.getMessage() for r in caplog.records if "old kind" in r.getMessage()]
+    assert len(warnings) == 1 and "old.pt" in warnings[0]
+    c = loaded.coverage_of("Si")
+    assert (c.kind, c.sigma, c.floor, c.error) == (LEGACY, sigma, old, None)
+    out_ = loaded.predict(_toy_atoms(out), coverage=True)
+    assert np.isnan(out_["force_error"]).all()
+
+
+def _toy_atoms(out):
+    import ase.io
+
+    return ase.io.read(out.parent / "toy.xyz", index=0)
