@@ -3,7 +3,8 @@ the force call it rides on.
 
 Potential: the 26-D default Si set and 26-30-30-1 network of ``benchmarks.md``; its GDF
 reference: the scaled features of rattled 64-atom diamond cells (0.05-0.25 Å), 12,800 and
-51,200 atoms, exact and compressed (``gdf.reference.compress_reference``, what ``gdfnn
+51,200 atoms, with the coverage width and held-out floor gdfnn train gives them, exact and
+compressed (``gdf.reference.compress_reference``, what ``gdfnn
 train`` stores above 50 MB). Query: one rattled 64-atom cell. Printed: the force call alone
 (``Potential.predict``) and with ``coverage=True`` (exact rho of every atom), and the ASE
 calculator's call alone and with ``coverage="check"`` (which atoms are uncovered, by the
@@ -17,12 +18,14 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
+import numpy as np
 import torch
 from ase.build import bulk
 
 from benchmarks.common import best_time, print_table, set_threads
 from benchmarks.md import potential
 from gdfnn import Potential
+from gdfnn.gdf.coverage import CoverageSettings, coverage_metadata, fit_element_coverage
 from gdfnn.gdf.reference import compress_reference
 
 
@@ -55,7 +58,6 @@ def main() -> None:
     args = parser.parse_args()
     set_threads(2)
     pot = potential()
-    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
     atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 2
     atoms.rattle(0.1, seed=12345)
     repeats = 3 if args.quick else 7
@@ -65,12 +67,15 @@ def main() -> None:
     rows.append(["-", "calculator call alone", f"{plain_calc * 1e3:.2f}", "-"])
     for n_atoms in (12_800, 51_200):
         points = reference(pot, n_atoms)
-        compressed = compress_reference(points, 0.02)
+        settings = CoverageSettings()  # the width and floor gdfnn train would give
+        coverage = fit_element_coverage(points, np.arange(n_atoms) // 64, None, settings)
+        metadata = {"coverage": coverage_metadata({"Si": coverage}, settings)}
+        compressed = compress_reference(points, coverage.sigma)
         for label, refs, counts in [("exact", points, None),
                                     (f"compressed to {compressed.centroids.shape[0]:,} "
                                      f"(rho error {compressed.max_rel_error:.1e})",
                                      compressed.centroids, compressed.counts)]:
-            carrier = Potential(pot.descriptor, dict(pot.transforms), pot.networks, pot.metadata,
+            carrier = Potential(pot.descriptor, dict(pot.transforms), pot.networks, metadata,
                                 {"Si": refs}, None if counts is None else {"Si": counts})
             t = best_time(partial(carrier.predict, atoms, coverage=True), repeats=repeats)
             rows.append([f"{n_atoms:,}", f"with coverage, {label}", f"{t * 1e3:.2f}",

@@ -160,18 +160,25 @@ COVERAGE_SETTINGS = (("coverage 1", "checked every step", 0.10),
 def mlearn_reference_potential() -> Potential:
     """The published mlearn n2p2 Si potential (a real one: its MD stays physical, so the
     atoms' coverage is what a production run sees), carrying the scaled features of the
-    mlearn Si training split (11,877 atoms) as its GDF reference, sigma 0.02, as a
-    potential trained by gdfnn on that split would."""
+    mlearn Si training split (11,877 atoms) as its GDF reference, with the coverage width and
+    held-out floor a potential trained by gdfnn on that split would have."""
     from gdfnn import datasets, load_potential
     from gdfnn.data import read_structures, split_by_group
+    from gdfnn.gdf.coverage import CoverageSettings, coverage_metadata, fit_element_coverage
 
     pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     frames = read_structures(datasets.path("mlearn-si", "train"))
-    train = split_by_group(frames, 0.1, 0.0, 0).train
-    blocks = pot.descriptor.compute_many([frames[k].atoms for k in train], progress=False)
-    g = torch.cat([b.values for b in blocks]).double()
-    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(g)}
-    pot.metadata["gdf"] = {"sigma": {"Si": 0.02}}
+    split = split_by_group(frames, 0.1, 0.0, 0)
+
+    def scaled(indices):
+        blocks = pot.descriptor.compute_many([frames[k].atoms for k in indices], progress=False)
+        return pot.transforms["Si"].scaled(torch.cat([b.values for b in blocks]).double())
+
+    reference = scaled(split.train)
+    frame = np.repeat(np.arange(len(split.train)), [frames[k].n_atoms for k in split.train])
+    coverage = fit_element_coverage(reference, frame, scaled(split.valid), CoverageSettings())
+    pot.gdf_reference = {"Si": reference}
+    pot.metadata["coverage"] = coverage_metadata({"Si": coverage}, CoverageSettings())
     return pot
 
 
