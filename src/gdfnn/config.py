@@ -187,8 +187,8 @@ class CoverageConfig(StrictModel):
 
     width: float | Literal["knn"] = Field(
         "knn", description="Gaussian width on [-1, 1]-scaled features; 'knn': per element, the "
-        "median distance of a training atom to its neighbours-th nearest other training "
-        "environment")
+        "median distance of a training atom to its neighbours-th nearest training atom that is "
+        "not a copy of it")
     neighbours: int = Field(DEFAULT_NEIGHBOURS, ge=1, description="k of the 'knn' width")
     quantile: float = Field(DEFAULT_QUANTILE, gt=0, lt=0.5, description="the floor: the share "
                             "of held-out atoms of the training distribution (validation atoms; "

@@ -12,7 +12,7 @@ from scipy.stats import rankdata
 from gdfnn.cli import main
 from gdfnn.data import read_structures
 from gdfnn.errors import InputError
-from gdfnn.workflows.uncertainty import atom_signals, score, uncertainty
+from gdfnn.workflows.uncertainty import atom_signals, calibration, score, uncertainty
 
 
 def test_score_of_a_perfect_a_reversed_and_a_partial_signal():
@@ -88,3 +88,14 @@ def test_uncertainty_writes_its_tables_and_the_cli_prints_them(random_potential,
 def test_a_potential_without_reference_is_refused(random_potential, labelled):
     with pytest.raises(InputError, match="no GDF reference"):
         atom_signals(random_potential(elements=("Si",)), labelled)
+
+
+def test_calibration_compares_predicted_and_observed_rms_per_bin_of_the_prediction():
+    predicted = np.repeat([0.1, 0.2], 50)
+    observed = np.concatenate([np.full(50, 0.1), np.full(50, 0.25)])
+    order = np.random.default_rng(0).permutation(100)  # bins follow the prediction, not order
+    c = calibration(predicted[order], observed[order], bins=2)
+    assert c["atoms"] == [50, 50]
+    assert np.allclose(c["predicted_rms"], [0.1, 0.2]) and np.allclose(c["observed_rms"],
+                                                                         [0.1, 0.25])
+    assert c["max_deviation"] == pytest.approx(0.2)  # 0.2 / 0.25 - 1

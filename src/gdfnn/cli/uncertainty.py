@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
                        "(n2p2's test) and, with --ensemble, the force spread of the potentials "
                        "(eV/Å). Scores each signal by Spearman's correlation with the error and "
                        "the recall of the worst 5 %% of atoms among the 5 %% flagged, with its "
-                       "cost; uncertainty.csv, .json, .md and .png.")
+                       "cost; uncertainty.csv, .json, .md and .png; with the potential's error "
+                       "map, its calibration per decile (calibration.png).")
     p.add_argument("potential", help="potential.pt trained by gdfnn (it carries the reference)")
     p.add_argument("--data", nargs="+", required=True, help="labelled data files")
     p.add_argument("--ensemble", nargs="*", default=[], metavar="POTENTIAL",
@@ -37,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
     result = uncertainty(potential, frames, ensemble, sigma=args.sigma, output=args.output,
                          plot=not args.no_plots)
     print(format_uncertainty(result))
-    print(f"results in {args.output}/ (uncertainty.csv, .json, .md, .png)")
+    extra = ", calibration.png" if "calibration" in result else ""
+    print(f"results in {args.output}/ (uncertainty.csv, .json, .md, .png{extra})")
     return 0
