@@ -5,9 +5,9 @@ width and floor, apart from the loss weighting's (the paper's sigma 0.02 is a we
 at it, most atoms of the training distribution have no training neighbour inside the kernel).
 
 - **Width** (:func:`knn_width`): the median, over training atoms, of the distance to their
-  ``k``-th nearest other training environment (the RMS metric of eq. 2; exact copies, such as
-  the equivalent atoms of a crystal, are not neighbours). A training atom then typically sees
-  ``k`` neighbours inside one width.
+  ``k``-th nearest other training atom that is not a copy of them (the RMS metric of eq. 2;
+  copies, such as the equivalent atoms of a crystal, are not neighbours). A training atom
+  then typically sees ``k`` neighbours inside one width.
 - **Floor** (:func:`heldout_floor`): the rho below which a share ``quantile`` (default 1 %) of
   held-out atoms of the training distribution fall. Held out: each training atom against the
   training atoms of *other* frames (leave-one-frame-out: its own frame's atoms, its own kernel

@@ -5,6 +5,7 @@ scaled features), the error map after it (on the validation atoms); see
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -75,9 +76,7 @@ def calibrate_coverage(potential: Potential, valid: TrainingSet, features: Train
         mine = (species == n).numpy()
         coverage = potential.coverage_of(element)
         if mine.sum() >= 2 * ATOMS_PER_BIN:
-            coverage = ElementCoverage(coverage.sigma, coverage.floor, coverage.kind,
-                                       coverage.heldout_atoms,
-                                       fit_error_map(rho[mine], error[mine]))
+            coverage = replace(coverage, error=fit_error_map(rho[mine], error[mine]))
         else:
             log.info("coverage of %s: no error map (%d validation atoms, %d needed)", element,
                      int(mine.sum()), 2 * ATOMS_PER_BIN)
