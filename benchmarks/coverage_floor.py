@@ -9,8 +9,9 @@ test frames; the error map's calibration on the test atoms (predicted against ob
 
 ``demo``: the NNP-c potential of a ``gdfnn demo`` folder; the share of its held-out test atoms
 flagged; a relaxed 215-atom vacancy cell at the training lattice, heated by a Langevin ramp from
-300 K to ``--t-end`` K, stopped by the coverage check: the temperature where each floor stops it
-(the training frames span 500-1300 K).
+300 K to ``--t-end`` K, stopped by the coverage check: the temperature where each stop rule ends
+it (the training frames span 500-1300 K): the old floor, the held-out floor on any atom, and the
+held-out floor on the frame (more atoms below it than a training frame has by chance).
 
     python -m benchmarks.coverage_floor mlearn [--epochs 300] [--seeds 0 1 2] [--out DIR]
     python -m benchmarks.coverage_floor demo DEMO_FOLDER [--steps 10000] [--t-end 2000]
@@ -23,6 +24,7 @@ import copy
 import csv
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,18 +114,24 @@ def demo(args) -> None:
     cell.calc = None
     heat = MDSettings("langevin", 300.0, temperature_end=args.t_end, steps=args.steps,
                       interval=20, coverage_stop=FLOOR, seed=args.seed)
+    any_atom = replace(heat, coverage_stop=potential.coverage_of("Si").floor)  # allows none
     rows = []
-    for label, pot in (("old floor", legacy(potential)), ("new floor", potential)):
+    for label, pot, settings in (("old floor, any atom", legacy(potential), heat),
+                                 ("held-out floor, any atom", potential, any_atom),
+                                 (f"held-out floor, more than "
+                                  f"{potential.allowed_uncovered(cell.get_chemical_symbols())} "
+                                  "atoms", potential, heat)):
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                run_md(cell, NNPCalculator(pot, coverage="check"), heat, tmp, progress=False)
+                run_md(cell, NNPCalculator(pot, coverage="check"), settings, tmp,
+                       progress=False)
                 stopped = None
             except MDUnstableError as exc:
                 stopped = str(exc).split(":")[0]
             last = list(csv.DictReader(open(Path(tmp) / "thermo.csv")))[-1]
         rows.append([label, int(last["step"]), float(last["target_K"]),
                      float(last["temperature_K"]), stopped or "ran to the end"])
-    print_table(["floor", "last step", "target K", "temperature K", "stop"], rows)
+    print_table(["stop rule", "last step", "target K", "temperature K", "stop"], rows)
 
 
 def main() -> None:

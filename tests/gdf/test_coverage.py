@@ -10,6 +10,7 @@ from gdfnn.gdf.coverage import (
     ElementCoverage,
     ErrorMap,
     _pool_adjacent,
+    allowed_below,
     coverage_metadata,
     fit_element_coverage,
     fit_error_map,
@@ -67,6 +68,25 @@ def test_the_floor_flags_about_the_quantile_of_new_atoms_of_the_training_distrib
     assert 0.004 < flagged < 0.02
     old_floor = float(density(train, 0.02).min()) * (1 - 1e-3)
     assert float((density(fresh, 0.02, reference=train) < old_floor).double().mean()) > 0.5
+
+
+@pytest.mark.parametrize("n, quantile", [(1, 0.01), (8, 0.01), (64, 0.01), (215, 0.01),
+                                         (500, 0.05), (4096, 0.01)])
+def test_the_allowance_is_the_binomial_level_a_training_frame_passes_once_in_ten_thousand(
+        n, quantile):
+    """Against the binomial tail summed exactly with integers: more than the allowance has
+    probability <= 1e-4, more than one atom fewer has more (capped below n)."""
+    from fractions import Fraction
+    from math import comb
+
+    q = Fraction(quantile).limit_denominator(1000)
+
+    def above(k):  # P(X > k), exact
+        return float(sum(comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(k + 1, n + 1)))
+
+    allowed = allowed_below(n, quantile, false_alarm=1e-4)
+    assert allowed == n - 1 or (above(allowed) <= 1e-4 < above(allowed - 1))
+    assert allowed_below(n, 0.0) == 0
 
 
 def test_pool_adjacent_violators_gives_the_closest_non_increasing_sequence():

@@ -8,7 +8,8 @@ from ase.build import bulk
 from gdfnn import NNPCalculator, load_potential
 from gdfnn.cli import main
 from gdfnn.errors import InputError
-from gdfnn.workflows.md import MDSettings, MDUnstableError, run_md
+from gdfnn.gdf.coverage import ElementCoverage, coverage_metadata
+from gdfnn.workflows.md import FLOOR, MDSettings, MDUnstableError, run_md
 
 
 def si_cell():
@@ -97,6 +98,36 @@ def test_coverage_stop_and_save(random_potential, sheared_si_c, tmp_path):
         run_md(start, NNPCalculator(pot, coverage=True), stop, tmp_path / "stop",
                progress=False)
     assert (tmp_path / "stop" / "left_training_data.extxyz").is_file()
+
+
+def test_a_floor_stop_allows_the_atoms_below_it_that_a_training_frame_has_by_chance(
+        random_potential, tmp_path):
+    """Half the atoms below the floor: a potential whose floor has half the held-out atoms
+    below it (quantile 0.5) runs on; one with quantile 0.1 stops, saying how many it allows."""
+    pot = random_potential(elements=("Si",))
+    start = si_cell() * 2
+    start.rattle(0.05, seed=1)
+    pot.gdf_reference = {"Si": pot.transforms["Si"].scaled(
+        pot.descriptor.compute(start).values).double()}
+
+    def with_floor(floor, quantile):
+        pot.metadata["coverage"] = coverage_metadata(
+            {"Si": ElementCoverage(0.1, floor, quantile=quantile)})
+        return pot
+
+    floor = float(np.median(with_floor(0.0, 0.5).predict(start, coverage=True)["rho"]))
+    cold = MDSettings("langevin", 1.0, steps=10, interval=5, coverage_stop=FLOOR)
+    run_md(start, NNPCalculator(with_floor(floor, 0.5), coverage=True), cold,
+           tmp_path / "half", progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "half" / "thermo.csv")))
+    assert len(rows) == 3 and all(20 < int(r["n_uncovered"]) < 45 for r in rows)
+    allowed = pot.allowed_uncovered(start.get_chemical_symbols())
+    tenth = with_floor(floor, 0.1).allowed_uncovered(start.get_chemical_symbols())
+    assert 32 < allowed < 64 and 6 < tenth < 20
+    with pytest.raises(MDUnstableError, match=rf"left the training data at step 0 .*more than "
+                                              rf"the {tenth} a frame"):
+        run_md(start, NNPCalculator(pot, coverage=True), cold, tmp_path / "tenth",
+               progress=False)
 
 
 def test_md_command_stops_below_the_floor_by_the_coverage_check(random_potential, sheared_si_c,

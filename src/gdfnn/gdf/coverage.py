@@ -52,6 +52,9 @@ COPY_DISTANCE = 1e-6
 #: Validation atoms per bin of the error map and the largest number of bins.
 ATOMS_PER_BIN = 50
 MAX_BINS = 20
+#: The chance that a frame drawn like the training data has more atoms below the floor than
+#: :func:`allowed_below` allows (one check; a run of 500 checks: about 5 % at most).
+STOP_FALSE_ALARM = 1e-4
 #: Version of the coverage record in a potential's metadata; files without one are LEGACY.
 COVERAGE_VERSION = 2
 LEGACY = "legacy"
@@ -79,13 +82,15 @@ class ErrorMap:
 class ElementCoverage:
     """One element's coverage: width ``sigma`` and ``floor`` of rho (see the module), how
     they were set (``kind``: ``"heldout"``, or :data:`LEGACY`), the held-out atoms the floor
-    was read on, and the error map (None until calibrated)."""
+    was read on, the error map (None until calibrated) and ``quantile``, the share of
+    held-out atoms below the floor (0 for the legacy kind: no training atom is below it)."""
 
     sigma: float
     floor: float
     kind: str = "heldout"
     heldout_atoms: int = 0
     error: ErrorMap | None = None
+    quantile: float = DEFAULT_QUANTILE
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -99,7 +104,8 @@ class ElementCoverage:
         return cls(float(data["sigma"]), float(data["floor"]), str(data.get("kind", "heldout")),
                    int(data.get("heldout_atoms", 0)),
                    None if error is None else ErrorMap(tuple(error["log10_rho"]),
-                                                       tuple(error["force_rmse"])))
+                                                       tuple(error["force_rmse"])),
+                   float(data.get("quantile", DEFAULT_QUANTILE)))
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,31 @@ def fit_element_coverage(train_x: torch.Tensor, train_frame: np.ndarray,
     sigma = (knn_width(train_x, settings.neighbours, seed=settings.seed)
              if settings.width == "knn" else float(settings.width))
     rho = heldout_rho(train_x, train_frame, sigma, valid_x, seed=settings.seed)
-    return ElementCoverage(sigma, heldout_floor(rho, settings.quantile), "heldout", rho.size)
+    return ElementCoverage(sigma, heldout_floor(rho, settings.quantile), "heldout", rho.size,
+                           quantile=settings.quantile)
+
+
+def allowed_below(n_atoms: int, quantile: float,
+                  false_alarm: float = STOP_FALSE_ALARM) -> int:
+    """The most atoms of a frame of ``n_atoms`` that may lie below the floor before the frame
+    counts as outside the training data: a frame drawn like the training data has each atom
+    below it with probability ``quantile``, so more than this many with probability at most
+    ``false_alarm`` (binomial tail), and fewer than all of them. 0 for ``quantile`` 0 (any
+    atom below is outside).
+
+    A per-atom floor alone stops a large frame by chance: 215 atoms at a 1 % floor have one
+    atom below it in 88 % of frames drawn like the training data; the allowance is 9."""
+    if quantile <= 0 or n_atoms <= 0:
+        return 0
+    if quantile >= 1:
+        return n_atoms - 1
+    mean, spread = n_atoms * quantile, math.sqrt(n_atoms * quantile * (1 - quantile))
+    k = np.arange(min(n_atoms, int(mean + 40 * spread + 40)) + 1)
+    log_pmf = (math.lgamma(n_atoms + 1) - np.array([math.lgamma(i + 1) for i in k])
+               - np.array([math.lgamma(n_atoms - i + 1) for i in k])
+               + k * math.log(quantile) + (n_atoms - k) * math.log1p(-quantile))
+    above = np.cumsum(np.exp(log_pmf)[::-1])[::-1]  # above[i] = P(X >= i)
+    return min(int(np.argmax(np.append(above[1:], 0.0) <= false_alarm)), n_atoms - 1)
 
 
 def fit_error_map(rho: np.ndarray, force_error: np.ndarray) -> ErrorMap:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import ase
@@ -23,7 +24,7 @@ from torch import nn
 from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_save
-from gdfnn.gdf.coverage import LEGACY, ElementCoverage, read_coverage_metadata
+from gdfnn.gdf.coverage import LEGACY, ElementCoverage, allowed_below, read_coverage_metadata
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.reference import DensityReference, legacy_floor
 from gdfnn.model.network import AtomicEnergies
@@ -132,12 +133,20 @@ class Potential(nn.Module):
         sigma = self.gdf_sigma(element)
         floor = self.gdf_reference_floor.get(element)
         if element not in self.gdf_reference:
-            return ElementCoverage(sigma, math.nan, LEGACY)
+            return ElementCoverage(sigma, math.nan, LEGACY, quantile=0.0)
         if floor is None:
             floor = legacy_floor(DensityReference(self.gdf_reference[element], sigma,
                                                   counts=self.gdf_reference_counts.get(element)))
             self.gdf_reference_floor[element] = floor
-        return ElementCoverage(sigma, floor, LEGACY)
+        return ElementCoverage(sigma, floor, LEGACY, quantile=0.0)
+
+    def allowed_uncovered(self, symbols: Sequence[str]) -> int:
+        """How many atoms of a frame of ``symbols`` may lie below their coverage floor before
+        the frame counts as outside the training data (:func:`~gdfnn.gdf.coverage.allowed_below`
+        at the largest ``quantile`` of its covered elements; 0 for the legacy kind)."""
+        quantile = max((self.coverage_of(e).quantile for e in set(symbols)
+                        if e in self.gdf_reference), default=0.0)
+        return allowed_below(len(symbols), quantile)
 
     @property
     def legacy_coverage(self) -> bool:

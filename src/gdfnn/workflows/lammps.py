@@ -36,6 +36,7 @@ from gdfnn.workflows.md import (
     THERMO_COLUMNS,
     MDSettings,
     MDUnstableError,
+    allow_chance_uncovered,
     complete_rho,
     unstable_where,
 )
@@ -246,6 +247,7 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
     it from any folder. ``restart``, ``start_energy``: continue a run (:func:`input_lines`)."""
     directory = Path(directory).resolve()
     elements = _elements_of(potential, atoms)
+    md = None if md is None else allow_chance_uncovered(md, potential, atoms)
     directory.mkdir(parents=True, exist_ok=True)
     pot_file = write_lammps_potential(potential, directory / "potential.gdfnn")
     data = write_data(atoms, elements, directory / "data.lammps")
@@ -283,6 +285,7 @@ def run_md(potential: Potential, atoms: ase.Atoms, settings: MDSettings,
     continue from the newest whole restart file (from the beginning, said in one line,
     without one); thermo rows and trajectory frames after its step are replaced."""
     settings.check()
+    settings = allow_chance_uncovered(settings, potential, atoms)
     if coverage_of(settings)[0]:
         missing = [e for e in potential.elements if e not in potential.gdf_reference]
         if missing:

@@ -8,7 +8,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ase
@@ -123,8 +123,11 @@ class MDSettings:
     ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps. ``coverage_stop``: stop when an atom's
     GDF rho against the training atoms falls below it (the frame is written);
     ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Each
-    is a rho, or ``"floor"``: below the least covered training atom (the atom left the
-    training data). The ASE engine needs a calculator that returns ``rho``
+    is a rho, or ``"floor"``: the potential's coverage floor. ``coverage_allowed``: how many
+    atoms may lie below ``coverage_stop`` at once before the run stops (0: any atom stops
+    it); for ``"floor"`` the engines set it from the potential
+    (:func:`allow_chance_uncovered`), since a frame drawn like the training data has about
+    1 % of its atoms below the floor. The ASE engine needs a calculator that returns ``rho``
     (``NNPCalculator(..., coverage=True)``); the LAMMPS engine a potential file with its
     coverage reference (gdfnn's own potentials) and one threshold for both.
     ``restart_every``: write the state every this many steps, for ``resume``.
@@ -149,6 +152,7 @@ class MDSettings:
     coverage_save: float | str | None = None  # GDF rho, or "floor"
     restart_every: int | None = None  # steps, a multiple of interval
     coverage_every: int | None = None  # steps between coverage checks (LAMMPS); None: interval
+    coverage_allowed: int = 0  # atoms below coverage_stop at once that do not stop the run
 
     def target(self, step: int) -> float:
         """The thermostat's temperature (K) at ``step``: a linear ramp when
@@ -231,13 +235,27 @@ STOPS = (
     Stop("drifted", "drift_eV_atom", ">",
          lambda s: s.max_drift if s.ensemble == "nve" else None,
          lambda v, s, _: drift_cause(v, s.max_drift), lammps="v_drift"),
-    Stop("left_data", "n_left", ">", lambda s: None if s.coverage_stop is None else 0,
-         lambda v, s, _: f"{int(v)} atom(s) with rho below {s.coverage_stop}; the frame, "
-                         f"with each atom's rho, is in {LEFT_DATA_FILE}",
+    Stop("left_data", "n_left", ">",
+         lambda s: None if s.coverage_stop is None else s.coverage_allowed,
+         lambda v, s, _: f"{int(v)} atom(s) with rho below {s.coverage_stop}"
+                         + (f" (more than the {s.coverage_allowed} a frame of the training "
+                            "distribution has by chance)" if s.coverage_allowed else "")
+                         + f"; the frame, with each atom's rho, is in {LEFT_DATA_FILE}",
          lammps="v_n_left", headline=lambda atom: f"{atom or 'an atom'} left the training data"),
 )
 #: The conditions by LAMMPS fix id (a halt in the log names its fix).
 STOPS_BY_NAME = {stop.name: stop for stop in STOPS}
+
+
+def allow_chance_uncovered(settings: MDSettings, potential: Potential,
+                           atoms: ase.Atoms) -> MDSettings:
+    """``settings`` with, for a stop at the floor, ``coverage_allowed`` set to the atoms of
+    ``atoms`` that lie below the floor by chance (:meth:`Potential.allowed_uncovered`); other
+    settings unchanged."""
+    if settings.coverage_stop != FLOOR:
+        return settings
+    return replace(settings,
+                   coverage_allowed=potential.allowed_uncovered(atoms.get_chemical_symbols()))
 
 
 def _dynamics(atoms: ase.Atoms, s: MDSettings, rng: np.random.Generator):
@@ -360,6 +378,8 @@ def run_md(atoms: ase.Atoms, calculator, settings: MDSettings, output: str | Pat
     state of its step; the rows and frames after that step are dropped and written again."""
     s = settings
     s.check()
+    if getattr(calculator, "potential", None) is not None:
+        s = allow_chance_uncovered(s, calculator.potential, atoms)
     output = Path(output).resolve()
     with folder_lock(output):
         start = read_restart(output / RESTART_FILE) if resume else None

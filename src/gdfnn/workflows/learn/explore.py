@@ -81,7 +81,8 @@ def explore(potential: Potential, starts: list[tuple[str, ase.Atoms]], learn: Le
             settings = md_settings(learn, temperature, pressure, seed * 1000 + k)
             _run(potential, atoms, settings, out, learn.engine, plugin)
         found = candidates(out, learn.engine, potential.elements, learn.min_distance,
-                           learn.uncovered_frames, with_start)
+                           learn.uncovered_frames, with_start,
+                           potential.allowed_uncovered(atoms.get_chemical_symbols()))
         summary = Trajectory(name, len(found), sum(f.info["uncovered"] for f in found),
                              int(found[-1].info["step"]) if found else 0)
         if not (out / DONE_FILE).is_file():
@@ -110,11 +111,13 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, out: Path
 
 
 def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
-               uncovered_frames: int = 1, with_start: bool = True) -> list[ase.Atoms]:
+               uncovered_frames: int = 1, with_start: bool = True, allowed: int = 0
+               ) -> list[ase.Atoms]:
     """The candidate frames of the trajectory in ``out``: every logged frame (step 0 only
     ``with_start``) whose atoms are no closer than ``min_distance`` and whose energy is
-    finite, up to the ``uncovered_frames``-th with an atom below the coverage floor;
-    ``info``: ``step`` and ``uncovered``."""
+    finite, up to the ``uncovered_frames``-th outside the training data: with more than
+    ``allowed`` atoms below the coverage floor (:meth:`Potential.allowed_uncovered`);
+    ``info``: ``step`` and ``uncovered`` (outside or not)."""
     rows = {int(r["step"]): r for r in csv.DictReader(open(out / "thermo.csv"))}
     if engine == "lammps":
         dumped = ase.io.read(out / "md.lammpstrj", ":", format="lammps-dump-text",
@@ -135,7 +138,8 @@ def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
         if not math.isfinite(float(row["epot_eV"])) or (math.isfinite(closest)
                                                          and closest < min_distance):
             break
-        uncovered = float(row["n_uncovered"]) > 0 if row["n_uncovered"] != "nan" else False
+        uncovered = (float(row["n_uncovered"]) > allowed if row["n_uncovered"] != "nan"
+                     else False)
         frame.info.update(step=step, uncovered=uncovered)
         found.append(frame)
         left += uncovered
