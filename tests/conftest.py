@@ -300,7 +300,8 @@ def _write_learn_inputs(root: Path) -> None:
 def learn_inputs():
     """``learn_inputs(root, name="learn.yaml", **learn)``: the path of a tiny ``gdfnn learn``
     config ``root/name`` writing into ``root/<name's stem>`` (32-atom Cu: 6 rattled frames to
-    label first, a vacancy and a bulk cell to explore from with ASE MD at 600 K, 4
+    label first, a vacancy and a bulk cell to explore from with ASE MD at 2000 K: hot enough
+    that the second round still finds frames outside the training data; 4
     EMT-labelled test frames with ``defect`` arrays; 2 rounds of 2 picks; labelled by a
     command template through a fake scheduler, ``label.py`` (EMT); ``learn`` updates the
     learn section). The input files are written into ``root`` once."""
@@ -323,7 +324,7 @@ def learn_inputs():
             "learn": {"structures": ["vacancy.xyz", "bulk.xyz"], "start": ["start.xyz"],
                       "label_command": f"sh {tmp_path / 'fake_sbatch.sh'} {sys.executable} "
                                        f"{tmp_path / 'label.py'} {{input}} {{output}}",
-                      "temperatures": [600], "md_steps": 60, "md_interval": 10,
+                      "temperatures": [2000], "md_steps": 60, "md_interval": 10,
                       "engine": "ase", "pick": 2, "rounds": 2, **learn}}
         if "labeller" in learn:
             values["learn"].pop("label_command")

@@ -79,7 +79,7 @@ def test_two_rounds_leave_every_step_in_its_folder_and_the_labels_are_the_labell
             # extxyz keeps 8 decimals
             assert np.allclose(done.get_forces(), reference.get_forces(), atol=1e-8)
         explored = json.loads((folder / "explore.json").read_text())["trajectories"]
-        assert [t["name"] for t in explored] == ["vacancy_T600", "bulk_T600"]
+        assert [t["name"] for t in explored] == ["vacancy_T2000", "bulk_T2000"]
         assert sum(t["candidates"] for t in explored) == len(pool)
         # each round trains on every frame labelled so far
         model = load_potential(folder / "model" / "potential.pt")
