@@ -1,5 +1,14 @@
-"""Benchmark: which per-atom signal predicts the force error: gdfnn's GDF rho, QUESTS's dH,
-a 4-model ensemble?
+"""Benchmark: which per-atom signal predicts the force error: gdfnn's GDF rho on the symmetry
+functions, the GDF rho on the network's last hidden layer, last-layer prediction rigidity
+(LLPR), QUESTS's dH, a 4-model ensemble?
+
+Latent rho: each atom's last hidden layer (the force call computes it), standardised per unit
+over the training atoms, its GDF against the training atoms' at the coverage width rule
+(``gdfnn.gdf.coverage.knn_width``: median 10th-neighbour distance among them). LLPR (Bigi,
+Chong, Ceriotti, Grasselli 2024): with h the last hidden layer and a bias 1, C = sum over the
+training atoms of h h^T (+ 1e-8 trace/H on the diagonal); per atom, energy: h^T C^-1 h;
+force: trace(J C^-1 J^T), J (3, H+1) = d(sum_j h_j)/d r_i, the derivative a force call gives
+when the output layer is set to one unit (H+1 force calls).
 
 QUESTS (Schwalbe-Koda et al., Nat. Commun. 2025; ``pip install quests``, not a gdfnn
 dependency) scores an environment by dH(x) = -log sum_j K(x, x_j), a Gaussian kernel sum
@@ -25,16 +34,103 @@ also per group of the frames).
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
+import torch
 
 from benchmarks.common import print_table
 from gdfnn import load_potential
 from gdfnn.data import read_structures, split_by_group
+from gdfnn.gdf.coverage import knn_width
+from gdfnn.gdf.density import density
+from gdfnn.model.network import linear_layers
 from gdfnn.workflows.uncertainty import ENSEMBLE, GDF, atom_signals, score
 
 QUESTS = "quests dH"
+LATENT = "latent rho"
+LLPR_ENERGY = "LLPR energy"
+LLPR_FORCE = "LLPR force"
+SIGNALS = (GDF, LATENT, LLPR_ENERGY, LLPR_FORCE, QUESTS, ENSEMBLE)
+
+
+def last_hidden(potential, atoms: list) -> tuple[torch.Tensor, np.ndarray]:
+    """(last hidden layer with a bias column ``(N, H+1)``, element symbol ``(N,)``) of every
+    atom of ``atoms``."""
+    blocks = potential.descriptor.compute_many(atoms, progress=False)
+    values, species = torch.cat([b.values for b in blocks]), torch.cat([b.species for b in blocks])
+    with torch.no_grad():
+        x = potential.network_inputs(values, species)
+        hidden = torch.zeros(len(x), potential.networks.hidden[-1] + 1, dtype=x.dtype)
+        for n, element in enumerate(potential.elements):
+            mine = species == n
+            if mine.any():
+                net = potential.networks.nets[element]
+                d = potential.networks.n_features[element]
+                out = x[mine, :d]
+                for layer in list(net)[:-1]:
+                    out = layer(out)
+                hidden[mine, :-1] = out
+    hidden[:, -1] = 1.0
+    symbols = np.array(potential.elements)[species.numpy()]
+    return hidden.double(), symbols
+
+
+def unit_jacobians(potential, atoms: list) -> torch.Tensor:
+    """``(N, 3, H+1)``: d(sum_j h_jk)/d r_i of each atom i and unit k of the last hidden
+    layer (and the bias column), one force call per unit with the output layer set to it."""
+    probe = copy.deepcopy(potential)
+    width = potential.networks.hidden[-1] + 1
+    columns = []
+    for k in range(width):
+        for net in probe.networks.nets.values():
+            out = linear_layers(net)[-1]
+            with torch.no_grad():
+                out.weight.zero_()
+                out.bias.zero_()
+                if k < width - 1:
+                    out.weight[0, k] = 1.0
+                else:
+                    out.bias.fill_(1.0)
+        forces = np.concatenate([p["forces"] for p in probe.predict_many(atoms)])
+        columns.append(torch.from_numpy(-forces))
+    return torch.stack(columns, dim=2)
+
+
+def latent_signals(potential, reference: list, atoms: list) -> tuple[dict, dict]:
+    """({signal: (N,) larger = less trustworthy}, {signal: seconds}) of latent rho and LLPR
+    for the atoms of ``atoms`` against the training atoms ``reference``. Timed: what a query
+    adds to a force call, which computes the last hidden layer anyway (the kernel sum; the
+    quadratic form; for LLPR force also its H+1 force calls), not the training side (the
+    width, the standardisation, C^-1)."""
+    train, train_symbols = last_hidden(potential, reference)
+    query, symbols = last_hidden(potential, atoms)
+    start = time.perf_counter()
+    jacobian = unit_jacobians(potential, atoms)
+    seconds = {LATENT: 0.0, LLPR_ENERGY: 0.0, LLPR_FORCE: time.perf_counter() - start}
+    out = {name: np.zeros(len(query)) for name in seconds}
+    for element in dict.fromkeys(symbols):
+        mine, known = symbols == element, train_symbols == element
+        h_train, h = train[known], query[mine]
+        mean, std = h_train[:, :-1].mean(0), h_train[:, :-1].std(0).clamp_min(1e-12)
+        z_train, z = (h_train[:, :-1] - mean) / std, (h[:, :-1] - mean) / std
+        width = knn_width(z_train)
+        c = h_train.T @ h_train
+        c += 1e-8 * torch.trace(c) / len(c) * torch.eye(len(c), dtype=c.dtype)
+        inverse = torch.linalg.inv(c)
+        j = jacobian[torch.from_numpy(mine)]
+        start = time.perf_counter()
+        rho = density(z, width, reference=z_train).numpy()
+        out[LATENT][mine] = -np.log10(np.maximum(rho, 1e-300))
+        middle = time.perf_counter()
+        out[LLPR_ENERGY][mine] = torch.einsum("ni,ij,nj->n", h, inverse, h).numpy()
+        end = time.perf_counter()
+        out[LLPR_FORCE][mine] = torch.einsum("nai,ij,naj->n", j, inverse, j).numpy()
+        seconds[LATENT] += middle - start
+        seconds[LLPR_ENERGY] += end - middle
+        seconds[LLPR_FORCE] += time.perf_counter() - end
+    return out, seconds
 
 
 def quests_signal(reference: list, frames: list) -> tuple[np.ndarray, float, float]:
@@ -80,7 +176,8 @@ def rotation_scores(potentials: list, reference: list, frames: list, groups: boo
                              "reference (check --valid-rate)")
         atom_signals(potential, frames[:1], [])  # prepares the reference once (as in MD)
         data = atom_signals(potential, frames, potentials[:k] + potentials[k + 1:])
-        signals = {GDF: data.signals()[GDF], QUESTS: dh, ENSEMBLE: data.ensemble_std}
+        latent, latent_seconds = latent_signals(potential, reference, atoms)
+        signals = {GDF: data.signals()[GDF], **latent, QUESTS: dh, ENSEMBLE: data.ensemble_std}
         scopes = {"all": np.ones(n_atoms, bool)}
         if groups:
             scopes.update({g: data.group == g for g in dict.fromkeys(data.group)
@@ -88,7 +185,9 @@ def rotation_scores(potentials: list, reference: list, frames: list, groups: boo
         results.append({scope: {name: score(data.force_error[mask], s[mask])
                                 for name, s in signals.items()}
                         for scope, mask in scopes.items()})
-        for name, seconds in ((GDF, data.seconds[GDF]), (ENSEMBLE, data.seconds[ENSEMBLE])):
+        for name, seconds in ((GDF, data.seconds[GDF]), (ENSEMBLE, data.seconds[ENSEMBLE]),
+                              ("force call", data.seconds["force call"]),
+                              *latent_seconds.items()):
             cost[name] = cost.get(name, 0.0) + 1e3 * seconds / n_atoms / len(potentials)
     return results, cost
 
@@ -118,7 +217,7 @@ def main() -> None:
                                          set(args.skip_group))
         costs[label] = cost
         for scope in results[0]:
-            for name in (GDF, QUESTS, ENSEMBLE):
+            for name in SIGNALS:
                 scores = [r[scope][name] for r in results]
                 rows.append([label if scope == "all" else f"{label}: {scope}",
                              scores[0]["atoms"], name,
@@ -131,7 +230,8 @@ def main() -> None:
     for label, cost in costs.items():
         print(f"{label}: QUESTS's descriptor {cost['quests descriptor']:.3f} ms/atom of its "
               f"{cost[QUESTS]:.3f}; gdfnn's symmetry functions (values only; the force call "
-              f"computes them anyway) {cost['gdfnn symmetry functions']:.3f} ms/atom")
+              f"computes them anyway) {cost['gdfnn symmetry functions']:.3f} ms/atom; one "
+              f"force call {cost['force call']:.3f} ms/atom")
 
 
 if __name__ == "__main__":
