@@ -515,6 +515,39 @@ def test_plugin_rho_is_the_potentials_rho(plugin, random_potential, tmp_path, ma
     assert np.isnan(quick[quick[:, 1] == 0, 0]).all()
 
 
+def test_between_thermo_steps_the_plugin_counts_the_atoms_below_without_their_values(
+        plugin, random_potential, tmp_path):
+    """``coverage 1`` with thermo every 4 steps: every step counts the atoms below the floor
+    (what fix halt reads); the smallest rho, a full kernel sum, only on thermo steps."""
+    from gdfnn.reference.potentials import load_lammps
+    from gdfnn.workflows.lammps import input_lines
+
+    pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * 3
+    atoms.rattle(0.12, seed=7)
+    write_data(atoms, ["Si"], tmp_path / "data.lammps")
+    lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        for line in input_lines(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps", ["Si"]):
+            lmp.command(line + (" coverage 1" if line.startswith("pair_style gdfnn") else ""))
+        lmp.command("thermo 4")
+        lmp.command("variable n equal c_extrapolation[2]")
+        lmp.command("variable low equal c_extrapolation[3]")
+        lmp.command(f'fix show all print 1 "$(step) $n ${{low}}" file {tmp_path / "steps.txt"} '
+                    "screen no")
+        lmp.command("fix integrate all nve")
+        lmp.command("run 8")
+    finally:
+        lmp.close()
+    rows = [line.split() for line in (tmp_path / "steps.txt").read_text().splitlines()
+            if not line.startswith("#")]
+    steps = [int(float(r[0])) for r in rows]
+    counts, lowest = [float(r[1]) for r in rows], [float(r[2]) for r in rows]
+    assert steps == list(range(9)) and min(counts) > 0
+    assert [np.isfinite(v) for v in lowest] == [step % 4 == 0 for step in steps]
+
+
 def test_plugin_coverage_over_two_ranks_equals_one(plugin, random_potential, tmp_path):
     pot = with_reference(random_potential(elements=("Si",)), reference_frames(["Si"]), 0.05)
     write_lammps_potential(pot, tmp_path / "p.gdfnn")

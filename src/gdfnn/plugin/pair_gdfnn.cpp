@@ -9,6 +9,7 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "output.h"
 #include "update.h"
 #include "utils.h"
 
@@ -34,6 +35,9 @@ const int NEAR_CLUSTERS = 4;
 const int CHUNK = 16;
 // reference points per pass of the exact sums (26 features: 27 kB, in L1)
 const int SPAN = 128;
+// clusters put in bound order at a time by the coverage search (a full sort of all K
+// clusters per uncovered atom cost more than their kernel sums)
+const size_t BATCH = 32;
 const double PI = 3.14159265358979323846;
 const double TANH_NORM = 1.0 / std::pow(std::tanh(1.0), 3);
 
@@ -708,6 +712,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
   const bigint step = update->ntimestep;
   const bool exact = exact_every > 0 && step % exact_every == 0;
   const bool check = exact || (coverage_every > 0 && step % coverage_every == 0);
+  const bool values = check && values_wanted(step);
   queued.resize(elements.size());
   // (the plugin is built with -ffast-math: no inf or NaN is relied on in comparisons)
   const double none = std::numeric_limits<double>::max();
@@ -728,7 +733,7 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     triplets(E, s);
     angular_terms(E, s);
     extrapolating += count_extrapolation(i, E);
-    if (check) coverage(i, ei, exact, min_rho, n_uncovered);
+    if (check) coverage(i, ei, exact, values, min_rho, n_uncovered);
     double Ei = network(E);
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
@@ -748,7 +753,16 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
 }
 
 // ----- coverage: is the atom's GDF rho against its element's reference below the floor?
-void PairGdfnn::coverage(int i, int ei, bool exact, double &min_rho, double &n_uncovered)
+// Whether a check at step wants the values of the atoms below (thermo's smallest rho, dumps
+// of per-atom rho): on the setup step and on thermo and dump steps; between them the count
+// alone (fix halt) needs no full kernel sum.
+bool PairGdfnn::values_wanted(bigint step) const
+{
+  return update->setupflag || step == output->next_thermo || step == output->next_dump_any;
+}
+
+void PairGdfnn::coverage(int i, int ei, bool exact, bool values, double &min_rho,
+                         double &n_uncovered)
 {
   const Coverage &C = elements[ei].coverage;
   const size_t D = C.shift.size();
@@ -760,10 +774,12 @@ void PairGdfnn::coverage(int i, int ei, bool exact, double &min_rho, double &n_u
     return;
   }
   if (below(C, limit_of(C), hint[i])) {
-    rho[i] = full_sum(C) / C.total;    // rare: the exact value where it matters
     uncovered[i] = 1.0;
     n_uncovered += 1.0;
-    min_rho = std::min(min_rho, rho[i]);
+    if (values) {    // the exact value, where a thermo or dump step shows it
+      rho[i] = full_sum(C) / C.total;
+      min_rho = std::min(min_rho, rho[i]);
+    }
   }
 }
 
@@ -858,10 +874,8 @@ double PairGdfnn::cluster_sum(const Coverage &C, int k, double partial, double s
 }
 
 // The bound of every cluster on the query's kernel sum, W_k exp(-(|x - c_k| - r_k)_+^2 / h),
-// into bounds; the clusters not yet visited into order, largest bound first, and into rest
-// the bounds after each, summed from the smallest (a running difference would lose the
-// small ones in its rounding).
-void PairGdfnn::order_by_bound(const Coverage &C)
+// into bounds, the clusters not yet visited into order; returns what those can add at most.
+double PairGdfnn::bound_clusters(const Coverage &C)
 {
   const int K = C.clusters();
   const size_t D = C.shift.size();
@@ -873,11 +887,23 @@ void PairGdfnn::order_by_bound(const Coverage &C)
     for (int k = 0; k < K; ++k) b[k] += (xd - c[k]) * (xd - c[k]);
   }
   order.clear();
+  double total = 0.0;
   for (int k = 0; k < K; ++k) {
     const double gap = std::max(0.0, std::sqrt(b[k]) - C.radii[k]);
     b[k] = C.cluster_weights[k] * std::exp(-C.inv_h * gap * gap);
-    if (!visited[k]) order.push_back(k);
+    if (!visited[k]) {
+      order.push_back(k);
+      total += b[k];
+    }
   }
+  return total;
+}
+
+// The clusters of order largest bound first, and into rest the bounds after each, summed
+// from the smallest (a running difference would lose the small ones in its rounding).
+void PairGdfnn::order_by_bound()
+{
+  const double *b = bounds.data();
   std::sort(order.begin(), order.end(), [b](int p, int q) { return b[p] > b[q]; });
   const int n = (int) order.size();
   rest.assign(n + 1, 0.0);
@@ -889,7 +915,8 @@ void PairGdfnn::order_by_bound(const Coverage &C)
 double PairGdfnn::full_sum(const Coverage &C)
 {
   visited.assign(C.clusters(), 0);
-  order_by_bound(C);
+  bound_clusters(C);
+  order_by_bound();
   double total = 0.0;
   for (size_t r = 0; r < order.size(); ++r) {
     if (rest[r] <= 1e-14 * total) break;
@@ -920,17 +947,31 @@ bool PairGdfnn::below(const Coverage &C, double limit, int &last)
       if (partial >= limit) return false;
     }
   }
-  order_by_bound(C);
-  if (partial + rest[0] < limit) return true;
-  for (size_t r = 0; r < order.size(); ++r) {
-    const double s = cluster_sum(C, order[r], partial, limit);
-    partial += s;
-    if (s > largest) {
-      largest = s;
-      last = order[r];
+  // then the clusters left, largest bound first, BATCH at a time (nth_element, then a sort
+  // of the batch); after each, what the others can add: the batch's bounds after it, summed
+  // from the smallest, and the sum of the bounds beyond the batch
+  double beyond = bound_clusters(C);
+  if (partial + beyond < limit) return true;    // far below: no order needed
+  const double *b = bounds.data();
+  const auto larger = [b](int p, int q) { return b[p] > b[q]; };
+  for (size_t begin = 0; begin < order.size(); begin += BATCH) {
+    const size_t end = std::min(order.size(), begin + BATCH);
+    std::nth_element(order.begin() + begin, order.begin() + end - 1, order.end(), larger);
+    std::sort(order.begin() + begin, order.begin() + end, larger);
+    beyond = 0.0;
+    for (size_t r = end; r < order.size(); ++r) beyond += b[order[r]];
+    rest.assign(end - begin + 1, beyond);
+    for (size_t r = end - begin; r-- > 0;) rest[r] = rest[r + 1] + b[order[begin + r]];
+    for (size_t r = begin; r < end; ++r) {
+      const double s = cluster_sum(C, order[r], partial, limit);
+      partial += s;
+      if (s > largest) {
+        largest = s;
+        last = order[r];
+      }
+      if (partial >= limit) return false;
+      if (partial + rest[r - begin + 1] < limit) return true;
     }
-    if (partial >= limit) return false;
-    if (partial + rest[r + 1] < limit) return true;
   }
   return partial < limit;
 }

@@ -146,12 +146,15 @@ class PairGdfnn : public Pair {
   void read_layers(PotentialText &, Element &);
   void read_coverage(PotentialText &, Element &);
   void grow_per_atom();
-  void coverage(int i, int element, bool exact, double &min_rho, double &n_uncovered);
+  void coverage(int i, int element, bool exact, bool values, double &min_rho,
+                double &n_uncovered);
+  bool values_wanted(bigint step) const;
   double limit_of(const Coverage &) const;
   void exact_sums(double &min_rho, double &n_uncovered);
   double cluster_sum(const Coverage &, int k, double partial, double stop);
   double full_sum(const Coverage &);
-  void order_by_bound(const Coverage &);
+  double bound_clusters(const Coverage &);
+  void order_by_bound();
   bool below(const Coverage &, double limit, int &hint_of_atom);
   void factorise(Element &, int n_elements);
   void allocate();
