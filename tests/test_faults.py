@@ -5,7 +5,8 @@ was never interrupted: bit-identical potentials, metrics and stores, with no tem
 left anywhere. Two runs on one folder, a resume whose inputs changed and a diverging training
 each stop with one line.
 
-The sweep and reproduce cases are slow (``-m slow``).
+The sweep and reproduce cases, and the kill points of each flow beyond its first few, are slow
+(``-m slow``).
 """
 
 from __future__ import annotations
@@ -151,20 +152,27 @@ def assert_no_temporaries(root: Path) -> None:
     assert not left, f"temporary files left: {left}"
 
 
+def slow_beyond(values: list, keep: int) -> list:
+    """The first ``keep`` of ``values`` in the default run, the others under ``-m slow`` (the
+    default run stays within its time; each kill point still has its test)."""
+    return [v if k < keep else pytest.param(v, marks=pytest.mark.slow)
+            for k, v in enumerate(values)]
+
+
 #: Where a training is killed (featurise, GDF, between epochs, inside an epoch, in checkpoint
-#: and store writes).
+#: and store writes); the first three in the default run.
 TRAINING_FAULTS = [
     "gdfnn.descriptors.symmetry:SymmetryFunctions.compute_many:1",  # store half written
+    "gdfnn.training.trainer:loss_terms:9",                            # inside epoch 3
+    "os:replace:potential.pt",                                        # the potential, at its rename
     "os:replace:features.h5",                                         # store written, not renamed
     "gdfnn.workflows.steps:dataset_gdf:1",                            # inside the GDF
     "os:replace:checkpoint.pt",                                       # a checkpoint written, not renamed
     "gdfnn.training.trainer:Trainer._check_divergence:3",             # between epochs 3 and 4
-    "gdfnn.training.trainer:loss_terms:9",                            # inside epoch 3
-    "os:replace:potential.pt",                                        # the potential, at its rename
 ]
 
 
-@pytest.mark.parametrize("fault", TRAINING_FAULTS)
+@pytest.mark.parametrize("fault", slow_beyond(TRAINING_FAULTS, 3))
 def test_a_training_killed_there_resumes_to_the_uninterrupted_result(reference, fault):
     root, _ = reference
     folder = "run_" + "".join(c if c.isalnum() else "_" for c in fault)
@@ -176,7 +184,7 @@ def test_a_training_killed_there_resumes_to_the_uninterrupted_result(reference, 
     assert_no_temporaries(root)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", slow_beyond([0, 1, 2], 1))
 def test_a_training_killed_at_a_random_time_resumes_to_the_uninterrupted_result(reference,
                                                                                 seed):
     root, seconds = reference
@@ -190,8 +198,9 @@ def test_a_training_killed_at_a_random_time_resumes_to_the_uninterrupted_result(
     assert_no_temporaries(root)
 
 
-@pytest.mark.parametrize("fault", ["gdfnn.workflows.steps:dataset_gdf:1", "os:replace:features.h5",
-                                   "os:replace:gdf_summary.json"])
+@pytest.mark.parametrize("fault", slow_beyond(["gdfnn.workflows.steps:dataset_gdf:1",
+                                                "os:replace:features.h5",
+                                                "os:replace:gdf_summary.json"], 1))
 def test_gdf_killed_there_then_rerun_stores_what_an_uninterrupted_run_stores(reference,
                                                                             fault):
     import h5py
@@ -434,18 +443,19 @@ def assert_same_learn_run(a: Path, b: Path) -> None:
 
 #: Where gdfnn learn is killed: inside the second trajectory of round 2's exploration, with a
 #: selection written but not renamed, after a label finished but before it was recorded,
-#: inside round 1's training, at a round's summary and at the report.
+#: inside round 1's training, at a round's summary and at the report; the first two in the
+#: default run.
 LEARN_FAULTS = [
     "gdfnn.workflows.learn.explore:_run:4",
-    "os:replace:selection.json",
     "gdfnn.workflows.learn.label:_checked:8",
+    "os:replace:selection.json",
     "gdfnn.training.trainer:loss_terms:200",
     "os:replace:round.json",
     "os:replace:learn.csv",
 ]
 
 
-@pytest.mark.parametrize("fault", LEARN_FAULTS)
+@pytest.mark.parametrize("fault", slow_beyond(LEARN_FAULTS, 2))
 def test_gdfnn_learn_killed_there_goes_on_to_the_uninterrupted_result_labelling_nothing_twice(
         learn_reference, learn_inputs, fault):
     root = learn_reference

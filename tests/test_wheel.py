@@ -76,6 +76,7 @@ def test_the_installed_package_is_the_wheel_with_its_data(installed):
     assert Path(plugin.strip()).is_file() and plugin.strip().startswith(env["XDG_CACHE_HOME"])
 
 
+@pytest.mark.slow
 def test_the_tiny_si_vacancy_preset_runs_on_the_packaged_reference(installed):
     bin_dir, env, work = installed
     out = run([str(bin_dir / "gdfnn"), "reproduce", "si-vacancy", "--preset", "tiny",
@@ -85,6 +86,7 @@ def test_the_tiny_si_vacancy_preset_runs_on_the_packaged_reference(installed):
     assert results["reference"] == "snap-si"
 
 
+@pytest.mark.slow
 def test_the_example_trains_five_epochs_on_the_packaged_mlearn_data(installed):
     bin_dir, env, work = installed
     config = work / "si_mlearn.yaml"

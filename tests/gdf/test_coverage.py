@@ -71,7 +71,7 @@ def test_the_floor_flags_about_the_quantile_of_new_atoms_of_the_training_distrib
 
 
 @pytest.mark.parametrize("n, quantile", [(1, 0.01), (8, 0.01), (64, 0.01), (215, 0.01),
-                                         (500, 0.05), (4096, 0.01)])
+                                         (500, 0.05), (1000, 0.01)])
 def test_the_allowance_is_the_binomial_level_a_training_frame_passes_once_in_ten_thousand(
         n, quantile):
     """Against the binomial tail summed exactly with integers: more than the allowance has
