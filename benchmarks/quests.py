@@ -1,6 +1,6 @@
 """Benchmark: which per-atom signal predicts the force error: gdfnn's GDF rho on the symmetry
 functions, the GDF rho on the network's last hidden layer, last-layer prediction rigidity
-(LLPR), QUESTS's dH, a 4-model ensemble?
+(LLPR, :mod:`gdfnn.model.rigidity`), QUESTS's dH, a 4-model ensemble?
 
 Latent rho: each atom's last hidden layer (the force call computes it), standardised per unit
 over the training atoms, its GDF against the training atoms' at the coverage width rule
@@ -46,6 +46,7 @@ from gdfnn.data import read_structures, split_by_group
 from gdfnn.gdf.coverage import knn_width
 from gdfnn.gdf.density import density
 from gdfnn.model.network import linear_layers
+from gdfnn.model.rigidity import fit_rigidity, last_hidden, rigidity
 from gdfnn.workflows.uncertainty import ENSEMBLE, GDF, atom_signals, score
 
 QUESTS = "quests dH"
@@ -55,26 +56,14 @@ LLPR_FORCE = "LLPR force"
 SIGNALS = (GDF, LATENT, LLPR_ENERGY, LLPR_FORCE, QUESTS, ENSEMBLE)
 
 
-def last_hidden(potential, atoms: list) -> tuple[torch.Tensor, np.ndarray]:
-    """(last hidden layer with a bias column ``(N, H+1)``, element symbol ``(N,)``) of every
-    atom of ``atoms``."""
+def hidden_of(potential, atoms: list) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """(network inputs ``(N, D)``, element indices ``(N,)``, element symbols ``(N,)``) of
+    every atom of ``atoms``."""
     blocks = potential.descriptor.compute_many(atoms, progress=False)
     values, species = torch.cat([b.values for b in blocks]), torch.cat([b.species for b in blocks])
     with torch.no_grad():
-        x = potential.network_inputs(values, species)
-        hidden = torch.zeros(len(x), potential.networks.hidden[-1] + 1, dtype=x.dtype)
-        for n, element in enumerate(potential.elements):
-            mine = species == n
-            if mine.any():
-                net = potential.networks.nets[element]
-                d = potential.networks.n_features[element]
-                out = x[mine, :d]
-                for layer in list(net)[:-1]:
-                    out = layer(out)
-                hidden[mine, :-1] = out
-    hidden[:, -1] = 1.0
-    symbols = np.array(potential.elements)[species.numpy()]
-    return hidden.double(), symbols
+        inputs = potential.network_inputs(values.to(potential.dtype), species)
+    return inputs, species, np.array(potential.elements)[species.numpy()]
 
 
 def unit_jacobians(potential, atoms: list) -> torch.Tensor:
@@ -104,8 +93,11 @@ def latent_signals(potential, reference: list, atoms: list) -> tuple[dict, dict]
     adds to a force call, which computes the last hidden layer anyway (the kernel sum; the
     quadratic form; for LLPR force also its H+1 force calls), not the training side (the
     width, the standardisation, C^-1)."""
-    train, train_symbols = last_hidden(potential, reference)
-    query, symbols = last_hidden(potential, atoms)
+    train_inputs, train_species, train_symbols = hidden_of(potential, reference)
+    inputs, species, symbols = hidden_of(potential, atoms)
+    train = last_hidden(potential.networks, train_inputs, train_species)
+    query = last_hidden(potential.networks, inputs, species)
+    inverses = fit_rigidity(potential.networks, [(train_inputs, train_species)])
     start = time.perf_counter()
     jacobian = unit_jacobians(potential, atoms)
     seconds = {LATENT: 0.0, LLPR_ENERGY: 0.0, LLPR_FORCE: time.perf_counter() - start}
@@ -116,15 +108,13 @@ def latent_signals(potential, reference: list, atoms: list) -> tuple[dict, dict]
         mean, std = h_train[:, :-1].mean(0), h_train[:, :-1].std(0).clamp_min(1e-12)
         z_train, z = (h_train[:, :-1] - mean) / std, (h[:, :-1] - mean) / std
         width = knn_width(z_train)
-        c = h_train.T @ h_train
-        c += 1e-8 * torch.trace(c) / len(c) * torch.eye(len(c), dtype=c.dtype)
-        inverse = torch.linalg.inv(c)
+        inverse = inverses[element]
         j = jacobian[torch.from_numpy(mine)]
         start = time.perf_counter()
         rho = density(z, width, reference=z_train).numpy()
         out[LATENT][mine] = -np.log10(np.maximum(rho, 1e-300))
         middle = time.perf_counter()
-        out[LLPR_ENERGY][mine] = torch.einsum("ni,ij,nj->n", h, inverse, h).numpy()
+        out[LLPR_ENERGY][mine] = rigidity(h, inverse).numpy()
         end = time.perf_counter()
         out[LLPR_FORCE][mine] = torch.einsum("nai,ij,naj->n", j, inverse, j).numpy()
         seconds[LATENT] += middle - start

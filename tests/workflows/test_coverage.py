@@ -49,6 +49,31 @@ def test_training_stores_the_width_rule_the_heldout_floor_and_an_error_map(train
     assert np.allclose(calc.results["force_error"], out_["force_error"])
 
 
+
+def test_training_records_the_last_layer_rigidity_of_its_training_atoms(trained):
+    """C^-1 over the training atoms (not the validation ones) of the trained networks; a
+    prediction's ``rigidity`` is the quadratic form of each atom's last hidden layer, and the
+    signal is scored by gdfnn uncertainty."""
+    from gdfnn.data import read_structures
+    from gdfnn.model.rigidity import last_hidden, read_rigidity_metadata
+    from gdfnn.workflows.uncertainty import LLPR, uncertainty
+
+    _, out = trained
+    loaded = Potential.load(out / "potential.pt")
+    inverse = read_rigidity_metadata(loaded.metadata)["Si"]
+    assert inverse.shape == (loaded.networks.hidden[-1] + 1,) * 2
+    atoms = _toy_atoms(out)
+    block = loaded.descriptor.compute(atoms)
+    h = last_hidden(loaded.networks, loaded.network_inputs(block.values, block.species),
+                    block.species)
+    expected = torch.einsum("ni,ij,nj->n", h, inverse, h).numpy()
+    np.testing.assert_allclose(loaded.predict(atoms, coverage=True)["rigidity"], expected,
+                               rtol=1e-10)
+    assert np.all(expected > 0)
+    scores = uncertainty(loaded, read_structures(str(out.parent / "toy.xyz")))["scores"]
+    assert -1 <= scores["all"][LLPR]["spearman"] <= 1  # toy.xyz: the training data
+
+
 def test_an_older_file_loads_with_its_old_floor_and_one_warning(trained, tmp_path, caplog):
     potential, out = trained
     data = torch.load(out / "potential.pt", weights_only=True)

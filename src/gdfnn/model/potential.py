@@ -29,6 +29,7 @@ from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.reference import DensityReference, legacy_floor
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.outputs import Prediction, atomistic_outputs
+from gdfnn.model.rigidity import last_hidden, read_rigidity_metadata, rigidity
 from gdfnn.model.scaling import ElementTransform, transform_features
 from gdfnn.neighbors import Neighbors
 
@@ -249,7 +250,8 @@ class Potential(nn.Module):
         ``uncovered (n,)``, bool, the atoms below the coverage floor (outside the training
         data, see :meth:`uncovered`), ``force_error (n,)``, the expected force error (eV/Å,
         see :meth:`force_error`), and their summary: ``min_rho``, ``n_uncovered`` and
-        ``max_force_error``. ``coverage="check"``: the same decision at a fraction of the
+        ``max_force_error``; with ``coverage=True`` also ``rigidity (n,)`` (:meth:`rigidity`).
+        ``coverage="check"``: the same decision at a fraction of the
         cost (the cluster search of :meth:`coverage_check`; ``hints``, per atom, carries it
         from call to call), with ``rho`` and ``force_error`` for the uncovered atoms only
         (NaN for the others) and ``min_rho``, ``max_force_error`` of those (NaN when every
@@ -265,6 +267,7 @@ class Potential(nn.Module):
         elif coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
             out["uncovered"] = self.uncovered(out["rho"], block.species)
+            out["rigidity"] = self.rigidity(block.values, block.species)
         if coverage:
             known = out["rho"][np.isfinite(out["rho"])]
             out["min_rho"] = float(known.min()) if known.size else float("nan")
@@ -286,6 +289,26 @@ class Potential(nn.Module):
         return self._per_element(rho, species,
                                  lambda c, r: c.error(r) if c.error is not None else
                                  np.full(len(r), np.nan), np.nan)
+
+    def rigidity(self, features: torch.Tensor, species: torch.Tensor) -> np.ndarray:
+        """``(N,)`` last-layer prediction rigidity signal of each atom from raw features
+        ``(N, D)`` (:mod:`gdfnn.model.rigidity`; larger: the training atoms constrain its
+        energy less); NaN for elements without a record (potentials trained before it)."""
+        inverses = read_rigidity_metadata(self.metadata)
+        out = np.full(species.numel(), np.nan)
+        if not inverses:
+            return out
+        with torch.no_grad():
+            features = features.to(device=self.device, dtype=self.dtype)
+            species = species.to(self.device)
+            hidden = last_hidden(self.networks, self.network_inputs(features, species),
+                                 species).cpu()
+        species = species.cpu()
+        for n, element in enumerate(self.elements):
+            mine = species == n
+            if mine.any() and element in inverses:
+                out[mine.numpy()] = rigidity(hidden[mine], inverses[element]).numpy()
+        return out
 
     def _per_element(self, rho: np.ndarray, species: torch.Tensor, fn, fill) -> np.ndarray:
         species = species.cpu().numpy()

@@ -1,6 +1,7 @@
 """The coverage steps of a training run: width and floor per element before training (on the
-scaled features), the error map after it (on the validation atoms); see
-:mod:`gdfnn.gdf.coverage`."""
+scaled features), the error map after it (on the validation atoms), see
+:mod:`gdfnn.gdf.coverage`; and the last-layer rigidity of the trained networks (on the
+training atoms), see :mod:`gdfnn.model.rigidity`."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from gdfnn.gdf.coverage import (
     fit_error_map,
 )
 from gdfnn.model.potential import Potential
+from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
 from gdfnn.training.batches import TrainingSet
 from gdfnn.training.metrics import residuals
 from gdfnn.workflows.prepare import PreparedData
 from gdfnn.workflows.steps import TrainingFeatures
 
 log = logging.getLogger("gdfnn")
+#: Training atoms per pass of the rigidity fit (network inputs and hidden layers of this many).
+RIGIDITY_CHUNK = 65_536
 
 
 def validation_atoms(features: TrainingFeatures, prepared: PreparedData) -> torch.Tensor:
@@ -93,3 +97,21 @@ def calibrate_coverage(potential: Potential, valid: TrainingSet, features: Train
 
 def _rms(norms: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(norms**2))) if norms.size else None
+
+
+def record_rigidity(potential: Potential, features: TrainingFeatures,
+                    prepared: PreparedData) -> None:
+    """Record each element's last-layer rigidity (``C^-1`` over the training atoms, not the
+    validation ones) in ``potential.metadata["rigidity"]``; the atoms pass through the
+    trained networks :data:`RIGIDITY_CHUNK` at a time."""
+    rows = torch.nonzero(~validation_atoms(features, prepared)).flatten()
+
+    def batches():
+        for start in range(0, len(rows), RIGIDITY_CHUNK):
+            part = rows[start:start + RIGIDITY_CHUNK]
+            values = torch.as_tensor(features.data.arrays[FEATURES][part]).to(potential.dtype)
+            species = features.species[part]
+            yield potential.network_inputs(values, species), species
+
+    potential.metadata["rigidity"] = rigidity_metadata(fit_rigidity(potential.networks,
+                                                                    batches()))

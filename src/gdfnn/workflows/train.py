@@ -19,7 +19,7 @@ from gdfnn.gdf.dataset import scatter_to_atoms
 from gdfnn.model.potential import Potential
 from gdfnn.training.trainer import CHECKPOINT, LEARNING_CURVE, Trainer, TrainingDiverged
 from gdfnn.workflows import run_inputs, steps
-from gdfnn.workflows.coverage import calibrate_coverage, fit_coverage
+from gdfnn.workflows.coverage import calibrate_coverage, fit_coverage, record_rigidity
 from gdfnn.workflows.prepare import PreparedData
 from gdfnn.workflows.properties.run import format_summary, ground_state_summary
 
@@ -143,10 +143,11 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
                       trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
+        record_rigidity(potential, features, prepared)
         if sets.valid.n_structures and potential.gdf_reference:
             report["coverage"] = calibrate_coverage(potential, sets.valid, features, prepared,
                                                     coverage_settings)
-            potential.save(out / POTENTIAL_FILE)
+        potential.save(out / POTENTIAL_FILE)
         summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential)) \
             if config.output.properties else None
         if summary is not None:

@@ -5,6 +5,8 @@ Signals, each read as "larger = less trustworthy":
     - ``gdf``: -log10(rho), rho the GDF of the atom against the potential's training atoms
       at its coverage width (one model, no extra network evaluation);
     - ``outside``: how many of its symmetry functions lie outside the training range (n2p2);
+    - ``llpr``: its last-layer prediction rigidity signal (:mod:`gdfnn.model.rigidity`; one
+      model, the force call's own hidden layer), for potentials that record it;
     - ``ensemble``: sqrt(mean_m |F_m - mean F|^2) over the potential and the ``ensemble``
       potentials (DeePMD's force deviation), eV/Å.
 Each is scored against the true force error |F_pred - F_ref| (eV/Å, the main potential's):
@@ -41,7 +43,7 @@ FLAG_FRACTION = 0.05
 #: calibration aims to stay within.
 CALIBRATION_BINS = 10
 CALIBRATION_TOLERANCE = 0.25
-GDF, OUTSIDE, ENSEMBLE = "gdf", "outside", "ensemble"
+GDF, OUTSIDE, LLPR, ENSEMBLE = "gdf", "outside", "llpr", "ensemble"
 
 
 @dataclass
@@ -59,10 +61,13 @@ class AtomSignals:
     ensemble_std: np.ndarray | None
     predicted_error: np.ndarray | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    rigidity: np.ndarray | None = None
 
     def signals(self) -> dict[str, np.ndarray]:
         """The signals, larger = less trustworthy."""
         out = {GDF: -np.log10(np.maximum(self.rho, 1e-300)), OUTSIDE: self.outside.astype(float)}
+        if self.rigidity is not None:
+            out[LLPR] = self.rigidity
         if self.ensemble_std is not None:
             out[ENSEMBLE] = self.ensemble_std
         return out
@@ -86,6 +91,9 @@ def atom_signals(potential: Potential, frames: list[Structure],
     rho, outside = potential.coverage(values, species, sigma)
     seconds[GDF] = time.perf_counter() - start
     predicted = potential.force_error(rho, species) if sigma is None else None
+    start = time.perf_counter()
+    rigidity = potential.rigidity(values, species)
+    seconds[LLPR] = time.perf_counter() - start
     std = None
     if ensemble:
         start = time.perf_counter()
@@ -99,7 +107,7 @@ def atom_signals(potential: Potential, frames: list[Structure],
                        np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
                        np.array([s.group for s in frames])[frame], error, rho, outside, std,
                        predicted if predicted is not None and np.isfinite(predicted).any()
-                       else None, seconds)
+                       else None, seconds, rigidity if np.isfinite(rigidity).any() else None)
 
 
 def score(error: np.ndarray, signal: np.ndarray, fraction: float = FLAG_FRACTION
@@ -180,14 +188,16 @@ def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
     with atomic_write(out / "uncertainty.csv") as f:
         writer = csv.writer(f)
         writer.writerow(["frame", "atom", "element", "group", "force_error_eV_per_A", "rho",
-                         "outside", "ensemble_std_eV_per_A", "predicted_error_eV_per_A"])
+                         "outside", "ensemble_std_eV_per_A", "predicted_error_eV_per_A",
+                         "llpr"])
         for k in range(len(data.force_error)):
             writer.writerow([data.frame[k], data.atom[k], data.element[k], data.group[k],
                              f"{data.force_error[k]:.6f}", f"{data.rho[k]:.6e}",
                              data.outside[k], "" if data.ensemble_std is None
                              else f"{data.ensemble_std[k]:.6f}",
                              "" if data.predicted_error is None
-                             else f"{data.predicted_error[k]:.6f}"])
+                             else f"{data.predicted_error[k]:.6f}",
+                             "" if data.rigidity is None else f"{data.rigidity[k]:.6e}"])
     with atomic_write(out / "uncertainty.json") as f:
         json.dump(result, f, indent=2)
     with atomic_write(out / "uncertainty.md") as f:
@@ -195,6 +205,8 @@ def _write(out: Path, data: AtomSignals, result: dict, plot: bool) -> None:
     if plot:
         panels = {"GDF rho": (data.rho, True), "functions outside the range": (data.outside,
                                                                                 False)}
+        if data.rigidity is not None:
+            panels["last-layer rigidity signal (LLPR)"] = (data.rigidity, True)
         if data.ensemble_std is not None:
             panels["ensemble force std (eV/Å)"] = (data.ensemble_std, True)
         plots.error_vs_signals(panels, data.force_error, out / "uncertainty.png")
