@@ -232,7 +232,8 @@ def random_potential():
 @pytest.fixture
 def toy_config(tmp_path):
     """``toy_config(**sections)``: a small, fast training config over 16 Morse frames in
-    ``tmp_path`` (sections update the defaults below)."""
+    ``tmp_path`` (sections update the defaults below; no equation of state after training
+    unless ``output={"properties": True}``)."""
     ase.io.write(tmp_path / "toy.xyz", _morse_frames(16))
 
     def make(**sections):
@@ -241,7 +242,8 @@ def toy_config(tmp_path):
                   "model": {"hidden": [8, 8], "activation": "tanh"},
                   "training": {"epochs": 4, "batch_size": 4, "valid_every": 2, "seed": 3,
                                "learning_rate": 5e-3, "final_learning_rate": 1e-3},
-                  "output": {"directory": "out", "progress": False, "plots": False}}
+                  "output": {"directory": "out", "progress": False, "plots": False,
+                             "properties": False}}
         for section, update in sections.items():
             values.setdefault(section, {}).update(update)
         return config_from_dict(values, base_dir=tmp_path)
@@ -320,6 +322,7 @@ def learn_inputs():
             "training": {"epochs": 60, "batch_size": 2, "valid_every": 5, "patience": 3,
                          "learning_rate": 0.01},
             "output": {"directory": Path(name).stem, "progress": False, "plots": False,
+                       "properties": False,
                        "checkpoint_every": 5},
             "learn": {"structures": ["vacancy.xyz", "bulk.xyz"], "start": ["start.xyz"],
                       "label_command": f"sh {tmp_path / 'fake_sbatch.sh'} {sys.executable} "

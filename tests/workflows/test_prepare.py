@@ -46,7 +46,7 @@ def test_true_without_any_stress_is_one_line():
 
 def test_a_stress_trained_run_reports_stress_errors_in_gpa_and_its_equation_of_state(
         toy_config):
-    config = toy_config(training={"stress_coeff": 1.0})
+    config = toy_config(training={"stress_coeff": 1.0}, output={"properties": True})
     train(config)
     metrics = json.loads((Path(config.output.directory) / "metrics.json").read_text())
     assert metrics["trained_on_stress"] is True

@@ -70,8 +70,9 @@ def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) 
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
     p.add_argument("--coverage-stop", type=rho_or_floor, default=None, metavar="RHO|floor",
                    help="stop when an atom's GDF rho against the training atoms falls below "
-                   "RHO, or below the least covered training atom ('floor'); the frame, with "
-                   "each atom's rho, goes to left_training_data.extxyz")
+                   "RHO, or ('floor') when more atoms fall below the potential's coverage "
+                   "floor than a frame of the training data has by chance (docs/md.md); the "
+                   "frame, with each atom's rho, goes to left_training_data.extxyz")
     p.add_argument("--coverage-save", type=rho_or_floor, default=None, metavar="RHO|floor",
                    help="keep going, appending every frame with an atom below RHO (or the "
                    "floor) to candidates.extxyz, ready for gdfnn select (the LAMMPS engine: "

@@ -14,8 +14,9 @@
 
    `pair_style gdfnn coverage N [exact M] [threshold RHO]` checks every N steps whether each
    atom is covered by the training data: its GDF rho against the reference the file carries
-   (format 2) is at least the floor (the least covered training atom), or RHO; exact rho for
-   every atom every M steps, and for uncovered atoms whenever they are found. Per atom `rho` and `uncovered` (fix pair);
+   (format 2) is at least its element's coverage floor, or RHO; exact rho for every atom
+   every M steps, and for uncovered atoms on thermo and dump steps. Per atom `rho` and
+   `uncovered` (fix pair);
    global: `compute pair gdfnn` gives [1] functions outside their training range, [2] the
    number of uncovered atoms, [3] the smallest rho known this step. */
 

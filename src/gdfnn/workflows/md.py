@@ -44,7 +44,8 @@ THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ek
 CANDIDATES_FILE = "candidates.extxyz"
 #: The frame where an atom fell below ``coverage_stop`` (extxyz).
 LEFT_DATA_FILE = "left_training_data.extxyz"
-#: A coverage threshold meaning "below the least covered training atom" (per element).
+#: A coverage threshold meaning "below the potential's coverage floor" (per element; a stop
+#: at it allows the atoms a training-like frame has below it by chance).
 FLOOR = "floor"
 
 
