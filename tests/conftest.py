@@ -303,8 +303,8 @@ def learn_inputs():
     """``learn_inputs(root, name="learn.yaml", **learn)``: the path of a tiny ``gdfnn learn``
     config ``root/name`` writing into ``root/<name's stem>`` (32-atom Cu: 6 rattled frames to
     label first, a vacancy and a bulk cell to explore from with ASE MD at 2000 K: hot enough
-    that the second round still finds frames outside the training data; 4
-    EMT-labelled test frames with ``defect`` arrays; 2 rounds of 2 picks; labelled by a
+    that the second round still finds frames outside the training data; 4 EMT-labelled test
+    frames with ``defect`` arrays; 2 rounds of 2 picks; labelled two frames at a time by a
     command template through a fake scheduler, ``label.py`` (EMT); ``learn`` updates the
     learn section). The input files are written into ``root`` once."""
     import sys
@@ -328,7 +328,8 @@ def learn_inputs():
                       "label_command": f"sh {tmp_path / 'fake_sbatch.sh'} {sys.executable} "
                                        f"{tmp_path / 'label.py'} {{input}} {{output}}",
                       "temperatures": [2000], "md_steps": 60, "md_interval": 10,
-                      "engine": "ase", "pick": 2, "rounds": 2, **learn}}
+                      "engine": "ase", "pick": 2, "rounds": 2, "label_workers": 2,
+                      **learn}}
         if "labeller" in learn:
             values["learn"].pop("label_command")
         (tmp_path / name).write_text(yaml.safe_dump(values))
