@@ -253,7 +253,8 @@ def test_an_exploration_that_stays_covered_stops_the_loop(learn_inputs, tmp_path
 
     monkeypatch.setattr(loop, "_explore", covered)
     result = run(learn_inputs(tmp_path))
-    assert result["stop"] == "exploration found no frame with an atom below the coverage floor"
+    assert result["stop"] == ("exploration found no frame outside the training data (none "
+                              "with more atoms below the coverage floor than chance allows)")
     assert len(result["rounds"]) == 2 and result["rounds"][1]["picked"] == 0
     assert not (tmp_path / "learn" / "round_001" / "selection.json").exists()
 

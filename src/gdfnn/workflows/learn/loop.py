@@ -179,7 +179,8 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
     pool, uncovered = _explore(config, folder, models[0], starts, plugin, seed * 100 + r)
     if uncovered == 0:
         return models, *_stopped(folder, r, len(pool), uncovered, 0, 0, "exploration found "
-                                 "no frame with an atom below the coverage floor")
+                                 "no frame outside the training data (none with more atoms "
+                                 "below the coverage floor than chance allows)")
     if not (folder / LABELLED_FILE).is_file():
         chosen = _select(config, folder, pool, models, np.random.default_rng([seed, r]))
         labelled, failures = label_frames(chosen, folder / "label", config.learn)
