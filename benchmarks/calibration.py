@@ -24,7 +24,7 @@ from benchmarks.common import print_table, set_threads
 from gdfnn import load_potential
 from gdfnn.data import read_structures, split_by_group
 from gdfnn.gdf.coverage import fit_error_map
-from gdfnn.model.rigidity import fit_rigidity, last_hidden, rigidity
+from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
 from gdfnn.workflows.uncertainty import calibration
 
 
@@ -32,16 +32,6 @@ def features_of(potential, frames: list) -> tuple[torch.Tensor, torch.Tensor]:
     """(raw features ``(N, D)``, element indices ``(N,)``) of every atom of ``frames``."""
     blocks = potential.descriptor.compute_many([s.atoms for s in frames], progress=False)
     return torch.cat([b.values for b in blocks]), torch.cat([b.species for b in blocks])
-
-
-def llpr(potential, inverses: dict, frames: list) -> np.ndarray:
-    """LLPR energy signal ``(N,)`` of every atom of ``frames`` (one element)."""
-    values, species = features_of(potential, frames)
-    with torch.no_grad():
-        hidden = last_hidden(potential.networks, potential.network_inputs(values, species),
-                             species)
-    (inverse,) = inverses.values()
-    return rigidity(hidden, inverse).numpy()
 
 
 def force_errors(potential, frames: list) -> np.ndarray:
@@ -82,11 +72,14 @@ def main() -> None:
         values, species = features_of(pot, train)
         with torch.no_grad():
             inputs = pot.network_inputs(values, species)
-        inverses = fit_rigidity(pot.networks, [(inputs, species)])
-        error_map = fit_error_map(1.0 / llpr(pot, inverses, valid), force_errors(pot, valid))
+        # what gdfnn train records (potentials trained before it have no record)
+        pot.metadata["rigidity"] = rigidity_metadata(fit_rigidity(pot.networks,
+                                                                  [(inputs, species)]))
+        error_map = fit_error_map(1.0 / pot.rigidity(*features_of(pot, valid)),
+                                  force_errors(pot, valid))
         observed = force_errors(pot, test)
-        by_llpr = calibration(error_map(1.0 / llpr(pot, inverses, test)), observed)
         values, species = features_of(pot, test)
+        by_llpr = calibration(error_map(1.0 / pot.rigidity(values, species)), observed)
         by_rho = calibration(pot.force_error(pot.coverage(values, species)[0], species),
                              observed)
         for name, result in (("SF rho", by_rho), ("LLPR energy", by_llpr)):
