@@ -122,9 +122,30 @@ def test_the_error_map_is_calibrated_where_the_error_grows_as_rho_falls():
         fit_error_map(rho[:50], error[:50])
 
 
+def test_an_error_map_on_the_rigidity_rises_with_it():
+    """The LLPR map is non-decreasing (pool adjacent violators on the reversed bins), exact on
+    errors that grow with the signal, and an unknown signal is refused."""
+    rng = np.random.default_rng(5)
+    llpr = 10 ** rng.uniform(-3, 1, 4000)
+    error = 0.1 * llpr**0.25 * np.linalg.norm(rng.normal(0, 1, (4000, 3)), axis=1) / 3**0.5
+    error_map = fit_error_map(llpr, error, "llpr")
+    assert error_map.signal == "llpr" and np.all(np.diff(error_map.force_rmse) >= 0)
+    fresh = 10 ** np.linspace(-2.5, 0.5, 7)
+    np.testing.assert_allclose(error_map(fresh), 0.1 * fresh**0.25, rtol=0.2)
+    with pytest.raises(InputError, match="unknown signal 'ensemble'"):
+        fit_error_map(llpr, error, "ensemble")
+
+
 def test_coverage_records_round_trip_and_old_records_are_not_read():
     c = ElementCoverage(0.07, 1e-3, "heldout", 500, ErrorMap((-3.0, -1.0), (0.3, 0.1)))
     record = coverage_metadata({"Si": c}, CoverageSettings())
     assert read_coverage_metadata({"coverage": record}) == {"Si": c}
+    on_llpr = ElementCoverage(0.07, 1e-3, error=ErrorMap((-2.0, 0.0), (0.1, 0.4), "llpr"))
+    record = coverage_metadata({"Si": on_llpr})
+    assert read_coverage_metadata({"coverage": record}) == {"Si": on_llpr}
+    # a map recorded before the signal was named reads rho
+    record["elements"]["Si"]["error"] = {"log10_rho": [-3.0, -1.0], "force_rmse": [0.3, 0.1]}
+    assert read_coverage_metadata({"coverage": record})["Si"].error == ErrorMap(
+        (-3.0, -1.0), (0.3, 0.1), "rho")
     assert read_coverage_metadata({}) is None
     assert read_coverage_metadata({"coverage": {**record, "version": 1}}) is None

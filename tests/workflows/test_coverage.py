@@ -33,16 +33,23 @@ def test_training_stores_the_width_rule_the_heldout_floor_and_an_error_map(train
     assert c.kind == "heldout" and not loaded.legacy_coverage
     assert c.sigma == pytest.approx(knn_width(loaded.gdf_reference["Si"], 5), rel=1e-12)
     assert c.sigma != loaded.gdf_sigma("Si")  # its own width, not the weighting's
-    assert c.error is not None and np.all(np.diff(c.error.force_rmse) <= 0)
+    # the error map reads the last-layer rigidity (the error grows with it)
+    assert c.error is not None and c.error.signal == "llpr"
+    assert np.all(np.diff(c.error.force_rmse) >= 0)
     report = json.loads((out / "metrics.json").read_text())["coverage"]["Si"]
     assert report["sigma"] == c.sigma and report["floor"] == c.floor
     assert report["valid_atoms"] == 32 and 0 <= report["valid_flagged"] <= 1
-    # predictions carry the expected error of every atom, from the map of its rho
+    assert report["error_map_signal"] == "llpr"
+    # predictions carry the expected error of every atom, from the map of its rigidity, in
+    # the full coverage call and in the cheap check alike
     atoms = _toy_atoms(out)
     out_ = loaded.predict(atoms, coverage=True)
-    assert np.allclose(out_["force_error"], c.error(out_["rho"]))
+    assert np.allclose(out_["force_error"], c.error(out_["rigidity"]))
+    assert np.isfinite(out_["force_error"]).all()
     assert out_["max_force_error"] == pytest.approx(out_["force_error"].max())
     assert np.array_equal(out_["uncovered"], out_["rho"] < c.floor)
+    check = loaded.predict(atoms, coverage="check")
+    np.testing.assert_allclose(check["force_error"], out_["force_error"], rtol=1e-12)
     calc = NNPCalculator(loaded, coverage=True)
     atoms.calc = calc
     atoms.get_potential_energy()

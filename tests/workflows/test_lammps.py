@@ -244,7 +244,7 @@ def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_pote
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda text: None, "cannot open the potential file"),
     (lambda text: "hello world\n", "expected 'gdfnn_potential'"),
-    (lambda text: text.replace("gdfnn_potential 2", "gdfnn_potential 3"), "format version 3"),
+    (lambda text: text.replace("gdfnn_potential 3", "gdfnn_potential 4"), "format version 4"),
     (lambda text: text.replace("layer 10 26 sigmoid", "layer 10 26 swish"),
      "unknown activation 'swish'"),
     (lambda text: re.sub(r"(layer 10 26 sigmoid\n)\S+", r"\1nan", text),
@@ -451,8 +451,8 @@ def reference_frames(elements, n=6):
 
 def plugin_coverage(plugin, pot_file: Path, data: Path, elements, style: str = "",
                     precision: str = "double") -> np.ndarray:
-    """(rho, uncovered) per atom (data order) from ``fix pair`` after ``run 0`` with
-    ``pair_style gdfnn ... STYLE``; and the three global values."""
+    """(rho, uncovered, force_error) per atom (data order) from ``fix pair`` after ``run 0``
+    with ``pair_style gdfnn ... STYLE``; and the four global values."""
     from gdfnn.reference.potentials import load_lammps
     from gdfnn.workflows.lammps import input_lines
 
@@ -460,12 +460,12 @@ def plugin_coverage(plugin, pot_file: Path, data: Path, elements, style: str = "
     try:
         for line in input_lines(pot_file, plugin, data, elements, precision=precision):
             lmp.command(line + (f" {style}" if line.startswith("pair_style gdfnn") else ""))
-        lmp.command("fix cov all pair 1 gdfnn rho 0 uncovered 0")
+        lmp.command("fix cov all pair 1 gdfnn rho 0 uncovered 0 force_error 0")
         lmp.command("run 0")
         n = lmp.extract_global("nlocal")
         order = np.argsort(np.asarray(lmp.numpy.extract_atom("id"))[:n])
         per_atom = np.array(lmp.numpy.extract_fix("cov", 1, 2))[:n][order]
-        totals = [float(lmp.numpy.extract_compute("extrapolation", 0, 1)[k]) for k in range(3)]
+        totals = [float(lmp.numpy.extract_compute("extrapolation", 0, 1)[k]) for k in range(4)]
         return per_atom, totals
     finally:
         lmp.close()
@@ -635,6 +635,80 @@ def test_coverage_without_a_fitting_reference_is_one_lammps_error(plugin, random
         plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps", ["Si"],
                         "coverage 1")
     assert "p.gdfnn" in str(info.value)
+
+
+def with_error_bar(pot, frames):
+    """``pot`` with a rigidity record of ``frames`` and, per element, an error map on it that
+    rises from 0.05 to 0.8 eV/Å across the frames' own rigidity range."""
+    from gdfnn.gdf.coverage import ElementCoverage, ErrorMap, coverage_metadata
+    from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
+
+    blocks = pot.descriptor.compute_many(frames, progress=False)
+    import torch
+
+    g, species = torch.cat([b.values for b in blocks]), torch.cat([b.species for b in blocks])
+    inverses = fit_rigidity(pot.networks, [(pot.network_inputs(g, species), species)])
+    pot.metadata["rigidity"] = rigidity_metadata(inverses)
+    signal = pot.rigidity(g, species)
+    maps = {}
+    for n, e in enumerate(pot.elements):
+        low, high = np.log10(np.quantile(signal[(species == n).numpy()], [0.1, 0.9]))
+        knots = tuple(np.linspace(low, high, 5).tolist())
+        maps[e] = ElementCoverage(0.05, 1e-300, error=ErrorMap(
+            knots, (0.05, 0.1, 0.2, 0.4, 0.8), "llpr"))
+    pot.metadata["coverage"] = coverage_metadata(maps)
+    return pot
+
+
+@pytest.mark.parametrize(("make", "elements"), [(vacancy_si, ["Si"]),
+                                                (two_elements, ["Si", "C"])])
+def test_plugin_expected_force_error_is_the_potentials(plugin, random_potential, tmp_path,
+                                                       make, elements):
+    """Per atom, the plugin's expected force error (rigidity of its last hidden layer through
+    the error map) equals Potential.predict's, on one and two elements; compute pair's [4]
+    is the largest; the file reads back into Python with the same error bar; and fix halt
+    on that value stops the run at the first check."""
+    frames = reference_frames(elements)
+    pot = with_error_bar(with_reference(random_potential(elements=tuple(elements)), frames,
+                                        0.05), frames)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    atoms = make()
+    atoms.rattle(0.1, seed=9)  # some atoms beyond the frames' rigidity range
+    write_data(atoms, pot.elements, tmp_path / "data.lammps")
+    expected = pot.predict(atoms, coverage=True)["force_error"]
+    assert np.isfinite(expected).all() and np.ptp(expected) > 0.01
+    per_atom, totals = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps",
+                                       pot.elements, "coverage 1")
+    np.testing.assert_allclose(per_atom[:, 2], expected, rtol=1e-8)
+    assert totals[3] == pytest.approx(expected.max(), rel=1e-8)
+    back = read_lammps_potential(tmp_path / "p.gdfnn")
+    np.testing.assert_allclose(back.predict(atoms, coverage=True)["force_error"], expected,
+                               rtol=1e-8)
+    assert back.coverage_of(elements[0]).quantile == pot.coverage_of(elements[0]).quantile
+    lines = (tmp_path / "p.gdfnn").read_text().splitlines(keepends=True)
+    bar = next(k for k, line in enumerate(lines) if line.startswith("error_bar"))
+    for cut in (bar + 1, bar + 7):  # in the knots, in the matrix
+        (tmp_path / "cut.gdfnn").write_text("".join(lines[:cut]))
+        with pytest.raises(Exception, match=rf"cut.gdfnn line {cut}: "):  # its last line
+            single_point(tmp_path / "cut.gdfnn", plugin, tmp_path / "data.lammps",
+                         pot.elements)
+
+    from gdfnn.reference.potentials import load_lammps
+    from gdfnn.workflows.lammps import input_lines
+
+    lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    limit = float(np.median(expected))
+    try:
+        for line in input_lines(tmp_path / "p.gdfnn", plugin, tmp_path / "data.lammps",
+                                pot.elements):
+            lmp.command(line + (" coverage 2" if line.startswith("pair_style gdfnn") else ""))
+        lmp.command("variable err equal c_extrapolation[4]")
+        lmp.command(f"fix stop all halt 2 v_err > {limit!r} error soft")
+        lmp.command("fix integrate all nve")
+        lmp.command("run 10")
+        assert lmp.extract_global("ntimestep") == 2  # the first check after the start
+    finally:
+        lmp.close()
 
 
 def test_the_plugins_search_flags_as_its_full_sum_on_thousands_of_environments(

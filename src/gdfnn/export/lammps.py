@@ -13,8 +13,15 @@ from gdfnn.descriptors.params import RADIAL
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
 from gdfnn.gdf.clusters import cluster_reference
-from gdfnn.gdf.coverage import ElementCoverage, coverage_metadata
+from gdfnn.gdf.coverage import (
+    DEFAULT_QUANTILE,
+    LLPR,
+    ElementCoverage,
+    ErrorMap,
+    coverage_metadata,
+)
 from gdfnn.model.potential import Potential
+from gdfnn.model.rigidity import read_rigidity_metadata, rigidity_metadata
 from gdfnn.model.views import ElementModel, build_potential, element_model, training_range
 from gdfnn.units import energy_factor, length_factor
 
@@ -58,19 +65,23 @@ def gdfnn_lines(path: str, plugin: str, elements: list[str], precision: str = "d
 
 
 # ----- the potential file of pair_style gdfnn ---------------------------------------------------
-#: Version of the text format below (2 adds the coverage reference); the plugin and
-#: :func:`read_lammps_potential` read versions 1 and 2.
-PLUGIN_FORMAT_VERSION = 2
-PLUGIN_FORMATS = (1, 2)
+#: Version of the text format below (2 adds the coverage reference, 3 the error bar and the
+#: floor's quantile); the plugin and :func:`read_lammps_potential` read versions 1 to 3.
+PLUGIN_FORMAT_VERSION = 3
+PLUGIN_FORMATS = (1, 2, 3)
 PLUGIN_HEADER = """\
 # gdfnn potential for LAMMPS pair_style gdfnn (units metal: Å, eV, eV/Å); docs/lammps.md
 # f: type (2 radial, 4 narrow angular, 5 wide angular) neighbour1 neighbour2 rc/Å eta/Å^-2
 #    rs/Å zeta lambda; range_min/range_max: training range of each function (extrapolation);
 # layer: n_out n_in activation, then n_out rows of n_in weights and the bias; scaling and
 # PCA are folded into the first layer, reference energies into the last bias;
-# coverage sigma floor M K: the GDF reference (M scaled training features in K clusters),
-#    shift and scale give the scaled features x = (G - shift) / scale; each cluster: its
-#    size, radius, total weight and centroid, then its points as weight x_1 ... x_D.
+# coverage sigma floor M K quantile: the GDF reference (M scaled training features in K
+#    clusters; quantile: the share of held-out atoms below the floor), shift and scale give
+#    the scaled features x = (G - shift) / scale; each cluster: its size, radius, total
+#    weight and centroid, then its points as weight x_1 ... x_D;
+# error_bar K W: the expected force error (eV/Å) of an atom, K knots "log10 rigidity, force
+#    RMSE" (linear in the squared RMSE between them, flat beyond), then the W x W matrix
+#    C^-1 of the rigidity h~^T C^-1 h~, h~ = (last hidden layer, 1).
 """
 
 
@@ -100,6 +111,7 @@ def write_lammps_potential(potential: Potential, path: str | os.PathLike) -> Pat
                 w.tolist(), b.tolist(), strict=True)]
         if element in potential.gdf_reference:
             lines += coverage_lines(potential, element, model)
+            lines += error_bar_lines(potential, element)
     lines.append("end")
     with atomic_write(path) as out:
         out.write("\n".join(lines) + "\n")
@@ -119,7 +131,8 @@ def coverage_lines(potential: Potential, element: str, model: ElementModel) -> l
     counts = potential.gdf_reference_counts.get(element)
     clusters = cluster_reference(potential.gdf_reference[element], counts)
     lines = [f"coverage {coverage.sigma!r} {coverage.floor!r} {len(clusters.points)} "
-             f"{len(clusters.centroids)}", "shift " + _numbers(model.shift.tolist()),
+             f"{len(clusters.centroids)} {coverage.quantile!r}",
+             "shift " + _numbers(model.shift.tolist()),
              "scale " + _numbers(model.scale.tolist())]
     for k in range(len(clusters.centroids)):
         lo, hi = clusters.offsets[k], clusters.offsets[k + 1]
@@ -130,12 +143,25 @@ def coverage_lines(potential: Potential, element: str, model: ElementModel) -> l
     return lines
 
 
+def error_bar_lines(potential: Potential, element: str) -> list[str]:
+    """The error bar block of ``element``: its error map on the last-layer rigidity and its
+    ``C^-1``; none where the potential has no such map (older potentials map rho, which the
+    plugin computes for flagged atoms only)."""
+    error = potential.coverage_of(element).error
+    inverse = read_rigidity_metadata(potential.metadata).get(element)
+    if error is None or error.signal != LLPR or inverse is None:
+        return []
+    return ([f"error_bar {len(error.log10_signal)} {inverse.shape[0]}"]
+            + [_numbers(k) for k in zip(error.log10_signal, error.force_rmse, strict=True)]
+            + [_numbers(row) for row in inverse.tolist()])
+
+
 def read_lammps_potential(path: str | os.PathLike) -> Potential:
     """Read a ``pair_style gdfnn`` file back into a :class:`Potential`: scaling and PCA stay
     folded into the first layer (identity transforms), except where the file carries a
     coverage reference: then the scaling is restored (the first layer reads the scaled
-    features again) and the reference, its coverage width and floor come back with it (the
-    error map is not in the file)."""
+    features again) and the reference, its coverage width, floor and quantile (format 2:
+    the default), and the error bar (format 3) come back with it."""
     path = Path(path)
     rows = [line.split("#", 1)[0].split() for line in path.read_text().splitlines()]
     rows = [r for r in rows if r]
@@ -145,7 +171,7 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
                              f"{' or '.join(map(str, PLUGIN_FORMATS))}")
         elements = rows[1][2:]
         cutoff_type, alpha = int(rows[2][1]), float(rows[2][2])
-        k, functions, models, coverage = 3, {}, {}, {}
+        k, functions, models, coverage, bars = 3, {}, {}, {}, {}
         for _ in elements:
             element, n = rows[k][1], int(rows[k + 1][1])
             functions[element] = [_function(r) for r in rows[k + 2:k + 2 + n]]
@@ -166,6 +192,8 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
                 k, coverage[element], shift, scale = _read_coverage(rows, k)
                 w, b = layers[0]  # back to the scaled features: W' = W scale, b' = b + W shift
                 layers[0] = (w * scale, b + w @ shift)
+            if k < len(rows) and rows[k][0] == "error_bar":
+                k, bars[element] = _read_error_bar(rows, k)
             models[element] = ElementModel(shift, scale, None, None, layers, activations)
     except (IndexError, ValueError) as exc:
         raise InputError(f"{path}: not a gdfnn LAMMPS potential ({exc})") from None
@@ -173,7 +201,11 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
     pot = build_potential(sf, models, {"source": str(path)})
     if coverage:
         pot.metadata["coverage"] = coverage_metadata(
-            {e: ElementCoverage(c["sigma"], c["floor"]) for e, c in coverage.items()})
+            {e: ElementCoverage(c["sigma"], c["floor"], quantile=c["quantile"],
+                                error=bars[e][0] if e in bars else None)
+             for e, c in coverage.items()})
+        if bars:
+            pot.metadata["rigidity"] = rigidity_metadata({e: b[1] for e, b in bars.items()})
         pot.gdf_reference = {e: c["points"] for e, c in coverage.items()}
         pot.gdf_reference_counts = {e: c["weights"] for e, c in coverage.items()
                                     if not torch.all(c["weights"] == 1)}
@@ -185,6 +217,7 @@ def _read_coverage(rows: list[list[str]], k: int) -> tuple[int, dict, torch.Tens
     """The coverage block at row ``k``: (next row, reference, shift, scale)."""
     sigma, floor, m, n_clusters = (float(rows[k][1]), float(rows[k][2]), int(rows[k][3]),
                                    int(rows[k][4]))
+    quantile = float(rows[k][5]) if len(rows[k]) > 5 else DEFAULT_QUANTILE
     shift = torch.tensor([float(v) for v in rows[k + 1][1:]], dtype=torch.float64)
     scale = torch.tensor([float(v) for v in rows[k + 2][1:]], dtype=torch.float64)
     k += 3
@@ -197,8 +230,22 @@ def _read_coverage(rows: list[list[str]], k: int) -> tuple[int, dict, torch.Tens
     if values.shape != (m, shift.numel() + 1):
         raise ValueError(f"coverage reference of shape {tuple(values.shape)}, expected "
                          f"{(m, shift.numel() + 1)}")
-    return k, {"sigma": sigma, "floor": floor, "points": values[:, 1:].contiguous(),
-               "weights": values[:, 0].contiguous()}, shift, scale
+    return k, {"sigma": sigma, "floor": floor, "quantile": quantile,
+               "points": values[:, 1:].contiguous(), "weights": values[:, 0].contiguous()
+               }, shift, scale
+
+
+def _read_error_bar(rows: list[list[str]], k: int) -> tuple[int, tuple[ErrorMap, torch.Tensor]]:
+    """The error bar block at row ``k``: (next row, (error map, C^-1))."""
+    n_knots, width = int(rows[k][1]), int(rows[k][2])
+    knots = [(float(x), float(y)) for x, y in rows[k + 1:k + 1 + n_knots]]
+    k += 1 + n_knots
+    inverse = torch.tensor([[float(v) for v in r] for r in rows[k:k + width]],
+                           dtype=torch.float64)
+    if len(knots) != n_knots or inverse.shape != (width, width):
+        raise ValueError("error bar cut short")
+    error = ErrorMap(tuple(x for x, _ in knots), tuple(y for _, y in knots), LLPR)
+    return k + width, (error, inverse)
 
 
 def _function(row: list[str]) -> SymmetryFunction:

@@ -14,9 +14,12 @@ at it, most atoms of the training distribution have no training neighbour inside
   term among them, are removed from the sum), and the validation atoms against all training
   atoms. So by construction about 1 % of new atoms drawn like the training data are flagged;
   an atom below the floor is rarer than 99 % of them.
-- **Error bar** (:class:`ErrorMap`): a non-increasing map from log10 rho to the RMS of the
-  force-error vector ``|F_pred - F_ref|`` (eV/Å), fitted on validation atoms (isotonic
-  regression of the squared error on binned log rho).
+- **Error bar** (:class:`ErrorMap`): a monotone map from the log10 of a signal to the RMS of
+  the force-error vector ``|F_pred - F_ref|`` (eV/Å), fitted on validation atoms (isotonic
+  regression of the squared error on binned log signal). New potentials map the last-layer
+  rigidity (``"llpr"``, :mod:`gdfnn.model.rigidity`: the error grows with it), which ranks
+  and calibrates errors better than rho (``benchmarks.calibration``: worst decile within
+  21-35 % against 75-80 %); files calibrated before it map rho (the error falls as it grows).
 
 A potential file stores, per element, :class:`ElementCoverage` in its metadata
 (``metadata["coverage"]``, :func:`coverage_metadata`). Files written before it carry the old
@@ -60,22 +63,41 @@ COVERAGE_VERSION = 2
 LEGACY = "legacy"
 
 
+#: The signals an error map reads: the GDF rho (error falls as it grows) and the last-layer
+#: rigidity (error grows with it).
+RHO, LLPR = "rho", "llpr"
+SIGNALS = (RHO, LLPR)
+
+
 @dataclass(frozen=True)
 class ErrorMap:
-    """Expected force error (eV/Å, RMS of ``|F_pred - F_ref|``) as a non-increasing function
-    of log10 rho: linear between the knots ``log10_rho`` (ascending) -> ``force_rmse``, flat
-    beyond them (below the lowest validation rho the estimate is a lower bound)."""
+    """Expected force error (eV/Å, RMS of ``|F_pred - F_ref|``) as a monotone function of
+    the log10 of a ``signal`` (:data:`SIGNALS`): non-increasing for rho, non-decreasing for
+    llpr; linear between the knots ``log10_signal`` (ascending) -> ``force_rmse``, flat beyond
+    them (outside the validation atoms' range the estimate is a bound)."""
 
-    log10_rho: tuple[float, ...]
+    log10_signal: tuple[float, ...]
     force_rmse: tuple[float, ...]
+    signal: str = RHO
 
-    def __call__(self, rho: np.ndarray) -> np.ndarray:
-        """``(n,)`` expected error (eV/Å) of atoms with GDF ``rho (n,)``; NaN where rho is."""
-        rho = np.asarray(rho, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            x = np.log10(np.maximum(rho, 1e-300))
-        out = np.sqrt(np.interp(x, self.log10_rho, np.square(self.force_rmse)))
-        return np.where(np.isnan(rho), np.nan, out)
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """``(n,)`` expected error (eV/Å) of atoms with signal ``values (n,)``; NaN where the
+        value is."""
+        values = np.asarray(values, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.log10(np.maximum(values, 1e-300))
+        out = np.sqrt(np.interp(x, self.log10_signal, np.square(self.force_rmse)))
+        return np.where(np.isnan(values), np.nan, out)
+
+    def to_dict(self) -> dict:
+        return {"signal": self.signal, "log10_signal": list(self.log10_signal),
+                "force_rmse": list(self.force_rmse)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ErrorMap:
+        """The map recorded by :meth:`to_dict` (records before the signal was named: rho)."""
+        knots = data.get("log10_signal", data.get("log10_rho"))
+        return cls(tuple(knots), tuple(data["force_rmse"]), str(data.get("signal", RHO)))
 
 
 @dataclass(frozen=True)
@@ -94,8 +116,7 @@ class ElementCoverage:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["error"] = None if self.error is None else {
-            "log10_rho": list(self.error.log10_rho), "force_rmse": list(self.error.force_rmse)}
+        out["error"] = None if self.error is None else self.error.to_dict()
         return out
 
     @classmethod
@@ -103,8 +124,7 @@ class ElementCoverage:
         error = data.get("error")
         return cls(float(data["sigma"]), float(data["floor"]), str(data.get("kind", "heldout")),
                    int(data.get("heldout_atoms", 0)),
-                   None if error is None else ErrorMap(tuple(error["log10_rho"]),
-                                                       tuple(error["force_rmse"])),
+                   None if error is None else ErrorMap.from_dict(error),
                    float(data.get("quantile", DEFAULT_QUANTILE)))
 
 
@@ -242,25 +262,33 @@ def allowed_below(n_atoms: int, quantile: float,
     return min(int(np.argmax(np.append(above[1:], 0.0) <= false_alarm)), n_atoms - 1)
 
 
-def fit_error_map(rho: np.ndarray, force_error: np.ndarray) -> ErrorMap:
-    """The error map of validation atoms' rho ``(n,)`` and force-error norms ``(n,)`` eV/Å:
-    atoms sorted by rho into bins of at least :data:`ATOMS_PER_BIN` (at most
-    :data:`MAX_BINS`), the mean squared error per bin made non-increasing in rho by pooling
-    adjacent bins (isotonic regression, weighted by atoms), knots at each bin's median
-    log10 rho."""
-    rho, force_error = np.asarray(rho, np.float64), np.asarray(force_error, np.float64)
-    keep = np.isfinite(rho) & np.isfinite(force_error)
-    rho, force_error = rho[keep], force_error[keep]
-    if rho.size < 2 * ATOMS_PER_BIN:
-        raise InputError(f"coverage error map: {rho.size} validation atoms, at least "
+def fit_error_map(values: np.ndarray, force_error: np.ndarray, signal: str = RHO) -> ErrorMap:
+    """The error map of validation atoms' ``signal`` values ``(n,)`` and force-error norms
+    ``(n,)`` eV/Å: atoms sorted by the signal into bins of at least :data:`ATOMS_PER_BIN` (at
+    most :data:`MAX_BINS`), the mean squared error per bin made monotone (non-increasing in
+    rho, non-decreasing in llpr) by pooling adjacent bins (isotonic regression, weighted by
+    atoms), knots at each bin's median log10 signal."""
+    if signal not in SIGNALS:
+        raise InputError(f"coverage error map: unknown signal {signal!r} "
+                         f"(one of {', '.join(SIGNALS)})")
+    values, force_error = np.asarray(values, np.float64), np.asarray(force_error, np.float64)
+    keep = np.isfinite(values) & np.isfinite(force_error)
+    values, force_error = values[keep], force_error[keep]
+    if values.size < 2 * ATOMS_PER_BIN:
+        raise InputError(f"coverage error map: {values.size} validation atoms, at least "
                          f"{2 * ATOMS_PER_BIN} needed")
-    order = np.argsort(rho, kind="stable")
-    x = np.log10(np.maximum(rho[order], 1e-300))
-    bins = np.array_split(np.arange(rho.size), min(MAX_BINS, rho.size // ATOMS_PER_BIN))
+    order = np.argsort(values, kind="stable")
+    x = np.log10(np.maximum(values[order], 1e-300))
+    bins = np.array_split(np.arange(values.size),
+                          min(MAX_BINS, values.size // ATOMS_PER_BIN))
     knots = np.array([np.median(x[b]) for b in bins])
     mse = np.array([np.mean(force_error[order][b] ** 2) for b in bins])
-    fitted = _pool_adjacent(mse, np.array([len(b) for b in bins], dtype=np.float64))
-    return ErrorMap(tuple(knots.tolist()), tuple(np.sqrt(fitted).tolist()))
+    weights = np.array([len(b) for b in bins], dtype=np.float64)
+    if signal == RHO:
+        fitted = _pool_adjacent(mse, weights)
+    else:
+        fitted = _pool_adjacent(mse[::-1], weights[::-1])[::-1]
+    return ErrorMap(tuple(knots.tolist()), tuple(np.sqrt(fitted).tolist()), signal)
 
 
 def _pool_adjacent(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -24,7 +24,14 @@ from torch import nn
 from gdfnn.descriptors import FeatureBlock, SymmetryFunctions
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_save
-from gdfnn.gdf.coverage import LEGACY, ElementCoverage, allowed_below, read_coverage_metadata
+from gdfnn.gdf.coverage import (
+    LEGACY,
+    LLPR,
+    RHO,
+    ElementCoverage,
+    allowed_below,
+    read_coverage_metadata,
+)
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.reference import DensityReference, legacy_floor
 from gdfnn.model.network import AtomicEnergies
@@ -248,14 +255,15 @@ class Potential(nn.Module):
         ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
         ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
         ``uncovered (n,)``, bool, the atoms below the coverage floor (outside the training
-        data, see :meth:`uncovered`), ``force_error (n,)``, the expected force error (eV/Å,
-        see :meth:`force_error`), and their summary: ``min_rho``, ``n_uncovered`` and
-        ``max_force_error``; with ``coverage=True`` also ``rigidity (n,)`` (:meth:`rigidity`).
-        ``coverage="check"``: the same decision at a fraction of the
+        data, see :meth:`uncovered`), ``rigidity (n,)``, the last-layer rigidity signal
+        (:meth:`rigidity`), ``force_error (n,)``, the expected force error (eV/Å, see
+        :meth:`force_error`), and their summary: ``min_rho``, ``n_uncovered`` and
+        ``max_force_error``. ``coverage="check"``: the same decision at a fraction of the
         cost (the cluster search of :meth:`coverage_check`; ``hints``, per atom, carries it
-        from call to call), with ``rho`` and ``force_error`` for the uncovered atoms only
-        (NaN for the others) and ``min_rho``, ``max_force_error`` of those (NaN when every
-        atom is covered)."""
+        from call to call), with ``rho`` for the uncovered atoms only (NaN for the others)
+        and ``min_rho`` of those (NaN when every atom is covered); the expected errors are
+        those of every atom where the error map reads the rigidity (new potentials), of the
+        uncovered atoms only where it reads rho."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
@@ -267,12 +275,12 @@ class Potential(nn.Module):
         elif coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
             out["uncovered"] = self.uncovered(out["rho"], block.species)
-            out["rigidity"] = self.rigidity(block.values, block.species)
         if coverage:
+            out["rigidity"] = self.rigidity(block.values, block.species)
             known = out["rho"][np.isfinite(out["rho"])]
             out["min_rho"] = float(known.min()) if known.size else float("nan")
             out["n_uncovered"] = int(out["uncovered"].sum())
-            out["force_error"] = self.force_error(out["rho"], block.species)
+            out["force_error"] = self.force_error(block.species, out["rho"], out["rigidity"])
             known = out["force_error"][np.isfinite(out["force_error"])]
             out["max_force_error"] = float(known.max()) if known.size else float("nan")
         return out
@@ -280,15 +288,23 @@ class Potential(nn.Module):
     def uncovered(self, rho: np.ndarray, species: torch.Tensor) -> np.ndarray:
         """``(N,)`` bool: atoms whose coverage rho ``(N,)`` lies below their element's floor
         (:meth:`coverage_of`); False where rho is unknown."""
-        return self._per_element(rho, species, lambda c, r: r < c.floor, False)
+        return self._per_element(species, lambda c, mine: rho[mine] < c.floor, False)
 
-    def force_error(self, rho: np.ndarray, species: torch.Tensor) -> np.ndarray:
-        """``(N,)`` expected force error (eV/Å, RMS of ``|F_pred - F_ref|``) of atoms with
-        coverage rho ``(N,)``, from each element's error map (calibrated on validation atoms,
-        :class:`~gdfnn.gdf.coverage.ErrorMap`); NaN where rho or the map is unknown."""
-        return self._per_element(rho, species,
-                                 lambda c, r: c.error(r) if c.error is not None else
-                                 np.full(len(r), np.nan), np.nan)
+    def force_error(self, species: torch.Tensor, rho: np.ndarray,
+                    rigidity: np.ndarray | None = None) -> np.ndarray:
+        """``(N,)`` expected force error (eV/Å, RMS of ``|F_pred - F_ref|``) of atoms of
+        element indices ``species (N,)`` from each element's error map (calibrated on
+        validation atoms, :class:`~gdfnn.gdf.coverage.ErrorMap`), read on the signal it was
+        fitted on: their coverage ``rho (N,)`` or their last-layer ``rigidity (N,)``
+        (:meth:`rigidity`); NaN where that signal or the map is unknown."""
+        values = {RHO: rho, LLPR: rigidity}
+
+        def expected(c: ElementCoverage, mine: np.ndarray) -> np.ndarray:
+            signal = None if c.error is None else values[c.error.signal]
+            if signal is None:
+                return np.full(int(mine.sum()), np.nan)
+            return c.error(signal[mine])
+        return self._per_element(species, expected, np.nan)
 
     def rigidity(self, features: torch.Tensor, species: torch.Tensor) -> np.ndarray:
         """``(N,)`` last-layer prediction rigidity signal of each atom from raw features
@@ -310,13 +326,15 @@ class Potential(nn.Module):
                 out[mine.numpy()] = rigidity(hidden[mine], inverses[element]).numpy()
         return out
 
-    def _per_element(self, rho: np.ndarray, species: torch.Tensor, fn, fill) -> np.ndarray:
+    def _per_element(self, species: torch.Tensor, fn, fill) -> np.ndarray:
+        """``(N,)``: ``fn(coverage, mine)`` for the atoms ``mine`` (bool ``(N,)``) of each
+        element with a GDF reference, ``fill`` for the others."""
         species = species.cpu().numpy()
-        out = np.full(len(rho), fill)
+        out = np.full(len(species), fill)
         for n, element in enumerate(self.elements):
             mine = species == n
             if mine.any() and element in self.gdf_reference:
-                out[mine] = fn(self.coverage_of(element), rho[mine])
+                out[mine] = fn(self.coverage_of(element), mine)
         return out
 
     def predict_many(self, frames: list[ase.Atoms], *, progress: bool = False

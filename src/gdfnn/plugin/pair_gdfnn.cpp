@@ -25,7 +25,8 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-const int FORMAT_VERSION = 2;    // 2 adds the coverage reference; 1 is still read
+// 2 adds the coverage reference, 3 the error bar; 1 and 2 are still read
+const int FORMAT_VERSION = 3;
 // a kernel sum within this relative distance of the threshold counts as reaching it, in the
 // full sum and in the cluster search alike (they add in different orders): gdfnn.gdf.clusters
 const double TIE = 1e-12;
@@ -277,8 +278,9 @@ PairGdfnn::PairGdfnn(LAMMPS *lmp) :
   extrapolation = nullptr;
   coverage_every = exact_every = 0;
   coverage_threshold = 0.0;
-  rho = uncovered = nullptr;
-  nextra = 3;    // functions outside their range, uncovered atoms, smallest rho
+  rho = uncovered = force_error = nullptr;
+  // functions outside their range, uncovered atoms, smallest rho, largest expected error
+  nextra = 4;
   pvector = new double[nextra];
   for (int k = 0; k < nextra; ++k) pvector[k] = 0.0;
 }
@@ -289,6 +291,7 @@ PairGdfnn::~PairGdfnn()
   memory->destroy(extrapolation);
   memory->destroy(rho);
   memory->destroy(uncovered);
+  memory->destroy(force_error);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -424,6 +427,7 @@ void PairGdfnn::parse(const std::string &text)
     read_range(in, E);
     read_layers(in, E);
     if (in.next_is("coverage")) read_coverage(in, E);
+    if (in.next_is("error_bar")) read_error_bar(in, E);
   }
   in.expect("end", 1);
 }
@@ -499,6 +503,36 @@ void PairGdfnn::read_coverage(PotentialText &in, Element &E)
     std::partial_sort(by_distance.begin(), by_distance.begin() + C.n_near, by_distance.end());
     for (int r = 0; r < C.n_near; ++r) C.near[(size_t) k * C.n_near + r] = by_distance[r].second;
   }
+}
+
+void PairGdfnn::read_error_bar(PotentialText &in, Element &E)
+{
+  ErrorBar &B = E.error_bar;
+  auto &head = in.expect("error_bar", 3);
+  const int n_knots = in.integer(head[1]), width = in.integer(head[2]);
+  const size_t n = E.layers.size();
+  const int hidden = n > 1 ? E.layers[n - 2].n_out : 0;
+  if (n_knots < 1) in.fail("the error bar needs at least one knot");
+  if (width != hidden + 1)
+    in.fail("the error bar is " + head[2] + " wide, the last hidden layer " +
+            std::to_string(hidden) + " + 1");
+  B.knots.clear();
+  B.rmse2.clear();
+  for (int k = 0; k < n_knots; ++k) {
+    auto &row = in.row(2, "an error bar knot needs log10 rigidity and force RMSE");
+    const double x = in.number(row[0]), rmse = in.number(row[1]);
+    if (rmse < 0.0 || (k > 0 && x < B.knots.back()))
+      in.fail("error bar knots must ascend, with force RMSE >= 0");
+    B.knots.push_back(x);
+    B.rmse2.push_back(rmse * rmse);
+  }
+  B.inverse.clear();
+  for (int a = 0; a < width; ++a) {
+    auto &row = in.row(width, "a row of the rigidity matrix needs " + std::to_string(width) +
+                                  " values");
+    for (int b = 0; b < width; ++b) B.inverse.push_back(in.number(row[b]));
+  }
+  B.width = width;
 }
 
 void PairGdfnn::read_functions(PotentialText &in, Element &E)
@@ -618,6 +652,7 @@ void *PairGdfnn::extract_peratom(const char *name, int &ncol)
   if (strcmp(name, "extrapolation") == 0) return (void *) extrapolation;
   if (strcmp(name, "rho") == 0 && coverage_every > 0) return (void *) rho;
   if (strcmp(name, "uncovered") == 0 && coverage_every > 0) return (void *) uncovered;
+  if (strcmp(name, "force_error") == 0 && coverage_every > 0) return (void *) force_error;
   return nullptr;
 }
 
@@ -698,9 +733,11 @@ void PairGdfnn::grow_per_atom()
   if (coverage_every > 0 && (int) hint.size() < nmax) {
     memory->destroy(rho);
     memory->destroy(uncovered);
+    memory->destroy(force_error);
     memory->create(rho, nmax, "pair:rho");
     memory->create(uncovered, nmax, "pair:uncovered");
-    for (int i = 0; i < nmax; ++i) rho[i] = uncovered[i] = 0.0;
+    memory->create(force_error, nmax, "pair:force_error");
+    for (int i = 0; i < nmax; ++i) rho[i] = uncovered[i] = force_error[i] = 0.0;
     hint.assign(nmax, -1);    // hints speed the search up, never change its answer
   }
 }
@@ -717,13 +754,13 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
   // (the plugin is built with -ffast-math: no inf or NaN is relied on in comparisons)
   const double none = std::numeric_limits<double>::max();
   double extrapolating = 0.0, min_rho = none;
-  double n_uncovered = 0.0;
+  double n_uncovered = 0.0, max_error = -1.0;
   for (int ii = 0; ii < list->inum; ++ii) {
     int i = list->ilist[ii];
     int ei = type_map[type[i]];
     extrapolation[i] = 0.0;
     if (coverage_every > 0) {
-      rho[i] = std::numeric_limits<double>::quiet_NaN();
+      rho[i] = force_error[i] = std::numeric_limits<double>::quiet_NaN();
       uncovered[i] = 0.0;
     }
     if (ei < 0) continue;
@@ -735,6 +772,10 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     extrapolating += count_extrapolation(i, E);
     if (check) coverage(i, ei, exact, values, min_rho, n_uncovered);
     double Ei = network(E);
+    if (check && E.error_bar.width) {
+      force_error[i] = expected_error(E);
+      max_error = std::max(max_error, force_error[i]);
+    }
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
     radial_forces(E, s);
@@ -749,6 +790,10 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
   double global_min = min_rho;
   if (check) MPI_Allreduce(&min_rho, &global_min, 1, MPI_DOUBLE, MPI_MIN, world);
   pvector[2] = check && global_min < none ? global_min / comm->nprocs
+                                          : std::numeric_limits<double>::quiet_NaN();
+  double global_max = max_error;
+  if (check) MPI_Allreduce(&max_error, &global_max, 1, MPI_DOUBLE, MPI_MAX, world);
+  pvector[3] = check && global_max >= 0.0 ? global_max / comm->nprocs
                                           : std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -1231,6 +1276,30 @@ double PairGdfnn::network(const Element &E)
     net.dEdG.swap(net.prev);
   }
   return net.act[nlayers][0];
+}
+
+// ----- the expected force error of the atom whose network() ran last (eV/Å): its rigidity
+// h~^T C^-1 h~ (h~: the last hidden layer and a 1) through the error map
+double PairGdfnn::expected_error(const Element &E) const
+{
+  const ErrorBar &B = E.error_bar;
+  const int W = B.width;
+  const double *h = net.act[E.layers.size() - 1].data();
+  double q = 0.0;
+  for (int a = 0; a < W; ++a) {
+    const double *row = &B.inverse[(size_t) a * W];
+    double sum = row[W - 1];
+    for (int b = 0; b + 1 < W; ++b) sum += row[b] * h[b];
+    q += (a + 1 < W ? h[a] : 1.0) * sum;
+  }
+  const double x = std::log10(std::max(q, 1e-300));
+  const std::vector<double> &k = B.knots, &y = B.rmse2;
+  const size_t n = k.size();
+  if (x <= k[0]) return std::sqrt(y[0]);
+  if (x >= k[n - 1]) return std::sqrt(y[n - 1]);
+  const size_t hi = std::upper_bound(k.begin(), k.end(), x) - k.begin();
+  const double t = (x - k[hi - 1]) / (k[hi] - k[hi - 1]);
+  return std::sqrt(y[hi - 1] + t * (y[hi] - y[hi - 1]));
 }
 
 // ----- dE_i/dD_a of the radial functions: (sum_q w_q dG_q/dr_a) D_a / r_a, into fn

@@ -15,10 +15,14 @@
    `pair_style gdfnn coverage N [exact M] [threshold RHO]` checks every N steps whether each
    atom is covered by the training data: its GDF rho against the reference the file carries
    (format 2) is at least its element's coverage floor, or RHO; exact rho for every atom
-   every M steps, and for uncovered atoms on thermo and dump steps. Per atom `rho` and
-   `uncovered` (fix pair);
+   every M steps, and for uncovered atoms on thermo and dump steps. Where the file carries an
+   error bar (format 3), each check also gives every atom's expected force error (eV/Å): the
+   last-layer rigidity h~^T C^-1 h~ of its last hidden layer h~ = (h, 1), mapped by the
+   potential's calibrated error map. Per atom `rho`, `uncovered` and `force_error` (fix pair);
    global: `compute pair gdfnn` gives [1] functions outside their training range, [2] the
-   number of uncovered atoms, [3] the smallest rho known this step. */
+   number of uncovered atoms, [3] the smallest rho known this step, [4] the largest expected
+   force error this step (eV/Å; NaN without an error bar): `fix halt N v_err > 0.5` with
+   `variable err equal c_ID[4]` stops a run where an atom's expected error passes 0.5 eV/Å. */
 
 #ifdef PAIR_CLASS
 // clang-format off
@@ -85,9 +89,18 @@ class PairGdfnn : public Pair {
     int n_near = 0;
     int clusters() const { return offsets.empty() ? 0 : (int) offsets.size() - 1; }
   };
+  // The expected force error of an element (file format 3): the last-layer rigidity
+  // h~^T C^-1 h~ mapped by the calibrated error map (linear in log10 of it between the knots,
+  // on squared errors, flat beyond them).
+  struct ErrorBar {
+    int width = 0;                       // H + 1, H the last hidden layer's width (0: none)
+    std::vector<double> inverse;         // (width, width) C^-1, row-major
+    std::vector<double> knots, rmse2;    // log10 rigidity (ascending) -> RMSE^2 (eV/Å)^2
+  };
   struct Element {
     std::string symbol;
     Coverage coverage;
+    ErrorBar error_bar;
     std::vector<Function> functions;
     std::vector<Layer> layers;
     std::vector<double> gmin, gmax;    // training range per function (empty: not known)
@@ -125,6 +138,7 @@ class PairGdfnn : public Pair {
   int coverage_every, exact_every;     // steps between coverage checks, exact rho (0: never)
   double coverage_threshold;           // rho below which an atom is uncovered (0: the floor)
   double *rho, *uncovered;             // per atom: GDF rho (NaN: not computed), 1 if uncovered
+  double *force_error;                 // per atom: expected force error, eV/Å (NaN: none)
   std::vector<int> hint;               // per atom: the cluster that covered it last
   std::vector<double> xq, bounds;      // one query's scaled features; the clusters' bounds
   std::vector<double> rest;            // the bounds of the clusters after each, in order
@@ -146,6 +160,7 @@ class PairGdfnn : public Pair {
   void read_range(PotentialText &, Element &);
   void read_layers(PotentialText &, Element &);
   void read_coverage(PotentialText &, Element &);
+  void read_error_bar(PotentialText &, Element &);
   void grow_per_atom();
   void coverage(int i, int element, bool exact, bool values, double &min_rho,
                 double &n_uncovered);
@@ -171,6 +186,7 @@ class PairGdfnn : public Pair {
   template <typename real> void angular_terms(const Element &, Scratch<real> &);
   double count_extrapolation(int i, const Element &);
   double network(const Element &);
+  double expected_error(const Element &) const;
   template <typename real> void radial_forces(const Element &, Scratch<real> &);
   template <typename real> void angular_forces(const Element &, Scratch<real> &);
   template <typename real> void scatter(int i, Scratch<real> &);

@@ -1,7 +1,7 @@
 """The coverage steps of a training run: width and floor per element before training (on the
-scaled features), the error map after it (on the validation atoms), see
-:mod:`gdfnn.gdf.coverage`; and the last-layer rigidity of the trained networks (on the
-training atoms), see :mod:`gdfnn.model.rigidity`."""
+scaled features), see :mod:`gdfnn.gdf.coverage`; after it, the last-layer rigidity of the
+trained networks (on the training atoms), see :mod:`gdfnn.model.rigidity`, and the error map
+on it (on the validation atoms)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import torch
 from gdfnn.data.store import FEATURES
 from gdfnn.gdf.coverage import (
     ATOMS_PER_BIN,
+    LLPR,
+    RHO,
     CoverageSettings,
     ElementCoverage,
     coverage_metadata,
@@ -63,14 +65,16 @@ def fit_coverage(features: TrainingFeatures, prepared: PreparedData,
 def calibrate_coverage(potential: Potential, valid: TrainingSet, features: TrainingFeatures,
                        prepared: PreparedData, settings: CoverageSettings) -> dict:
     """Fit each element's error map on the validation atoms (force-error norms of the trained
-    potential against their coverage rho) and record it in ``potential.metadata``; an element
-    with fewer than ``2 * ATOMS_PER_BIN`` validation atoms gets none (said in one line).
-    Returns per element the width, the floor, the validation atoms, the share flagged and
-    the RMS force-error norm ``|F_pred - F_ref|`` (eV/Å) of the flagged and the other atoms,
-    for metrics.json."""
+    potential against their last-layer rigidity where the potential records it, see
+    :func:`record_rigidity`, else against their coverage rho) and record it in
+    ``potential.metadata``; an element with fewer than ``2 * ATOMS_PER_BIN`` validation atoms
+    gets none (said in one line). Returns per element the width, the floor, the validation
+    atoms, the share flagged, the RMS force-error norm ``|F_pred - F_ref|`` (eV/Å) of the
+    flagged and the other atoms, and the error map's signal, for metrics.json."""
     mask = validation_atoms(features, prepared)
     values, species = features.data.arrays[FEATURES][mask], features.species[mask]
     rho = potential.coverage(values, species)[0]
+    signals = {RHO: rho, LLPR: potential.rigidity(values, species)}
     error = np.linalg.norm(residuals(potential.networks, valid, 0.0).forces, axis=1)
     flagged = potential.uncovered(rho, species)
     elements, summary = {}, {}
@@ -79,8 +83,10 @@ def calibrate_coverage(potential: Potential, valid: TrainingSet, features: Train
             continue
         mine = (species == n).numpy()
         coverage = potential.coverage_of(element)
+        signal = LLPR if np.isfinite(signals[LLPR][mine]).all() else RHO
         if mine.sum() >= 2 * ATOMS_PER_BIN:
-            coverage = replace(coverage, error=fit_error_map(rho[mine], error[mine]))
+            coverage = replace(coverage, error=fit_error_map(signals[signal][mine], error[mine],
+                                                             signal))
         else:
             log.info("coverage of %s: no error map (%d validation atoms, %d needed)", element,
                      int(mine.sum()), 2 * ATOMS_PER_BIN)
@@ -90,7 +96,8 @@ def calibrate_coverage(potential: Potential, valid: TrainingSet, features: Train
             "valid_atoms": int(mine.sum()),
             "valid_flagged": float(flagged[mine].mean()) if mine.any() else None,
             "force_error_flagged": _rms(error[mine & flagged]),
-            "force_error_covered": _rms(error[mine & ~flagged])}
+            "force_error_covered": _rms(error[mine & ~flagged]),
+            "error_map_signal": signal if coverage.error is not None else None}
     potential.metadata["coverage"] = coverage_metadata(elements, settings)
     return summary
 

@@ -172,7 +172,7 @@ def md_lines(s: MDSettings, output: Path, start_energy: float | None = None) -> 
                   f"fix {POTENTIAL_FORCES} all store/force",
                   f"dump candidates all custom {s.interval} {output / CANDIDATES_DUMP} id type "
                   f"x y z f_{POTENTIAL_FORCES}[1] f_{POTENTIAL_FORCES}[2] "
-                  f"f_{POTENTIAL_FORCES}[3] f_coverage[1] f_coverage[2]",
+                  f"f_{POTENTIAL_FORCES}[3] f_coverage[1] f_coverage[2] f_coverage[3]",
                   "dump_modify candidates skip v_covered sort id format float %.15g"
                   + (" append yes" if resumed else "")]
     if s.restart_every:
@@ -216,11 +216,14 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
               "compute pair_distance all pair/local dist",
               "compute closest all reduce min c_pair_distance inputs local",
               "thermo_style custom step time temp pe ke etotal press c_extrapolation[1] "
-              "c_closest" + (" c_extrapolation[2] c_extrapolation[3]" if every else ""),
+              "c_closest" + (" c_extrapolation[2] c_extrapolation[3] c_extrapolation[4]"
+                             if every else ""),
               "thermo_modify format float %.10g flush yes"]  # a killed run's log is whole
-    if every:  # per atom rho and the uncovered flag, for dumps; the count, for fix halt
-        lines += [f"fix coverage all pair {every} gdfnn rho 0 uncovered 0",
-                  "variable n_left equal c_extrapolation[2]"]
+    if every:  # per atom rho, the uncovered flag and the expected force error, for dumps;
+        # the count and the largest expected error (eV/Å), for fix halt
+        lines += [f"fix coverage all pair {every} gdfnn rho 0 uncovered 0 force_error 0",
+                  "variable n_left equal c_extrapolation[2]",
+                  "variable max_force_error equal c_extrapolation[4]"]
     return lines if md is None else lines + md_lines(md, data.parent, start_energy)
 
 
@@ -259,10 +262,10 @@ def write_input(potential: Potential, atoms: ase.Atoms, directory: str | os.Path
 
 
 #: The columns of input_lines' thermo_style, as :data:`THERMO_COLUMNS` names them (pressure
-#: still in bar, LAMMPS metal units); with coverage, two more.
+#: still in bar, LAMMPS metal units); with coverage, three more.
 LOG_COLUMNS = ("step", "time_ps", "temperature_K", "epot_eV", "ekin_eV", "etot_eV",
                "pressure_bar", "extrapolating_functions", "min_distance_A")
-LOG_COVERAGE_COLUMNS = (*LOG_COLUMNS, "n_uncovered", "min_rho")
+LOG_COVERAGE_COLUMNS = (*LOG_COLUMNS, "n_uncovered", "min_rho", "max_force_error_eV_A")
 #: The LAMMPS dump of the frames with an atom below the coverage threshold (``gdfnn md``
 #: turns it into candidates.extxyz for coverage_save).
 CANDIDATES_DUMP = "candidates.lammpstrj"
@@ -420,8 +423,8 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, output: P
 
 def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
     """The structure LAMMPS holds (atoms in id order, in LAMMPS's frame), with the potential's
-    forces (without a thermostat's terms: ``fix potential_forces``) and each atom's ``rho``
-    and ``uncovered`` from ``fix coverage`` (1 rank)."""
+    forces (without a thermostat's terms: ``fix potential_forces``) and each atom's ``rho``,
+    ``uncovered`` and ``force_error`` from ``fix coverage`` (1 rank)."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     n = lmp.extract_global("nlocal")
@@ -434,6 +437,7 @@ def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
                       cell=cell, pbc=True)
     coverage = np.array(lmp.numpy.extract_fix("coverage", 1, 2))[:n][order]
     frame.arrays["rho"], frame.arrays["uncovered"] = coverage[:, 0], coverage[:, 1] > 0
+    frame.arrays["force_error"] = coverage[:, 2]
     frame.info["step"] = step
     forces = np.array(lmp.numpy.extract_fix(POTENTIAL_FORCES, 1, 2))[:n][order]
     frame.calc = SinglePointCalculator(frame, energy=lmp.get_thermo("pe"), forces=forces)
@@ -441,8 +445,9 @@ def lammps_frame(lmp, elements: list[str], step: int) -> ase.Atoms:
 
 
 def candidates_to_extxyz(output: Path, elements: list[str], potential: Potential) -> None:
-    """The frames of the candidates dump as ``candidates.extxyz`` (per-atom ``rho`` and
-    ``uncovered``, forces, the step in the info), ready for ``gdfnn select``."""
+    """The frames of the candidates dump as ``candidates.extxyz`` (per-atom ``rho``,
+    ``uncovered`` and ``force_error``, forces, the step in the info), ready for ``gdfnn
+    select``."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     dump = output / CANDIDATES_DUMP
@@ -453,6 +458,7 @@ def candidates_to_extxyz(output: Path, elements: list[str], potential: Potential
                               pbc=True)
             atoms.arrays["rho"] = frame.arrays["f_coverage[1]"].ravel()
             atoms.arrays["uncovered"] = frame.arrays["f_coverage[2]"].ravel() > 0
+            atoms.arrays["force_error"] = frame.arrays["f_coverage[3]"].ravel()
             atoms.info["step"] = int(frame.info.get("timestep", 0))
             forces = np.column_stack([frame.arrays[f"f_{POTENTIAL_FORCES}[{k}]"].ravel()
                                       for k in (1, 2, 3)])

@@ -35,8 +35,8 @@ TAUP_STEPS = 1000
 #: range, summed over atoms (n2p2's test); ``min_rho``, ``n_uncovered``: GDF coverage (see
 #: :meth:`gdfnn.model.potential.Potential.predict`); ``max_force_error_eV_A``: the largest
 #: expected force error |F - F_ref| of an atom (eV/Å, the potential's calibrated error map;
-#: with the coverage check, of the uncovered atoms only). NaN where the engine did not
-#: compute it.
+#: on a potential whose map reads rho, not the rigidity, of the uncovered atoms only). NaN
+#: where the engine did not compute it.
 THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ekin_eV",
                   "etot_eV", "pressure_GPa", "min_distance_A", "extrapolating_functions",
                   "min_rho", "n_uncovered", "max_force_error_eV_A")
@@ -74,12 +74,13 @@ def complete_rho(frame: ase.Atoms, potential: Potential) -> ase.Atoms:
 
 def coverage_frame(atoms: ase.Atoms, step: int) -> ase.Atoms:
     """A copy of ``atoms`` for ``gdfnn select``: its energy and forces, each atom's ``rho``
-    (every atom's) and ``uncovered`` as per-atom arrays, its MD ``step`` in the info."""
+    (every atom's), ``uncovered`` and expected ``force_error`` (eV/Å) as per-atom arrays, its
+    MD ``step`` in the info."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     results = atoms.calc.results
     frame = atoms.copy()
-    for key in ("rho", "uncovered"):
+    for key in ("rho", "uncovered", "force_error"):
         if key in results:
             frame.arrays[key] = np.asarray(results[key])
     if "rho" in frame.arrays and hasattr(atoms.calc, "potential"):

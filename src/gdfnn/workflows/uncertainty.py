@@ -90,10 +90,11 @@ def atom_signals(potential: Potential, frames: list[Structure],
     start = time.perf_counter()
     rho, outside = potential.coverage(values, species, sigma)
     seconds[GDF] = time.perf_counter() - start
-    predicted = potential.force_error(rho, species) if sigma is None else None
     start = time.perf_counter()
     rigidity = potential.rigidity(values, species)
     seconds[LLPR] = time.perf_counter() - start
+    # (a map on rho reads the coverage width's rho: none when another sigma was asked for)
+    predicted = potential.force_error(species, rho if sigma is None else None, rigidity)
     std = None
     if ensemble:
         start = time.perf_counter()
@@ -106,8 +107,8 @@ def atom_signals(potential: Potential, frames: list[Structure],
     return AtomSignals(frame, np.concatenate([np.arange(s.n_atoms) for s in frames]),
                        np.concatenate([s.atoms.get_chemical_symbols() for s in frames]),
                        np.array([s.group for s in frames])[frame], error, rho, outside, std,
-                       predicted if predicted is not None and np.isfinite(predicted).any()
-                       else None, seconds, rigidity if np.isfinite(rigidity).any() else None)
+                       predicted if np.isfinite(predicted).any() else None, seconds,
+                       rigidity if np.isfinite(rigidity).any() else None)
 
 
 def score(error: np.ndarray, signal: np.ndarray, fraction: float = FLAG_FRACTION
