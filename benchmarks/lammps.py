@@ -164,23 +164,43 @@ def mlearn_reference_potential() -> Potential:
     """The published mlearn n2p2 Si potential (a real one: its MD stays physical, so the
     atoms' coverage is what a production run sees), carrying the scaled features of the
     mlearn Si training split (11,877 atoms) as its GDF reference, with the coverage width and
-    held-out floor a potential trained by gdfnn on that split would have."""
+    held-out floor a potential trained by gdfnn on that split would have, and its error bar
+    (last-layer rigidity over the training atoms, error map on the validation atoms' force
+    errors), so that a check also costs every atom's expected force error."""
+    from dataclasses import replace
+
     from gdfnn import datasets, load_potential
     from gdfnn.data import read_structures, split_by_group
-    from gdfnn.gdf.coverage import CoverageSettings, coverage_metadata, fit_element_coverage
+    from gdfnn.gdf.coverage import (
+        LLPR,
+        CoverageSettings,
+        coverage_metadata,
+        fit_element_coverage,
+        fit_error_map,
+    )
+    from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
 
     pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     frames = read_structures(datasets.path("mlearn-si", "train"))
     split = split_by_group(frames, 0.1, 0.0, 0)
 
-    def scaled(indices):
+    def features(indices):
         blocks = pot.descriptor.compute_many([frames[k].atoms for k in indices], progress=False)
-        return pot.transforms["Si"].scaled(torch.cat([b.values for b in blocks]).double())
+        return torch.cat([b.values for b in blocks]).double(), torch.cat([b.species
+                                                                            for b in blocks])
 
-    reference = scaled(split.train)
+    train, valid = features(split.train), features(split.valid)
+    reference, held_out = (pot.transforms["Si"].scaled(g) for g, _ in (train, valid))
     frame = np.repeat(np.arange(len(split.train)), [frames[k].n_atoms for k in split.train])
-    coverage = fit_element_coverage(reference, frame, scaled(split.valid), CoverageSettings())
+    coverage = fit_element_coverage(reference, frame, held_out, CoverageSettings())
     pot.gdf_reference = {"Si": reference}
+    pot.metadata["rigidity"] = rigidity_metadata(fit_rigidity(
+        pot.networks, [(pot.network_inputs(*train), train[1])]))
+    predicted = np.concatenate([p["forces"] for p in pot.predict_many(
+        [frames[k].atoms for k in split.valid])])
+    error = np.linalg.norm(predicted - np.concatenate([frames[k].forces for k in split.valid]),
+                           axis=1)
+    coverage = replace(coverage, error=fit_error_map(pot.rigidity(*valid), error, LLPR))
     pot.metadata["coverage"] = coverage_metadata({"Si": coverage}, CoverageSettings())
     return pot
 
