@@ -234,7 +234,11 @@ class TrainingConfig(StrictModel):
         "random batches drawn once, their order shuffled every epoch (no copying: faster)")
     stream_chunk: int | None = Field(
         None, gt=0, description="read the training set from the feature store in chunks of this "
-        "many structures each epoch (data larger than memory); null = hold it in memory")
+        "many structures each epoch; null = in memory where it fits, else streamed in chunks "
+        "sized to the memory (said in one line)")
+    memory_limit_gb: float | None = Field(
+        None, gt=0, description="memory (GB) the data sets may plan on; null = what the machine "
+        "(or its cgroup limit) has available when training starts")
     optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
     learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
     final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")

@@ -34,6 +34,18 @@ def test_knn_width_is_the_median_kth_neighbour_distance_without_copies():
         knn_width(x[:5], 10)
 
 
+def test_knn_width_in_blocks_of_training_atoms_is_the_same(monkeypatch):
+    """Distances in blocks of 37 training atoms (memory independent of M) give the width of
+    one block, copies across blocks included."""
+    from gdfnn.gdf import coverage
+
+    x = torch.from_numpy(np.random.default_rng(1).normal(0, 0.3, (500, 6)))
+    x = torch.cat([x, x[:60]])
+    whole = knn_width(x, 10)
+    monkeypatch.setattr(coverage, "KNN_COLUMNS", 37)
+    assert knn_width(x, 10) == whole
+
+
 def test_heldout_rho_leaves_each_atoms_frame_out_and_adds_the_validation_atoms():
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(0, 0.3, (60, 5)))

@@ -57,3 +57,30 @@ def test_two_processes_with_gdf_equal_one_from_an_empty_directory(toy_config, tm
 @pytest.mark.slow
 def test_two_processes_equal_one(toy_config, tmp_path):
     _two_ranks_equal_one(toy_config, tmp_path)
+
+
+def test_each_rank_holds_a_disjoint_share_and_a_global_batch_is_the_union_of_theirs():
+    """Rank r loads the training structures at positions r, r + W, ...; the structures of a
+    global batch it holds, mapped back through its shard, are exactly the batch's members at
+    those positions: together the ranks hold every structure once, and every batch whole."""
+    from gdfnn.training.distributed import Shard, single
+
+    train = torch.arange(100, 137)  # the store indices of 37 training structures
+    world = 3
+    shards = [Shard(rank, world, torch.ones(37, dtype=torch.long)) for rank in range(world)]
+    loaded = [train[rank::world] for rank in range(world)]
+    assert sorted(torch.cat(loaded).tolist()) == train.tolist()  # disjoint, all of them
+    batch = torch.randperm(37, generator=torch.Generator().manual_seed(1))[:16]
+    gathered = [loaded[r][s.local(batch)] for r, s in enumerate(shards)]
+    assert sorted(torch.cat(gathered).tolist()) == sorted(train[batch].tolist())
+    whole = single(torch.ones(37, dtype=torch.long))
+    assert torch.equal(whole.local(batch), batch)  # one process: the batch itself
+
+
+def test_two_processes_equal_one_with_batches_drawn_once(toy_config, tmp_path):
+    """``shuffle: batches``: each rank's share of every batch is a window of its own
+    structures, reordered once; the result is one process's."""
+    _two_ranks_equal_one(toy_config, tmp_path, training={"shuffle": "batches", "epochs": 4,
+                                                         "batch_size": 4, "valid_every": 2,
+                                                         "seed": 3, "learning_rate": 5e-3,
+                                                         "final_learning_rate": 1e-3})

@@ -213,12 +213,16 @@ class FeatureStore:
             return _strings(f[GROUP][:])
 
     def load(self, indices: Sequence[int] | np.ndarray | None = None, *,
-             features_only: bool = False) -> FeatureSet:
+             features_only: bool = False, virial: bool = True) -> FeatureSet:
         """Structures ``indices`` (default all) as an in-memory :class:`FeatureSet`;
         ``features_only`` reads just G, species and the per-structure labels (no Jacobian,
-        no virial: what scaling and GDF need, a few percent of the store)."""
+        no virial: what scaling and GDF need, a few percent of the store); ``virial=False``
+        leaves out the virial terms (a set that does not train on stress: D x 9 values an
+        atom)."""
         idx = np.arange(self.n_structures) if indices is None else np.asarray(indices, np.int64)
         per_atom = (SPECIES, FEATURES) if features_only else (*PER_ATOM, GDF_RHO, GDF_WEIGHT)
+        if not virial:
+            per_atom = tuple(name for name in per_atom if name != VIRIAL)
         with h5py.File(self.path, "r") as f:
             atom_rows = _rows(self.atom_offset, idx)
             arrays = {name: torch.from_numpy(f[name][:][idx]) for name in PER_STRUCTURE}
@@ -239,11 +243,12 @@ class FeatureStore:
             arrays[PAIRS] = local + shift[:, None]
         return FeatureSet(arrays, group, source, self.elements)
 
-    def iter_chunks(self, indices: Sequence[int], chunk: int) -> Iterator[FeatureSet]:
+    def iter_chunks(self, indices: Sequence[int], chunk: int, *, virial: bool = True
+                    ) -> Iterator[FeatureSet]:
         """Stream ``indices`` as in-memory sets of at most ``chunk`` structures."""
         indices = np.asarray(indices)
         for start in range(0, len(indices), chunk):
-            yield self.load(indices[start:start + chunk])
+            yield self.load(indices[start:start + chunk], virial=virial)
 
     def write_gdf(self, rho: np.ndarray, weight: np.ndarray) -> None:
         """Store per-atom GDF values ``(N,)`` and weights ``(N,)``: into a copy of the store,
@@ -275,9 +280,13 @@ def _rows(offset: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def _take(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
-    """``dataset[rows]`` read as contiguous runs (h5py fancy indexing is slow)."""
+    """``dataset[rows]`` read as contiguous runs (h5py fancy indexing is slow), each straight
+    into its place in the result (no second copy of what is read)."""
+    out = np.empty((rows.size, *dataset.shape[1:]), dtype=dataset.dtype)
     if rows.size == 0:
-        return np.zeros((0, *dataset.shape[1:]), dtype=dataset.dtype)
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    runs = np.split(rows, breaks)
-    return np.concatenate([dataset[r[0]:r[-1] + 1] for r in runs])
+        return out
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1])
+    stops = np.append(starts[1:], rows.size)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        dataset.read_direct(out, np.s_[rows[a]:rows[b - 1] + 1], np.s_[a:b])
+    return out

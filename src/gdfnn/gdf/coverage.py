@@ -50,6 +50,8 @@ DEFAULT_QUANTILE = 0.01
 #: many held-out atoms the floor: both are medians/quantiles, well estimated from a sample.
 WIDTH_SAMPLE = 2_000
 HELDOUT_SAMPLE = 20_000
+#: Training atoms per block of the width rule's distances (memory follows it, not M).
+KNN_COLUMNS = 65_536
 #: Distances below this (RMS, scaled features) are copies of one environment, not neighbours.
 COPY_DISTANCE = 1e-6
 #: Validation atoms per bin of the error map and the largest number of bins.
@@ -158,13 +160,16 @@ def knn_width(train_x: torch.Tensor, neighbours: int = DEFAULT_NEIGHBOURS, *,
     queries = x[_sample(m, WIDTH_SAMPLE, seed)]
     sq = (x * x).sum(1)
     kth = []
-    for start in range(0, queries.shape[0], 256):
+    for start in range(0, queries.shape[0] if m >= neighbours else 0, 256):
         q = queries[start:start + 256]
-        d2 = ((q * q).sum(1)[:, None] + sq[None, :] - 2.0 * q @ x.T).clamp_(min=0.0) / d
-        d2[d2 < COPY_DISTANCE**2] = math.inf  # itself and its copies
-        if d2.shape[1] < neighbours:
-            break
-        values = d2.topk(neighbours, dim=1, largest=False).values[:, -1]
+        nearest = []  # the k nearest of each block of references, then of those
+        for first in range(0, m, KNN_COLUMNS):
+            block = x[first:first + KNN_COLUMNS]
+            d2 = ((q * q).sum(1)[:, None] + sq[None, first:first + KNN_COLUMNS]
+                  - 2.0 * q @ block.T).clamp_(min=0.0) / d
+            d2[d2 < COPY_DISTANCE**2] = math.inf  # itself and its copies
+            nearest.append(d2.topk(min(neighbours, d2.shape[1]), dim=1, largest=False).values)
+        values = torch.cat(nearest, 1).topk(neighbours, dim=1, largest=False).values[:, -1]
         kth.append(values[torch.isfinite(values)])
     distances = torch.cat(kth) if kth else torch.empty(0, dtype=torch.float64)
     if distances.numel() == 0:

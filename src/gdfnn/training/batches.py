@@ -2,12 +2,16 @@
 
 Features are transformed once (scaling/PCA of each element: ``x = G @ A + b``; the Jacobian
 and virial terms with ``A``), so an epoch is matrix products, one gather and scatters: nothing
-is re-read or re-densified per epoch.
+is re-read or re-densified per epoch. The Jacobian and virial terms are transformed
+:data:`TRANSFORM_ROWS` rows at a time into the loaded arrays themselves where the training
+dtype is the store's (else into one array of the training dtype): the set costs what its
+arrays hold, not several copies of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +35,14 @@ from gdfnn.data.store import (
     FeatureStore,
 )
 from gdfnn.model.scaling import ElementTransform, transform_features
+from gdfnn.training.distributed import single
 from gdfnn.training.weighting import WeightingPolicy
 
 #: Every atom and structure weighs 1 (eq. 1).
 UNWEIGHTED = WeightingPolicy()
+#: Rows of the Jacobian (or virial) transformed at a time: the float64 temporaries follow
+#: this, not the data set.
+TRANSFORM_ROWS = 8192
 
 
 @dataclass
@@ -82,6 +90,30 @@ def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         total, device=starts.device)
 
 
+def transform_rows(values: torch.Tensor, species: torch.Tensor,
+                   transforms: dict[str, ElementTransform], elements: list[str],
+                   dtype: torch.dtype, *, in_place: bool = False) -> torch.Tensor:
+    """``values`` ``(R, D, ...)`` (Jacobian or virial rows) with their feature axis mapped by
+    the linear part of each row's element's transform (``species (R,)``; features beyond the
+    element's own count are 0), in ``dtype``, computed in float64 :data:`TRANSFORM_ROWS` rows
+    at a time. ``in_place``: written into ``values`` itself where it already has ``dtype``
+    (its old content is then gone); else into a new tensor."""
+    same = in_place and values.dtype == dtype
+    out = values if same else torch.empty(values.shape, dtype=dtype)
+    for start in range(0, values.shape[0], TRANSFORM_ROWS):
+        stop = min(start + TRANSFORM_ROWS, values.shape[0])
+        block, kinds = values[start:stop].to(torch.float64), species[start:stop]
+        mapped = torch.zeros(block.shape, dtype=torch.float64)
+        for n, element in enumerate(elements):
+            rows = kinds == n
+            if rows.any():
+                d = transforms[element].shift.numel()
+                mapped[rows, :d] = torch.einsum("rd...,de->re...", block[rows, :d],
+                                                transforms[element].matrix.double())
+        out[start:stop] = mapped
+    return out
+
+
 class TrainingSet:
     """A :class:`FeatureSet` turned into network inputs, ready for batching.
 
@@ -93,30 +125,27 @@ class TrainingSet:
             without a 3-D periodic cell, are masked out of the stress term).
         weighting: whether the GDF weights of ``data`` weight the force errors (else all atom
             weights are 1: eq. 1) and their per-structure means the energy errors.
+        consume: transform ``data``'s Jacobian and virial arrays in place where ``dtype`` is
+            theirs, and take them out of ``data`` (a set then costs its arrays once, not
+            twice); else they are copied and ``data`` is left as it was.
     """
 
     def __init__(self, data: FeatureSet, transforms: dict[str, ElementTransform],
                  elements: list[str], dtype: torch.dtype = torch.float64,
-                 with_stress: bool = False, weighting: WeightingPolicy = UNWEIGHTED):
+                 with_stress: bool = False, weighting: WeightingPolicy = UNWEIGHTED,
+                 consume: bool = False):
         a = data.arrays
         species = a[SPECIES]
         pairs = a[PAIRS]
-        x = transform_features(a[FEATURES].to(torch.float64), species, transforms, elements)
-        dx = torch.zeros(a[DG].shape, dtype=torch.float64)
-        virial = torch.zeros(a[VIRIAL].shape, dtype=torch.float64) if with_stress else None
-        centre_species = species[pairs[:, 0]]
-        for n, element in enumerate(elements):
-            t = transforms[element]
-            matrix, d = t.matrix, t.shift.numel()
-            rows = species == n
-            prow = centre_species == n
-            dx[prow, :d] = torch.einsum("pdk,de->pek", a[DG][prow, :d].to(torch.float64), matrix)
-            if with_stress:
-                virial[rows, :d] = torch.einsum("ndab,de->neab",
-                                                a[VIRIAL][rows, :d].to(torch.float64), matrix)
-        self.x = x.to(dtype)
-        self.dx = dx.to(dtype)
-        self.virial = None if virial is None else virial.to(dtype)
+        self.x = transform_features(a[FEATURES].to(torch.float64), species, transforms,
+                                    elements).to(dtype)
+        self.dx = transform_rows(a[DG], species[pairs[:, 0]], transforms, elements, dtype,
+                                 in_place=consume)
+        self.virial = (transform_rows(a[VIRIAL], species, transforms, elements, dtype,
+                                      in_place=consume) if with_stress else None)
+        if consume:
+            a.pop(DG)
+            a.pop(VIRIAL, None)
         self.species = species
         self.pairs = pairs
         self.forces = a[FORCES].to(dtype)
@@ -136,6 +165,8 @@ class TrainingSet:
         self.stress_mask = labelled.to(dtype)
         self.group = data.group
         self.elements = list(elements)
+        #: Which of all ranks' training structures this set holds (all: one process).
+        self.shard = single(n_atoms)
 
     @property
     def n_structures(self) -> int:
@@ -241,16 +272,30 @@ class StreamedSet:
 
     Chunks are runs of ``chunk`` consecutive training structures (large contiguous reads);
     each epoch visits the chunks in a random order and shuffles the structures inside each.
-    Only one chunk is in memory at a time.
+    The next chunk is read and turned into network inputs in a background thread while the
+    current one trains, so at most two are in memory (and a third being built).
+    ``virial``: read the virial terms (a set that trains on stress).
     """
 
     def __init__(self, store: FeatureStore, indices: np.ndarray, chunk: int,
-                 make_set: Callable[[FeatureSet], TrainingSet]):
+                 make_set: Callable[[FeatureSet], TrainingSet], virial: bool = True):
         self.store, self.indices, self.chunk, self.make_set = store, np.asarray(indices), chunk, \
             make_set
+        self.virial = virial
         self.n_structures = len(self.indices)
+
+    def _load(self, start: int) -> TrainingSet:
+        return self.make_set(self.store.load(self.indices[start:start + self.chunk],
+                                             virial=self.virial))
 
     def chunks(self, generator: torch.Generator) -> Iterator[TrainingSet]:
         starts = list(range(0, self.n_structures, self.chunk))
-        for k in torch.randperm(len(starts), generator=generator).tolist():
-            yield self.make_set(self.store.load(self.indices[starts[k]:starts[k] + self.chunk]))
+        order = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
+        with ThreadPoolExecutor(1, thread_name_prefix="gdfnn-stream") as reader:
+            upcoming = reader.submit(self._load, order[0]) if order else None
+            for k in range(len(order)):
+                current = upcoming.result()
+                upcoming = reader.submit(self._load, order[k + 1]) if k + 1 < len(order) \
+                    else None
+                yield current
+                del current

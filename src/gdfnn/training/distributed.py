@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -23,11 +24,37 @@ def init(device: torch.device) -> tuple[int, int]:
 
 
 def shard(index: torch.Tensor, rank: int, world: int) -> torch.Tensor:
-    """This rank's share of a global batch of structure indices."""
+    """This rank's share of a global batch of structure indices (every rank holding every
+    structure: a streamed chunk)."""
     return index[rank::world]
 
 
-def shard_range(start: int, stop: int, rank: int, world: int) -> tuple[int, int]:
-    """This rank's contiguous share of the structures ``start:stop``."""
-    per = -(-(stop - start) // world)
-    return min(start + rank * per, stop), min(start + (rank + 1) * per, stop)
+@dataclass(frozen=True)
+class Shard:
+    """The training structures one rank holds: of the ``N`` training structures (positions
+    ``0..N-1``), those at positions ``rank, rank + world, ...``, the shard's structure
+    ``p // world`` being position ``p``. ``n_atoms (N,)``: the atoms of every training
+    structure, all ranks' (the global batch's atom count needs them)."""
+
+    rank: int
+    world: int
+    n_atoms: torch.Tensor
+
+    @property
+    def n_structures(self) -> int:
+        """All ranks' training structures."""
+        return self.n_atoms.numel()
+
+    def mine(self, positions: torch.Tensor) -> torch.Tensor:
+        """Bool mask of ``positions`` this rank holds."""
+        return positions % self.world == self.rank
+
+    def local(self, positions: torch.Tensor) -> torch.Tensor:
+        """This rank's structures among ``positions``, as indices into its shard (in the
+        order given)."""
+        return positions[self.mine(positions)] // self.world
+
+
+def single(n_atoms: torch.Tensor) -> Shard:
+    """The shard of a process that holds every training structure (``n_atoms (N,)``)."""
+    return Shard(0, 1, n_atoms)

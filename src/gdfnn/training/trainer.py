@@ -26,7 +26,7 @@ from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, LOSS, STRESS
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_save, atomic_write
 from gdfnn.training.batches import UNWEIGHTED, StreamedSet, TrainingSet
-from gdfnn.training.distributed import shard, shard_range
+from gdfnn.training.distributed import shard
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals, summarize
 from gdfnn.training.weighting import WeightingPolicy
@@ -155,9 +155,13 @@ class Trainer:
         self.scheduler = make_scheduler(options, self.optimizer)
         self.generator = torch.Generator().manual_seed(options.seed)
         if options.shuffle == "batches" and isinstance(train, TrainingSet):
-            # random composition once; then every batch is a view
-            order = torch.randperm(train.n_structures, generator=self.generator)
-            self.train_set = train.reordered(order.to(train.x.device))
+            # random composition once; then every batch is a view: this rank's structures
+            # in the order of the global permutation, each global batch a window of them
+            order = torch.randperm(train.shard.n_structures, generator=self.generator)
+            self.train_set = train.reordered(train.shard.local(order).to(train.x.device))
+            zero = torch.zeros(1, dtype=torch.long)
+            self._windows = (torch.cat([zero, torch.cumsum(train.shard.mine(order), 0)]),
+                             torch.cat([zero, torch.cumsum(train.shard.n_atoms[order], 0)]))
         self.state = TrainState()
         self.ema_model = None  # the energy stage's moving average of the weights
         self._stop_reason: str | None = None
@@ -211,24 +215,27 @@ class Trainer:
             for chunk in self.train_set.chunks(self.generator):
                 yield from self._shuffled_batches(chunk, size)
         elif self.options.shuffle == "batches":
-            data = self.train_set
-            starts = torch.arange(0, data.n_structures, size)
+            data, (held, atoms) = self.train_set, self._windows
+            total = data.shard.n_structures
+            starts = torch.arange(0, total, size)
             for k in torch.randperm(starts.numel(), generator=self.generator).tolist():
                 start = int(starts[k])
-                stop = min(start + size, data.n_structures)
-                lo, hi = shard_range(start, stop, self.rank, self.world)
-                n_atoms = int(data.atom_offset[stop] - data.atom_offset[start])
-                yield stop - start, n_atoms, data.window(lo, hi)
+                stop = min(start + size, total)
+                yield (stop - start, int(atoms[stop] - atoms[start]),
+                       data.window(int(held[start]), int(held[stop])))
         else:
             yield from self._shuffled_batches(self.train_set, size)
 
     def _shuffled_batches(self, data: TrainingSet, size: int):
-        order = torch.randperm(data.n_structures, generator=self.generator).to(data.x.device)
-        n_atoms_all = data.atom_offset.diff()
+        """Random global batches of all ranks' structures; each rank gathers those it holds
+        (a shard), or its share of each batch (a streamed chunk every rank holds whole)."""
+        held = data.shard
+        order = torch.randperm(held.n_structures, generator=self.generator)
         for start in range(0, order.numel(), size):
             index = order[start:start + size]
-            yield (index.numel(), int(n_atoms_all[index].sum()),
-                   data.batch(shard(index, self.rank, self.world), self._gather_buffers))
+            mine = held.local(index) if held.world > 1 else shard(index, self.rank, self.world)
+            yield (index.numel(), int(held.n_atoms[index].sum()),
+                   data.batch(mine.to(data.x.device), self._gather_buffers))
 
     def train_epoch(self) -> float:
         self.model.train()

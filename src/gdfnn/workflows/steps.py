@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 from gdfnn.analysis.metrics import ENERGY, FORCE, FORCE_GDF, STRESS
 from gdfnn.config import Config, ModelConfig, TrainingConfig
-from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet
+from gdfnn.data.store import ATOM_ROW, FEATURES, GDF_WEIGHT, SPECIES, FeatureSet, FeatureStore
 from gdfnn.data.store import ENERGY as STORE_ENERGY
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.export import load_potential
@@ -35,9 +35,11 @@ from gdfnn.model.potential import Potential
 from gdfnn.model.scaling import ElementTransform, fit_transforms
 from gdfnn.training import distributed
 from gdfnn.training.batches import StreamedSet, TrainingSet, stress_labelled
+from gdfnn.training.distributed import Shard
 from gdfnn.training.metrics import merge, residuals, summarize
 from gdfnn.training.trainer import TrainOptions
 from gdfnn.training.weighting import WeightingPolicy
+from gdfnn.workflows.memory import GB, available_memory, evaluation_chunk, plan_memory
 from gdfnn.workflows.prepare import PreparedData, prepare
 
 log = logging.getLogger("gdfnn")
@@ -273,12 +275,20 @@ def has_stress_labels(data: FeatureSet) -> bool:
 
 def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], ctx: RunContext,
                *, dtype: str, stream_chunk: int | None, weighting: WeightingPolicy,
-               weights: np.ndarray | None = None) -> DataSets:
-    """Training and validation sets (``model.dtype``, ``training.stream_chunk``); the
-    training set keeps stress when the run trains on it (``prepared.use_stress``), the
-    validation set whenever it has stress labels (its stress errors are reported);
-    ``weights``: the ``(N,)`` GDF weight of every atom of the store (kept in memory: the
-    store is not rewritten by training runs), used as ``weighting`` says."""
+               weights: np.ndarray | None = None, memory_limit_gb: float | None = None
+               ) -> DataSets:
+    """Training and validation sets (``model.dtype``); the training set held in memory
+    where it fits, else streamed from the store (``training.stream_chunk``,
+    ``training.memory_limit_gb``: :func:`gdfnn.workflows.memory.plan_memory`, decided before
+    anything large is read). Data-parallel, each rank holds only its share of the training
+    structures (a :class:`~gdfnn.training.distributed.Shard`: N ranks hold N times the data),
+    and every rank plans on the least memory any rank has and the largest share, so that all
+    decide alike; a streamed set is read whole by every rank, each training on its share of
+    every batch. The training set keeps stress when the run trains on it
+    (``prepared.use_stress``), the validation set whenever it has stress labels (its stress
+    errors are reported); ``weights``: the ``(N,)`` GDF weight of every atom of the store
+    (kept in memory: the store is not rewritten by training runs), used as ``weighting``
+    says."""
     elements = prepared.descriptor.elements
 
     def make_set(data: FeatureSet, with_stress: bool | None = None) -> TrainingSet:
@@ -286,15 +296,25 @@ def build_sets(prepared: PreparedData, transforms: dict[str, ElementTransform], 
             data.arrays[GDF_WEIGHT] = torch.from_numpy(weights[data.arrays[ATOM_ROW].numpy()])
         with_stress = has_stress_labels(data) if with_stress is None else with_stress
         return TrainingSet(data, transforms, elements, DTYPES[dtype], with_stress,
-                           weighting).to(ctx.device)
+                           weighting, consume=True).to(ctx.device)
 
     split, use_stress = prepared.split, prepared.use_stress
+    if ctx.world > 1:  # one decision for all ranks: the least memory, the largest share
+        least = torch.tensor([memory_limit_gb * GB if memory_limit_gb is not None
+                              else float(available_memory())], dtype=torch.float64)
+        dist.all_reduce(least, op=dist.ReduceOp.MIN)
+        memory_limit_gb = float(least) / GB
+    plan = plan_memory(prepared.store, split.train[::ctx.world], split.valid, DTYPES[dtype],
+                       use_stress, stream_chunk=stream_chunk, limit_gb=memory_limit_gb)
     valid = make_set(prepared.store.load(split.valid))
-    if stream_chunk:
-        train = StreamedSet(prepared.store, split.train, stream_chunk,
-                            lambda data: make_set(data, use_stress))
+    if plan.chunk:
+        train = StreamedSet(prepared.store, split.train, plan.chunk,
+                            lambda data: make_set(data, use_stress), virial=use_stress)
     else:
-        train = make_set(prepared.store.load(split.train), use_stress)
+        mine = split.train[ctx.rank::ctx.world]
+        train = make_set(prepared.store.load(mine, virial=use_stress), use_stress)
+        train.shard = Shard(ctx.rank, ctx.world, torch.from_numpy(
+            np.diff(prepared.store.atom_offset)[split.train]))
     return DataSets(train, valid, make_set, use_stress)
 
 
@@ -336,7 +356,7 @@ def train_options(training: TrainingConfig) -> TrainOptions:
 
 def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedData,
                  transforms: dict[str, ElementTransform], ctx: RunContext, *, dtype: str,
-                 force_coeff: float, stress_coeff: float, stream_chunk: int | None) -> dict:
+                 force_coeff: float, stress_coeff: float) -> dict:
     """Error tables (see docs/metrics.md) of the trained networks on the training,
     validation and test sets (loss with ``training.force_coeff`` and, when the run trains on
     stress, ``training.stress_coeff``): ``test`` is ``data.test``, else the frames
@@ -344,24 +364,36 @@ def error_report(networks: AtomicEnergies, sets: DataSets, prepared: PreparedDat
     wherever a set has stress labels (the training set: when trained on stress)."""
     mu, nu = force_coeff, stress_coeff if sets.use_stress else 0.0
     elements = prepared.descriptor.elements
+
+    def in_chunks(store: FeatureStore, indices: np.ndarray, chunk: int, make, virial: bool = True
+                  ) -> dict:
+        parts = store.iter_chunks(indices, chunk, virial=virial)
+        return summarize(merge([residuals(networks, make(c), mu, nu) for c in parts]), elements)
+
     report = {}
-    if isinstance(sets.train, StreamedSet):  # errors chunk by chunk
-        chunks = prepared.store.iter_chunks(prepared.split.train, stream_chunk)
-        report["train"] = summarize(merge([residuals(networks, sets.make_set(c, sets.use_stress),
-                                                     mu, nu) for c in chunks]), elements)
+    if isinstance(sets.train, StreamedSet) or sets.train.shard.world > 1:
+        # errors chunk by chunk from the store (a rank holds only its share)
+        chunk = (sets.train.chunk if isinstance(sets.train, StreamedSet) else evaluation_chunk(
+            prepared.store, prepared.split.train, DTYPES[dtype]))
+        report["train"] = in_chunks(prepared.store, prepared.split.train, chunk,
+                                    lambda c: sets.make_set(c, sets.use_stress),
+                                    sets.use_stress)
     else:
         report["train"] = summarize(residuals(networks, sets.train, mu, nu), elements)
     if sets.valid.n_structures:
         report["valid"] = summarize(residuals(networks, sets.valid, mu, nu), elements)
     if prepared.test_store is not None:
-        data = prepared.test_store.load()
-        test = TrainingSet(data, transforms, elements, DTYPES[dtype],
-                           has_stress_labels(data)).to(ctx.device)
-        report["test"] = summarize(residuals(networks, test, mu, nu), elements)
+        store = prepared.test_store
+        everything = np.arange(store.n_structures)
+        report["test"] = in_chunks(store, everything, evaluation_chunk(
+            store, everything, DTYPES[dtype]), lambda c: TrainingSet(
+                c, transforms, elements, DTYPES[dtype], has_stress_labels(c),
+                consume=True).to(ctx.device))
     if prepared.split.test.size:
-        held = sets.make_set(prepared.store.load(prepared.split.test))
-        report["test_split" if "test" in report else "test"] = summarize(
-            residuals(networks, held, mu, nu), elements)
+        held = prepared.split.test
+        report["test_split" if "test" in report else "test"] = in_chunks(
+            prepared.store, held, evaluation_chunk(prepared.store, held, DTYPES[dtype]),
+            sets.make_set)
     return report
 
 

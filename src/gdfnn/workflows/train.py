@@ -107,7 +107,7 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
             options.force_coeff, steps.training_weights(per_element)))
     sets = steps.build_sets(prepared, transforms, ctx, dtype=config.model.dtype,
                             stream_chunk=config.training.stream_chunk, weighting=weighting,
-                            weights=weights)
+                            weights=weights, memory_limit_gb=config.training.memory_limit_gb)
     networks = steps.build_networks(prepared, features, config.model, config.training.seed, ctx)
     if warm is not None:
         networks.load_state_dict(warm.networks.state_dict())
@@ -124,6 +124,9 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
                       checkpoint_every=config.output.checkpoint_every, weighting=weighting,
                       use_stress=prepared.use_stress, progress=config.output.progress,
                       rank=ctx.rank, world=ctx.world)
+    # the set the trainer holds (``shuffle: batches`` reorders it once): the loaded order is
+    # not kept beside it
+    sets = replace(sets, train=trainer.train_set)
     if resume:
         trainer.resume()
     if ctx.is_main:
@@ -138,8 +141,7 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report = steps.error_report(networks, sets, prepared, transforms, ctx,
                                     dtype=config.model.dtype,
                                     force_coeff=config.training.force_coeff,
-                                    stress_coeff=config.training.stress_coeff,
-                                    stream_chunk=config.training.stream_chunk)
+                                    stress_coeff=config.training.stress_coeff)
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
                       trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
