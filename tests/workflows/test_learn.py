@@ -190,6 +190,7 @@ BAD_LEARN = [
     ({"label_command": "run_dft {output}"}, "label_command needs {input}"),
     ({"structures": ["silver.xyz"]}, "element(s) Ag in no training frame"),
     ({"ensemble": "nvx"}, "learn.ensemble 'nvx'"),
+    ({"start": ["no_such_start.xyz"]}, "no_such_start.xyz"),
 ]
 
 
@@ -222,6 +223,20 @@ def test_a_labeller_that_writes_no_forces_stops_the_run_with_one_line(learn_inpu
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "wrote no forces" in err[0], err
     assert not (root / "noforces" / "round_000" / "labelled.extxyz").exists()
+
+
+def test_start_frames_are_read_as_data_entries_a_slice_labels_only_its_frames(learn_inputs,
+                                                                          tmp_path):
+    """``learn.start: ["start.xyz ::2"]`` labels frames 0, 2 and 4 of the six, no other."""
+    config = learn_inputs(tmp_path, "sliced.yaml", start=["start.xyz ::2"], label_budget=3)
+    result = run(config)
+    out = config.parent / "sliced" / "round_000"
+    labelled = frames(out / "labelled.extxyz")
+    start = frames(config.parent / "start.xyz")
+    assert len(labelled) == 3 and result["rounds"][0]["labelled"] == 3
+    for got, want in zip(labelled, start[::2], strict=True):
+        np.testing.assert_allclose(got.positions, want.positions)
+    assert "label budget spent" in result["stop"]
 
 
 def test_the_learn_section_is_documented_and_relative_paths_resolve(tmp_path):

@@ -24,7 +24,7 @@ import ase.io
 import numpy as np
 
 from gdfnn.config import Config, config_from_dict, load_config
-from gdfnn.data.sources import entries_digest
+from gdfnn.data.sources import entries_digest, load_sources, resolve_entries
 from gdfnn.errors import ConfigError, InputError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_write, folder_lock
@@ -85,6 +85,14 @@ def check(config: Config) -> None:
         raise ConfigError("config: gdfnn learn trains every round to convergence: set "
                           "training.patience (validations without improvement before it "
                           "stops, e.g. 10) and data.valid_rate > 0")
+    resolve_entries(learn_.start)  # every start entry names files (one line where not)
+
+
+def _frames(config: Config, entries: list[str]) -> list[ase.Atoms]:
+    """The frames ``entries`` name, read as the data layer reads ``data.train`` (slices,
+    ``dataset:`` names, n2p2 files, structure lists; the data's units), without labels."""
+    return [s.atoms for s in load_sources(entries, length_unit=config.data.length_unit,
+                                          energy_unit=config.data.energy_unit, progress=False)]
 
 
 def learn_inputs(config: Config) -> dict:
@@ -101,9 +109,8 @@ def _check_elements(starts: list[tuple[str, ase.Atoms]], config: Config) -> None
     configured descriptor's): the potential could not describe another."""
     known = set(config.descriptor.elements or [])
     if not known:
-        for entry in (*config.data.train, *config.learn.start):
-            path = entry.split()[0]
-            known |= {s for a in ase.io.read(path, ":") for s in a.get_chemical_symbols()}
+        known = {s for a in _frames(config, [*config.data.train, *config.learn.start])
+                 for s in a.get_chemical_symbols()}
     for name, atoms in starts:
         missing = sorted(set(atoms.get_chemical_symbols()) - known)
         if missing:
@@ -158,7 +165,7 @@ def _stop(config: Config, rows: list[dict]) -> str | None:
 def _round_zero(config: Config, out: Path) -> list[Potential]:
     folder = out / _name(0)
     if config.learn.start and not (folder / LABELLED_FILE).is_file():
-        frames = [a for entry in config.learn.start for a in ase.io.read(entry.split()[0], ":")]
+        frames = _frames(config, config.learn.start)
         labelled, failures = label_frames(frames, folder / "label", config.learn)
         _write_frames(folder / LABELLED_FILE, labelled, folder / "failed.json", failures)
     return _train(config, out, 0)
