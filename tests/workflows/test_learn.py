@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -226,10 +227,13 @@ def test_a_labeller_that_writes_no_forces_stops_the_run_with_one_line(learn_inpu
 
 
 def test_start_frames_are_read_as_data_entries_a_slice_labels_only_its_frames(learn_inputs,
-                                                                          tmp_path):
-    """``learn.start: ["start.xyz ::2"]`` labels frames 0, 2 and 4 of the six, no other."""
+                                                                          tmp_path, caplog):
+    """``learn.start: ["start.xyz ::2"]`` labels frames 0, 2 and 4 of the six, no other; the
+    round's fresh training says nothing of a missing checkpoint (it is no resume)."""
     config = learn_inputs(tmp_path, "sliced.yaml", start=["start.xyz ::2"], label_budget=3)
-    result = run(config)
+    with caplog.at_level(logging.INFO, logger="gdfnn"):
+        result = run(config)
+    assert not [r for r in caplog.records if "no checkpoint" in r.getMessage()]
     out = config.parent / "sliced" / "round_000"
     labelled = frames(out / "labelled.extxyz")
     start = frames(config.parent / "start.xyz")

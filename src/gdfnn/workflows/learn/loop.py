@@ -29,6 +29,7 @@ from gdfnn.errors import ConfigError, InputError
 from gdfnn.export import load_potential
 from gdfnn.fileio import atomic_write, folder_lock
 from gdfnn.model.potential import Potential
+from gdfnn.training.trainer import CHECKPOINT
 from gdfnn.workflows import run_inputs
 from gdfnn.workflows.lammps import build_plugin
 from gdfnn.workflows.learn.choose import choose
@@ -275,7 +276,8 @@ def _model_folders(config: Config, folder: Path) -> list[Path]:
 
 def _train(config: Config, out: Path, r: int) -> list[Potential]:
     """The round's model(s), trained to convergence on every frame labelled so far (a
-    killed training continues from its checkpoint)."""
+    killed training continues from its checkpoint; a fresh one starts without the resume
+    note, which would say that a checkpoint is missing)."""
     folder = out / _name(r)
     files = _training_files(out, r)
     for k, directory in enumerate(_model_folders(config, folder)):
@@ -289,7 +291,8 @@ def _train(config: Config, out: Path, r: int) -> list[Potential]:
         if config.learn.warm_start and r > 0:  # each model from its own predecessor
             values["training"]["init_from"] = str(out / _name(r - 1) / directory.name /
                                                   POTENTIAL_FILE)
-        train(config_from_dict(values, source=f"{directory} (gdfnn learn)"), resume=True)
+        train(config_from_dict(values, source=f"{directory} (gdfnn learn)"),
+              resume=(directory / CHECKPOINT).is_file())
     return _load_models(config, folder)
 
 
