@@ -162,8 +162,8 @@ def slow_beyond(values: list, keep: int) -> list:
 #: Where a training is killed (featurise, GDF, between epochs, inside an epoch, in checkpoint
 #: and store writes); the first three in the default run.
 TRAINING_FAULTS = [
-    "gdfnn.descriptors.symmetry:SymmetryFunctions.compute_many:1",  # store half written
     "gdfnn.training.trainer:loss_terms:9",                            # inside epoch 3
+    "gdfnn.descriptors.symmetry:SymmetryFunctions.compute_many:1",  # store half written
     "os:replace:potential.pt",                                        # the potential, at its rename
     "os:replace:features.h5",                                         # store written, not renamed
     "gdfnn.workflows.steps:dataset_gdf:1",                            # inside the GDF
@@ -172,7 +172,7 @@ TRAINING_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fault", slow_beyond(TRAINING_FAULTS, 3))
+@pytest.mark.parametrize("fault", slow_beyond(TRAINING_FAULTS, 1))
 def test_a_training_killed_there_resumes_to_the_uninterrupted_result(reference, fault):
     root, _ = reference
     folder = "run_" + "".join(c if c.isalnum() else "_" for c in fault)
@@ -363,7 +363,7 @@ def thermo_table(folder: Path) -> tuple[list[str], np.ndarray]:
     return rows[0], np.array(rows[1:], dtype=float)
 
 
-@pytest.mark.parametrize("ensemble", ["nve", "langevin"])
+@pytest.mark.parametrize("ensemble", slow_beyond(["langevin", "nve"], 1))
 def test_ase_md_killed_continues_from_its_restart_as_the_uninterrupted_run(md_inputs,
                                                                             ensemble):
     root = md_inputs
@@ -446,8 +446,8 @@ def assert_same_learn_run(a: Path, b: Path) -> None:
 #: inside round 1's training, at a round's summary and at the report; the first two in the
 #: default run.
 LEARN_FAULTS = [
-    "gdfnn.workflows.learn.explore:_run:4",
     "gdfnn.workflows.learn.label:_checked:8",
+    "gdfnn.workflows.learn.explore:_run:4",
     "os:replace:selection.json",
     "gdfnn.training.trainer:loss_terms:200",
     "os:replace:round.json",
@@ -455,7 +455,7 @@ LEARN_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fault", slow_beyond(LEARN_FAULTS, 2))
+@pytest.mark.parametrize("fault", slow_beyond(LEARN_FAULTS, 1))
 def test_gdfnn_learn_killed_there_goes_on_to_the_uninterrupted_result_labelling_nothing_twice(
         learn_reference, learn_inputs, fault):
     root = learn_reference

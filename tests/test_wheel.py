@@ -3,8 +3,12 @@ a fresh virtual environment in a temporary folder with no ``shared`` folder anyw
 and no source checkout on the path, runs the packaged data, the default reference, the
 plugin build, the tiny si-vacancy preset and a short training on the mlearn Si set.
 
-About 1.5 minutes on 2 cores (the install takes most of it: torch from pip's cache or the
-local wheel of these machines, the rest from the package index).
+The default run installs the wheel alone (``--no-deps``) into a venv that sees this
+environment's installed packages (a path entry to its site-packages: its ``.pth`` files, the
+editable checkout's among them, are not processed), about 25 s; the slow tests install it
+with its dependencies resolved by pip into a venv of its own (torch from pip's cache or the
+local wheel of these machines, the rest from the package index), about 1.5 minutes, which
+also checks that the wheel declares what it imports.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -32,10 +37,10 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) 
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """(venv bin folder, environment, working folder) of a fresh install of the wheel."""
-    root = tmp_path_factory.mktemp("wheel")
+def install(root: Path, isolated: bool):
+    """(venv bin folder, environment, working folder) of a fresh install of the wheel built
+    from this tree in ``root``: ``isolated``, with its dependencies resolved by pip; else the
+    wheel alone, beside this environment's packages."""
     for folder in root.parents:
         assert not (folder / "shared").exists(), f"{folder}/shared exists above the test folder"
     tree = root / "tree"
@@ -54,20 +59,53 @@ def installed(tmp_path_factory):
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)], root, env)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    run([*pip, f"torch=={torch.__version__.split('+')[0]}"], root, env)
-    run([*pip, f"{wheel}[reference]"], root, env)
+    if isolated:
+        run([*pip, f"torch=={torch.__version__.split('+')[0]}"], root, env)
+        run([*pip, f"{wheel}[reference]"], root, env)
+    else:
+        site = run([str(venv / "bin" / "python"), "-c",
+                    "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, env)
+        outer = sysconfig.get_paths()["purelib"]
+        (Path(site.strip()) / "outer_packages.pth").write_text(outer + "\n")
+        run([*pip, "--no-deps", str(wheel)], root, env)
     env = {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
            "XDG_CACHE_HOME": str(root / "cache"), "OMP_NUM_THREADS": "2"}
     work = root / "work"
     work.mkdir()
-    yield venv / "bin", env, work
-    shutil.rmtree(venv, ignore_errors=True)  # 2 GB
+    return venv / "bin", env, work
 
 
-def test_the_installed_package_is_the_wheel_with_its_data(installed):
-    bin_dir, env, work = installed
+@pytest.fixture(scope="module")
+def beside(tmp_path_factory):
+    """The wheel alone, beside this environment's packages (the default run's install)."""
+    root = tmp_path_factory.mktemp("wheel_beside")
+    yield install(root, isolated=False)
+    shutil.rmtree(root / "venv", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The wheel with its dependencies, in a venv of its own (2 GB: removed after)."""
+    root = tmp_path_factory.mktemp("wheel")
+    yield install(root, isolated=True)
+    shutil.rmtree(root / "venv", ignore_errors=True)
+
+
+def test_the_installed_package_is_the_wheel_with_its_data(beside):
+    _the_package_is_the_wheel_with_its_data(*beside)
+
+
+@pytest.mark.slow
+def test_the_wheel_installed_with_its_dependencies_runs_with_its_data(installed):
+    _the_package_is_the_wheel_with_its_data(*installed)
+
+
+def _the_package_is_the_wheel_with_its_data(bin_dir: Path, env: dict, work: Path) -> None:
     where = run([str(bin_dir / "python"), "-c", "import gdfnn; print(gdfnn.__file__)"], work, env)
     assert Path(where.strip()).is_relative_to(bin_dir.parent), where
+    path = run([str(bin_dir / "python"), "-c", "import sys; print(*sys.path, sep='\\n')"], work,
+               env).split()
+    assert str(REPO / "src") not in path and str(REPO) not in path, path  # no checkout
     listing = run([str(bin_dir / "gdfnn"), "datasets"], work, env)
     assert "mlearn-si" in listing and "mlearn-snap-si" in listing
     path = run([str(bin_dir / "gdfnn"), "datasets", "--path", "mlearn-si/train"], work, env)

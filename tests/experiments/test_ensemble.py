@@ -22,6 +22,7 @@ def test_spread_summary_equals_a_direct_computation():
     assert sum(b["n"] for b in s["per_gdf_bin"]) == 200
 
 
+@pytest.mark.slow  # ~13 s: the default run keeps si-vacancy's, si-mlearn's and si-interstitial's
 def test_tiny_preset_end_to_end(tmp_path, capsys):
     from gdfnn.cli import main
 

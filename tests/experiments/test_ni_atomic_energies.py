@@ -31,6 +31,7 @@ def test_the_reference_against_itself_has_zero_atomic_energy_error(tmp_path):
     assert s.energies.sum() == pytest.approx(s.energy, abs=1e-6)
 
 
+@pytest.mark.slow  # ~13 s: the default run keeps si-vacancy's, si-mlearn's and si-interstitial's
 def test_tiny_preset_end_to_end(tmp_path, capsys):
     from gdfnn.cli import main
 

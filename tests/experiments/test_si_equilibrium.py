@@ -6,6 +6,7 @@ pytest.importorskip("matscipy", reason="the experiment measures the SW reference
 pytest.importorskip("phonopy", reason="phonons need phonopy")
 
 
+@pytest.mark.slow  # ~13 s: the default run keeps si-vacancy's, si-mlearn's and si-interstitial's
 def test_tiny_preset_end_to_end(tmp_path, capsys):
     from gdfnn.cli import main
 
