@@ -52,11 +52,14 @@ class InterruptedTrainer(Trainer):
         return loss
 
 
-@pytest.mark.parametrize("shuffle", ["structures", "batches"])
-def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monkeypatch, shuffle):
-    train(toy_config(training={"epochs": 6, "shuffle": shuffle}, output={"directory": "straight"}))
-    interrupted = toy_config(training={"epochs": 6, "shuffle": shuffle},
-                             output={"directory": "split"})
+@pytest.mark.parametrize(("shuffle", "stream_chunk"), [("structures", None), ("batches", None),
+                                                     ("structures", 5)])
+def test_ctrl_c_then_resume_continues_bit_identically(toy_config, tmp_path, monkeypatch, shuffle,
+                                                      stream_chunk):
+    """In memory (both shuffle modes) and streamed from the store in chunks."""
+    training = {"epochs": 6, "shuffle": shuffle, "stream_chunk": stream_chunk}
+    train(toy_config(training=training, output={"directory": "straight"}))
+    interrupted = toy_config(training=training, output={"directory": "split"})
     monkeypatch.setattr(workflow, "Trainer", InterruptedTrainer)
     train(interrupted)
     rows = list(csv.DictReader(open(tmp_path / "split" / "learning_curve.csv")))

@@ -70,9 +70,9 @@ def test_a_set_that_fits_stays_in_memory_one_that_does_not_streams_in_chunks_tha
     per = structure_bytes(store, split.train, torch.float64, False)
     room = (MEMORY_SHARE * limit * GB - peak_bytes(store, split.valid, torch.float64, True)) \
         / CHUNKS_ALIVE
-    windows = np.convolve(per, np.ones(tight.chunk), "valid")
-    assert windows.max() <= room  # every chunk fits ...
-    assert np.convolve(per, np.ones(tight.chunk + 1), "valid").max() > room  # ... the largest
+    largest = np.sort(per)[::-1]
+    assert largest[:tight.chunk].sum() <= room  # any chunk fits, the largest structures too
+    assert largest[:tight.chunk + 1].sum() > room  # ... and it is the largest such chunk
     assert any("streamed from the feature store in chunks of" in r.getMessage()
                and "training.memory_limit_gb" in r.getMessage() for r in caplog.records)
     asked = plan_memory(store, split.train, split.valid, torch.float64, False, stream_chunk=3,
@@ -110,3 +110,22 @@ def test_a_run_over_its_memory_limit_streams_as_the_same_chunks_given_by_hand(to
     train(toy_config(training={"stream_chunk": chunk}, output={"directory": "by_hand"}))
     a, b = weights_of(tmp_path / "auto"), weights_of(tmp_path / "by_hand")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_streamed_chunks_are_random_sets_of_blocks_each_structure_once_per_epoch(toy_config):
+    """Each epoch deals every training structure into exactly one chunk of at most ``chunk``
+    structures, blocks of consecutive ones mixed across the set (not runs of the store's
+    order, which is file by file), the same for the same generator state."""
+    from gdfnn.training.batches import STREAM_BLOCK, StreamedSet
+
+    indices = np.arange(0, 200, 2)  # 100 training structures
+    streamed = StreamedSet(None, indices, 4 * STREAM_BLOCK, None)
+    dealt = streamed.deal(torch.Generator().manual_seed(0))
+    assert sorted(np.concatenate(dealt).tolist()) == indices.tolist()
+    assert all(len(c) <= 4 * STREAM_BLOCK and np.all(np.diff(c) > 0) for c in dealt)
+    spans = [c[-1] - c[0] for c in dealt[:-1]]
+    assert max(spans) > 2 * 4 * STREAM_BLOCK  # mixed: wider than a run of the set
+    again = streamed.deal(torch.Generator().manual_seed(0))
+    assert all(np.array_equal(a, b) for a, b in zip(dealt, again, strict=True))
+    small = StreamedSet(None, indices, 3, None).deal(torch.Generator().manual_seed(1))
+    assert max(len(c) for c in small) == 3  # a chunk below a block: blocks of the chunk

@@ -267,14 +267,22 @@ def gather_rows(source: torch.Tensor, offsets: torch.Tensor, index: torch.Tensor
     return torch.cat(parts, out=kept[:rows])
 
 
+#: Consecutive training structures read together when streaming: chunks are random sets of
+#: such blocks (mixed, as an in-memory epoch's batches are, yet read in runs).
+STREAM_BLOCK = 8
+
+
 class StreamedSet:
     """Training structures read from the feature store chunk by chunk, every epoch.
 
-    Chunks are runs of ``chunk`` consecutive training structures (large contiguous reads);
-    each epoch visits the chunks in a random order and shuffles the structures inside each.
-    The next chunk is read and turned into network inputs in a background thread while the
-    current one trains, so at most two are in memory (and a third being built).
-    ``virial``: read the virial terms (a set that trains on stress).
+    Each epoch deals the blocks of :data:`STREAM_BLOCK` (at most ``chunk``) consecutive
+    training structures at random into chunks of at most ``chunk`` structures (runs of
+    consecutive structures would give each chunk, hence each batch, one part of the data:
+    stores are written file by file, group by group) and shuffles the structures inside
+    each chunk. The next chunk is read
+    and turned into network inputs in a background thread while the current one trains, so
+    at most two are in memory (and a third being built). ``virial``: read the virial terms
+    (a set that trains on stress).
     """
 
     def __init__(self, store: FeatureStore, indices: np.ndarray, chunk: int,
@@ -284,18 +292,26 @@ class StreamedSet:
         self.virial = virial
         self.n_structures = len(self.indices)
 
-    def _load(self, start: int) -> TrainingSet:
-        return self.make_set(self.store.load(self.indices[start:start + self.chunk],
-                                             virial=self.virial))
+    def _load(self, members: np.ndarray) -> TrainingSet:
+        return self.make_set(self.store.load(members, virial=self.virial))
+
+    def deal(self, generator: torch.Generator) -> list[np.ndarray]:
+        """This epoch's chunks: the training structures (store indices, ascending within a
+        chunk) of each, every one in exactly one."""
+        size = min(STREAM_BLOCK, self.chunk)
+        blocks = [self.indices[s:s + size] for s in range(0, self.n_structures, size)]
+        order = torch.randperm(len(blocks), generator=generator).tolist()
+        per_chunk = self.chunk // size
+        return [np.sort(np.concatenate([blocks[b] for b in order[k:k + per_chunk]]))
+                for k in range(0, len(order), per_chunk)]
 
     def chunks(self, generator: torch.Generator) -> Iterator[TrainingSet]:
-        starts = list(range(0, self.n_structures, self.chunk))
-        order = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
+        dealt = self.deal(generator)
         with ThreadPoolExecutor(1, thread_name_prefix="gdfnn-stream") as reader:
-            upcoming = reader.submit(self._load, order[0]) if order else None
-            for k in range(len(order)):
+            upcoming = reader.submit(self._load, dealt[0]) if dealt else None
+            for k in range(len(dealt)):
                 current = upcoming.result()
-                upcoming = reader.submit(self._load, order[k + 1]) if k + 1 < len(order) \
+                upcoming = reader.submit(self._load, dealt[k + 1]) if k + 1 < len(dealt) \
                     else None
                 yield current
                 del current

@@ -139,10 +139,10 @@ def plan_memory(store: FeatureStore, train: np.ndarray, valid: np.ndarray, dtype
     """Decide, before loading, how to hold the training set: in memory where training and
     validation sets fit in :data:`MEMORY_SHARE` of the available memory (``limit_gb``, or
     :func:`available_memory`), else streamed in the largest chunks of which
-    :data:`CHUNKS_ALIVE` fit beside the validation set (said in one line). ``stream_chunk``
-    given: streamed in chunks of that size, as asked. Raises :class:`ConfigError`, naming
-    what is needed and what to set, where not even the validation set and one structure at
-    a time fit."""
+    :data:`CHUNKS_ALIVE` fit beside the validation set, whichever structures they hold
+    (said in one line). ``stream_chunk`` given: streamed in chunks of that size, as asked.
+    Raises :class:`ConfigError`, naming what is needed and what to set, where not even the
+    validation set and one structure at a time fit."""
     widths = StoreWidths.of(store)
     available = int(limit_gb * GB) if limit_gb is not None else available_memory()
     budget = MEMORY_SHARE * available
@@ -182,19 +182,10 @@ def evaluation_chunk(store: FeatureStore, indices: np.ndarray, dtype: torch.dtyp
 
 
 def _largest_chunk(per_structure: np.ndarray, room: float) -> int:
-    """The largest ``k`` such that every run of ``k`` consecutive structures fits in
-    ``room`` bytes (0: not even one)."""
+    """The largest ``k`` such that any ``k`` of the structures fit in ``room`` bytes (the
+    ``k`` largest do; a streamed chunk is a random set of them), 0 where not even one."""
     if per_structure.size == 0:
         return 1
-    if per_structure.max() > room:
-        return 0
-    sums = np.concatenate([[0.0], np.cumsum(per_structure, dtype=np.float64)])
-    low, high = 1, per_structure.size
-    while low < high:  # the largest window sum grows with k: bisect
-        k = (low + high + 1) // 2
-        if np.max(sums[k:] - sums[:-k]) <= room:
-            low = k
-        else:
-            high = k - 1
-    return low
+    largest_first = np.cumsum(np.sort(per_structure)[::-1], dtype=np.float64)
+    return int(np.searchsorted(largest_first, room, side="right"))
 
