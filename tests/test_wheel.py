@@ -68,7 +68,9 @@ def install(root: Path, isolated: bool):
         outer = sysconfig.get_paths()["purelib"]
         (Path(site.strip()) / "outer_packages.pth").write_text(outer + "\n")
         run([*pip, "--no-deps", str(wheel)], root, env)
-    env = {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+    # beside: this environment's tools (mpich's mpicxx for the plugin build) after the venv's
+    tools = "" if isolated else f"{os.pathsep}{sysconfig.get_paths()['scripts']}"
+    env = {**env, "PATH": f"{venv / 'bin'}{tools}{os.pathsep}{env.get('PATH', '')}",
            "XDG_CACHE_HOME": str(root / "cache"), "OMP_NUM_THREADS": "2"}
     work = root / "work"
     work.mkdir()
