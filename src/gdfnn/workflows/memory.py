@@ -98,9 +98,23 @@ def structure_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype
                     stress: bool, widths: StoreWidths | None = None) -> np.ndarray:
     """``(len(indices),)`` bytes each structure takes in a training set of ``dtype``."""
     widths = widths or StoreWidths.of(store)
-    itemsize = torch.empty((), dtype=dtype).element_size()
     atoms, pairs = _counts(store, indices)
-    return atoms * widths.atom_bytes(itemsize, stress) + pairs * widths.pair_bytes(itemsize)
+    return (atoms * widths.atom_bytes(dtype.itemsize, stress)
+            + pairs * widths.pair_bytes(dtype.itemsize))
+
+
+def structure_peak_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype,
+                         stress: bool, widths: StoreWidths | None = None) -> np.ndarray:
+    """``(len(indices),)`` bytes each structure takes while its set is built: its share of
+    the set, and the store's Jacobian (and virial) beside it where they cannot be
+    transformed in place (the store's dtype is not ``dtype``)."""
+    widths = widths or StoreWidths.of(store)
+    held = structure_bytes(store, indices, dtype, stress, widths)
+    if widths.store_itemsize != dtype.itemsize:
+        atoms, pairs = _counts(store, indices)
+        held = held + widths.store_itemsize * widths.n_features * (
+            3 * pairs + (9 * atoms if stress else 0))
+    return held
 
 
 def set_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype, stress: bool,
@@ -111,16 +125,8 @@ def set_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype, stre
 
 def peak_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype, stress: bool,
                widths: StoreWidths | None = None) -> int:
-    """Bytes while the set is built: the set, and the store's Jacobian (and virial) beside
-    it where they cannot be transformed in place (the store's dtype is not ``dtype``)."""
-    widths = widths or StoreWidths.of(store)
-    held = set_bytes(store, indices, dtype, stress, widths)
-    if widths.store_itemsize != torch.empty((), dtype=dtype).element_size():
-        atoms, pairs = _counts(store, indices)
-        held += widths.store_itemsize * 3 * widths.n_features * int(pairs.sum())
-        if stress:
-            held += widths.store_itemsize * 9 * widths.n_features * int(atoms.sum())
-    return held
+    """Bytes while the set of structures ``indices`` is built (:func:`structure_peak_bytes`)."""
+    return int(structure_peak_bytes(store, indices, dtype, stress, widths).sum())
 
 
 @dataclass(frozen=True)
@@ -152,12 +158,8 @@ def plan_memory(store: FeatureStore, train: np.ndarray, valid: np.ndarray, dtype
         return MemoryPlan(stream_chunk, need, available)
     if need <= budget:
         return MemoryPlan(None, need, available)
-    per_structure = structure_bytes(store, train, dtype, stress, widths)
-    if widths.store_itemsize != torch.empty((), dtype=dtype).element_size():
-        per_structure = per_structure * (1 + widths.store_itemsize
-                                         / torch.empty((), dtype=dtype).element_size())
     room = (budget - valid_need) / CHUNKS_ALIVE
-    chunk = _largest_chunk(per_structure, room)
+    chunk = _largest_chunk(structure_peak_bytes(store, train, dtype, stress, widths), room)
     where = (f"limit training.memory_limit_gb {limit_gb:g}" if limit_gb is not None
              else "available on this machine")
     if chunk < 1:
@@ -175,10 +177,8 @@ def plan_memory(store: FeatureStore, train: np.ndarray, valid: np.ndarray, dtype
 def evaluation_chunk(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype) -> int:
     """Structures ``indices`` evaluated at a time (test sets): the largest chunk within
     :data:`EVALUATION_BYTES` while built (at least one structure)."""
-    widths = StoreWidths.of(store)
-    per = structure_bytes(store, indices, dtype, True, widths) * (
-        1 + widths.store_itemsize / torch.empty((), dtype=dtype).element_size())
-    return max(1, _largest_chunk(per, EVALUATION_BYTES))
+    return max(1, _largest_chunk(structure_peak_bytes(store, indices, dtype, True),
+                                 EVALUATION_BYTES))
 
 
 def _largest_chunk(per_structure: np.ndarray, room: float) -> int:
