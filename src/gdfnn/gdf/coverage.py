@@ -162,10 +162,11 @@ def knn_width(train_x: torch.Tensor, neighbours: int = DEFAULT_NEIGHBOURS, *,
     kth = []
     for start in range(0, queries.shape[0] if m >= neighbours else 0, 256):
         q = queries[start:start + 256]
+        qq = (q * q).sum(1)[:, None]
         nearest = []  # the k nearest of each block of references, then of those
         for first in range(0, m, KNN_COLUMNS):
             block = x[first:first + KNN_COLUMNS]
-            d2 = ((q * q).sum(1)[:, None] + sq[None, first:first + KNN_COLUMNS]
+            d2 = (qq + sq[None, first:first + KNN_COLUMNS]
                   - 2.0 * q @ block.T).clamp_(min=0.0) / d
             d2[d2 < COPY_DISTANCE**2] = math.inf  # itself and its copies
             nearest.append(d2.topk(min(neighbours, d2.shape[1]), dim=1, largest=False).values)

@@ -101,6 +101,8 @@ class Potential(nn.Module):
         self.gdf_reference_floor = dict(gdf_reference_floor or {})
         # (element, sigma) -> (points, counts, prepared reference)
         self._density_references: dict[tuple[str, float], tuple] = {}
+        # (metadata["rigidity"] record, each element's C^-1 read from it)
+        self._rigidity: tuple[object, dict[str, torch.Tensor]] = (None, {})
 
     @property
     def elements(self) -> list[str]:
@@ -309,8 +311,13 @@ class Potential(nn.Module):
     def rigidity(self, features: torch.Tensor, species: torch.Tensor) -> np.ndarray:
         """``(N,)`` last-layer prediction rigidity signal of each atom from raw features
         ``(N, D)`` (:mod:`gdfnn.model.rigidity`; larger: the training atoms constrain its
-        energy less); NaN for elements without a record (potentials trained before it)."""
-        inverses = read_rigidity_metadata(self.metadata)
+        energy less); NaN for elements without a record (potentials trained before it).
+        The record is read into tensors once (MD calls this every check), again when
+        ``metadata["rigidity"]`` is replaced."""
+        record = self.metadata.get("rigidity")
+        if self._rigidity[0] is not record:
+            self._rigidity = (record, read_rigidity_metadata(self.metadata))
+        inverses = self._rigidity[1]
         out = np.full(species.numel(), np.nan)
         if not inverses:
             return out
