@@ -785,16 +785,14 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
   if (exact) exact_sums(min_rho, n_uncovered);
   pvector[0] = extrapolating;
   pvector[1] = n_uncovered;
-  // compute pair sums pvector over ranks: the smallest rho of all ranks is shared here and
-  // divided by the number of ranks, so that the sum is that minimum (NaN: none known)
-  double global_min = min_rho;
-  if (check) MPI_Allreduce(&min_rho, &global_min, 1, MPI_DOUBLE, MPI_MIN, world);
-  pvector[2] = check && global_min < none ? global_min / comm->nprocs
-                                          : std::numeric_limits<double>::quiet_NaN();
-  double global_max = max_error;
-  if (check) MPI_Allreduce(&max_error, &global_max, 1, MPI_DOUBLE, MPI_MAX, world);
-  pvector[3] = check && global_max >= 0.0 ? global_max / comm->nprocs
-                                          : std::numeric_limits<double>::quiet_NaN();
+  // compute pair sums pvector over ranks: the smallest rho and the largest expected error
+  // of all ranks are shared here (one reduction: the error negated) and divided by the
+  // number of ranks, so that each sum is that extreme (NaN: none known)
+  double local[2] = {min_rho, -max_error}, global[2] = {min_rho, -max_error};
+  if (check) MPI_Allreduce(local, global, 2, MPI_DOUBLE, MPI_MIN, world);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  pvector[2] = check && global[0] < none ? global[0] / comm->nprocs : nan;
+  pvector[3] = check && -global[1] >= 0.0 ? -global[1] / comm->nprocs : nan;
 }
 
 // ----- coverage: is the atom's GDF rho against its element's reference below the floor?
