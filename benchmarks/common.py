@@ -53,3 +53,16 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     print("-|-".join("-" * w for w in widths))
     for r in rows:
         print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def with_signal(potential, signal: str):
+    """The same potential whose coverage verdict reads ``signal`` (``"rho"``: against the
+    floor, by the cluster search; ``"llpr"``: the rigidity against the ceiling)."""
+    import copy
+
+    new = copy.copy(potential)
+    record = copy.deepcopy(potential.metadata["coverage"])
+    for c in record["elements"].values():
+        c["signal"] = signal
+    new.metadata = {**potential.metadata, "coverage": record}
+    return new

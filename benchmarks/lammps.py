@@ -35,7 +35,7 @@ from ase.build import bulk
 from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
-from benchmarks.common import print_table, set_threads
+from benchmarks.common import print_table, set_threads, with_signal
 from benchmarks.md import potential
 from gdfnn import NNPCalculator, Potential
 from gdfnn.export.lammps import PRECISIONS, gdfnn_lines, write_lammps_potential
@@ -166,7 +166,9 @@ def mlearn_reference_potential() -> Potential:
     mlearn Si training split (11,877 atoms) as its GDF reference, with the coverage width and
     held-out floor a potential trained by gdfnn on that split would have, and its error bar
     (last-layer rigidity over the training atoms, error map on the validation atoms' force
-    errors), so that a check also costs every atom's expected force error."""
+    errors), so that a check also costs every atom's expected force error; its verdict reads
+    the rigidity against the ceiling of held-out atoms (validation atoms, training frames
+    held out), as ``gdfnn train`` sets it (:func:`with_signal` for the rho verdict)."""
     from dataclasses import replace
 
     from gdfnn import datasets, load_potential
@@ -177,8 +179,14 @@ def mlearn_reference_potential() -> Potential:
         coverage_metadata,
         fit_element_coverage,
         fit_error_map,
+        heldout_ceiling,
     )
-    from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
+    from gdfnn.model.rigidity import (
+        heldout_rigidity,
+        last_hidden,
+        rigidity_gram,
+        rigidity_metadata,
+    )
 
     pot = load_potential("dataset:mlearn-n2p2-si", length_unit="bohr", energy_unit="hartree")
     frames = read_structures(datasets.path("mlearn-si", "train"))
@@ -194,13 +202,19 @@ def mlearn_reference_potential() -> Potential:
     frame = np.repeat(np.arange(len(split.train)), [frames[k].n_atoms for k in split.train])
     coverage = fit_element_coverage(reference, frame, held_out, CoverageSettings())
     pot.gdf_reference = {"Si": reference}
-    pot.metadata["rigidity"] = rigidity_metadata(fit_rigidity(
-        pot.networks, [(pot.network_inputs(*train), train[1])]))
+    inputs = pot.network_inputs(*train)
+    gram = rigidity_gram(pot.networks, [(inputs, train[1])])
+    pot.metadata["rigidity"] = rigidity_metadata({e: torch.linalg.inv(c)
+                                                  for e, c in gram.items()})
+    held_out = heldout_rigidity(last_hidden(pot.networks, inputs, train[1]),
+                                torch.from_numpy(frame), gram["Si"]).numpy()
     predicted = np.concatenate([p["forces"] for p in pot.predict_many(
         [frames[k].atoms for k in split.valid])])
     error = np.linalg.norm(predicted - np.concatenate([frames[k].forces for k in split.valid]),
                            axis=1)
-    coverage = replace(coverage, error=fit_error_map(pot.rigidity(*valid), error, LLPR))
+    valid_rigidity = pot.rigidity(*valid)
+    coverage = replace(coverage, error=fit_error_map(valid_rigidity, error, LLPR), signal=LLPR,
+                       ceiling=heldout_ceiling(np.concatenate([valid_rigidity, held_out])))
     pot.metadata["coverage"] = coverage_metadata({"Si": coverage}, CoverageSettings())
     return pot
 
@@ -221,28 +235,33 @@ def coverage_table(pairs: int, ranks: list[int]) -> None:
     regimes = (("no atom flagged", cell(8)), ("flagged", flagged))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        write_lammps_potential(pot, work / "si.gdfnn")
-        base = gdfnn_lines(str(work / "si.gdfnn"), str(plugin), ["Si"]).splitlines()
         rows = []
-        for k, (regime, atoms) in enumerate(regimes):
-            share = pot.predict(atoms, coverage=True, stress=False)["uncovered"].mean()
-            data = write_data(atoms, ["Si"], work / f"si4096_{k}.lammps")
-            runs = [(keywords, what, budget, 1) for keywords, what, budget in COVERAGE_SETTINGS
-                    if k == 0] + [(COVERAGE_SETTINGS[0][0], COVERAGE_SETTINGS[0][1],
-                                   COVERAGE_SETTINGS[0][2], n) for n in ranks if k or n > 1]
-            for keywords, what, budget, n in runs:
-                lines = [line + f" {keywords}" if line.startswith("pair_style gdfnn") else line
-                         for line in base]
-                plain, covered = paired_rates(work, base, lines, data, 200, pairs, n)
-                extra = sum(plain) / sum(covered) - 1.0
-                rows.append([f"{regime} ({100 * share:.0f} % at the start)", n,
-                             f"pair_style gdfnn {keywords}", what, f"{np.mean(plain):,.0f}",
-                             f"{np.mean(covered):,.0f}", f"{100 * extra:+.1f} %",
-                             "-" if budget is None else f"<= {100 * budget:.0f} %"])
+        for signal in ("llpr", "rho"):  # the default verdict, then the floor's search
+            judged = with_signal(pot, signal)
+            write_lammps_potential(judged, work / f"si_{signal}.gdfnn")
+            base = gdfnn_lines(str(work / f"si_{signal}.gdfnn"), str(plugin),
+                               ["Si"]).splitlines()
+            for k, (regime, atoms) in enumerate(regimes):
+                share = judged.predict(atoms, coverage=True, stress=False)["uncovered"].mean()
+                data = write_data(atoms, ["Si"], work / f"si4096_{k}.lammps")
+                every_step = COVERAGE_SETTINGS[0]
+                runs = [(*setting, 1) for setting in COVERAGE_SETTINGS
+                        if k == 0 and signal == "llpr"]
+                runs += [(*every_step, n) for n in ranks if (k or n > 1 or signal == "rho")]
+                for keywords, what, budget, n in runs:
+                    lines = [line + f" {keywords}" if line.startswith("pair_style gdfnn")
+                             else line for line in base]
+                    plain, covered = paired_rates(work, base, lines, data, 200, pairs, n)
+                    extra = sum(plain) / sum(covered) - 1.0
+                    rows.append([signal, f"{regime} ({100 * share:.1f} % at the start)", n,
+                                 f"pair_style gdfnn {keywords}", what,
+                                 f"{np.mean(plain):,.0f}", f"{np.mean(covered):,.0f}",
+                                 f"{100 * extra:+.1f} %",
+                                 "-" if budget is None else f"<= {100 * budget:.0f} %"])
     print(f"\ncoverage, 4,096 atoms, reference {len(pot.gdf_reference['Si']):,} atoms "
           f"(mlearn Si training split), {pairs} paired runs of 200 steps:")
-    print_table(["regime", "ranks", "setting", "what", "plain atom-steps/s", "with coverage",
-                 "extra time", "goal"], rows)
+    print_table(["verdict", "regime", "ranks", "setting", "what", "plain atom-steps/s",
+                 "with coverage", "extra time", "goal"], rows)
 
 
 if __name__ == "__main__":

@@ -317,6 +317,10 @@ def learn_inputs():
             _write_learn_inputs(tmp_path)
         values = {
             "data": {"test": ["test.xyz"], "valid_rate": 0.2},
+            # the rho verdict: on these 8 frames it still flags 2,000 K frames in the second
+            # round; the rigidity verdict (the default) calls them covered once round 1 has
+            # labelled two frames of that melt
+            "coverage": {"signal": "rho"},
             "descriptor": {"cutoff": 4.5},
             "model": {"hidden": [10]},
             "training": {"epochs": 60, "batch_size": 2, "valid_every": 5, "patience": 3,

@@ -39,7 +39,8 @@ class NNPCalculator(Calculator):
     potential lives (CPU or CUDA). Neighbour lists are reused between calls while atoms move
     less than ``skin / 2``. With ``coverage``, also per-atom ``rho`` (GDF against the
     training atoms, at the coverage width), ``outside`` (functions outside the training
-    range), ``uncovered`` (below the coverage floor: outside the training data),
+    range), ``uncovered`` (outside the training data by the coverage verdict: rigidity above
+    the ceiling, or rho below the floor for older potentials),
     ``force_error`` (the expected force error |F - F_ref|, eV/Å, calibrated on validation
     atoms; NaN for potentials without the calibration) and the structure's ``min_rho``,
     ``n_uncovered`` and ``max_force_error`` every call.
@@ -50,9 +51,10 @@ class NNPCalculator(Calculator):
         skin: Verlet skin (Å) of the reused neighbour list; 0 rebuilds every call.
         device: move the potential there (``"cuda"``) first.
         coverage: compute ``rho``, ``outside`` and ``uncovered`` with every call (else only
-            when asked); ``"check"``: decide ``uncovered`` by the cluster search, carried
-            from call to call per atom (a fraction of the cost), with ``rho`` and
-            ``force_error`` for the uncovered atoms only (NaN elsewhere).
+            when asked); ``"check"``: decide ``uncovered`` at a fraction of the cost (the
+            rigidity against its ceiling, or for older potentials the cluster search carried
+            from call to call per atom), with ``rho`` for the uncovered atoms only (NaN
+            elsewhere).
 
     Raises:
         PotentialSetupError: (an ASE ``CalculatorSetupError``) for a potential that cannot be

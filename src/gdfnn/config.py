@@ -30,7 +30,13 @@ from gdfnn.datasets import is_reference as is_dataset
 from gdfnn.descriptors.cutoff import COSINE, CUTOFF_TYPES
 from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_write, read_yaml
-from gdfnn.gdf.coverage import DEFAULT_NEIGHBOURS, DEFAULT_QUANTILE, CoverageSettings
+from gdfnn.gdf.coverage import (
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_QUANTILE,
+    LLPR,
+    SIGNALS,
+    CoverageSettings,
+)
 from gdfnn.gdf.density import DEFAULT_SIGMA
 from gdfnn.gdf.modifiers import DEFAULT_B, DEFAULT_C, DEFAULT_MODIFIER, MODIFIERS
 from gdfnn.gdf.settings import DEFAULT_TARGET_ESS, NORMALIZATIONS, GdfSettings
@@ -190,10 +196,14 @@ class CoverageConfig(StrictModel):
         "median distance of a training atom to its neighbours-th nearest training atom that is "
         "not a copy of it")
     neighbours: int = Field(DEFAULT_NEIGHBOURS, ge=1, description="k of the 'knn' width")
-    quantile: float = Field(DEFAULT_QUANTILE, gt=0, lt=0.5, description="the floor: the share "
-                            "of held-out atoms of the training distribution (validation atoms; "
-                            "training atoms against the other frames) below it; an atom below "
-                            "the floor is flagged as outside the training data")
+    quantile: float = Field(DEFAULT_QUANTILE, gt=0, lt=0.5, description="the share of "
+                            "held-out atoms of the training distribution (validation atoms; "
+                            "training atoms against the other frames) flagged as outside the "
+                            "training data: below the rho floor, above the rigidity ceiling")
+    signal: Literal[SIGNALS] = Field(
+        LLPR, description="what decides that an atom lies outside the training data: 'llpr', "
+        "its last-layer prediction rigidity above the ceiling (needs validation frames; "
+        "without them, rho), or 'rho', its GDF rho on the symmetry functions below the floor")
 
     @field_validator("width")
     @classmethod
@@ -203,7 +213,7 @@ class CoverageConfig(StrictModel):
         return value
 
     def settings(self, seed: int = 0) -> CoverageSettings:
-        return CoverageSettings(self.width, self.neighbours, self.quantile, seed)
+        return CoverageSettings(self.width, self.neighbours, self.quantile, seed, self.signal)
 
 
 class ModelConfig(StrictModel):

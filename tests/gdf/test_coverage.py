@@ -14,6 +14,7 @@ from gdfnn.gdf.coverage import (
     coverage_metadata,
     fit_element_coverage,
     fit_error_map,
+    heldout_ceiling,
     heldout_rho,
     knn_width,
     read_coverage_metadata,
@@ -159,5 +160,28 @@ def test_coverage_records_round_trip_and_old_records_are_not_read():
     record["elements"]["Si"]["error"] = {"log10_rho": [-3.0, -1.0], "force_rmse": [0.3, 0.1]}
     assert read_coverage_metadata({"coverage": record})["Si"].error == ErrorMap(
         (-3.0, -1.0), (0.3, 0.1), "rho")
+    # a verdict on the rigidity round-trips; records before it decide on rho
+    judged = ElementCoverage(0.07, 1e-3, ceiling=2.5, signal="llpr")
+    assert read_coverage_metadata({"coverage": coverage_metadata({"Si": judged})}) == {
+        "Si": judged}
+    assert c.signal == "rho" and np.isnan(c.ceiling)
     assert read_coverage_metadata({}) is None
     assert read_coverage_metadata({"coverage": {**record, "version": 1}}) is None
+
+
+def test_the_verdict_reads_rho_against_the_floor_or_the_rigidity_against_the_ceiling():
+    rho, llpr = np.array([1e-4, 1e-2, 1e-4, 1e-2]), np.array([0.5, 0.5, 3.0, 3.0])
+    on_rho = ElementCoverage(0.07, 1e-3, ceiling=1.0)
+    on_llpr = ElementCoverage(0.07, 1e-3, ceiling=1.0, signal="llpr")
+    np.testing.assert_array_equal(on_rho.outside(rho, llpr), [True, False, True, False])
+    np.testing.assert_array_equal(on_llpr.outside(rho, llpr), [False, False, True, True])
+    np.testing.assert_array_equal(on_llpr.outside(rho, np.full(4, np.nan)), [False] * 4)
+    assert not on_llpr.outside(rho).any()  # no rigidity known: nothing decided outside
+
+
+def test_the_ceiling_leaves_the_quantile_of_held_out_atoms_above_it():
+    values = np.random.default_rng(3).lognormal(0, 1, 10_000)
+    ceiling = heldout_ceiling(values, 0.01)
+    assert (values > ceiling).mean() == pytest.approx(0.01, abs=1e-3)
+    with pytest.raises(InputError, match="no held-out atoms"):
+        heldout_ceiling(np.empty(0))

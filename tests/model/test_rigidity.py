@@ -6,6 +6,7 @@ from gdfnn.model.network import AtomicEnergies
 from gdfnn.model.rigidity import (
     RIDGE,
     fit_rigidity,
+    heldout_rigidity,
     last_hidden,
     read_rigidity_metadata,
     rigidity,
@@ -64,3 +65,24 @@ def test_atoms_like_the_training_atoms_are_rigid_and_atoms_far_from_them_are_not
     record = read_rigidity_metadata({"rigidity": rigidity_metadata({"Si": inverse})})
     torch.testing.assert_close(record["Si"], inverse)
     assert read_rigidity_metadata({}) == {}
+
+
+def test_a_frame_held_out_reads_the_rigidity_of_a_fit_without_it():
+    """heldout_rigidity (the frame's rows removed from C inside one solve) equals the
+    rigidity of each frame's atoms against C^-1 refitted on the other frames alone (with the
+    full set's ridge), for frames of one to nine atoms."""
+    nets = networks()
+    torch.manual_seed(2)
+    x = torch.randn(60, 4, dtype=torch.float64)
+    species = torch.zeros(60, dtype=torch.long)
+    frame = torch.repeat_interleave(torch.arange(9), torch.tensor([1, 3, 9, 5, 8, 9, 7, 9, 9]))
+    h = last_hidden(nets, x, species)
+    c = h.T @ h
+    ridge = RIDGE * torch.trace(c) / 6 * torch.eye(6, dtype=c.dtype)
+    held_out = heldout_rigidity(h, frame, c + ridge)
+    for f in range(9):
+        mine = frame == f
+        others = h[~mine]
+        inverse = torch.linalg.inv(others.T @ others + ridge)
+        torch.testing.assert_close(held_out[mine], rigidity(h[mine], inverse))
+    assert torch.all(held_out > rigidity(h, torch.linalg.inv(c + ridge)))

@@ -47,14 +47,69 @@ def test_training_stores_the_width_rule_the_heldout_floor_and_an_error_map(train
     assert np.allclose(out_["force_error"], c.error(out_["rigidity"]))
     assert np.isfinite(out_["force_error"]).all()
     assert out_["max_force_error"] == pytest.approx(out_["force_error"].max())
-    assert np.array_equal(out_["uncovered"], out_["rho"] < c.floor)
+    # the verdict reads the rigidity against its ceiling
+    assert c.signal == "llpr" and report["signal"] == "llpr" and report["ceiling"] == c.ceiling
+    assert np.array_equal(out_["uncovered"], out_["rigidity"] > c.ceiling)
     check = loaded.predict(atoms, coverage="check")
     np.testing.assert_allclose(check["force_error"], out_["force_error"], rtol=1e-12)
+    assert np.array_equal(check["uncovered"], out_["uncovered"])
     calc = NNPCalculator(loaded, coverage=True)
     atoms.calc = calc
     atoms.get_potential_energy()
     assert np.allclose(calc.results["force_error"], out_["force_error"])
 
+
+
+def test_the_ceiling_is_the_quantile_of_validation_atoms_and_training_frames_held_out(
+        trained):
+    """An independent computation: every training frame's atoms against C refitted without
+    that frame, and the validation atoms against all training frames; the ceiling leaves the
+    quantile of them above it."""
+    from gdfnn.data import read_structures, split_by_group
+    from gdfnn.model.rigidity import RIDGE, last_hidden
+
+    _, out = trained
+    loaded = Potential.load(out / "potential.pt")
+    c = loaded.coverage_of("Si")
+    frames = read_structures(str(out.parent / "toy.xyz"))
+    split = split_by_group(frames, 0.25, 0.0, 0)  # the toy config's split
+    hidden = []
+    for s in frames:
+        block = loaded.descriptor.compute(s.atoms)
+        hidden.append(last_hidden(loaded.networks, loaded.network_inputs(block.values,
+                                                                         block.species),
+                                  block.species))
+    gram = sum(hidden[k].T @ hidden[k] for k in split.train)
+    ridge = RIDGE * torch.trace(gram) / gram.shape[0] * torch.eye(gram.shape[0],
+                                                                   dtype=gram.dtype)
+
+    def against(h, without=None):
+        held = gram if without is None else gram - hidden[without].T @ hidden[without]
+        return torch.einsum("ni,ij,nj->n", h, torch.linalg.inv(held + ridge), h).numpy()
+
+    values = np.concatenate([against(hidden[k], k) for k in split.train]
+                            + [against(hidden[k]) for k in split.valid])
+    assert c.ceiling == pytest.approx(np.quantile(values, 1 - c.quantile), rel=1e-6)
+
+
+def test_without_validation_frames_the_ceiling_reads_training_frames_held_out(toy_config,
+                                                                               tmp_path):
+    config = toy_config(data={"valid_rate": 0.0}, output={"directory": str(tmp_path / "nv")},
+                        coverage={"neighbours": 5})
+    c = train(config).coverage_of("Si")
+    assert c.signal == "llpr" and np.isfinite(c.ceiling) and c.error is None
+    report = json.loads((tmp_path / "nv" / "metrics.json").read_text())["coverage"]["Si"]
+    assert report["valid_atoms"] == 0 and report["ceiling"] == c.ceiling
+
+
+def test_a_verdict_on_rho_is_kept_when_asked(toy_config, tmp_path):
+    config = toy_config(output={"directory": str(tmp_path / "rho")},
+                        coverage={"neighbours": 5, "signal": "rho"})
+    potential = train(config)
+    c = potential.coverage_of("Si")
+    assert c.signal == "rho" and np.isfinite(c.ceiling)
+    out_ = potential.predict(_toy_atoms(tmp_path / "rho"), coverage=True)
+    assert np.array_equal(out_["uncovered"], out_["rho"] < c.floor)
 
 
 def test_training_records_the_last_layer_rigidity_of_its_training_atoms(trained):

@@ -244,7 +244,7 @@ def test_lammps_md_that_loses_atoms_is_unstable_not_an_error(plugin, random_pote
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda text: None, "cannot open the potential file"),
     (lambda text: "hello world\n", "expected 'gdfnn_potential'"),
-    (lambda text: text.replace("gdfnn_potential 3", "gdfnn_potential 4"), "format version 4"),
+    (lambda text: text.replace("gdfnn_potential 4", "gdfnn_potential 5"), "format version 5"),
     (lambda text: text.replace("layer 10 26 sigmoid", "layer 10 26 swish"),
      "unknown activation 'swish'"),
     (lambda text: re.sub(r"(layer 10 26 sigmoid\n)\S+", r"\1nan", text),
@@ -471,6 +471,25 @@ def plugin_coverage(plugin, pot_file: Path, data: Path, elements, style: str = "
         lmp.close()
 
 
+def exact_rho(pot, atoms, sigma):
+    """``(n,)`` rho of each atom of ``atoms`` against ``pot``'s reference at ``sigma``,
+    float64 kernel sums on the scaled features (Potential's definition)."""
+    import torch
+
+    from gdfnn.gdf.reference import DensityReference
+
+    species = torch.tensor([pot.elements.index(s) for s in atoms.get_chemical_symbols()])
+    g = pot.descriptor.compute(atoms).values.double()
+    out = np.zeros(len(atoms))
+    for n, e in enumerate(pot.elements):
+        mine = (species == n).numpy()
+        if mine.any():
+            ref = DensityReference(pot.gdf_reference[e], sigma, dtype=torch.float64)
+            x = pot.transforms[e].scaled(g[mine][:, :pot.descriptor.n_features[e]])
+            out[mine] = ref.rho(x).numpy()
+    return out
+
+
 @pytest.mark.parametrize(("make", "elements"), [(vacancy_si, ["Si"]),
                                                 (two_elements, ["Si", "C"]),
                                                 (small_cell, ["Si"])])
@@ -479,24 +498,12 @@ def test_plugin_rho_is_the_potentials_rho(plugin, random_potential, tmp_path, ma
                                           precision, tolerance):
     """Exact rho of every atom (``exact 1``) equals Potential's definition (float64 kernel
     sums on the same scaled features); ``uncovered`` is rho < the threshold, atom by atom."""
-    import torch
-
-    from gdfnn.gdf.reference import DensityReference
-
     pot = with_reference(random_potential(elements=tuple(elements)), reference_frames(elements),
                          0.05)
     write_lammps_potential(pot, tmp_path / "p.gdfnn")
     atoms = make()
     write_data(atoms, pot.elements, tmp_path / "data.lammps")
-    species = torch.tensor([pot.elements.index(s) for s in atoms.get_chemical_symbols()])
-    g = pot.descriptor.compute(atoms).values.double()
-    expected = np.zeros(len(atoms))
-    for n, e in enumerate(pot.elements):
-        mine = (species == n).numpy()
-        if mine.any():
-            ref = DensityReference(pot.gdf_reference[e], 0.05, dtype=torch.float64)
-            x = pot.transforms[e].scaled(g[mine][:, :pot.descriptor.n_features[e]])
-            expected[mine] = ref.rho(x).numpy()
+    expected = exact_rho(pot, atoms, 0.05)
     threshold = float(np.median(expected))
     per_atom, totals = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps",
                                        pot.elements, f"coverage 1 exact 1 threshold {threshold!r}",
@@ -637,9 +644,11 @@ def test_coverage_without_a_fitting_reference_is_one_lammps_error(plugin, random
     assert "p.gdfnn" in str(info.value)
 
 
-def with_error_bar(pot, frames):
+def with_error_bar(pot, frames, verdict=None, knots=5):
     """``pot`` with a rigidity record of ``frames`` and, per element, an error map on it that
-    rises from 0.05 to 0.8 eV/Å across the frames' own rigidity range."""
+    rises from 0.05 to 0.8 eV/Å across the frames' own rigidity range (``knots`` 0: none);
+    ``verdict`` (a function of an element's frame rigidities): its rigidity ceiling, the
+    verdict reading it."""
     from gdfnn.gdf.coverage import ElementCoverage, ErrorMap, coverage_metadata
     from gdfnn.model.rigidity import fit_rigidity, rigidity_metadata
 
@@ -652,10 +661,12 @@ def with_error_bar(pot, frames):
     signal = pot.rigidity(g, species)
     maps = {}
     for n, e in enumerate(pot.elements):
-        low, high = np.log10(np.quantile(signal[(species == n).numpy()], [0.1, 0.9]))
-        knots = tuple(np.linspace(low, high, 5).tolist())
-        maps[e] = ElementCoverage(0.05, 1e-300, error=ErrorMap(
-            knots, (0.05, 0.1, 0.2, 0.4, 0.8), "llpr"))
+        mine = signal[(species == n).numpy()]
+        low, high = np.log10(np.quantile(mine, [0.1, 0.9]))
+        error = ErrorMap(tuple(np.linspace(low, high, 5).tolist()), (0.05, 0.1, 0.2, 0.4, 0.8),
+                         "llpr") if knots else None
+        judged = {} if verdict is None else {"ceiling": float(verdict(mine)), "signal": "llpr"}
+        maps[e] = ElementCoverage(0.05, 1e-300, error=error, **judged)
     pot.metadata["coverage"] = coverage_metadata(maps)
     return pot
 
@@ -709,6 +720,66 @@ def test_plugin_expected_force_error_is_the_potentials(plugin, random_potential,
         assert lmp.extract_global("ntimestep") == 2  # the first check after the start
     finally:
         lmp.close()
+
+
+@pytest.mark.parametrize(("make", "elements"), [(vacancy_si, ["Si"]),
+                                                (two_elements, ["Si", "C"])])
+@pytest.mark.parametrize("knots", [5, 0])
+def test_plugin_verdict_on_the_rigidity_ceiling_is_the_potentials(plugin, random_potential,
+                                                                  tmp_path, make, elements,
+                                                                  knots):
+    """Where the file gives a rigidity ceiling, the plugin flags exactly the atoms above it,
+    as Potential.predict does (full and cheap check), on check steps and exact steps alike,
+    with rho for the flagged atoms; a rho threshold on the pair style decides by rho instead;
+    the file reads back with its ceiling; without an error map (no knots) the expected error
+    is NaN and the verdict still holds."""
+    frames = reference_frames(elements)
+    pot = with_error_bar(with_reference(random_potential(elements=tuple(elements)), frames,
+                                        0.05), frames, np.median, knots)
+    write_lammps_potential(pot, tmp_path / "p.gdfnn")
+    atoms = make()
+    atoms.rattle(0.1, seed=9)
+    write_data(atoms, pot.elements, tmp_path / "data.lammps")
+    full = pot.predict(atoms, coverage=True)
+    ceilings = np.array([pot.coverage_of(s).ceiling for s in atoms.get_chemical_symbols()])
+    np.testing.assert_array_equal(full["uncovered"], full["rigidity"] > ceilings)
+    assert 0 < full["uncovered"].sum() < len(atoms)
+    check = pot.predict(atoms, coverage="check")
+    np.testing.assert_array_equal(check["uncovered"], full["uncovered"])
+    np.testing.assert_allclose(check["rho"][full["uncovered"]], full["rho"][full["uncovered"]],
+                               rtol=1e-4)  # (the reference's float32 kernel sums)
+    for style in ("coverage 1", "coverage 1 exact 1"):
+        per_atom, totals = plugin_coverage(plugin, tmp_path / "p.gdfnn",
+                                           tmp_path / "data.lammps", pot.elements, style)
+        np.testing.assert_array_equal(per_atom[:, 1] > 0, full["uncovered"])
+        assert totals[1] == full["uncovered"].sum()
+        flagged = full["uncovered"]
+        np.testing.assert_allclose(per_atom[flagged, 0], exact_rho(pot, atoms, 0.05)[flagged],
+                                   rtol=1e-8)
+        assert np.isnan(per_atom[~flagged, 0]).all() == (style == "coverage 1")
+        assert np.isnan(per_atom[:, 2]).all() == (knots == 0)
+    threshold = float(np.median(full["rho"]))
+    per_atom, _ = plugin_coverage(plugin, tmp_path / "p.gdfnn", tmp_path / "data.lammps",
+                                  pot.elements, f"coverage 1 exact 1 threshold {threshold!r}")
+    np.testing.assert_array_equal(per_atom[:, 1] > 0, full["rho"] < threshold)
+    back = read_lammps_potential(tmp_path / "p.gdfnn")
+    for e in elements:
+        assert back.coverage_of(e).signal == "llpr"
+        assert back.coverage_of(e).ceiling == pot.coverage_of(e).ceiling
+    np.testing.assert_array_equal(back.predict(atoms, coverage=True)["uncovered"],
+                                  full["uncovered"])
+    if knots:  # a format-3 file (no ceiling) decides on rho below the floor, in both
+        old = re.sub(r"^(error_bar \S+ \S+) \S+$", r"\1", (tmp_path / "p.gdfnn").read_text(),
+                     flags=re.M).replace("gdfnn_potential 4", "gdfnn_potential 3")
+        old = re.sub(r"^coverage (\S+) \S+ ", rf"coverage \1 {threshold!r} ", old, flags=re.M)
+        (tmp_path / "old.gdfnn").write_text(old)
+        back = read_lammps_potential(tmp_path / "old.gdfnn")
+        assert all(back.coverage_of(e).signal == "rho" for e in elements)
+        per_atom, _ = plugin_coverage(plugin, tmp_path / "old.gdfnn", tmp_path / "data.lammps",
+                                      pot.elements, "coverage 1 exact 1")
+        below = exact_rho(pot, atoms, 0.05) < threshold
+        assert 0 < below.sum() < len(atoms)
+        np.testing.assert_array_equal(per_atom[:, 1] > 0, below)
 
 
 def test_the_plugins_search_flags_as_its_full_sum_on_thousands_of_environments(

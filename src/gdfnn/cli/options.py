@@ -70,13 +70,15 @@ def add_md_options(p: argparse.ArgumentParser, *, ensemble: str, interval: int) 
                    help=f"barostat time constant, fs (default {TAUP_STEPS} time steps)")
     p.add_argument("--coverage-stop", type=rho_or_floor, default=None, metavar="RHO|floor",
                    help="stop when an atom's GDF rho against the training atoms falls below "
-                   "RHO, or ('floor') when more atoms fall below the potential's coverage "
-                   "floor than a frame of the training data has by chance (docs/md.md); the "
-                   "frame, with each atom's rho, goes to left_training_data.extxyz")
+                   "RHO, or ('floor') when more atoms lie outside the training data by the "
+                   "potential's coverage verdict (its rigidity ceiling, or for older "
+                   "potentials its rho floor) than a frame of the training data has by chance "
+                   "(docs/md.md); the frame, with each atom's rho, goes to "
+                   "left_training_data.extxyz")
     p.add_argument("--coverage-save", type=rho_or_floor, default=None, metavar="RHO|floor",
-                   help="keep going, appending every frame with an atom below RHO (or the "
-                   "floor) to candidates.extxyz, ready for gdfnn select (the LAMMPS engine: "
-                   "the same threshold as --coverage-stop)")
+                   help="keep going, appending every frame with an atom below RHO (or "
+                   "outside by the verdict: 'floor') to candidates.extxyz, ready for gdfnn "
+                   "select (the LAMMPS engine: the same threshold as --coverage-stop)")
     p.add_argument("--restart-every", type=int, default=None, metavar="STEPS",
                    help="write the state every STEPS steps (a multiple of --interval), for "
                    "continuing a killed run (gdfnn md --resume); default: none")

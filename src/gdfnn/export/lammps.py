@@ -66,9 +66,10 @@ def gdfnn_lines(path: str, plugin: str, elements: list[str], precision: str = "d
 
 # ----- the potential file of pair_style gdfnn ---------------------------------------------------
 #: Version of the text format below (2 adds the coverage reference, 3 the error bar and the
-#: floor's quantile); the plugin and :func:`read_lammps_potential` read versions 1 to 3.
-PLUGIN_FORMAT_VERSION = 3
-PLUGIN_FORMATS = (1, 2, 3)
+#: floor's quantile, 4 the rigidity ceiling of the verdict and error bars without knots); the
+#: plugin and :func:`read_lammps_potential` read versions 1 to 4.
+PLUGIN_FORMAT_VERSION = 4
+PLUGIN_FORMATS = (1, 2, 3, 4)
 PLUGIN_HEADER = """\
 # gdfnn potential for LAMMPS pair_style gdfnn (units metal: Å, eV, eV/Å); docs/lammps.md
 # f: type (2 radial, 4 narrow angular, 5 wide angular) neighbour1 neighbour2 rc/Å eta/Å^-2
@@ -79,9 +80,11 @@ PLUGIN_HEADER = """\
 #    clusters; quantile: the share of held-out atoms below the floor), shift and scale give
 #    the scaled features x = (G - shift) / scale; each cluster: its size, radius, total
 #    weight and centroid, then its points as weight x_1 ... x_D;
-# error_bar K W: the expected force error (eV/Å) of an atom, K knots "log10 rigidity, force
-#    RMSE" (linear in the squared RMSE between them, flat beyond), then the W x W matrix
-#    C^-1 of the rigidity h~^T C^-1 h~, h~ = (last hidden layer, 1).
+# error_bar K W ceiling: the last-layer rigidity h~^T C^-1 h~, h~ = (last hidden layer, 1):
+#    an atom above the ceiling lies outside the training data (0: rho below the floor
+#    decides); its expected force error (eV/Å) through K knots "log10 rigidity, force RMSE"
+#    (linear in the squared RMSE between them, flat beyond; K = 0: none), then the W x W
+#    matrix C^-1.
 """
 
 
@@ -144,16 +147,22 @@ def coverage_lines(potential: Potential, element: str, model: ElementModel) -> l
 
 
 def error_bar_lines(potential: Potential, element: str) -> list[str]:
-    """The error bar block of ``element``: its error map on the last-layer rigidity and its
-    ``C^-1``; none where the potential has no such map (older potentials map rho, which the
-    plugin computes for flagged atoms only)."""
-    error = potential.coverage_of(element).error
+    """The error bar block of ``element``: its ``C^-1``, the ceiling where the verdict reads
+    the last-layer rigidity (else 0) and the knots of its error map on the rigidity (none
+    where the map reads rho); no block where neither reads the rigidity (older
+    potentials)."""
+    coverage = potential.coverage_of(element)
     inverse = read_rigidity_metadata(potential.metadata).get(element)
-    if error is None or error.signal != LLPR or inverse is None:
+    error = coverage.error if coverage.error is not None and coverage.error.signal == LLPR \
+        else None
+    by_rigidity = coverage.signal == LLPR
+    if inverse is None or (error is None and not by_rigidity):
         return []
-    return ([f"error_bar {len(error.log10_signal)} {inverse.shape[0]}"]
-            + [_numbers(k) for k in zip(error.log10_signal, error.force_rmse, strict=True)]
-            + [_numbers(row) for row in inverse.tolist()])
+    knots = [] if error is None else list(zip(error.log10_signal, error.force_rmse,
+                                              strict=True))
+    return ([f"error_bar {len(knots)} {inverse.shape[0]} "
+             f"{coverage.ceiling if by_rigidity else 0.0!r}"]
+            + [_numbers(k) for k in knots] + [_numbers(row) for row in inverse.tolist()])
 
 
 def read_lammps_potential(path: str | os.PathLike) -> Potential:
@@ -202,6 +211,7 @@ def read_lammps_potential(path: str | os.PathLike) -> Potential:
     if coverage:
         pot.metadata["coverage"] = coverage_metadata(
             {e: ElementCoverage(c["sigma"], c["floor"], quantile=c["quantile"],
+                                **bars[e][2] if e in bars else {},
                                 error=bars[e][0] if e in bars else None)
              for e, c in coverage.items()})
         if bars:
@@ -235,17 +245,22 @@ def _read_coverage(rows: list[list[str]], k: int) -> tuple[int, dict, torch.Tens
                }, shift, scale
 
 
-def _read_error_bar(rows: list[list[str]], k: int) -> tuple[int, tuple[ErrorMap, torch.Tensor]]:
-    """The error bar block at row ``k``: (next row, (error map, C^-1))."""
+def _read_error_bar(rows: list[list[str]], k: int
+                    ) -> tuple[int, tuple[ErrorMap | None, torch.Tensor, dict]]:
+    """The error bar block at row ``k``: (next row, (error map or None, C^-1, the verdict:
+    ``ceiling`` and ``signal`` where it reads the rigidity))."""
     n_knots, width = int(rows[k][1]), int(rows[k][2])
+    ceiling = float(rows[k][3]) if len(rows[k]) > 3 else 0.0
     knots = [(float(x), float(y)) for x, y in rows[k + 1:k + 1 + n_knots]]
     k += 1 + n_knots
     inverse = torch.tensor([[float(v) for v in r] for r in rows[k:k + width]],
                            dtype=torch.float64)
     if len(knots) != n_knots or inverse.shape != (width, width):
         raise ValueError("error bar cut short")
-    error = ErrorMap(tuple(x for x, _ in knots), tuple(y for _, y in knots), LLPR)
-    return k + width, (error, inverse)
+    error = ErrorMap(tuple(x for x, _ in knots), tuple(y for _, y in knots), LLPR) \
+        if knots else None
+    return k + width, (error, inverse,
+                       {"ceiling": ceiling, "signal": LLPR} if ceiling > 0 else {})
 
 
 def _function(row: list[str]) -> SymmetryFunction:

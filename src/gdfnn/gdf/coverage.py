@@ -14,6 +14,14 @@ at it, most atoms of the training distribution have no training neighbour inside
   term among them, are removed from the sum), and the validation atoms against all training
   atoms. So by construction about 1 % of new atoms drawn like the training data are flagged;
   an atom below the floor is rarer than 99 % of them.
+- **Verdict** (``signal``): an atom is outside the training data when its rho lies below the
+  floor (``"rho"``), or, for new potentials (``"llpr"``), when its last-layer rigidity signal
+  (:mod:`gdfnn.model.rigidity`) lies above the **ceiling** (:func:`heldout_ceiling`): the
+  level above which a share ``quantile`` of held-out atoms lie (training atoms against the
+  rigidity of the other frames, validation atoms against all). The rigidity ranks force errors
+  better than rho on every set measured (docs/coverage.md) and costs a few hundred
+  multiply-adds per atom on the hidden layer the force call computes anyway; rho and its floor
+  stay recorded (``coverage.signal: rho`` decides on them, and thresholds on rho still work).
 - **Error bar** (:class:`ErrorMap`): a monotone map from the log10 of a signal to the RMS of
   the force-error vector ``|F_pred - F_ref|`` (eV/Å), fitted on validation atoms (isotonic
   regression of the squared error on binned log signal). New potentials map the last-layer
@@ -106,8 +114,10 @@ class ErrorMap:
 class ElementCoverage:
     """One element's coverage: width ``sigma`` and ``floor`` of rho (see the module), how
     they were set (``kind``: ``"heldout"``, or :data:`LEGACY`), the held-out atoms the floor
-    was read on, the error map (None until calibrated) and ``quantile``, the share of
-    held-out atoms below the floor (0 for the legacy kind: no training atom is below it)."""
+    was read on, the error map (None until calibrated), ``quantile``, the share of held-out
+    atoms outside (0 for the legacy kind: no training atom is below its floor), the
+    ``ceiling`` of the last-layer rigidity (NaN until calibrated) and ``signal``, what the
+    verdict reads (:data:`SIGNALS`: rho against the floor, llpr against the ceiling)."""
 
     sigma: float
     floor: float
@@ -115,6 +125,18 @@ class ElementCoverage:
     heldout_atoms: int = 0
     error: ErrorMap | None = None
     quantile: float = DEFAULT_QUANTILE
+    ceiling: float = math.nan
+    signal: str = RHO
+
+    def outside(self, rho: np.ndarray, rigidity: np.ndarray | None = None) -> np.ndarray:
+        """``(n,)`` bool: atoms outside the training data by the verdict's signal, from their
+        ``rho (n,)`` and last-layer ``rigidity (n,)`` (NaN, or None, where unknown: not
+        outside)."""
+        if self.signal == LLPR:
+            if rigidity is None:
+                return np.zeros(len(rho), dtype=bool)
+            return np.asarray(rigidity) > self.ceiling
+        return np.asarray(rho) < self.floor
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -127,19 +149,22 @@ class ElementCoverage:
         return cls(float(data["sigma"]), float(data["floor"]), str(data.get("kind", "heldout")),
                    int(data.get("heldout_atoms", 0)),
                    None if error is None else ErrorMap.from_dict(error),
-                   float(data.get("quantile", DEFAULT_QUANTILE)))
+                   float(data.get("quantile", DEFAULT_QUANTILE)),
+                   float(data.get("ceiling", math.nan)), str(data.get("signal", RHO)))
 
 
 @dataclass(frozen=True)
 class CoverageSettings:
     """How coverage is set at training: ``width`` (a number on [-1, 1]-scaled features, or
     ``"knn"``: :func:`knn_width` with ``neighbours``), ``quantile``, the share of held-out
-    atoms below the floor, and the ``seed`` of the atom samples."""
+    atoms outside, ``signal``, what the verdict of the trained potential reads
+    (:data:`SIGNALS`), and the ``seed`` of the atom samples."""
 
     width: float | str = "knn"
     neighbours: int = DEFAULT_NEIGHBOURS
     quantile: float = DEFAULT_QUANTILE
     seed: int = 0
+    signal: str = LLPR
 
 
 def _sample(n: int, limit: int, seed: int) -> torch.Tensor:
@@ -233,6 +258,14 @@ def heldout_floor(rho: np.ndarray, quantile: float = DEFAULT_QUANTILE) -> float:
     return float(np.quantile(rho, quantile))
 
 
+def heldout_ceiling(rigidity: np.ndarray, quantile: float = DEFAULT_QUANTILE) -> float:
+    """The ceiling: the level of held-out last-layer rigidity ``(n,)`` above which a share
+    ``quantile`` of them lie."""
+    if rigidity.size == 0:
+        raise InputError("coverage ceiling: no held-out atoms")
+    return float(np.quantile(rigidity, 1.0 - quantile))
+
+
 def fit_element_coverage(train_x: torch.Tensor, train_frame: np.ndarray,
                          valid_x: torch.Tensor | None, settings: CoverageSettings
                          ) -> ElementCoverage:
@@ -315,7 +348,8 @@ def coverage_metadata(elements: Mapping[str, ElementCoverage],
     """What a potential records of its coverage (``metadata["coverage"]``): per element, and
     the settings that made it (None: not known, e.g. read from a LAMMPS file)."""
     made = {} if settings is None else {"width": settings.width, "neighbours":
-                                        settings.neighbours, "quantile": settings.quantile}
+                                        settings.neighbours, "quantile": settings.quantile,
+                                        "signal": settings.signal}
     return {"version": COVERAGE_VERSION, **made,
             "elements": {e: c.to_dict() for e, c in elements.items()}}
 

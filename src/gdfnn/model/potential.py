@@ -103,6 +103,8 @@ class Potential(nn.Module):
         self._density_references: dict[tuple[str, float], tuple] = {}
         # (metadata["rigidity"] record, each element's C^-1 read from it)
         self._rigidity: tuple[object, dict[str, torch.Tensor]] = (None, {})
+        # (metadata["coverage"] record, what it reads as: MD asks every check)
+        self._coverage: tuple[object, dict[str, ElementCoverage] | None] = (None, None)
 
     @property
     def elements(self) -> list[str]:
@@ -136,8 +138,9 @@ class Potential(nn.Module):
         """The coverage width, floor and error map of ``element`` (see
         :mod:`gdfnn.gdf.coverage`); for a file written before them, the old kind
         (:data:`~gdfnn.gdf.coverage.LEGACY`: the weighting sigma and the least covered
-        training atom, its own kernel term included; without a reference: no floor, NaN)."""
-        stored = read_coverage_metadata(self.metadata)
+        training atom, its own kernel term included; without a reference: no floor, NaN).
+        The record is read once, again when ``metadata["coverage"]`` is replaced."""
+        stored = self._stored_coverage()
         if stored is not None and element in stored:
             return stored[element]
         sigma = self.gdf_sigma(element)
@@ -161,7 +164,13 @@ class Potential(nn.Module):
     @property
     def legacy_coverage(self) -> bool:
         """Whether the potential carries a GDF reference with coverage of the old kind."""
-        return bool(self.gdf_reference) and read_coverage_metadata(self.metadata) is None
+        return bool(self.gdf_reference) and self._stored_coverage() is None
+
+    def _stored_coverage(self) -> dict[str, ElementCoverage] | None:
+        record = self.metadata.get("coverage")
+        if self._coverage[0] is not record or record is None:
+            self._coverage = (record, read_coverage_metadata(self.metadata))
+        return self._coverage[1]
 
     def coverage(self, features: torch.Tensor, species: torch.Tensor,
                  sigma: float | None = None, *, outside_only: bool = False
@@ -189,12 +198,15 @@ class Potential(nn.Module):
         return rho, outside
 
     def coverage_check(self, features: torch.Tensor, species: torch.Tensor,
-                       hints: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(uncovered (N,), rho (N,))`` from raw features ``(N, D)``: which atoms lie below
-        the coverage floor of their element, decided exactly by the cluster search
-        (:meth:`gdfnn.gdf.reference.DensityReference.below`: a few dozen reference points per
-        typical atom), and the rho of those atoms (NaN for the others). ``hints`` ``(N,)``
-        int64: each atom's covering cluster of the previous call, updated."""
+                       hints: np.ndarray | None = None, rigidity: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """``(uncovered (N,), rho (N,))`` from raw features ``(N, D)``: which atoms lie
+        outside the training data (:meth:`uncovered`), and the rho of those atoms (NaN for
+        the others). Where the verdict reads the last-layer ``rigidity (N,)`` (given, or
+        computed), it is one comparison per atom; where it reads rho, decided exactly by the
+        cluster search (:meth:`gdfnn.gdf.reference.DensityReference.below`: a few dozen
+        reference points per typical atom). ``hints`` ``(N,)`` int64: each atom's covering
+        cluster of the previous call, updated."""
         features = features.detach().cpu().double()
         species = species.cpu()
         flags = np.zeros(species.numel(), dtype=bool)
@@ -205,10 +217,16 @@ class Potential(nn.Module):
                 continue
             reference = self.density_reference(element)
             x = self.transforms[element].scaled(features[mine][:, : reference.n_features])
-            mine_hints = None if hints is None else hints[mine]
-            below = reference.below(x, self.coverage_of(element).floor, mine_hints)
-            if hints is not None:
-                hints[mine] = mine_hints
+            coverage = self.coverage_of(element)
+            if coverage.signal == LLPR:
+                if rigidity is None:
+                    rigidity = self.rigidity(features, species)
+                below = coverage.outside(rho[mine], rigidity[mine])
+            else:
+                mine_hints = None if hints is None else hints[mine]
+                below = reference.below(x, coverage.floor, mine_hints)
+                if hints is not None:
+                    hints[mine] = mine_hints
             flags[np.flatnonzero(mine)[below]] = True
             if below.any():
                 rho[np.flatnonzero(mine)[below]] = reference.rho(x[torch.from_numpy(below)]
@@ -256,29 +274,31 @@ class Potential(nn.Module):
         ``neighbors``: a precomputed neighbour list (see :class:`gdfnn.neighbors.NeighborCache`).
         ``coverage``: also ``rho (n,)``, the GDF of each atom against the training atoms,
         ``outside (n,)``, its functions outside the training range (see :meth:`coverage`), and
-        ``uncovered (n,)``, bool, the atoms below the coverage floor (outside the training
-        data, see :meth:`uncovered`), ``rigidity (n,)``, the last-layer rigidity signal
+        ``uncovered (n,)``, bool, the atoms outside the training data (see
+        :meth:`uncovered`: rigidity above the ceiling for new potentials, rho below the floor
+        for older ones), ``rigidity (n,)``, the last-layer rigidity signal
         (:meth:`rigidity`), ``force_error (n,)``, the expected force error (eV/Å, see
         :meth:`force_error`), and their summary: ``min_rho``, ``n_uncovered`` and
         ``max_force_error``. ``coverage="check"``: the same decision at a fraction of the
-        cost (the cluster search of :meth:`coverage_check`; ``hints``, per atom, carries it
-        from call to call), with ``rho`` for the uncovered atoms only (NaN for the others)
-        and ``min_rho`` of those (NaN when every atom is covered); the expected errors are
-        those of every atom where the error map reads the rigidity (new potentials), of the
-        uncovered atoms only where it reads rho."""
+        cost (:meth:`coverage_check`; ``hints``, per atom, carries the cluster search of a
+        rho verdict from call to call), with ``rho`` for the uncovered atoms only (NaN for
+        the others) and ``min_rho`` of those (NaN when every atom is covered); the expected
+        errors are those of every atom where the error map reads the rigidity (new
+        potentials), of the uncovered atoms only where it reads rho."""
         block = self.descriptor.compute(atoms, derivatives=True, dtype=self.dtype,
                                         device=self.device, neighbors=neighbors)
         want_stress = atoms.pbc.all() if stress is None else stress
         out = _as_numpy(self.outputs(block, atoms.get_volume() if want_stress else None))
+        if coverage:
+            out["rigidity"] = self.rigidity(block.values, block.species)
         if coverage == "check":
             out["uncovered"], out["rho"] = self.coverage_check(block.values, block.species,
-                                                               hints)
+                                                               hints, out["rigidity"])
             out["outside"] = self.coverage(block.values, block.species, outside_only=True)[1]
         elif coverage:
             out["rho"], out["outside"] = self.coverage(block.values, block.species)
-            out["uncovered"] = self.uncovered(out["rho"], block.species)
+            out["uncovered"] = self.uncovered(out["rho"], block.species, out["rigidity"])
         if coverage:
-            out["rigidity"] = self.rigidity(block.values, block.species)
             known = out["rho"][np.isfinite(out["rho"])]
             out["min_rho"] = float(known.min()) if known.size else float("nan")
             out["n_uncovered"] = int(out["uncovered"].sum())
@@ -287,10 +307,14 @@ class Potential(nn.Module):
             out["max_force_error"] = float(known.max()) if known.size else float("nan")
         return out
 
-    def uncovered(self, rho: np.ndarray, species: torch.Tensor) -> np.ndarray:
-        """``(N,)`` bool: atoms whose coverage rho ``(N,)`` lies below their element's floor
-        (:meth:`coverage_of`); False where rho is unknown."""
-        return self._per_element(species, lambda c, mine: rho[mine] < c.floor, False)
+    def uncovered(self, rho: np.ndarray, species: torch.Tensor,
+                  rigidity: np.ndarray | None = None) -> np.ndarray:
+        """``(N,)`` bool: atoms outside the training data by their element's verdict
+        (:meth:`coverage_of`, :meth:`~gdfnn.gdf.coverage.ElementCoverage.outside`): their
+        coverage rho ``(N,)`` below the floor, or their last-layer ``rigidity (N,)``
+        (:meth:`rigidity`) above the ceiling; False where the signal is unknown."""
+        return self._per_element(species, lambda c, mine: c.outside(
+            rho[mine], None if rigidity is None else rigidity[mine]), False)
 
     def force_error(self, species: torch.Tensor, rho: np.ndarray,
                     rigidity: np.ndarray | None = None) -> np.ndarray:

@@ -41,11 +41,11 @@ def last_hidden(networks: AtomicEnergies, inputs: torch.Tensor, species: torch.T
     return out
 
 
-def fit_rigidity(networks: AtomicEnergies, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
-                 ) -> dict[str, torch.Tensor]:
-    """Per element, ``C^-1`` ``(H+1, H+1)`` from the training atoms' network inputs and
-    element indices, given in batches ``(inputs (n, D), species (n,))`` (memory follows a
-    batch). Elements without atoms get none."""
+def rigidity_gram(networks: AtomicEnergies,
+                  batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Per element, ``C`` ``(H+1, H+1)`` (with its ridge) from the training atoms' network
+    inputs and element indices, given in batches ``(inputs (n, D), species (n,))`` (memory
+    follows a batch). Elements without atoms get none."""
     width = (networks.hidden[-1] if networks.hidden else 0) + 1
     sums = {e: torch.zeros(width, width, dtype=torch.float64) for e in networks.elements}
     seen = dict.fromkeys(networks.elements, 0)
@@ -55,11 +55,28 @@ def fit_rigidity(networks: AtomicEnergies, batches: Iterable[tuple[torch.Tensor,
             mine = species == n
             sums[element] += h[mine].T @ h[mine]
             seen[element] += int(mine.sum())
-    out = {}
-    for element, c in sums.items():
-        if seen[element]:
-            ridge = RIDGE * torch.trace(c) / width
-            out[element] = torch.linalg.inv(c + ridge * torch.eye(width, dtype=c.dtype))
+    return {element: c + RIDGE * torch.trace(c) / width * torch.eye(width, dtype=c.dtype)
+            for element, c in sums.items() if seen[element]}
+
+
+def fit_rigidity(networks: AtomicEnergies, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+                 ) -> dict[str, torch.Tensor]:
+    """Per element, ``C^-1`` ``(H+1, H+1)``: the inverse of :func:`rigidity_gram`."""
+    return {e: torch.linalg.inv(c) for e, c in rigidity_gram(networks, batches).items()}
+
+
+def heldout_rigidity(hidden: torch.Tensor, frame: torch.Tensor, gram: torch.Tensor
+                     ) -> torch.Tensor:
+    """``(N,)``: the rigidity signal of training atoms held out with their frame, ``h~^T
+    (C - H_f^T H_f)^-1 h~``, from their last hidden layers ``hidden (N, H+1)`` (all of one
+    element), their frames ``frame (N,)`` (every atom of the element in each frame given) and
+    the element's ``gram`` (``C``, :func:`rigidity_gram`). Exact: as if the networks' last
+    layer had been constrained without the frame."""
+    out = torch.empty(len(hidden), dtype=torch.float64)
+    for f in torch.unique(frame):
+        mine = frame == f
+        h = hidden[mine]
+        out[mine] = (h * torch.linalg.solve(gram - h.T @ h, h.T).T).sum(1)
     return out
 
 

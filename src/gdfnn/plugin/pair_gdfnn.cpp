@@ -25,8 +25,9 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-// 2 adds the coverage reference, 3 the error bar; 1 and 2 are still read
-const int FORMAT_VERSION = 3;
+// 2 adds the coverage reference, 3 the error bar, 4 its rigidity ceiling (the verdict) and
+// error bars without knots; 1 to 3 are still read
+const int FORMAT_VERSION = 4;
 // a kernel sum within this relative distance of the threshold counts as reaching it, in the
 // full sum and in the cluster search alike (they add in different orders): gdfnn.gdf.clusters
 const double TIE = 1e-12;
@@ -512,7 +513,9 @@ void PairGdfnn::read_error_bar(PotentialText &in, Element &E)
   const int n_knots = in.integer(head[1]), width = in.integer(head[2]);
   const size_t n = E.layers.size();
   const int hidden = n > 1 ? E.layers[n - 2].n_out : 0;
-  if (n_knots < 1) in.fail("the error bar needs at least one knot");
+  B.ceiling = head.size() > 3 ? in.number(head[3]) : 0.0;
+  if (n_knots < (head.size() > 3 ? 0 : 1)) in.fail("the error bar needs at least one knot");
+  if (B.ceiling < 0.0) in.fail("the rigidity ceiling must be >= 0 (0: the verdict reads rho)");
   if (width != hidden + 1)
     in.fail("the error bar is " + head[2] + " wide, the last hidden layer " +
             std::to_string(hidden) + " + 1");
@@ -770,11 +773,14 @@ void PairGdfnn::compute_atoms(Scratch<real> &s)
     triplets(E, s);
     angular_terms(E, s);
     extrapolating += count_extrapolation(i, E);
-    if (check) coverage(i, ei, exact, values, min_rho, n_uncovered);
     double Ei = network(E);
-    if (check && E.error_bar.width) {
-      force_error[i] = expected_error(E);
-      max_error = std::max(max_error, force_error[i]);
+    if (check) {
+      const double q = E.error_bar.width ? rigidity(E) : 0.0;
+      if (!E.error_bar.knots.empty()) {
+        force_error[i] = expected_error(E.error_bar, q);
+        max_error = std::max(max_error, force_error[i]);
+      }
+      coverage(i, ei, exact, values, q, min_rho, n_uncovered);
     }
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
@@ -804,16 +810,35 @@ bool PairGdfnn::values_wanted(bigint step) const
   return update->setupflag || step == output->next_thermo || step == output->next_dump_any;
 }
 
-void PairGdfnn::coverage(int i, int ei, bool exact, bool values, double &min_rho,
-                         double &n_uncovered)
+// The verdict reads the rigidity where the file gives a ceiling and no rho threshold is set
+bool PairGdfnn::by_rigidity(const Element &E) const
 {
-  const Coverage &C = elements[ei].coverage;
+  return E.error_bar.ceiling > 0.0 && coverage_threshold <= 0.0;
+}
+
+void PairGdfnn::coverage(int i, int ei, bool exact, bool values, double rigidity,
+                         double &min_rho, double &n_uncovered)
+{
+  const Element &E = elements[ei];
+  const Coverage &C = E.coverage;
   const size_t D = C.shift.size();
   xq.resize(D);
   for (size_t d = 0; d < D; ++d) xq[d] = (net.G[d] - C.shift[d]) / C.scale[d];
+  const bool rigid = by_rigidity(E);
+  if (rigid && rigidity > E.error_bar.ceiling) {    // one comparison decides
+    uncovered[i] = 1.0;
+    n_uncovered += 1.0;
+  }
   if (exact) {    // every kernel sum, for all atoms of the element at once (exact_sums)
     queued[ei].atoms.push_back(i);
     queued[ei].x.insert(queued[ei].x.end(), xq.begin(), xq.end());
+    return;
+  }
+  if (rigid) {
+    if (uncovered[i] > 0.0 && values) {    // rho of the atoms outside, where shown
+      rho[i] = full_sum(C) / C.total;
+      min_rho = std::min(min_rho, rho[i]);
+    }
     return;
   }
   if (below(C, limit_of(C), hint[i])) {
@@ -879,11 +904,14 @@ void PairGdfnn::exact_sums(double &min_rho, double &n_uncovered)
         Q.sums[a] += total;
       }
     }
+    const bool rigid = by_rigidity(elements[e]);    // flags already set by the rigidity
     for (int a = 0; a < n; ++a) {
       const int i = Q.atoms[a];
       rho[i] = Q.sums[a] / C.total;
-      uncovered[i] = Q.sums[a] < limit ? 1.0 : 0.0;
-      n_uncovered += uncovered[i];
+      if (!rigid) {
+        uncovered[i] = Q.sums[a] < limit ? 1.0 : 0.0;
+        n_uncovered += uncovered[i];
+      }
       min_rho = std::min(min_rho, rho[i]);
     }
     Q.atoms.clear();
@@ -1276,9 +1304,9 @@ double PairGdfnn::network(const Element &E)
   return net.act[nlayers][0];
 }
 
-// ----- the expected force error of the atom whose network() ran last (eV/Å): its rigidity
-// h~^T C^-1 h~ (h~: the last hidden layer and a 1) through the error map
-double PairGdfnn::expected_error(const Element &E) const
+// ----- the last-layer rigidity of the atom whose network() ran last: h~^T C^-1 h~ (h~: the
+// last hidden layer and a 1)
+double PairGdfnn::rigidity(const Element &E) const
 {
   const ErrorBar &B = E.error_bar;
   const int W = B.width;
@@ -1290,7 +1318,13 @@ double PairGdfnn::expected_error(const Element &E) const
     for (int b = 0; b + 1 < W; ++b) sum += row[b] * h[b];
     q += (a + 1 < W ? h[a] : 1.0) * sum;
   }
-  const double x = std::log10(std::max(q, 1e-300));
+  return q;
+}
+
+// the expected force error (eV/Å) of an atom of this rigidity, through the error map
+double PairGdfnn::expected_error(const ErrorBar &B, double rigidity)
+{
+  const double x = std::log10(std::max(rigidity, 1e-300));
   const std::vector<double> &k = B.knots, &y = B.rmse2;
   const size_t n = k.size();
   if (x <= k[0]) return std::sqrt(y[0]);

@@ -89,13 +89,16 @@ class PairGdfnn : public Pair {
     int n_near = 0;
     int clusters() const { return offsets.empty() ? 0 : (int) offsets.size() - 1; }
   };
-  // The expected force error of an element (file format 3): the last-layer rigidity
-  // h~^T C^-1 h~ mapped by the calibrated error map (linear in log10 of it between the knots,
-  // on squared errors, flat beyond them).
+  // The last-layer rigidity h~^T C^-1 h~ of an element (file format 3; 4 adds the ceiling):
+  // the expected force error is it mapped by the calibrated error map (linear in log10 of it
+  // between the knots, on squared errors, flat beyond them; no knots: not calibrated), and
+  // with a ceiling > 0 an atom above it lies outside the training data (the verdict; else
+  // rho below the floor decides).
   struct ErrorBar {
     int width = 0;                       // H + 1, H the last hidden layer's width (0: none)
     std::vector<double> inverse;         // (width, width) C^-1, row-major
     std::vector<double> knots, rmse2;    // log10 rigidity (ascending) -> RMSE^2 (eV/Å)^2
+    double ceiling = 0.0;
   };
   struct Element {
     std::string symbol;
@@ -162,8 +165,9 @@ class PairGdfnn : public Pair {
   void read_coverage(PotentialText &, Element &);
   void read_error_bar(PotentialText &, Element &);
   void grow_per_atom();
-  void coverage(int i, int element, bool exact, bool values, double &min_rho,
-                double &n_uncovered);
+  void coverage(int i, int element, bool exact, bool values, double rigidity,
+                double &min_rho, double &n_uncovered);
+  bool by_rigidity(const Element &) const;
   bool values_wanted(bigint step) const;
   double limit_of(const Coverage &) const;
   void exact_sums(double &min_rho, double &n_uncovered);
@@ -186,7 +190,8 @@ class PairGdfnn : public Pair {
   template <typename real> void angular_terms(const Element &, Scratch<real> &);
   double count_extrapolation(int i, const Element &);
   double network(const Element &);
-  double expected_error(const Element &) const;
+  double rigidity(const Element &) const;
+  static double expected_error(const ErrorBar &, double rigidity);
   template <typename real> void radial_forces(const Element &, Scratch<real> &);
   template <typename real> void angular_forces(const Element &, Scratch<real> &);
   template <typename real> void scatter(int i, Scratch<real> &);

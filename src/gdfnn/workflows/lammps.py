@@ -228,7 +228,7 @@ def input_lines(potential_file: Path, plugin: Path, data: Path, elements: list[s
 
 
 def coverage_of(md: MDSettings | None) -> tuple[int, float | None]:
-    """(steps between coverage checks, rho threshold or None for the floor) of ``md``'s
+    """(steps between coverage checks, rho threshold or None for the verdict) of ``md``'s
     coverage stop or save, checked every ``interval`` steps; (0, None) without either. The
     plugin tests one threshold: a stop and a save must name the same."""
     if md is None or (md.coverage_stop is None and md.coverage_save is None):

@@ -44,8 +44,9 @@ THERMO_COLUMNS = ("step", "time_ps", "temperature_K", "target_K", "epot_eV", "ek
 CANDIDATES_FILE = "candidates.extxyz"
 #: The frame where an atom fell below ``coverage_stop`` (extxyz).
 LEFT_DATA_FILE = "left_training_data.extxyz"
-#: A coverage threshold meaning "below the potential's coverage floor" (per element; a stop
-#: at it allows the atoms a training-like frame has below it by chance).
+#: A coverage threshold meaning "outside the training data by the potential's verdict" (per
+#: element: its rigidity ceiling, or its rho floor; a stop at it allows the atoms a
+#: training-like frame has outside by chance).
 FLOOR = "floor"
 
 
@@ -125,13 +126,14 @@ class MDSettings:
     ``TDAMP_STEPS`` and ``TAUP_STEPS`` time steps. ``coverage_stop``: stop when an atom's
     GDF rho against the training atoms falls below it (the frame is written);
     ``coverage_save``: keep going, appending every such frame to ``candidates.extxyz``. Each
-    is a rho, or ``"floor"``: the potential's coverage floor. ``coverage_allowed``: how many
-    atoms may lie below ``coverage_stop`` at once before the run stops (0: any atom stops
-    it); for ``"floor"`` the engines set it from the potential
-    (:func:`allow_chance_uncovered`), since a frame drawn like the training data has about
-    1 % of its atoms below the floor. The ASE engine needs a calculator that returns ``rho``
-    (``NNPCalculator(..., coverage=True)``); the LAMMPS engine a potential file with its
-    coverage reference (gdfnn's own potentials) and one threshold for both.
+    is a rho, or ``"floor"``: outside by the potential's coverage verdict
+    (:meth:`Potential.uncovered`). ``coverage_allowed``: how many atoms may lie below
+    ``coverage_stop`` at once before the run stops (0: any atom stops it); for ``"floor"``
+    the engines set it from the potential (:func:`allow_chance_uncovered`), since a frame
+    drawn like the training data has about 1 % of its atoms outside. The ASE engine needs a
+    calculator that returns ``rho`` (``NNPCalculator(..., coverage=True)``); the LAMMPS
+    engine a potential file with its coverage reference (gdfnn's own potentials) and one
+    threshold for both.
     ``restart_every``: write the state every this many steps, for ``resume``.
     ``coverage_every``: LAMMPS checks coverage this often (default: ``interval`` when a
     coverage stop or save is asked for), also without a stop or save (thermo and dumps).
@@ -239,7 +241,9 @@ STOPS = (
          lambda v, s, _: drift_cause(v, s.max_drift), lammps="v_drift"),
     Stop("left_data", "n_left", ">",
          lambda s: None if s.coverage_stop is None else s.coverage_allowed,
-         lambda v, s, _: f"{int(v)} atom(s) with rho below {s.coverage_stop}"
+         lambda v, s, _: (f"{int(v)} atom(s) outside by the potential's coverage verdict"
+                          if s.coverage_stop == FLOOR
+                          else f"{int(v)} atom(s) with rho below {s.coverage_stop}")
                          + (f" (more than the {s.coverage_allowed} a frame of the training "
                             "distribution has by chance)" if s.coverage_allowed else "")
                          + f"; the frame, with each atom's rho, is in {LEFT_DATA_FILE}",
@@ -251,8 +255,8 @@ STOPS_BY_NAME = {stop.name: stop for stop in STOPS}
 
 def allow_chance_uncovered(settings: MDSettings, potential: Potential,
                            atoms: ase.Atoms) -> MDSettings:
-    """``settings`` with, for a stop at the floor, ``coverage_allowed`` set to the atoms of
-    ``atoms`` that lie below the floor by chance (:meth:`Potential.allowed_uncovered`); other
+    """``settings`` with, for a stop at the verdict (``"floor"``), ``coverage_allowed`` set to
+    the atoms of ``atoms`` that lie outside by chance (:meth:`Potential.allowed_uncovered`); other
     settings unchanged."""
     if settings.coverage_stop != FLOOR:
         return settings

@@ -145,10 +145,10 @@ def _train(config: Config, ctx: steps.RunContext, out: Path, prepared: PreparedD
         report.update(best_epoch=state.best_epoch, epochs=state.epoch,
                       trained_on_stress=prepared.use_stress,
                       gdf=[r.stats() for r in per_element.values()] if per_element else None)
-        record_rigidity(potential, features, prepared)
-        if sets.valid.n_structures and potential.gdf_reference:
+        grams = record_rigidity(potential, features, prepared)
+        if potential.gdf_reference:
             report["coverage"] = calibrate_coverage(potential, sets.valid, features, prepared,
-                                                    coverage_settings)
+                                                    coverage_settings, grams)
         potential.save(out / POTENTIAL_FILE)
         summary = ground_state_summary(potential.elements, lambda: NNPCalculator(potential)) \
             if config.output.properties else None

@@ -1,7 +1,7 @@
 """Report: each round's errors on the fixed test set (``data.test``: force RMSE of all
 atoms, of each group and of the atoms a frame's ``defect`` array marks, eV/Å; energy RMSE,
 meV/atom) beside the labels used, the exploration's candidates and the fraction of them
-with an atom below the coverage floor, and the picks;
+outside the training data by the coverage verdict, and the picks;
 ``learn.csv``, ``learn.md``, ``learn.json`` and the curves ``learn.png``, rewritten after
 every round."""
 
@@ -56,7 +56,7 @@ def write_report(out: Path, rows: list[dict], stop: str | None) -> None:
     shown = [c for c in SUMMARY if c in columns]
     lines = ["# gdfnn learn", "", "Test force RMSE in eV/Å, energy RMSE in meV/atom; labelled: "
              "frames labelled by gdfnn learn so far; uncovered_fraction: of the round's "
-             "candidates, those with an atom below the coverage floor.", "",
+             "candidates, those outside the training data by the coverage verdict.", "",
              markdown_table(shown, [[row.get(c, "") for c in shown] for row in rows])]
     if stop:
         lines += ["", f"Stopped: {stop}."]
