@@ -64,6 +64,26 @@ def test_dry_run_bad_input_is_one_line_without_traceback(labelled_si, tmp_path, 
                    f"gdfnn: error: {empty}: file is empty"]
 
 
+def test_dry_run_of_unlabelled_frames_when_asked(tmp_path, capsys):
+    """Start frames carry no labels: refused by default, checked with --unlabelled (a cell
+    without volume still fails), and --unlabelled alone is refused."""
+    from ase.build import bulk
+
+    path, bad = tmp_path / "start.xyz", tmp_path / "bad.xyz"
+    ase.io.write(path, [bulk("Si", "diamond", a=5.43, cubic=True)] * 2)
+    flat = bulk("Si", "diamond", a=5.43, cubic=True)
+    flat.cell[2] = 0.0  # periodic, no volume
+    ase.io.write(bad, flat)
+    assert main(["featurize", "--dry-run", str(path)]) == 2
+    assert "frame 0: missing energy" in capsys.readouterr().err
+    assert main(["featurize", "--dry-run", "--unlabelled", str(path)]) == 0
+    assert "frames 2, atoms 16" in capsys.readouterr().out
+    assert main(["featurize", "--dry-run", "--unlabelled", str(bad)]) == 2
+    assert "bad.xyz frame 0: periodic cell has zero volume" in capsys.readouterr().err
+    assert main(["featurize", "--unlabelled", str(path)]) == 2
+    assert "--unlabelled goes with --dry-run" in capsys.readouterr().err
+
+
 def test_unknown_element_option(labelled_si, tmp_path, capsys):
     path = tmp_path / "si.xyz"
     ase.io.write(path, labelled_si(1))

@@ -121,6 +121,10 @@ def test_random_and_ensemble_pick_from_the_pool_coverage_saw(learn_inputs, tmp_p
     assert set(record["picks"]) <= set(inside)
     assert len(record["picks"]) == min(2, len(inside)) > 0
     assert (root / "ensemble" / "round_001" / "model_1" / "potential.pt").is_file()
+    for r in ("round_000", "round_001"):  # a round's models share one feature store
+        round_ = root / "ensemble" / r
+        assert (round_ / "features.h5").is_file()
+        assert not any((round_ / d / "features.h5").exists() for d in ("model", "model_1"))
 
 
 def test_the_strategies_choose_as_they_say(learn_inputs, tmp_path):
@@ -273,7 +277,8 @@ def test_an_exploration_that_stays_covered_stops_the_loop(learn_inputs, tmp_path
     monkeypatch.setattr(loop, "_explore", covered)
     result = run(learn_inputs(tmp_path))
     assert result["stop"] == ("exploration found no frame outside the training data (none "
-                              "with more atoms below the coverage floor than chance allows)")
+                              "with more atoms outside by the coverage verdict than chance "
+                              "allows)")
     assert len(result["rounds"]) == 2 and result["rounds"][1]["picked"] == 0
     assert not (tmp_path / "learn" / "round_001" / "selection.json").exists()
 

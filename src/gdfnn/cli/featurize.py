@@ -22,12 +22,18 @@ def add_parser(sub) -> None:
                    help="a config YAML, or data files (any ase.io format; dataset:NAME/PART)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate and print a summary per file; do not featurise")
+    p.add_argument("--unlabelled", action="store_true",
+                   help="with --dry-run: the frames carry no energy or forces (start frames "
+                   "for gdfnn learn, MD starts); everything else is checked")
     p.add_argument("--output", default=None, help="output directory (default: the config's)")
     options.add_input_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.unlabelled and not args.dry_run:
+        raise GdfnnError("--unlabelled goes with --dry-run: features are made for training, "
+                         "which needs labels")
     if args.dry_run:
         return _dry_run(args)
     from gdfnn.workflows.prepare import prepare
@@ -54,7 +60,9 @@ def _dry_run(args: argparse.Namespace) -> int:
             frames = read_structures(datasets.local_path(path), args.index, format=args.format,
                                      length_unit=args.length_unit or "angstrom",
                                      energy_unit=args.energy_unit or "ev")
-            validate_structures(frames, require_forces=not args.no_forces, elements=elements)
+            validate_structures(frames, require_energy=not args.unlabelled,
+                                require_forces=not (args.no_forces or args.unlabelled),
+                                elements=elements)
         except GdfnnError as exc:
             print(f"gdfnn: error: {exc}", file=sys.stderr)
             failed += 1

@@ -188,7 +188,7 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
     if uncovered == 0:
         return models, *_stopped(folder, r, len(pool), uncovered, 0, 0, "exploration found "
                                  "no frame outside the training data (none with more atoms "
-                                 "below the coverage floor than chance allows)")
+                                 "outside by the coverage verdict than chance allows)")
     if not (folder / LABELLED_FILE).is_file():
         chosen = _select(config, folder, pool, models, np.random.default_rng([seed, r]))
         labelled, failures = label_frames(chosen, folder / "label", config.learn)
@@ -260,7 +260,20 @@ def _write_frames(path: Path, frames: list[ase.Atoms], failed_path: Path,
 
 def _labelled(out: Path, r: int) -> int:
     """Frames labelled by gdfnn learn in rounds 0 to ``r``."""
-    return sum(len(ase.io.read(p, ":")) for p in _training_files(out, r))
+    return sum(_count_frames(p) for p in _training_files(out, r))
+
+
+def _count_frames(path: str | os.PathLike) -> int:
+    """The frames of an extxyz file, from its atom-count lines alone (each frame: a count n,
+    a comment line, n atom lines; nothing else is parsed)."""
+    frames = 0
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                for _ in range(int(line) + 1):
+                    next(f)
+                frames += 1
+    return frames
 
 
 def _training_files(out: Path, r: int) -> list[str]:
@@ -277,23 +290,29 @@ def _model_folders(config: Config, folder: Path) -> list[Path]:
 def _train(config: Config, out: Path, r: int) -> list[Potential]:
     """The round's model(s), trained to convergence on every frame labelled so far (a
     killed training continues from its checkpoint; a fresh one starts without the resume
-    note, which would say that a checkpoint is missing)."""
+    note, which would say that a checkpoint is missing). The models of a round share one
+    feature store in the round's folder (featurised once; ``descriptor.store`` where the
+    config names one); a model trained now is the one its training returned, one trained
+    before is read from its folder."""
     folder = out / _name(r)
     files = _training_files(out, r)
+    models = []
     for k, directory in enumerate(_model_folders(config, folder)):
         if (directory / METRICS_FILE).is_file():
+            models.append(load_potential(directory / POTENTIAL_FILE))
             continue
         values = config.model_dump(mode="json")
         values.pop("learn")
         values["data"]["train"] = [*config.data.train, *files]
+        values["descriptor"]["store"] = config.descriptor.store or str(folder / "features.h5")
         values["output"]["directory"] = str(directory)
         values["training"]["seed"] = config.training.seed + k
         if config.learn.warm_start and r > 0:  # each model from its own predecessor
             values["training"]["init_from"] = str(out / _name(r - 1) / directory.name /
                                                   POTENTIAL_FILE)
-        train(config_from_dict(values, source=f"{directory} (gdfnn learn)"),
-              resume=(directory / CHECKPOINT).is_file())
-    return _load_models(config, folder)
+        models.append(train(config_from_dict(values, source=f"{directory} (gdfnn learn)"),
+                            resume=(directory / CHECKPOINT).is_file()))
+    return models
 
 
 def _load_models(config: Config, folder: Path) -> list[Potential]:
