@@ -6,7 +6,6 @@ import argparse
 
 from gdfnn.cli import options
 from gdfnn.config import MD_ENGINES
-from gdfnn.errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -34,26 +33,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.engine == "ase" and args.precision is not None:
-        raise InputError("--precision is a setting of pair_style gdfnn (--engine lammps); the "
-                         "ASE engine computes in the potential's own precision")
+    from gdfnn.workflows.simulate import simulate
+
     potential = options.potential(args.potential, args)
     atoms, settings = options.structure(args), options.md_settings(args)
-    if args.engine == "lammps":
-        from gdfnn.workflows.lammps import build_plugin
-        from gdfnn.workflows.lammps import run_md as run_lammps_md
-
-        summary = run_lammps_md(potential, atoms, settings, args.output, build_plugin(),
-                                args.precision or "double", resume=args.resume)
-    else:
-        from gdfnn.calculator import NNPCalculator
-        from gdfnn.workflows.md import FLOOR, run_md
-
-        levels = {settings.coverage_stop, settings.coverage_save} - {None}
-        # below the floor: the cluster search decides it, as the plugin does; a rho level
-        # of the user's needs every atom's rho
-        coverage = bool(levels) and ("check" if levels == {FLOOR} else True)
-        summary = run_md(atoms, NNPCalculator(potential, coverage=coverage), settings,
-                         args.output, resume=args.resume)
+    summary = simulate(potential, atoms, settings, args.output, engine=args.engine,
+                       precision=args.precision, resume=args.resume)
     print(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0

@@ -1,7 +1,7 @@
 """Explore: MD with the current potential from every start structure at every temperature
 (and pressure), in LAMMPS (``pair_style gdfnn``, coverage in the plugin) or ASE. A
 trajectory's frames every ``md_interval`` steps are the candidates, up to its
-``uncovered_frames``-th frame with an atom below its element's coverage floor (the MD left
+``uncovered_frames``-th frame outside the training data by the coverage verdict (the MD left
 the training data there: further on it is extrapolation, soon unphysical), or up to a frame
 with atoms closer than ``min_distance`` (no candidate: broken MD, not a configuration to
 learn)."""
@@ -19,13 +19,12 @@ import ase
 import ase.io
 import numpy as np
 
-from gdfnn.calculator import NNPCalculator
 from gdfnn.config import LearnConfig
 from gdfnn.errors import InputError
 from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
-from gdfnn.workflows.lammps import run_md as run_lammps_md
-from gdfnn.workflows.md import FLOOR, MDSettings, MDUnstableError, run_md
+from gdfnn.workflows.md import FLOOR, MDSettings, MDUnstableError
+from gdfnn.workflows.simulate import simulate
 
 log = logging.getLogger("gdfnn")
 #: What an explored trajectory leaves in its folder when it is done (the summary).
@@ -35,7 +34,7 @@ DONE_FILE = "trajectory.json"
 @dataclass(frozen=True)
 class Trajectory:
     """One explored trajectory: its folder name, its candidate frames, how many of them have
-    an atom below the coverage floor (``uncovered``), and the step of its last candidate."""
+    atoms outside the training data (``uncovered``), and the step of its last candidate."""
 
     name: str
     candidates: int
@@ -46,7 +45,7 @@ class Trajectory:
 def md_settings(learn: LearnConfig, temperature: float, pressure: float | None,
                 seed: int) -> MDSettings:
     """The MD of one trajectory: the learn section's ensemble, length and stops, coverage
-    against the floor logged every frame."""
+    by the verdict logged every frame."""
     ensemble = "npt-berendsen" if pressure is not None else learn.ensemble
     settings = MDSettings(ensemble, temperature, steps=learn.md_steps, timestep=learn.timestep,
                           pressure=pressure or 0.0, interval=learn.md_interval,
@@ -101,11 +100,7 @@ def _run(potential: Potential, atoms: ase.Atoms, settings: MDSettings, out: Path
          engine: str, plugin: Path | None) -> None:
     """One trajectory; its stops (coverage, atoms too close) end it normally."""
     try:
-        if engine == "lammps":
-            run_lammps_md(potential, atoms, settings, out, plugin)
-        else:
-            run_md(atoms, NNPCalculator(potential, coverage="check"), settings, out,
-                   progress=False)
+        simulate(potential, atoms, settings, out, engine=engine, plugin=plugin, progress=False)
     except MDUnstableError as exc:
         log.info("%s: %s", out.name, str(exc))
 
@@ -116,7 +111,7 @@ def candidates(out: Path, engine: str, elements: list[str], min_distance: float,
     """The candidate frames of the trajectory in ``out``: every logged frame (step 0 only
     ``with_start``) whose atoms are no closer than ``min_distance`` and whose energy is
     finite, up to the ``uncovered_frames``-th outside the training data: with more than
-    ``allowed`` atoms below the coverage floor (:meth:`Potential.allowed_uncovered`);
+    ``allowed`` atoms outside by the coverage verdict (:meth:`Potential.allowed_uncovered`);
     ``info``: ``step`` and ``uncovered`` (outside or not)."""
     rows = {int(r["step"]): r for r in csv.DictReader(open(out / "thermo.csv"))}
     if engine == "lammps":
