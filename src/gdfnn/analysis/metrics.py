@@ -116,3 +116,18 @@ def binned(values: np.ndarray, errors: np.ndarray, edges: np.ndarray) -> list[di
                          q75=float(np.quantile(norms[inside], 0.75)))
         rows.append(entry)
     return rows
+
+
+def flat_metrics(table: dict) -> dict[str, float]:
+    """An error table (:func:`error_table`) flat: force and energy RMSE (eV/Å, meV/atom), the
+    stress RMSE (GPa) where the table has it, and the force RMSE of each subset and the force
+    and energy RMSE of each group, by column name (sweep.csv, learn.csv)."""
+    out = {"force_rmse": table[FORCE]["rmse"], "energy_rmse_mev_atom": table[ENERGY]["rmse"]}
+    if STRESS in table:
+        out["stress_rmse_gpa"] = table[STRESS]["rmse"]
+    for name, values in table.get(SUBSETS, {}).items():
+        out[f"force_rmse_{name}"] = values[FORCE]["rmse"]
+    for group, values in table[PER_GROUP].items():
+        out[f"force_rmse[{group}]"] = values[FORCE]["rmse"]
+        out[f"energy_rmse_mev_atom[{group}]"] = values[ENERGY]["rmse"]
+    return out

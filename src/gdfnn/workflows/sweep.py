@@ -35,7 +35,7 @@ import torch
 import yaml
 
 from gdfnn.analysis import plots
-from gdfnn.analysis.metrics import ENERGY, FORCE, PER_GROUP, STRESS, SUBSETS, binned
+from gdfnn.analysis.metrics import ENERGY, FORCE, binned, flat_metrics
 from gdfnn.analysis.tables import markdown_table, mean_std
 from gdfnn.calculator import NNPCalculator
 from gdfnn.config import Config, load_config, with_overrides
@@ -210,19 +210,6 @@ def score(potential: Potential, atoms: TestAtoms) -> dict:
     edges[-1] = np.nextafter(edges[-1], np.inf)
     table["per_gdf_bin"] = binned(atoms.rho[known], f_err[known], edges)
     return table
-
-
-def flat_metrics(table: dict) -> dict[str, float]:
-    """The sweep.csv columns of one run's table."""
-    out = {"force_rmse": table[FORCE]["rmse"], "energy_rmse_mev_atom": table[ENERGY]["rmse"]}
-    if STRESS in table:
-        out["stress_rmse_gpa"] = table[STRESS]["rmse"]
-    for name, values in table.get(SUBSETS, {}).items():
-        out[f"force_rmse_{name}"] = values[FORCE]["rmse"]
-    for group, values in table[PER_GROUP].items():
-        out[f"force_rmse[{group}]"] = values[FORCE]["rmse"]
-        out[f"energy_rmse_mev_atom[{group}]"] = values[ENERGY]["rmse"]
-    return out
 
 
 #: sweep.csv columns of the validation split (the run's own metrics.json, best epoch)

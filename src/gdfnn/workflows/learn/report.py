@@ -11,6 +11,7 @@ import csv
 import json
 from pathlib import Path
 
+from gdfnn.analysis.metrics import flat_metrics
 from gdfnn.analysis.plots import learning_rounds
 from gdfnn.analysis.tables import markdown_table
 from gdfnn.config import Config
@@ -19,7 +20,6 @@ from gdfnn.fileio import atomic_write
 from gdfnn.model.potential import Potential
 from gdfnn.workflows.evaluate import array_mask, prediction_errors
 from gdfnn.workflows.prepare import read_frames
-from gdfnn.workflows.sweep import flat_metrics
 
 #: The columns of learn.md, in order (learn.csv has every column).
 SUMMARY = ("round", "labelled", "candidates", "uncovered_fraction", "picked", "failed",
@@ -33,7 +33,7 @@ def test_frames(config: Config) -> list[Structure]:
 
 
 def round_row(potential: Potential, frames: list[Structure]) -> dict[str, float]:
-    """The potential's errors on the test frames, flat (:func:`sweep.flat_metrics` names):
+    """The potential's errors on the test frames, flat (:func:`gdfnn.analysis.metrics.flat_metrics` names):
     ``force_rmse``, ``energy_rmse_mev_atom``, ``force_rmse[GROUP]`` and, where every frame
     has a ``defect`` array, ``force_rmse_defect``."""
     if not frames:
