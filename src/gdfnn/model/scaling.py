@@ -55,7 +55,10 @@ class ElementTransform(nn.Module):
         return (x - self.shift.to(x)) / self.scale.to(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Network inputs ``(n, D)`` from raw features ``(n, D)``."""
+        """Network inputs ``(n, D)`` from raw features ``(n, D)`` (without PCA elementwise:
+        training applies this to every batch)."""
+        if self.pca_matrix is None:
+            return (x - self.shift) / self.scale
         return x @ self.matrix + self.offset
 
     def to_dict(self) -> dict[str, torch.Tensor]:

@@ -1,15 +1,16 @@
-"""Training data resident in memory as network inputs, and batches gathered from it.
+"""Training data resident in memory as the store holds it, and batches gathered from it.
 
-Features are transformed once (scaling/PCA of each element: ``x = G @ A + b``; the Jacobian
-and virial terms with ``A``), so an epoch is matrix products, one gather and scatters: nothing
-is re-read or re-densified per epoch. The Jacobian and virial terms are transformed
-:data:`TRANSFORM_ROWS` rows at a time into the loaded arrays themselves where the training
-dtype is the store's (else into one array of the training dtype): the set costs what its
-arrays hold, not several copies of them.
+The arrays stay as the feature store gives them: raw symmetry functions, their Jacobian and
+virial terms (in the training dtype). The feature transform (scaling/PCA of each element) is
+applied to each batch's atoms inside the energy function (:attr:`Batch.inputs`), so forces
+and stress contract dE/dG with the raw Jacobian: nothing of size P x D x 3 is transformed,
+neither when a set is built (in memory, or each streamed chunk) nor per epoch, and a set costs
+what its arrays hold.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,23 +41,21 @@ from gdfnn.training.weighting import WeightingPolicy
 
 #: Every atom and structure weighs 1 (eq. 1).
 UNWEIGHTED = WeightingPolicy()
-#: Rows of the Jacobian (or virial) transformed at a time: the float64 temporaries follow
-#: this, not the data set.
-TRANSFORM_ROWS = 8192
 
 
 @dataclass
 class Batch:
     """Structures of one batch, concatenated with batch-local atom indices.
 
-    Per atom: ``x (N, D)`` network inputs, ``species (N,)``, ``forces (N, 3)`` eV/Å,
+    Per atom: ``x (N, D)`` raw symmetry functions, ``species (N,)``, ``forces (N, 3)`` eV/Å,
     ``atom_weight (N,)`` GDF weight, ``structure (N,)`` index in the batch. Per pair:
     ``pairs (P, 2)``, ``dx (P, D, 3)`` = dx[centre]/dr[neighbour] (1/Å). Per structure:
     ``energy (B,)`` eV, ``n_atoms (B,)``, ``weight (B,)``, ``energy_weight (B,)`` (GDF weight of
     the energy term: 1, or the mean weight of the structure's atoms); with stress: ``virial
     (N, D, 3, 3)``, ``stress (B, 6)`` eV/Å^3 (0 where unlabelled), ``volume (B,)`` Å^3 (1
     where unlabelled) and ``stress_mask (B,)`` (1 for a structure with a stress label and a
-    3-D periodic cell, else 0).
+    3-D periodic cell, else 0). ``inputs``: ``(x, species) -> (N, D)`` network inputs
+    (the feature transform, differentiable; None: ``x`` are network inputs already).
     """
 
     x: torch.Tensor
@@ -74,6 +73,7 @@ class Batch:
     stress: torch.Tensor | None = None
     volume: torch.Tensor | None = None
     stress_mask: torch.Tensor | None = None
+    inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 def stress_labelled(arrays: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -90,44 +90,21 @@ def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         total, device=starts.device)
 
 
-def transform_rows(values: torch.Tensor, species: torch.Tensor,
-                   transforms: dict[str, ElementTransform], elements: list[str],
-                   dtype: torch.dtype, *, in_place: bool = False) -> torch.Tensor:
-    """``values`` ``(R, D, ...)`` (Jacobian or virial rows) with their feature axis mapped by
-    the linear part of each row's element's transform (``species (R,)``; features beyond the
-    element's own count are 0), in ``dtype``, computed in float64 :data:`TRANSFORM_ROWS` rows
-    at a time. ``in_place``: written into ``values`` itself where it already has ``dtype``
-    (its old content is then gone); else into a new tensor."""
-    same = in_place and values.dtype == dtype
-    out = values if same else torch.empty(values.shape, dtype=dtype)
-    for start in range(0, values.shape[0], TRANSFORM_ROWS):
-        stop = min(start + TRANSFORM_ROWS, values.shape[0])
-        block, kinds = values[start:stop].to(torch.float64), species[start:stop]
-        mapped = torch.zeros(block.shape, dtype=torch.float64)
-        for n, element in enumerate(elements):
-            rows = kinds == n
-            if rows.any():
-                d = transforms[element].shift.numel()
-                mapped[rows, :d] = torch.einsum("rd...,de->re...", block[rows, :d],
-                                                transforms[element].matrix.double())
-        out[start:stop] = mapped
-    return out
-
-
 class TrainingSet:
-    """A :class:`FeatureSet` turned into network inputs, ready for batching.
+    """A :class:`FeatureSet` ready for batching, its batches carrying the feature transform.
 
     Args:
         data: featurised structures.
-        transforms: per element, the fitted feature transform.
+        transforms: per element, the fitted feature transform (applied to each batch, in
+            ``dtype``, :attr:`Batch.inputs`).
         elements: element order of ``data``'s species.
         with_stress: keep virial terms and stress labels (structures without a label, or
             without a 3-D periodic cell, are masked out of the stress term).
         weighting: whether the GDF weights of ``data`` weight the force errors (else all atom
             weights are 1: eq. 1) and their per-structure means the energy errors.
-        consume: transform ``data``'s Jacobian and virial arrays in place where ``dtype`` is
-            theirs, and take them out of ``data`` (a set then costs its arrays once, not
-            twice); else they are copied and ``data`` is left as it was.
+        consume: take ``data``'s Jacobian and virial arrays out of it (used as they are
+            where ``dtype`` is theirs: a set then costs its arrays once, not twice); else
+            ``data`` is left as it was.
     """
 
     def __init__(self, data: FeatureSet, transforms: dict[str, ElementTransform],
@@ -137,15 +114,14 @@ class TrainingSet:
         a = data.arrays
         species = a[SPECIES]
         pairs = a[PAIRS]
-        self.x = transform_features(a[FEATURES].to(torch.float64), species, transforms,
-                                    elements).to(dtype)
-        self.dx = transform_rows(a[DG], species[pairs[:, 0]], transforms, elements, dtype,
-                                 in_place=consume)
-        self.virial = (transform_rows(a[VIRIAL], species, transforms, elements, dtype,
-                                      in_place=consume) if with_stress else None)
+        self.x = a[FEATURES].to(dtype)
+        self.dx = a[DG].to(dtype)
+        self.virial = a[VIRIAL].to(dtype) if with_stress else None
         if consume:
             a.pop(DG)
             a.pop(VIRIAL, None)
+        self.transforms = torch.nn.ModuleDict(
+            {e: copy.deepcopy(transforms[e]).to(dtype) for e in elements})
         self.species = species
         self.pairs = pairs
         self.forces = a[FORCES].to(dtype)
@@ -172,31 +148,38 @@ class TrainingSet:
     def n_structures(self) -> int:
         return self.atom_offset.numel() - 1
 
+    def network_inputs(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Network inputs ``(N, D)`` of raw features ``x (N, D)`` (differentiable)."""
+        return transform_features(x, species, self.transforms, self.elements)
+
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
            ) -> TrainingSet:
-        """A (shallow) copy on ``device`` with floating-point tensors in ``dtype``."""
-        copy = TrainingSet.__new__(TrainingSet)
+        """A (shallow) copy on ``device`` with floating-point tensors (and the transforms)
+        in ``dtype``."""
+        moved = TrainingSet.__new__(TrainingSet)
         for name, value in vars(self).items():
             if isinstance(value, torch.Tensor):
                 value = value.to(device=device, dtype=dtype if value.is_floating_point() else None)
-            setattr(copy, name, value)
-        return copy
+            elif isinstance(value, torch.nn.Module) and (device is not None or dtype is not None):
+                value = copy.deepcopy(value).to(device=device, dtype=dtype)
+            setattr(moved, name, value)
+        return moved
 
     def reordered(self, order: torch.Tensor) -> TrainingSet:
         """A copy with the structures in ``order`` (one gather, at set-up time)."""
         b = self.batch(order)
-        copy = self.to()
-        copy.x, copy.species, copy.forces, copy.atom_weight = b.x, b.species, b.forces, \
+        out = self.to()
+        out.x, out.species, out.forces, out.atom_weight = b.x, b.species, b.forces, \
             b.atom_weight
-        copy.pairs, copy.dx, copy.virial = b.pairs, b.dx, b.virial
-        copy.energy, copy.weight, copy.energy_weight = b.energy, b.weight, b.energy_weight
-        copy.stress, copy.volume = self.stress[order], self.volume[order]
-        copy.stress_mask = self.stress_mask[order]
-        copy.atom_offset = torch.cat([b.n_atoms.new_zeros(1), torch.cumsum(b.n_atoms, 0)])
+        out.pairs, out.dx, out.virial = b.pairs, b.dx, b.virial
+        out.energy, out.weight, out.energy_weight = b.energy, b.weight, b.energy_weight
+        out.stress, out.volume = self.stress[order], self.volume[order]
+        out.stress_mask = self.stress_mask[order]
+        out.atom_offset = torch.cat([b.n_atoms.new_zeros(1), torch.cumsum(b.n_atoms, 0)])
         n_pairs = self.pair_offset[order + 1] - self.pair_offset[order]
-        copy.pair_offset = torch.cat([n_pairs.new_zeros(1), torch.cumsum(n_pairs, 0)])
-        copy.group = [self.group[i] for i in order.tolist()]
-        return copy
+        out.pair_offset = torch.cat([n_pairs.new_zeros(1), torch.cumsum(n_pairs, 0)])
+        out.group = [self.group[i] for i in order.tolist()]
+        return out
 
     def window(self, start: int, stop: int) -> Batch:
         """Structures ``start:stop`` as a :class:`Batch` of views (no copy of dx or x)."""
@@ -215,7 +198,8 @@ class TrainingSet:
             virial=self.virial[a0:a1] if stress else None,
             stress=self.stress[start:stop] if stress else None,
             volume=self.volume[start:stop] if stress else None,
-            stress_mask=self.stress_mask[start:stop] if stress else None)
+            stress_mask=self.stress_mask[start:stop] if stress else None,
+            inputs=self.network_inputs)
 
     def batch(self, index: torch.Tensor, buffers: dict[str, torch.Tensor] | None = None
               ) -> Batch:
@@ -247,7 +231,8 @@ class TrainingSet:
             virial=gather_rows(self.virial, ao, index, buffers, "virial") if stress else None,
             stress=self.stress[index] if stress else None,
             volume=self.volume[index] if stress else None,
-            stress_mask=self.stress_mask[index] if stress else None)
+            stress_mask=self.stress_mask[index] if stress else None,
+            inputs=self.network_inputs)
 
 
 def gather_rows(source: torch.Tensor, offsets: torch.Tensor, index: torch.Tensor,
@@ -279,8 +264,7 @@ class StreamedSet:
     training structures at random into chunks of at most ``chunk`` structures (runs of
     consecutive structures would give each chunk, hence each batch, one part of the data:
     stores are written file by file, group by group) and shuffles the structures inside
-    each chunk. The next chunk is read
-    and turned into network inputs in a background thread while the current one trains, so
+    each chunk. The next chunk is read in a background thread while the current one trains, so
     at most two are in memory (and a third being built). ``virial``: read the virial terms
     (a set that trains on stress).
     """

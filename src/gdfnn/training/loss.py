@@ -21,10 +21,14 @@ from gdfnn.training.batches import Batch
 
 def predict(model, batch: Batch, *, forces: bool = True, stress: bool = False,
             create_graph: bool = False) -> Prediction:
-    """Energies, forces and stress of a batch of network inputs (see
+    """Energies, forces and stress of a batch (see
     :func:`gdfnn.model.outputs.atomistic_outputs`, the path ``Potential.predict`` takes too);
-    ``model`` maps ``(x, species)`` to atomic energies."""
-    return atomistic_outputs(model, batch.x, batch.species, batch.structure,
+    ``model`` maps ``(network inputs, species)`` to atomic energies, the batch's raw features
+    pass through its feature transform first (:attr:`Batch.inputs`), inside the
+    differentiated function: the Jacobian stays raw."""
+    energy_fn = model if batch.inputs is None else (
+        lambda x, species: model(batch.inputs(x, species), species))
+    return atomistic_outputs(energy_fn, batch.x, batch.species, batch.structure,
                              batch.n_atoms.numel(), batch.pairs, batch.dx, virial=batch.virial,
                              volume=batch.volume, forces=forces, stress=stress,
                              create_graph=create_graph)

@@ -2,11 +2,11 @@
 (or its cgroup) has, decided before anything large is loaded: in memory, streamed from the
 feature store in chunks sized to fit, or one line saying what is needed and what to set.
 
-A :class:`~gdfnn.training.batches.TrainingSet` holds, per atom, its network inputs, forces,
+A :class:`~gdfnn.training.batches.TrainingSet` holds, per atom, its features, forces,
 weights and indices, with stress the virial terms; per pair (centre, neighbour), the
 Jacobian ``(D, 3)`` and the indices: :func:`set_bytes` counts exactly these from the store's
 offsets and widths. While a set is built, what the store gives stays loaded beside it unless
-the training dtype is the store's (then the Jacobian is transformed in place):
+the training dtype is the store's (then the set takes the store's arrays as they are):
 :func:`peak_bytes` adds that.
 """
 
@@ -28,8 +28,8 @@ log = logging.getLogger("gdfnn")
 #: Share of the available memory the data sets may take (the rest: the networks, the batch
 #: buffers, the GDF reference, Python and the allocator's slack).
 MEMORY_SHARE = 0.7
-#: Chunks alive at once while streaming: the one training, the next one being read and
-#: transformed in the background (its loaded and transformed arrays).
+#: Chunks alive at once while streaming: the one training, the next one being read in the
+#: background (its loaded and, in another dtype, converted arrays).
 CHUNKS_ALIVE = 3
 #: Bytes a chunk of a test set may take while it is evaluated.
 EVALUATION_BYTES = 1_000_000_000
@@ -106,8 +106,8 @@ def structure_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype
 def structure_peak_bytes(store: FeatureStore, indices: np.ndarray, dtype: torch.dtype,
                          stress: bool, widths: StoreWidths | None = None) -> np.ndarray:
     """``(len(indices),)`` bytes each structure takes while its set is built: its share of
-    the set, and the store's Jacobian (and virial) beside it where they cannot be
-    transformed in place (the store's dtype is not ``dtype``)."""
+    the set, and the store's Jacobian (and virial) beside it where they are converted (the
+    store's dtype is not ``dtype``)."""
     widths = widths or StoreWidths.of(store)
     held = structure_bytes(store, indices, dtype, stress, widths)
     if widths.store_itemsize != dtype.itemsize:
