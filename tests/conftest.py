@@ -291,7 +291,7 @@ def _write_learn_inputs(root: Path) -> None:
         atoms = _cu(vacancy=k % 2 == 0, rattle=0.1, seed=100 + k)
         atoms.calc = EMT()
         atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
-                                           forces=atoms.get_forces())
+                                           forces=atoms.get_forces(), stress=atoms.get_stress())
         tests.append(atoms)
     ase.io.write(root / "test.xyz", tests)
     (root / "label.py").write_text(_LABEL_SCRIPT)
@@ -304,9 +304,9 @@ def learn_inputs():
     config ``root/name`` writing into ``root/<name's stem>`` (32-atom Cu: 6 rattled frames to
     label first, a vacancy and a bulk cell to explore from with ASE MD at 2000 K: hot enough
     that the second round still finds frames outside the training data; 4 EMT-labelled test
-    frames with ``defect`` arrays; 2 rounds of 2 picks; labelled two frames at a time by a
-    command template through a fake scheduler, ``label.py`` (EMT); ``learn`` updates the
-    learn section). The input files are written into ``root`` once."""
+    frames with ``defect`` arrays and stress; 2 rounds of 2 picks; labelled two frames at a
+    time by a command template through a fake scheduler, ``label.py`` (EMT); ``learn``
+    updates the learn section). The input files are written into ``root`` once."""
     import sys
 
     import yaml

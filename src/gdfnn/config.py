@@ -323,7 +323,12 @@ class LearnConfig(StrictModel):
     temperatures: list[float] = Field([300.0], min_length=1, description="learn: K; one "
                                       "trajectory per structure, temperature and pressure")
     pressures: list[float] = Field(default_factory=list, description="learn: GPa "
-                                   "(npt-berendsen); empty = constant volume")
+                                   "(npt-berendsen); empty = constant volume. Needs a potential "
+                                   "trained on stress (every labelled frame with stress: the "
+                                   "labeller gives it for 3-D periodic frames; data.use_stress)")
+    npt_without_stress: bool = Field(False, description="learn: explore at learn.pressures "
+                                     "even with a potential not trained on stress (its "
+                                     "pressures are then not fitted)")
     ensemble: str = Field("langevin", description="learn: MD ensemble, as gdfnn md's "
                           "--ensemble (checked when gdfnn learn starts)")
     md_steps: int = Field(2000, gt=0, description="learn: steps of each trajectory (it ends "

@@ -93,6 +93,9 @@ def test_two_rounds_leave_every_step_in_its_folder_and_the_labels_are_the_labell
     assert all(float(row["force_rmse_defect"]) > 0 for row in rows)
     assert (out / "learn.png").stat().st_size > 0
     assert "Stopped: 2 rounds done" in (out / "learn.md").read_text()
+    # the EMT test frames carry stress: the report shows its error (GPa)
+    assert all(float(row["stress_rmse_gpa"]) > 0 for row in rows)
+    assert "stress_rmse_gpa" in (out / "learn.md").read_text()
     # every label through the fake scheduler ran once
     calls = Counter(p.parent for p in out.rglob("label/*/calls") for _ in p.read_text().split())
     assert sorted(calls.values()) == [1] * sum(labelled)
@@ -316,3 +319,31 @@ def test_the_trajectories_cover_structures_temperatures_and_pressures():
     npt = md_settings(learn_, 900, 1.5, seed=1)
     assert (npt.ensemble, npt.pressure, npt.coverage_save) == ("npt-berendsen", 1.5, "floor")
     assert md_settings(learn_, 900, None, seed=1).ensemble == "langevin"
+
+
+def test_npt_exploration_with_a_potential_not_trained_on_stress_is_one_line(learn_inputs,
+                                                                             tmp_path):
+    """Trained without stress (``data.use_stress: false``, though EMT labels carry it),
+    round 0's potential would explore at learn.pressures with unfitted pressures: one line
+    before exploring, unless allowed; a potential trained on stress explores."""
+    import yaml
+
+    from gdfnn.errors import ConfigError
+    from gdfnn.workflows.learn.loop import _check_stress
+
+    config = learn_inputs(tmp_path, "npt.yaml", pressures=[0.0], rounds=1)
+    values = yaml.safe_load(config.read_text())
+    values["data"]["use_stress"] = False
+    config.write_text(yaml.safe_dump(values))
+    with pytest.raises(ConfigError, match=r"learn.pressures: .*round_000/model was not "
+                                          r"trained on stress.*npt_without_stress: true"):
+        run(config)
+    assert not (tmp_path / "npt" / "round_001" / "explore").exists()
+    previous = tmp_path / "npt" / "round_000"
+    allowed = load_config(config)
+    allowed.learn.npt_without_stress = True
+    _check_stress(allowed, previous)  # told to: no refusal
+    metrics = previous / "model" / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()),
+                                   "trained_on_stress": True}))
+    _check_stress(load_config(config), previous)

@@ -184,6 +184,7 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
             return models, row, row["stop"]
         return _load_models(config, folder), row, None
     seed = config.training.seed
+    _check_stress(config, out / _name(r - 1))
     pool, uncovered = _explore(config, folder, models[0], starts, plugin, seed * 100 + r)
     if uncovered == 0:
         return models, *_stopped(folder, r, len(pool), uncovered, 0, 0, "exploration found "
@@ -204,6 +205,21 @@ def _round(config: Config, out: Path, r: int, models: list[Potential],
         "uncovered_fraction": round(uncovered / len(pool), 4), "picked": picked,
         "failed": failed}
     return models, _finish(folder, row), None
+
+
+def _check_stress(config: Config, previous: Path) -> None:
+    """NPT exploration (``learn.pressures``) needs the exploring potential (the previous
+    round's first model) trained on stress, unless ``learn.npt_without_stress``: one line."""
+    learn_ = config.learn
+    if not learn_.pressures or learn_.npt_without_stress:
+        return
+    metrics = _model_folders(config, previous)[0] / METRICS_FILE
+    if not json.loads(metrics.read_text()).get("trained_on_stress"):
+        raise ConfigError(f"learn.pressures: {metrics.parent} was not trained on stress, so "
+                          "the pressures of NPT exploration are not fitted (it needs every "
+                          "labelled frame with stress and a 3-D periodic cell, or "
+                          "data.use_stress: true); set learn.npt_without_stress: true to "
+                          "explore anyway")
 
 
 def _stopped(folder: Path, r: int, candidates: int, uncovered: int, picked: int, failed: int,

@@ -23,8 +23,7 @@ from gdfnn.workflows.prepare import read_frames
 
 #: The columns of learn.md, in order (learn.csv has every column).
 SUMMARY = ("round", "labelled", "candidates", "uncovered_fraction", "picked", "failed",
-           "force_rmse",
-           "force_rmse_defect", "energy_rmse_mev_atom")
+           "force_rmse", "force_rmse_defect", "energy_rmse_mev_atom", "stress_rmse_gpa")
 
 
 def test_frames(config: Config) -> list[Structure]:
@@ -33,9 +32,10 @@ def test_frames(config: Config) -> list[Structure]:
 
 
 def round_row(potential: Potential, frames: list[Structure]) -> dict[str, float]:
-    """The potential's errors on the test frames, flat (:func:`gdfnn.analysis.metrics.flat_metrics` names):
-    ``force_rmse``, ``energy_rmse_mev_atom``, ``force_rmse[GROUP]`` and, where every frame
-    has a ``defect`` array, ``force_rmse_defect``."""
+    """The potential's errors on the test frames, flat (names of
+    :func:`gdfnn.analysis.metrics.flat_metrics`): ``force_rmse``, ``energy_rmse_mev_atom``,
+    ``force_rmse[GROUP]``, where test frames have stress ``stress_rmse_gpa`` and, where every
+    frame has a ``defect`` array, ``force_rmse_defect``."""
     if not frames:
         return {}
     defect = array_mask(frames, "defect")
@@ -54,7 +54,8 @@ def write_report(out: Path, rows: list[dict], stop: str | None) -> None:
         writer.writeheader()
         writer.writerows([{k: v for k, v in row.items() if k != "stop"} for row in rows])
     shown = [c for c in SUMMARY if c in columns]
-    lines = ["# gdfnn learn", "", "Test force RMSE in eV/Å, energy RMSE in meV/atom; labelled: "
+    lines = ["# gdfnn learn", "", "Test force RMSE in eV/Å, energy RMSE in meV/atom, stress "
+             "RMSE (where the test frames have stress) in GPa; labelled: "
              "frames labelled by gdfnn learn so far; uncovered_fraction: of the round's "
              "candidates, those outside the training data by the coverage verdict.", "",
              markdown_table(shown, [[row.get(c, "") for c in shown] for row in rows])]
