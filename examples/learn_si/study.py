@@ -38,15 +38,15 @@ RARE, BULK, ALL = "force_rmse_defect", "force_rmse[bulk]", "force_rmse"
 
 
 def run(strategy: str, seed: int, output: Path) -> tuple[list[dict], float]:
-    """One ``gdfnn learn`` run (``strategy``, with ``-gdf``: NNP-GDF): its rows and
-    seconds."""
+    """One ``gdfnn learn`` run (``strategy``, with ``-gdf``: NNP-GDF): its scored rows (a
+    round that stopped the loop before training has none) and seconds."""
     config = load_config(CONFIG)
     config.learn.strategy = strategy.removesuffix("-gdf")
     config.gdf.enabled = strategy.endswith("-gdf")
     config.training.seed = seed
     config.output.directory = str(output / f"{strategy}_s{seed}")
     started = time.perf_counter()
-    rows = learn(config)["rounds"]
+    rows = [row for row in learn(config)["rounds"] if RARE in row]  # not a round that stopped
     return rows, time.perf_counter() - started
 
 
