@@ -154,7 +154,7 @@ def collect(output: Path, seeds: list[int]) -> dict:
         strategy, seed = path.parent.name.rsplit("_s", 1)
         if int(seed) in seeds and (path.parent / "seconds.json").is_file():
             results.setdefault(strategy, {})[int(seed)] = {
-                "rows": json.loads(path.read_text())["rounds"],
+                "rows": [row for row in json.loads(path.read_text())["rounds"] if RARE in row],
                 "seconds": json.loads((path.parent / "seconds.json").read_text())}
     order = ["coverage", "ensemble", "random"]
     return dict(sorted(results.items(), key=lambda kv: (kv[0].removesuffix("-gdf") not in order,
