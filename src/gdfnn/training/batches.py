@@ -55,7 +55,7 @@ class Batch:
     (N, D, 3, 3)``, ``stress (B, 6)`` eV/Å^3 (0 where unlabelled), ``volume (B,)`` Å^3 (1
     where unlabelled) and ``stress_mask (B,)`` (1 for a structure with a stress label and a
     3-D periodic cell, else 0). ``inputs``: ``(x, species) -> (N, D)`` network inputs
-    (the feature transform, differentiable; None: ``x`` are network inputs already).
+    (the feature transform, differentiable).
     """
 
     x: torch.Tensor
@@ -69,11 +69,11 @@ class Batch:
     n_atoms: torch.Tensor
     weight: torch.Tensor
     energy_weight: torch.Tensor
+    inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     virial: torch.Tensor | None = None
     stress: torch.Tensor | None = None
     volume: torch.Tensor | None = None
     stress_mask: torch.Tensor | None = None
-    inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 def stress_labelled(arrays: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -26,12 +26,10 @@ def predict(model, batch: Batch, *, forces: bool = True, stress: bool = False,
     ``model`` maps ``(network inputs, species)`` to atomic energies, the batch's raw features
     pass through its feature transform first (:attr:`Batch.inputs`), inside the
     differentiated function: the Jacobian stays raw."""
-    energy_fn = model if batch.inputs is None else (
-        lambda x, species: model(batch.inputs(x, species), species))
-    return atomistic_outputs(energy_fn, batch.x, batch.species, batch.structure,
-                             batch.n_atoms.numel(), batch.pairs, batch.dx, virial=batch.virial,
-                             volume=batch.volume, forces=forces, stress=stress,
-                             create_graph=create_graph)
+    return atomistic_outputs(lambda x, species: model(batch.inputs(x, species), species),
+                             batch.x, batch.species, batch.structure, batch.n_atoms.numel(),
+                             batch.pairs, batch.dx, virial=batch.virial, volume=batch.volume,
+                             forces=forces, stress=stress, create_graph=create_graph)
 
 
 def loss_terms(pred: Prediction, batch: Batch, force_coeff: float, stress_coeff: float = 0.0,
