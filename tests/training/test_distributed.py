@@ -84,3 +84,10 @@ def test_two_processes_equal_one_with_batches_drawn_once(toy_config, tmp_path):
                                                          "batch_size": 4, "valid_every": 2,
                                                          "seed": 3, "learning_rate": 5e-3,
                                                          "final_learning_rate": 1e-3})
+
+
+def test_two_processes_streaming_equal_one(toy_config, tmp_path):
+    """A streamed set: every rank reads each chunk whole and trains on a contiguous share of
+    every batch (a batch of 5 splits 2 + 3); the result is one process's."""
+    _two_ranks_equal_one(toy_config, tmp_path, training={"stream_chunk": 7, "epochs": 3,
+                                                         "batch_size": 5, "valid_every": 3})
