@@ -43,7 +43,8 @@ from gdfnn.gdf.settings import DEFAULT_TARGET_ESS, NORMALIZATIONS, GdfSettings
 from gdfnn.model.network import ACTIVATIONS, DTYPES
 from gdfnn.model.scaling import SCALINGS
 from gdfnn.reference.calculators import labelling_factory
-from gdfnn.training.trainer import SCHEDULERS, SHUFFLE_MODES, optimizer_class
+from gdfnn.training.kalman import KALMAN_BLOCKS, KALMAN_TYPES
+from gdfnn.training.trainer import KALMAN, SCHEDULERS, SHUFFLE_MODES, optimizer_class
 from gdfnn.training.weighting import FORCE_COEFF_SCALINGS, WeightingPolicy
 from gdfnn.units import energy_factor, length_factor
 
@@ -236,6 +237,45 @@ class ModelConfig(StrictModel):
         return value
 
 
+class KalmanConfig(StrictModel):
+    """``training.kalman``: the extended Kalman filter (``training.optimizer: kalman``), n2p2's
+    keywords in brackets; defaults are n2p2's ``input.nn.recommended``."""
+
+    type: Literal[KALMAN_TYPES] = Field("standard", description="'standard' or 'fading' "
+                                        "memory (kalman_type 0 / 1)")
+    blocks: Literal[KALMAN_BLOCKS] = Field(
+        "global", description="decoupled blocks of the error covariance P: 'global' (one, "
+        "n2p2's combined update), 'element' (one per element network), 'layer' (one per layer "
+        "of each); P holds the square of each block's weight count in float64")
+    epsilon: float = Field(0.01, gt=0, description="P starts at I / epsilon (kalman_epsilon)")
+    q0: float = Field(0.01, ge=0, description="initial process noise (kalman_q0)")
+    qtau: float = Field(2.302, ge=0, description="process noise decays by exp(-qtau) an epoch "
+                        "(kalman_qtau; 2.302: a decade)")
+    qmin: float = Field(1e-6, ge=0, description="smallest process noise (kalman_qmin)")
+    eta: float = Field(0.01, gt=0, description="standard filter: initial learning rate, the "
+                       "measurement noise is 1/eta (kalman_eta)")
+    etatau: float = Field(2.302, ge=0, description="standard filter: eta grows by exp(etatau) "
+                          "an epoch (kalman_etatau)")
+    etamax: float = Field(1.0, gt=0, description="standard filter: largest eta (kalman_etamax)")
+    lambda0: float = Field(0.96, gt=0, le=1, description="fading memory: initial forgetting "
+                           "factor (kalman_lambda_short)")
+    nu: float = Field(0.9987, gt=0, le=1, description="fading memory: lambda approaches 1 as "
+                      "lambda = nu lambda + 1 - nu per update (kalman_nue_short)")
+    energy_fraction: float = Field(1.0, gt=0, description="energy updates an epoch per "
+                                   "training structure (short_energy_fraction)")
+    force_energy_ratio: float = Field(3.0, ge=0, description="force updates per energy update "
+                                      "(force_energy_ratio); none when training.force_coeff is 0")
+    force_weight: float = Field(1.0, gt=0, description="force updates' error and Jacobian are "
+                                "multiplied by this (force_weight)")
+    energy_threshold: float = Field(0.0, ge=0, description="an energy update candidate is used "
+                                    "when its error exceeds this times the root mean square of "
+                                    "the last epoch's (short_energy_error_threshold)")
+    force_threshold: float = Field(1.0, ge=0, description="the same for force components "
+                                   "(short_force_error_threshold)")
+    threshold_trials: int = Field(3, ge=1, description="candidates tried before the largest "
+                                  "error tried is used (rmse_threshold_trials)")
+
+
 class TrainingConfig(StrictModel):
     epochs: int = Field(1000, ge=0, description="passes over the training set")
     batch_size: int = Field(16, gt=0, description="structures per optimiser step")
@@ -249,7 +289,9 @@ class TrainingConfig(StrictModel):
     memory_limit_gb: float | None = Field(
         None, gt=0, description="memory (GB) the data sets may plan on; null = what the machine "
         "(or its cgroup limit) has available when training starts")
-    optimizer: str = Field("Adam", description="any torch.optim optimiser, by name")
+    optimizer: str = Field("Adam", description="any torch.optim optimiser, by name, or "
+                           "'kalman': n2p2's extended Kalman filter (training.kalman; "
+                           "learning_rate, scheduler, batch_size and shuffle are then unused)")
     learning_rate: float = Field(1e-3, gt=0, description="initial learning rate")
     final_learning_rate: float = Field(1e-5, gt=0, description="exponential schedule's end value")
     scheduler: Literal[SCHEDULERS] = Field(
@@ -293,15 +335,27 @@ class TrainingConfig(StrictModel):
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
     threads: int | None = Field(None, gt=0, description="torch CPU threads, set by the command "
                                 "line (the library leaves them as they are); null = torch default")
+    kalman: KalmanConfig = Field(default_factory=KalmanConfig, description="the Kalman "
+                                 "filter's settings (optimizer: kalman)")
 
     @field_validator("optimizer")
     @classmethod
     def _known_optimizer(cls, value):
+        if value == KALMAN:
+            return value
         try:
             optimizer_class(value)
         except GdfnnError as exc:
             raise ValueError(str(exc).split(": ", 1)[1]) from None
         return value
+
+    @model_validator(mode="after")
+    def _kalman_has_no_gradient_settings(self):
+        if self.optimizer == KALMAN:
+            used = [name for name in ("energy_stage_epochs", "weight_decay") if getattr(self, name)]
+            if used:
+                raise ValueError(f"optimizer kalman has no {' or '.join(used)} (set it to 0)")
+        return self
 
 
 LEARN_STRATEGIES = ("coverage", "ensemble", "random")
@@ -528,9 +582,20 @@ def defaults_yaml() -> str:
     lines = ["# gdfnn configuration: defaults (units: eV, Å, eV/Å, eV/Å^3)"]
     for section, field in Config.model_fields.items():
         lines.append(f"{section}:")
-        for key, sub in field.annotation.model_fields.items():
-            default = sub.get_default(call_default_factory=True)
-            value = yaml.safe_dump(default, default_flow_style=True).strip()
-            value = value.removesuffix("\n...").removesuffix("...").strip()
-            lines.append(f"  {key}: {value}  # {sub.description}")
+        lines += _documented(field.annotation, "  ")
     return "\n".join(lines) + "\n"
+
+
+def _documented(model: type[BaseModel], indent: str) -> list[str]:
+    """``model``'s keys as commented YAML lines, a nested section's keys indented below it."""
+    lines = []
+    for key, sub in model.model_fields.items():
+        if isinstance(sub.annotation, type) and issubclass(sub.annotation, BaseModel):
+            lines.append(f"{indent}{key}:  # {sub.description}")
+            lines += _documented(sub.annotation, indent + "  ")
+            continue
+        default = sub.get_default(call_default_factory=True)
+        value = yaml.safe_dump(default, default_flow_style=True).strip()
+        value = value.removesuffix("\n...").removesuffix("...").strip()
+        lines.append(f"{indent}{key}: {value}  # {sub.description}")
+    return lines

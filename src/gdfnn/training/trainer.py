@@ -27,6 +27,8 @@ from gdfnn.errors import ConfigError, GdfnnError
 from gdfnn.fileio import atomic_save, atomic_write
 from gdfnn.training.batches import UNWEIGHTED, StreamedSet, TrainingSet
 from gdfnn.training.distributed import shard
+from gdfnn.training.kalman import KalmanFilter, KalmanSettings, parameter_blocks
+from gdfnn.training.kalman_epoch import KalmanEpochs
 from gdfnn.training.loss import loss_terms, predict
 from gdfnn.training.metrics import residuals, summarize
 from gdfnn.training.weighting import WeightingPolicy
@@ -69,11 +71,18 @@ class TrainOptions:
     energy_stage_force_scale: float
     energy_stage_learning_rate: float
     energy_stage_ema: float
+    kalman: KalmanSettings = field(default_factory=KalmanSettings)
 
     @classmethod
     def from_mapping(cls, values: Mapping) -> TrainOptions:
         """The options among ``values`` (e.g. ``config.training.model_dump()``)."""
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
+        options = {f.name: values[f.name] for f in fields(cls) if f.name != "kalman"}
+        options["kalman"] = KalmanSettings(**values.get("kalman", {}))
+        return cls(**options)
+
+    @property
+    def uses_kalman(self) -> bool:
+        return self.optimizer == KALMAN
 
 
 @dataclass
@@ -96,6 +105,10 @@ class TrainState:
 class TrainingDiverged(GdfnnError):
     """The training loss became non-finite or stayed far above its best: the run stopped,
     its last checkpoint is the last good one, no potential was written."""
+
+
+#: ``training.optimizer`` naming the Kalman filter (any other name is a torch.optim class).
+KALMAN = "kalman"
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -150,9 +163,14 @@ class Trainer:
             for p in model.parameters():
                 p.register_hook(lambda grad: grad.clone(memory_format=torch.contiguous_format))
             self.wrapped = DistributedDataParallel(model)
-        self.optimizer = optimizer_class(options.optimizer)(
-            model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
-        self.scheduler = make_scheduler(options, self.optimizer)
+        self.kalman_epochs: KalmanEpochs | None = None
+        if options.uses_kalman:
+            self.optimizer = self._kalman_filter()
+            self.scheduler = None
+        else:
+            self.optimizer = optimizer_class(options.optimizer)(
+                model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
+            self.scheduler = make_scheduler(options, self.optimizer)
         self.generator = torch.Generator().manual_seed(options.seed)
         if options.shuffle == "batches" and isinstance(train, TrainingSet):
             # random composition once; then every batch is a view: this rank's structures
@@ -167,13 +185,35 @@ class Trainer:
         self._stop_reason: str | None = None
         self._gather_buffers: dict[str, torch.Tensor] = {}  # reused by every training batch
 
+    def _kalman_filter(self) -> KalmanFilter:
+        """The Kalman filter over the model's weights and its epoch plan; one line where the
+        run asks for what it does not do."""
+        refusal = ("several data-parallel ranks (run one process)" if self.world > 1 else
+                   "a training set streamed from the store (training.stream_chunk, or too "
+                   "little memory: set training.memory_limit_gb higher)"
+                   if not isinstance(self.train_set, TrainingSet) else
+                   "stress (set data.use_stress: false)" if self.use_stress else None)
+        if refusal:
+            raise ConfigError(f"training.optimizer kalman does not train with {refusal}")
+        settings = self.options.kalman
+        self.kalman_epochs = KalmanEpochs(self.train_set, settings,
+                                          forces=self.options.force_coeff > 0)
+        params, blocks = parameter_blocks(self.model, settings.blocks)
+        kalman = KalmanFilter(params, blocks, settings, self.kalman_epochs.updates_per_epoch)
+        log.info("Kalman filter (%s, %s blocks): %d energy and %d force updates an epoch, P "
+                 "%.1f MB in %d blocks", settings.type, settings.blocks,
+                 self.kalman_epochs.n_energy, self.kalman_epochs.n_force,
+                 kalman.covariance_bytes / 1e6, len(blocks))
+        return kalman
+
     # ----- checkpoints ------------------------------------------------------------------
     def checkpoint(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                 "ema": None if self.ema_model is None else self.ema_model.state_dict(),
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "state": vars(self.state)}
+                "state": vars(self.state),
+                "kalman_scale": None if self.kalman_epochs is None else self.kalman_epochs.scale}
 
     def save_checkpoint(self) -> None:
         if self.rank != 0:
@@ -192,6 +232,8 @@ class Trainer:
             self._set_up_energy_stage()
             self.ema_model.load_state_dict(data["ema"])
         self.optimizer.load_state_dict(data["optimizer"])
+        if self.kalman_epochs is not None:
+            self.kalman_epochs.scale = dict(data["kalman_scale"])
         if self.scheduler is not None and data["scheduler"] is not None:
             self.scheduler.load_state_dict(data["scheduler"])
         self.generator.set_state(data["generator"])
@@ -241,6 +283,9 @@ class Trainer:
         self.model.train()
         total, count = 0.0, 0
         plain = self.weighting.plain(self.state.epoch)  # stage 1 of two: eq. 1
+        if self.kalman_epochs is not None:
+            return self.kalman_epochs.run(self.model, self.optimizer, self.generator,
+                                          self.force_coeff, weighted=not plain)
         for n_structures, n_atoms, batch in self._batches():
             if plain:
                 batch.atom_weight = torch.ones_like(batch.atom_weight)
