@@ -265,6 +265,9 @@ class KalmanConfig(StrictModel):
                                    "training structure (short_energy_fraction)")
     force_energy_ratio: float = Field(3.0, ge=0, description="force updates per energy update "
                                       "(force_energy_ratio); none when training.force_coeff is 0")
+    force_fraction: float | None = Field(None, gt=0, description="force updates an epoch per "
+                                         "training force component (short_force_fraction); "
+                                         "null = force_energy_ratio decides")
     force_weight: float = Field(1.0, gt=0, description="force updates' error and Jacobian are "
                                 "multiplied by this (force_weight)")
     energy_threshold: float = Field(0.0, ge=0, description="an energy update candidate is used "

@@ -140,3 +140,18 @@ def test_what_the_filter_does_not_do_is_one_line(toy_config, training, message):
     data = {} if not training else NO_STRESS
     with pytest.raises(ConfigError, match=message):
         train(toy_config(training={**KALMAN, **training}, data=data))
+
+
+def test_updates_an_epoch_follow_the_fractions(toy_set):
+    """n2p2's plan: energy_fraction of the structures, then force_energy_ratio times as many
+    force updates, or force_fraction of the force components where given; none without
+    forces in the loss."""
+    from gdfnn.training.kalman_epoch import KalmanEpochs
+
+    data, _ = toy_set
+    components = 3 * int(data.atom_offset[-1])
+    plan = KalmanEpochs(data, KalmanSettings(energy_fraction=0.5), forces=True)
+    assert (plan.n_energy, plan.n_force) == (8, 24)
+    plan = KalmanEpochs(data, KalmanSettings(force_fraction=0.25), forces=True)
+    assert (plan.n_energy, plan.n_force) == (16, round(0.25 * components))
+    assert KalmanEpochs(data, KalmanSettings(), forces=False).n_force == 0

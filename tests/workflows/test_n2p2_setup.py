@@ -42,7 +42,7 @@ def test_an_n2p2_folder_trains_with_one_command_in_its_units(n2p2_folder, tmp_pa
     assert main(["train", str(folder), "--length-unit", "bohr", "--energy-unit", "hartree",
                  "--output", str(tmp_path / "out")]) == 0
     said = capsys.readouterr().out
-    assert "hidden [10, 7] tanh; 3 epochs; test_rate 0.25" in said
+    assert "hidden [10, 7] tanh; 3 epochs of Adam; force_coeff 0.1; test_rate 0.25" in said
     pot = load_potential(tmp_path / "out" / "potential.pt")
     sf = read_n2p2_descriptor(folder / "input.nn", "bohr")
     assert pot.descriptor == sf and pot.descriptor.n_features == source.descriptor.n_features
@@ -56,6 +56,31 @@ def test_an_n2p2_folder_trains_with_one_command_in_its_units(n2p2_folder, tmp_pa
     assert resolved["training"]["seed"] == 4 and resolved["data"]["test_rate"] == 0.25
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["test"]["structures"] == 4 and metrics["epochs"] == 3
+
+
+def test_an_n2p2_kalman_setup_trains_with_the_kalman_filter_as_set(n2p2_folder, tmp_path,
+                                                                   capsys):
+    """updater_type 1 and the folder's kalman_* keywords: gdfnn's Kalman filter with the same
+    values; short_force_fraction sets the force updates; no use_short_forces: energies only."""
+    folder, _ = n2p2_folder
+    text = (folder / "input.nn").read_text().replace("use_short_forces", "")
+    (folder / "input.nn").write_text(text + "updater_type 1\nkalman_type 0\nkalman_eta 0.02\n"
+                                     "kalman_qtau 4.6\nupdate_strategy 1\nselection_mode 2\n"
+                                     "short_force_fraction 0.01\nforce_weight 10.0\n"
+                                     "rmse_threshold_trials 5\n")
+    assert main(["train", str(folder), "--length-unit", "bohr", "--energy-unit", "hartree",
+                 "--output", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().out
+    assert "3 epochs of the Kalman filter (standard, element blocks); force_coeff 0" in said
+    kalman = yaml.safe_load((tmp_path / "out" / "config_resolved.yaml").read_text())[
+        "training"]["kalman"]
+    assert (kalman["eta"], kalman["qtau"], kalman["force_fraction"], kalman["force_weight"],
+            kalman["threshold_trials"]) == (0.02, 4.6, 0.01, 10.0, 5)
+    (folder / "input.nn").write_text(text + "updater_type 1\nselection_mode 1\n")
+    assert main(["train", str(folder), "--length-unit", "bohr", "--output",
+                 str(tmp_path / "sorted")]) == 2
+    assert "selection_mode 1 is not supported by gdfnn's Kalman filter (supported: 0 random, 2 " \
+           "threshold)" in capsys.readouterr().err
 
 
 def test_units_on_the_command_line_are_for_n2p2_folders_only(toy_config, tmp_path, capsys):

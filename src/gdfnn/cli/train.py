@@ -70,6 +70,14 @@ def n2p2_config(args: argparse.Namespace, overrides: dict) -> Config:
     print(f"n2p2 training folder {args.config}: {config.data.train[0]} in "
           f"{config.data.length_unit}, {config.data.energy_unit}; symmetry functions of "
           f"{config.descriptor.n2p2}; hidden {config.model.hidden} {config.model.activation}; "
-          f"{config.training.epochs} epochs; test_rate {config.data.test_rate}; into "
+          f"{config.training.epochs} epochs of {_optimizer(config.training)}; force_coeff "
+          f"{config.training.force_coeff:g}; test_rate {config.data.test_rate}; into "
           f"{config.output.directory}")
     return config
+
+
+def _optimizer(training) -> str:
+    """The optimiser as the n2p2 line names it: the Kalman filter with its type and blocks."""
+    if training.optimizer != "kalman":
+        return training.optimizer
+    return f"the Kalman filter ({training.kalman.type}, {training.kalman.blocks} blocks)"

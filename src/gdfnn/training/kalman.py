@@ -50,6 +50,7 @@ class KalmanSettings:
     nu: float = 0.9987
     energy_fraction: float = 1.0
     force_energy_ratio: float = 3.0
+    force_fraction: float | None = None
     force_weight: float = 1.0
     energy_threshold: float = 0.0
     force_threshold: float = 1.0

@@ -3,7 +3,8 @@ one structure's energy or one force component per update, update candidates chos
 error threshold.
 
 Per epoch ``energy_fraction x S`` energy updates (S training structures) and
-``force_energy_ratio`` times as many force updates, shuffled together. An energy update
+``force_energy_ratio`` times as many force updates (or ``force_fraction`` of the training force
+components), shuffled together. An energy update
 observes a structure's ``E_ref - E`` (eV) with the Jacobian of ``E``: the total energy, as
 n2p2 does (per atom, the energy updates would weigh ``n^2`` times less against the force
 updates; measured on mlearn Si they then left the energies at 25-45 meV/atom after 6 epochs,
@@ -35,7 +36,10 @@ class KalmanEpochs:
         self.train, self.settings = train, settings
         n = train.n_structures
         self.n_energy = max(1, round(settings.energy_fraction * n))
-        self.n_force = round(settings.force_energy_ratio * self.n_energy) if forces else 0
+        components = 3 * int(train.atom_offset[-1])
+        per_epoch = (settings.force_energy_ratio * self.n_energy if settings.force_fraction is None
+                     else settings.force_fraction * components)
+        self.n_force = round(per_epoch) if forces else 0
         #: Root mean square of last epoch's candidate errors (eV/atom, eV/Å); None: none yet.
         self.scale: dict[str, float | None] = {"energy": None, "force": None}
 

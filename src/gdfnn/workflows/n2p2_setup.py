@@ -4,22 +4,38 @@ config: ``gdfnn train DIR --length-unit bohr --energy-unit hartree``.
 What is taken from ``input.nn``: the elements, cutoff type and ``symfunction_short`` lines
 (``descriptor.n2p2``, lengths converted from the data's unit), ``global_nodes_short`` and
 ``global_activation_short`` (``model.hidden``, ``model.activation``), ``epochs``,
-``test_fraction`` (``data.test_rate``) and ``random_seed``. n2p2 files carry no units: the
+``test_fraction`` (``data.test_rate``), ``random_seed``, ``use_short_forces`` (without it
+energies only: ``training.force_coeff`` 0) and the optimiser: ``updater_type 1`` trains with
+gdfnn's Kalman filter (``training.optimizer: kalman``) set by the folder's ``kalman_*``,
+``update_strategy``, ``selection_mode``, update fractions, ``force_weight`` and threshold
+keywords (:data:`KALMAN_KEYWORDS`), its epochs n2p2's epochs; ``updater_type 0`` trains with
+Adam, n2p2's epochs taken as Adam epochs (said in one line). n2p2 files carry no units: the
 data's (``data.length_unit``, ``data.energy_unit``) apply to ``input.data`` and to every
-length-bearing parameter of the functions. The rest (optimiser, loss weights, validation
-split, scaling) is gdfnn's, as ``gdfnn config --defaults`` documents; the training of an
-n2p2 user's setup is then gdfnn's, not n2p2's Kalman filter.
+length-bearing parameter of the functions. The rest (loss weights, validation split,
+scaling) is gdfnn's, as ``gdfnn config --defaults`` documents.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from gdfnn.errors import InputError
 from gdfnn.export.n2p2 import network_shape, supported_settings
 
+log = logging.getLogger("gdfnn")
+
 #: The files an n2p2 training folder holds.
 INPUT_NN, INPUT_DATA = "input.nn", "input.data"
+#: n2p2's Kalman-filter keywords and the ``training.kalman`` key each sets (same meaning).
+KALMAN_KEYWORDS = {
+    "kalman_epsilon": "epsilon", "kalman_q0": "q0", "kalman_qtau": "qtau",
+    "kalman_qmin": "qmin", "kalman_eta": "eta", "kalman_etatau": "etatau",
+    "kalman_etamax": "etamax", "kalman_lambda_short": "lambda0", "kalman_nue_short": "nu",
+    "short_energy_fraction": "energy_fraction", "short_force_fraction": "force_fraction",
+    "force_energy_ratio": "force_energy_ratio", "force_weight": "force_weight",
+    "short_energy_error_threshold": "energy_threshold",
+    "short_force_error_threshold": "force_threshold", "rmse_threshold_trials": "threshold_trials"}
 
 
 def is_n2p2_folder(path: str | Path) -> bool:
@@ -40,11 +56,7 @@ def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstr
         raise InputError(f"{input_nn}: global_activation_short "
                          f"{' '.join(settings['global_activation_short'])}: gdfnn trains one "
                          "activation for every hidden layer")
-    training = {}
-    if "epochs" in settings:
-        training["epochs"] = int(settings["epochs"][0])
-    if "random_seed" in settings:
-        training["seed"] = int(settings["random_seed"][0])
+    training = _training(input_nn, settings)
     data = {"train": [str(directory / INPUT_DATA)], "length_unit": length_unit,
             "energy_unit": energy_unit}
     if "test_fraction" in settings:
@@ -52,3 +64,51 @@ def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstr
     return {"data": data, "descriptor": {"n2p2": str(input_nn)},
             "model": {"hidden": hidden, "activation": activations[0]},
             "training": training, "output": {"directory": str(directory / "gdfnn")}}
+
+
+def _training(input_nn: Path, settings: dict[str, list[str]]) -> dict:
+    """The ``training`` values of an ``input.nn`` (see the module)."""
+    training: dict = {}
+    if "epochs" in settings:
+        training["epochs"] = int(settings["epochs"][0])
+    if "random_seed" in settings:
+        training["seed"] = int(settings["random_seed"][0])
+    if "use_short_forces" not in settings:
+        training["force_coeff"] = 0.0
+    updater = settings.get("updater_type", ["0"])[0]
+    if updater == "1":
+        training["optimizer"] = "kalman"
+        training["kalman"] = _kalman(input_nn, settings)
+    elif updater == "0":
+        log.info("%s: updater_type 0 (gradient descent) trains with gdfnn's Adam; its epochs "
+                 "(%s) are taken as Adam epochs", input_nn, training.get("epochs", "default"))
+    else:
+        raise InputError(f"{input_nn}: updater_type {updater} is not supported (0 gradient "
+                         "descent, trained with Adam, or 1 Kalman filter)")
+    return training
+
+
+def _kalman(input_nn: Path, settings: dict[str, list[str]]) -> dict:
+    """``training.kalman`` of an ``input.nn`` with ``updater_type 1``."""
+    def code(key: str, default: str, meanings: dict[str, str]) -> str:
+        value = settings.get(key, [default])[0]
+        if value not in meanings:
+            raise InputError(f"{input_nn}: {key} {value} is not supported by gdfnn's Kalman "
+                             f"filter (supported: "
+                             f"{', '.join(f'{k} {v}' for k, v in meanings.items())})")
+        return meanings[value]
+
+    try:
+        kalman = {name: float(settings[key][0]) for key, name in KALMAN_KEYWORDS.items()
+                  if key in settings}
+    except ValueError as exc:
+        raise InputError(f"{input_nn}: malformed Kalman filter keyword ({exc})") from None
+    if "threshold_trials" in kalman:
+        kalman["threshold_trials"] = int(kalman["threshold_trials"])
+    if "force_energy_ratio" in kalman:  # n2p2: the ratio overrides the fraction
+        kalman.pop("force_fraction", None)
+    kalman["type"] = code("kalman_type", "0", {"0": "standard", "1": "fading"})
+    kalman["blocks"] = code("update_strategy", "0", {"0": "global", "1": "element"})
+    if code("selection_mode", "2", {"0": "random", "2": "threshold"}) == "random":
+        kalman.update(energy_threshold=0.0, force_threshold=0.0)
+    return kalman
