@@ -155,3 +155,16 @@ def test_updates_an_epoch_follow_the_fractions(toy_set):
     plan = KalmanEpochs(data, KalmanSettings(force_fraction=0.25), forces=True)
     assert (plan.n_energy, plan.n_force) == (16, round(0.25 * components))
     assert KalmanEpochs(data, KalmanSettings(), forces=False).n_force == 0
+
+
+def test_gdf_weights_scale_the_errors_of_the_kalman_updates(toy_config, tmp_path):
+    """With GDF weighting the same run (seed, plan, candidates) ends at other weights: the
+    weights enter the updates (as factors of the error); and it trains as well."""
+    train(toy_config(training=KALMAN, data=NO_STRESS, output={"directory": "plain"}))
+    train(toy_config(training=KALMAN, data=NO_STRESS, output={"directory": "gdf"},
+                     gdf={"enabled": True, "sigma": 0.05, "modifier": "linear"}))
+    a, b = (torch.load(tmp_path / d / "potential.pt", weights_only=True)["state_dict"]
+            for d in ("plain", "gdf"))
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    metrics = json.loads((tmp_path / "gdf" / "metrics.json").read_text())
+    assert metrics["valid"]["force_gdf_weighted"]["rmse"] > 0
