@@ -8,8 +8,8 @@ stress), errors of each run's ``metrics.json`` (test split), mean ± std over th
 An n2p2 training folder (``--n2p2 DIR``, e.g. n2p2's ``examples/nnp-train/H2O_RPBE-D3``, in
 its units): ``mpirun -np RANKS nnp-train`` on a copy of the folder as it is, timed; then, on
 n2p2's own split (its ``train.data`` / ``test.data``, nothing else held out), ``gdfnn train``
-on the same folder settings with the Kalman filter (n2p2's epochs) and with Adam for n2p2's
-wall time, per seed (n2p2's own seed as given); all evaluated by one tool (``gdfnn
+on the same folder settings with the Kalman filter (n2p2's epochs, and n2p2's wall time) and
+with Adam for n2p2's wall time, per seed (n2p2's own seed as given); all evaluated by one tool (``gdfnn
 evaluate``, n2p2's last epoch). Skipped, with the reason, where ``nnp-train`` is not found
 (``--nnp-train``, else on PATH). n2p2 is GPL-3.0 and not shipped: build it from its source
 (CompPhysVienna/n2p2; Debian's libeigen3-dev, libgsl-dev, libopenmpi-dev; ``cd src && make
@@ -67,13 +67,16 @@ def with_training(values: dict, **training) -> dict:
     return {**values, "training": {**values.get("training", {}), **training}}
 
 
-def adam_for(values: dict, seconds: float, directory: Path) -> tuple[int, float]:
-    """Adam for about ``seconds`` of epochs: (epochs, their seconds)."""
-    probe = train(with_training(values, optimizer="Adam", epochs=PROBE_EPOCHS,
-                                valid_every=PROBE_EPOCHS), directory / "probe")
-    epochs = max(1, round(seconds / (probe / PROBE_EPOCHS)))
-    return epochs, train(with_training(values, optimizer="Adam", epochs=epochs,
-                                       valid_every=max(1, epochs // 40)), directory / "adam")
+def for_seconds(values: dict, optimizer: str, seconds: float, directory: Path,
+                probe_epochs: int = PROBE_EPOCHS) -> tuple[int, float]:
+    """``optimizer`` for about ``seconds`` of epochs, their count from a probe of
+    ``probe_epochs``: (epochs, their seconds), the run in ``directory / optimizer``."""
+    probe = train(with_training(values, optimizer=optimizer, epochs=probe_epochs,
+                                valid_every=probe_epochs), directory / f"probe_{optimizer}")
+    epochs = max(1, round(seconds / (probe / probe_epochs)))
+    return epochs, train(with_training(values, optimizer=optimizer, epochs=epochs,
+                                       valid_every=max(1, epochs // 40)),
+                         directory / optimizer.lower())
 
 
 def mean_std(values: list[float], digits: int) -> str:
@@ -93,7 +96,7 @@ def mlearn(args: argparse.Namespace, work: Path) -> None:
         kalman = work / f"s{seed}" / "kalman"
         seconds = train(with_training(seeded, optimizer="kalman", epochs=args.kalman_epochs,
                                       valid_every=1), kalman)
-        epochs, adam_seconds = adam_for(seeded, seconds, work / f"s{seed}")
+        epochs, adam_seconds = for_seconds(seeded, "Adam", seconds, work / f"s{seed}")
         for name, folder, n, wall in (("kalman", kalman, args.kalman_epochs, seconds),
                                       ("adam", work / f"s{seed}" / "adam", epochs,
                                        adam_seconds)):
@@ -175,14 +178,15 @@ def n2p2(args: argparse.Namespace, work: Path) -> None:
     rows = [["nnp-train (Kalman)", args.ranks, "as given", f"{n2p2_seconds:.1f}"]]
     potentials = [work / "n2p2"]
     for seed in args.seeds:
-        seeded = with_training(values, seed=seed)
-        kalman_seconds = train(with_training(seeded, valid_every=1), work / f"s{seed}" / "kalman")
-        epochs, adam_seconds = adam_for(seeded, n2p2_seconds, work / f"s{seed}")
-        rows += [[f"gdfnn Kalman, {values['training'].get('epochs')} epochs", 1, seed,
+        seeded, here = with_training(values, seed=seed), work / f"s{seed}"
+        kalman_seconds = train(with_training(seeded, valid_every=1), here / "n2p2_epochs")
+        timed, timed_seconds = for_seconds(seeded, "kalman", n2p2_seconds, here, probe_epochs=2)
+        epochs, adam_seconds = for_seconds(seeded, "Adam", n2p2_seconds, here)
+        rows += [[f"gdfnn Kalman, n2p2's {values['training'].get('epochs')} epochs", 1, seed,
                   f"{kalman_seconds:.1f}"],
+                 [f"gdfnn Kalman, {timed} epochs", 1, seed, f"{timed_seconds:.1f}"],
                  [f"gdfnn Adam, {epochs} epochs", 1, seed, f"{adam_seconds:.1f}"]]
-        potentials += [work / f"s{seed}" / "kalman" / "potential.pt",
-                       work / f"s{seed}" / "adam" / "potential.pt"]
+        potentials += [here / name / "potential.pt" for name in ("n2p2_epochs", "kalman", "adam")]
     labelled = [f"s{p.parent.parent.name[1:]}_{p.parent.name}" if p.suffix else "n2p2"
                 for p in potentials]
     named = []

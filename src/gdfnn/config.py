@@ -270,6 +270,10 @@ class KalmanConfig(StrictModel):
                                          "null = force_energy_ratio decides")
     force_weight: float = Field(1.0, gt=0, description="force updates' error and Jacobian are "
                                 "multiplied by this (force_weight)")
+    normalize: bool = Field(True, description="errors and Jacobians in units of the training "
+                            "set's spread: energies per atom and force components divided by "
+                            "their standard deviations (n2p2's normalize_data_set); false: eV "
+                            "and eV/Å")
     energy_threshold: float = Field(0.0, ge=0, description="an energy update candidate is used "
                                     "when its error exceeds this times the root mean square of "
                                     "the last epoch's (short_energy_error_threshold)")

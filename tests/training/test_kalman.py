@@ -168,3 +168,17 @@ def test_gdf_weights_scale_the_errors_of_the_kalman_updates(toy_config, tmp_path
     assert not all(torch.equal(a[k], b[k]) for k in a)
     metrics = json.loads((tmp_path / "gdf" / "metrics.json").read_text())
     assert metrics["valid"]["force_gdf_weighted"]["rmse"] > 0
+
+
+def test_normalised_units_are_the_spreads_of_the_training_labels(toy_set):
+    """n2p2's normalize_data_set: an energy error (and its Jacobian) in units of the standard
+    deviation of the energies per atom, a force error in that of the force components."""
+    from gdfnn.training.kalman_epoch import KalmanEpochs
+
+    data, _ = toy_set
+    plan = KalmanEpochs(data, KalmanSettings(), forces=True)
+    per_atom = (data.energy / data.atom_offset.diff()).numpy()
+    assert plan.units["energy"] == pytest.approx(np.std(per_atom, ddof=1), rel=1e-12)
+    assert plan.units["force"] == pytest.approx(np.std(data.forces.numpy(), ddof=1), rel=1e-12)
+    assert KalmanEpochs(data, KalmanSettings(normalize=False), forces=True).units == {
+        "energy": 1.0, "force": 1.0}

@@ -42,7 +42,8 @@ def test_an_n2p2_folder_trains_with_one_command_in_its_units(n2p2_folder, tmp_pa
     assert main(["train", str(folder), "--length-unit", "bohr", "--energy-unit", "hartree",
                  "--output", str(tmp_path / "out")]) == 0
     said = capsys.readouterr().out
-    assert "hidden [10, 7] tanh; 3 epochs of Adam; force_coeff 0.1; test_rate 0.25" in said
+    assert ("hidden [10, 7] tanh; 3 epochs of Adam; force_coeff 0.1; test_rate 0.25; "
+            "valid_rate 0.1: that share of the training structures held out") in said
     pot = load_potential(tmp_path / "out" / "potential.pt")
     sf = read_n2p2_descriptor(folder / "input.nn", "bohr")
     assert pot.descriptor == sf and pot.descriptor.n_features == source.descriptor.n_features
@@ -54,6 +55,9 @@ def test_an_n2p2_folder_trains_with_one_command_in_its_units(n2p2_folder, tmp_pa
     assert (resolved["data"]["length_unit"], resolved["data"]["energy_unit"]) == ("bohr",
                                                                                 "hartree")
     assert resolved["training"]["seed"] == 4 and resolved["data"]["test_rate"] == 0.25
+    # the cutoff really used, in Å (not the unused defaults of the default set)
+    assert resolved["descriptor"]["cutoff"] == pytest.approx(sf.cutoff, rel=1e-12)
+    assert resolved["descriptor"]["cutoff_type"] == sf.cutoff_type
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["test"]["structures"] == 4 and metrics["epochs"] == 3
 
@@ -81,6 +85,22 @@ def test_an_n2p2_kalman_setup_trains_with_the_kalman_filter_as_set(n2p2_folder, 
                  str(tmp_path / "sorted")]) == 2
     assert "selection_mode 1 is not supported by gdfnn's Kalman filter (supported: 0 random, 2 " \
            "threshold)" in capsys.readouterr().err
+
+
+def test_the_split_nnp_train_wrote_into_the_folder_is_used_as_it_is(n2p2_folder, tmp_path,
+                                                                     capsys):
+    from gdfnn.data.n2p2 import read_n2p2, write_n2p2
+
+    folder, _ = n2p2_folder
+    frames = read_n2p2(folder / "input.data", length_unit="bohr", energy_unit="hartree")
+    write_n2p2(folder / "train.data", frames[:13], length_unit="bohr", energy_unit="hartree")
+    write_n2p2(folder / "test.data", frames[13:], length_unit="bohr", energy_unit="hartree")
+    assert main(["train", str(folder), "--length-unit", "bohr", "--energy-unit", "hartree",
+                 "--output", str(tmp_path / "out"), "--epochs", "1", "--valid-rate", "0"]) == 0
+    assert ("nnp-train's split (test.data tested); no validation hold-out: the last epoch is "
+            "kept") in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["test"]["structures"] == 3 and metrics["train"]["structures"] == 13
 
 
 def test_units_on_the_command_line_are_for_n2p2_folders_only(toy_config, tmp_path, capsys):

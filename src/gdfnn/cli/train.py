@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
                    "epochs, test fraction and seed; docs/train.md)")
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    p.add_argument("--valid-rate", type=float, default=None, help="override data.valid_rate "
+                   "(0: no validation hold-out, the last epoch kept; as n2p2 trains)")
     p.add_argument("--no-properties", action="store_true",
                    help="skip the equation of state of the ground-state crystal after training "
                    "(output.properties: false)")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from gdfnn.workflows.n2p2_setup import is_n2p2_folder
     from gdfnn.workflows.train import train
 
-    overrides = {"training": {"epochs": args.epochs}}
+    overrides = {"training": {"epochs": args.epochs}, "data": {"valid_rate": args.valid_rate}}
     if args.no_properties:
         overrides["output"] = {"properties": False}
     if is_n2p2_folder(args.config):
@@ -71,9 +73,19 @@ def n2p2_config(args: argparse.Namespace, overrides: dict) -> Config:
           f"{config.data.length_unit}, {config.data.energy_unit}; symmetry functions of "
           f"{config.descriptor.n2p2}; hidden {config.model.hidden} {config.model.activation}; "
           f"{config.training.epochs} epochs of {_optimizer(config.training)}; force_coeff "
-          f"{config.training.force_coeff:g}; test_rate {config.data.test_rate}; into "
+          f"{config.training.force_coeff:g}; {_split(config.data)}; into "
           f"{config.output.directory}")
     return config
+
+
+def _split(data) -> str:
+    """What the n2p2 line says is trained on, tested and held out."""
+    test = (f"nnp-train's split ({Path(data.test[0]).name} tested)" if data.test
+            else f"test_rate {data.test_rate}")
+    held = (f"valid_rate {data.valid_rate}: that share of the training structures held out to "
+            "choose the best epoch (n2p2 holds out none; --valid-rate 0 to train on all)"
+            if data.valid_rate else "no validation hold-out: the last epoch is kept")
+    return f"{test}; {held}"
 
 
 def _optimizer(training) -> str:

@@ -3,19 +3,22 @@ one structure's energy or one force component per update, update candidates chos
 error threshold.
 
 Per epoch ``energy_fraction x S`` energy updates (S training structures) and
-``force_energy_ratio`` times as many force updates (or ``force_fraction`` of the training force
-components), shuffled together. An energy update
-observes a structure's ``E_ref - E`` (eV) with the Jacobian of ``E``: the total energy, as
-n2p2 does (per atom, the energy updates would weigh ``n^2`` times less against the force
-updates; measured on mlearn Si they then left the energies at 25-45 meV/atom after 6 epochs,
-against 6 with the total). A force update observes one component ``F_ref - F`` (eV/Å) of an
-atom, error and Jacobian times ``force_weight``. Candidates are tried in a shuffled order of
-the structures (force components at random within the structure of the update, one
-structure a force update: n2p2 draws every trial from its whole candidate list) until one's
-error (per atom for energies) exceeds ``threshold`` times the root mean square of the
-candidates' errors of the last epoch (of this one so far in the first), at most
-``threshold_trials``, else the largest tried is used. GDF (and group) weights scale the
-error, not the Jacobian.
+``force_energy_ratio`` times as many force updates (or ``force_fraction`` of the training
+force components), shuffled together. An energy update observes a structure's ``E_ref - E``
+(eV) with the Jacobian of ``E``: the total energy, as n2p2 does (per atom, the energy updates
+would weigh ``n^2`` times less against the force updates; measured on mlearn Si they then left
+the energies at 25-45 meV/atom after 6 epochs, against 6 with the total). A force update
+observes one component ``F_ref - F`` (eV/Å) of an atom, error and Jacobian times
+``force_weight``. With ``normalize`` (n2p2's ``normalize_data_set``) every error and Jacobian
+is in units of the training set's spread (energies divided by the standard deviation of the
+energies per atom, forces by that of the force components), so that the measurement noise
+``1/eta`` means the same on every data set and energies weigh against forces as in n2p2.
+Candidates are tried in a shuffled order of the structures (force components at random within
+the structure of the update, one structure a force update: n2p2 draws every trial from its
+whole candidate list) until one's error (per atom for energies) exceeds ``threshold`` times
+the root mean square of the candidates' errors of the last epoch (of this one so far in the
+first), at most ``threshold_trials``, else the largest tried is used. GDF (and group) weights
+scale the error, not the Jacobian.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ class KalmanEpochs:
         per_epoch = (settings.force_energy_ratio * self.n_energy if settings.force_fraction is None
                      else settings.force_fraction * components)
         self.n_force = round(per_epoch) if forces else 0
+        #: What an energy (eV) and a force (eV/Å) error and Jacobian are divided by: the
+        #: standard deviations of the training set's energies per atom and force components
+        #: (n2p2's normalised units), or 1.
+        self.units = {"energy": 1.0, "force": 1.0}
+        if settings.normalize:
+            per_atom = train.energy / train.atom_offset.diff()
+            labelled = train.forces[torch.isfinite(train.forces)]
+            self.units = {"energy": _spread(per_atom), "force": _spread(labelled)}
         #: Root mean square of last epoch's candidate errors (eV/atom, eV/Å); None: none yet.
         self.scale: dict[str, float | None] = {"energy": None, "force": None}
 
@@ -69,7 +80,7 @@ class KalmanEpochs:
             jacobian = torch.autograd.grad(prediction, params, allow_unused=True)
             jacobian = [torch.zeros_like(p) if j is None else j
                         for j, p in zip(jacobian, params, strict=True)]
-            scale = self.settings.force_weight if kind == "force" else 1.0
+            scale = (self.settings.force_weight if kind == "force" else 1.0) / self.units[kind]
             kalman.update((scale * weight * error).reshape(1),
                           [scale * j.unsqueeze(0) for j in jacobian])
             loss[kind][0] += float(weight * (error / n_atoms) ** 2)
@@ -129,6 +140,12 @@ def _force(batch: Batch, pred, generator: torch.Generator):
     value = pred.forces[atom, component]
     weight = batch.weight[0] * batch.atom_weight[atom]
     return value, (batch.forces[atom, component] - value).detach(), weight, 1.0
+
+
+def _spread(values: torch.Tensor) -> float:
+    """Standard deviation of ``values``, 1 where there is none (one value, or all equal)."""
+    spread = float(values.double().std()) if values.numel() > 1 else 0.0
+    return spread if spread > 0 else 1.0
 
 
 class _Cycle:

@@ -4,7 +4,8 @@ config: ``gdfnn train DIR --length-unit bohr --energy-unit hartree``.
 What is taken from ``input.nn``: the elements, cutoff type and ``symfunction_short`` lines
 (``descriptor.n2p2``, lengths converted from the data's unit), ``global_nodes_short`` and
 ``global_activation_short`` (``model.hidden``, ``model.activation``), ``epochs``,
-``test_fraction`` (``data.test_rate``), ``random_seed``, ``use_short_forces`` (without it
+``test_fraction`` (``data.test_rate``; where nnp-train already wrote ``train.data`` and
+``test.data`` into the folder, that split is used as it is), ``random_seed``, ``use_short_forces`` (without it
 energies only: ``training.force_coeff`` 0) and the optimiser: ``updater_type 1`` trains with
 gdfnn's Kalman filter (``training.optimizer: kalman``) set by the folder's ``kalman_*``,
 ``update_strategy``, ``selection_mode``, update fractions, ``force_weight`` and threshold
@@ -21,12 +22,13 @@ import logging
 from pathlib import Path
 
 from gdfnn.errors import InputError
-from gdfnn.export.n2p2 import network_shape, supported_settings
+from gdfnn.export.n2p2 import network_shape, read_n2p2_descriptor, supported_settings
 
 log = logging.getLogger("gdfnn")
 
-#: The files an n2p2 training folder holds.
+#: The files an n2p2 training folder holds, and the split nnp-train writes into it.
 INPUT_NN, INPUT_DATA = "input.nn", "input.data"
+TRAIN_DATA, TEST_DATA = "train.data", "test.data"
 #: n2p2's Kalman-filter keywords and the ``training.kalman`` key each sets (same meaning).
 KALMAN_KEYWORDS = {
     "kalman_epsilon": "epsilon", "kalman_q0": "q0", "kalman_qtau": "qtau",
@@ -57,11 +59,18 @@ def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstr
                          f"{' '.join(settings['global_activation_short'])}: gdfnn trains one "
                          "activation for every hidden layer")
     training = _training(input_nn, settings)
-    data = {"train": [str(directory / INPUT_DATA)], "length_unit": length_unit,
-            "energy_unit": energy_unit}
-    if "test_fraction" in settings:
-        data["test_rate"] = float(settings["test_fraction"][0])
-    return {"data": data, "descriptor": {"n2p2": str(input_nn)},
+    data = {"length_unit": length_unit, "energy_unit": energy_unit}
+    if (directory / TRAIN_DATA).is_file() and (directory / TEST_DATA).is_file():
+        data.update(train=[str(directory / TRAIN_DATA)], test=[str(directory / TEST_DATA)],
+                    test_rate=0.0)  # nnp-train's own split, as it was
+    else:
+        data["train"] = [str(directory / INPUT_DATA)]
+        if "test_fraction" in settings:
+            data["test_rate"] = float(settings["test_fraction"][0])
+    functions = read_n2p2_descriptor(input_nn, length_unit)
+    descriptor = {"n2p2": str(input_nn), "cutoff": functions.cutoff,
+                  "cutoff_type": functions.cutoff_type, "cutoff_alpha": functions.cutoff_alpha}
+    return {"data": data, "descriptor": descriptor,
             "model": {"hidden": hidden, "activation": activations[0]},
             "training": training, "output": {"directory": str(directory / "gdfnn")}}
 
