@@ -274,6 +274,9 @@ class KalmanConfig(StrictModel):
                             "set's spread: energies per atom and force components divided by "
                             "their standard deviations (n2p2's normalize_data_set); false: eV "
                             "and eV/Å")
+    observations: int = Field(1, ge=1, description="candidates of one kind observed together "
+                              "in one update (one pass over P for all of them; n2p2 on N MPI "
+                              "ranks combines N)")
     energy_threshold: float = Field(0.0, ge=0, description="an energy update candidate is used "
                                     "when its error exceeds this times the root mean square of "
                                     "the last epoch's (short_energy_error_threshold)")

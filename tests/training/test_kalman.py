@@ -19,9 +19,9 @@ from gdfnn.training.trainer import Trainer
 from gdfnn.workflows import train as workflow
 
 
-def _linear_run(kind: str, **settings):
-    """A linear model fed 40 observations one by one: (weights after, weights before, the
-    inputs with a 1 for the bias (40, 5), targets (40,))."""
+def _linear_run(kind: str, observations: int = 1, **settings):
+    """A linear model fed 40 observations, ``observations`` an update: (weights after, weights
+    before, the inputs with a 1 for the bias (40, 5), targets (40,))."""
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1).double()
     start = torch.cat([model.weight.detach().flatten(), model.bias.detach()])
@@ -30,19 +30,24 @@ def _linear_run(kind: str, **settings):
         0.1 * torch.randn(40, dtype=torch.float64)
     kalman = KalmanFilter(list(model.parameters()), [[0, 1]], KalmanSettings(
         type=kind, q0=0.0, qmin=0.0, etatau=0.0, **settings), updates_per_epoch=40)
-    for x, y in zip(inputs, targets, strict=True):
-        prediction = model(x[None])[0, 0]
-        jacobian = torch.autograd.grad(prediction, list(model.parameters()))
-        kalman.update((y - prediction).detach().reshape(1), [j[None] for j in jacobian])
+    for first in range(0, 40, observations):
+        x, y = inputs[first:first + observations], targets[first:first + observations]
+        predictions = model(x)[:, 0]
+        jacobian = [torch.stack(g) for g in zip(*(torch.autograd.grad(
+            p, list(model.parameters()), retain_graph=True) for p in predictions), strict=True)]
+        kalman.update((y - predictions).detach(), jacobian)
     after = torch.cat([model.weight.detach().flatten(), model.bias.detach()])
     phi = torch.cat([inputs, torch.ones(40, 1, dtype=torch.float64)], 1)
     return after, start, phi, targets
 
 
-def test_the_standard_filter_on_a_linear_model_is_regularised_least_squares():
+@pytest.mark.parametrize("observations", [1, 4])
+def test_the_standard_filter_on_a_linear_model_is_regularised_least_squares(observations):
     """P0 = I/epsilon, R = 1/eta, no process noise: after every observation the weights are
-    argmin eta sum_i (y_i - phi_i.w)^2 + epsilon |w - w0|^2."""
-    after, start, phi, y = _linear_run("standard", epsilon=0.5, eta=3.0, etamax=3.0)
+    argmin eta sum_i (y_i - phi_i.w)^2 + epsilon |w - w0|^2, whether the observations come
+    one an update or four together."""
+    after, start, phi, y = _linear_run("standard", observations, epsilon=0.5, eta=3.0,
+                                       etamax=3.0)
     eps, eta = 0.5, 3.0
     closed = torch.linalg.solve(eps * torch.eye(5, dtype=torch.float64) + eta * phi.T @ phi,
                                 eps * start + eta * phi.T @ y)
@@ -94,7 +99,8 @@ def test_blocks_of_p_are_as_configured(how, sizes):
     assert kalman.covariance_bytes == 8 * sum(n * n for n in sizes)
 
 
-KALMAN = {"optimizer": "kalman", "epochs": 6, "valid_every": 2, "kalman": {"blocks": "layer"}}
+KALMAN = {"optimizer": "kalman", "epochs": 6, "valid_every": 2,
+          "kalman": {"blocks": "layer", "observations": 2}}
 NO_STRESS = {"use_stress": False}
 
 
@@ -154,6 +160,8 @@ def test_updates_an_epoch_follow_the_fractions(toy_set):
     assert (plan.n_energy, plan.n_force) == (8, 24)
     plan = KalmanEpochs(data, KalmanSettings(force_fraction=0.25), forces=True)
     assert (plan.n_energy, plan.n_force) == (16, round(0.25 * components))
+    plan = KalmanEpochs(data, KalmanSettings(observations=5), forces=True)
+    assert plan.updates_per_epoch == 4 + 10  # 16 and 48 candidates, 5 an update
     assert KalmanEpochs(data, KalmanSettings(), forces=False).n_force == 0
 
 

@@ -103,6 +103,18 @@ def test_the_split_nnp_train_wrote_into_the_folder_is_used_as_it_is(n2p2_folder,
     assert metrics["test"]["structures"] == 3 and metrics["train"]["structures"] == 13
 
 
+def test_a_folder_read_in_the_wrong_length_unit_gets_one_warning_line(n2p2_folder):
+    """The Morse frames written in Bohr: read in Bohr the shortest Si-Si distance is
+    plausible, read as Å it is 1.89x longer than the covalent radii say."""
+    from gdfnn.workflows.n2p2_setup import length_unit_warning
+
+    folder, _ = n2p2_folder
+    assert length_unit_warning(folder / "input.data", "bohr") is None
+    said = length_unit_warning(folder / "input.data", "angstrom")
+    assert said.startswith(f"{folder / 'input.data'}: read in angstrom, the shortest Si-Si "
+                           "distance is ") and "(--length-unit)?" in said and "\n" not in said
+
+
 def test_units_on_the_command_line_are_for_n2p2_folders_only(toy_config, tmp_path, capsys):
     config = toy_config()
     path = tmp_path / "c.yaml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,8 @@ from gdfnn.errors import ConfigError
 
 if TYPE_CHECKING:
     from gdfnn.config import Config
+
+log = logging.getLogger("gdfnn")
 
 
 def add_parser(sub) -> None:
@@ -62,10 +65,13 @@ def n2p2_config(args: argparse.Namespace, overrides: dict) -> Config:
     """The config of the n2p2 training folder ``args.config`` with the command line's values;
     printed, resolved, so that the user sees what was taken from input.nn."""
     from gdfnn.config import config_from_dict, with_overrides
-    from gdfnn.workflows.n2p2_setup import n2p2_config_values
+    from gdfnn.workflows.n2p2_setup import length_unit_warning, n2p2_config_values
 
     values = n2p2_config_values(args.config, args.length_unit or "angstrom",
                                 args.energy_unit or "ev")
+    warning = length_unit_warning(Path(values["data"]["train"][0]), args.length_unit or "angstrom")
+    if warning:
+        log.warning(warning)
     if args.output:
         values["output"]["directory"] = str(Path(args.output).resolve())
     config = with_overrides(config_from_dict(values, source=f"{args.config} (n2p2)"), overrides)

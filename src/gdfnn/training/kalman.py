@@ -53,6 +53,7 @@ class KalmanSettings:
     force_fraction: float | None = None
     force_weight: float = 1.0
     normalize: bool = True
+    observations: int = 1
     energy_threshold: float = 0.0
     force_threshold: float = 1.0
     threshold_trials: int = 3

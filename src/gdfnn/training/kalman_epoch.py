@@ -13,12 +13,14 @@ observes one component ``F_ref - F`` (eV/Å) of an atom, error and Jacobian time
 is in units of the training set's spread (energies divided by the standard deviation of the
 energies per atom, forces by that of the force components), so that the measurement noise
 ``1/eta`` means the same on every data set and energies weigh against forces as in n2p2.
-Candidates are tried in a shuffled order of the structures (force components at random within
-the structure of the update, one structure a force update: n2p2 draws every trial from its
-whole candidate list) until one's error (per atom for energies) exceeds ``threshold`` times
-the root mean square of the candidates' errors of the last epoch (of this one so far in the
-first), at most ``threshold_trials``, else the largest tried is used. GDF (and group) weights
-scale the error, not the Jacobian.
+``observations`` candidates of one kind make one update (an ``(m,)`` error with its ``(m, n)``
+Jacobian: n2p2 on m MPI ranks combines one candidate of each rank so), which costs one pass
+over P instead of m. Candidates are tried in a shuffled order of the structures (force
+components at random within the structure of the update, one structure a force update: n2p2
+draws every trial from its whole candidate list) until one's error (per atom for energies)
+exceeds ``threshold`` times the root mean square of the candidates' errors of the last epoch
+(of this one so far in the first), at most ``threshold_trials``, else the largest tried is
+used. GDF (and group) weights scale the error, not the Jacobian.
 """
 
 from __future__ import annotations
@@ -56,35 +58,41 @@ class KalmanEpochs:
 
     @property
     def updates_per_epoch(self) -> int:
-        return self.n_energy + self.n_force
+        """Filter updates an epoch: the candidates, ``observations`` to an update."""
+        m = self.settings.observations
+        return -(-self.n_energy // m) + -(-self.n_force // m)
 
     def run(self, model: torch.nn.Module, kalman: KalmanFilter, generator: torch.Generator,
             force_coeff: float, weighted: bool) -> float:
         """One epoch of updates; the epoch's loss (mean weighted squared energy error per
         atom plus ``force_coeff`` times that of the force components, over the candidates
         used, before their update). ``weighted``: the GDF weights apply (else all are 1)."""
-        kinds = torch.cat([torch.zeros(self.n_energy, dtype=torch.long),
-                           torch.ones(self.n_force, dtype=torch.long)])
+        m = self.settings.observations
+        counts = {"energy": self.n_energy, "force": self.n_force}
+        kinds = torch.cat([torch.full((-(-counts[kind] // m),), k, dtype=torch.long)
+                           for k, kind in enumerate(counts)])
         kinds = kinds[torch.randperm(kinds.numel(), generator=generator)].tolist()
-        order = {kind: _Cycle(self.train.n_structures, generator) for kind in ("energy", "force")}
-        seen = {kind: [0.0, 0] for kind in ("energy", "force")}
-        loss = {kind: [0.0, 0] for kind in ("energy", "force")}
-        params = kalman.params
+        order = {kind: _Cycle(self.train.n_structures, generator) for kind in counts}
+        seen = {kind: [0.0, 0] for kind in counts}
+        loss = {kind: [0.0, 0] for kind in counts}
         for kind in ("energy" if k == 0 else "force" for k in kinds):
-            chosen = self._candidate(kind, model, order[kind], seen[kind], generator)
-            if chosen is None:
-                continue
-            prediction, error, weight, n_atoms = chosen
-            if not weighted:
-                weight = torch.ones_like(weight)
-            jacobian = torch.autograd.grad(prediction, params, allow_unused=True)
-            jacobian = [torch.zeros_like(p) if j is None else j
-                        for j, p in zip(jacobian, params, strict=True)]
-            scale = (self.settings.force_weight if kind == "force" else 1.0) / self.units[kind]
-            kalman.update((scale * weight * error).reshape(1),
-                          [scale * j.unsqueeze(0) for j in jacobian])
-            loss[kind][0] += float(weight * (error / n_atoms) ** 2)
-            loss[kind][1] += 1
+            errors, jacobians = [], []
+            for _ in range(min(m, counts[kind])):
+                chosen = self._candidate(kind, model, order[kind], seen[kind], generator)
+                if chosen is None:
+                    continue
+                prediction, error, weight, n_atoms = chosen
+                if not weighted:
+                    weight = torch.ones_like(weight)
+                scale = (self.settings.force_weight if kind == "force" else 1.0) \
+                    / self.units[kind]
+                errors.append(scale * weight * error)
+                jacobians.append([scale * j for j in _jacobian(prediction, kalman.params)])
+                loss[kind][0] += float(weight * (error / n_atoms) ** 2)
+                loss[kind][1] += 1
+            if errors:  # one update observing the candidates together
+                kalman.update(torch.stack(errors),
+                              [torch.stack(j) for j in zip(*jacobians, strict=True)])
         for kind, (total, count) in seen.items():
             if count:
                 self.scale[kind] = math.sqrt(total / count)
@@ -140,6 +148,13 @@ def _force(batch: Batch, pred, generator: torch.Generator):
     value = pred.forces[atom, component]
     weight = batch.weight[0] * batch.atom_weight[atom]
     return value, (batch.forces[atom, component] - value).detach(), weight, 1.0
+
+
+def _jacobian(prediction: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """d prediction / d p for each parameter (zeros for one the prediction does not use:
+    an element absent from the structure)."""
+    grads = torch.autograd.grad(prediction, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params, strict=True)]
 
 
 def _spread(values: torch.Tensor) -> float:

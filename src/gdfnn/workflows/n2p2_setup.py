@@ -21,6 +21,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+from ase.data import chemical_symbols, covalent_radii
+
+from gdfnn.data.n2p2 import read_n2p2
 from gdfnn.errors import InputError
 from gdfnn.export.n2p2 import network_shape, read_n2p2_descriptor, supported_settings
 
@@ -44,6 +48,37 @@ def is_n2p2_folder(path: str | Path) -> bool:
     """Whether ``path`` is a folder with ``input.nn`` and ``input.data``."""
     path = Path(path)
     return path.is_dir() and (path / INPUT_NN).is_file() and (path / INPUT_DATA).is_file()
+
+
+#: The shortest distance of a structure over the sum of its two atoms' covalent radii, outside
+#: which the length unit is likely wrong (bonded neighbours sit near 1; Cu2S's Å read as Bohr
+#: gives 0.49, water's Bohr read as Å 1.9).
+PLAUSIBLE_SHORTEST = (0.6, 1.6)
+
+
+def length_unit_warning(data: Path, length_unit: str | float, structures: int = 10
+                        ) -> str | None:
+    """One line where the first ``structures`` of the n2p2 file ``data``, read in
+    ``length_unit``, have a shortest interatomic distance implausible for their elements
+    (:data:`PLAUSIBLE_SHORTEST`), naming the distance; else None."""
+    worst = None
+    for frame in read_n2p2(data, length_unit=length_unit)[:structures]:
+        atoms = frame.atoms
+        if len(atoms) < 2:
+            continue
+        distances = atoms.get_all_distances(mic=any(atoms.pbc))
+        np.fill_diagonal(distances, np.inf)
+        i, j = np.unravel_index(np.argmin(distances), distances.shape)
+        bond = covalent_radii[atoms.numbers[i]] + covalent_radii[atoms.numbers[j]]
+        ratio = distances[i, j] / bond
+        if worst is None or abs(np.log(ratio)) > abs(np.log(worst[0])):
+            worst = (ratio, distances[i, j], bond, atoms.numbers[i], atoms.numbers[j])
+    if worst is None or PLAUSIBLE_SHORTEST[0] <= worst[0] <= PLAUSIBLE_SHORTEST[1]:
+        return None
+    ratio, shortest, bond, a, b = worst
+    return (f"{data}: read in {length_unit}, the shortest {chemical_symbols[a]}-"
+            f"{chemical_symbols[b]} distance is {shortest:.2f} Å, {ratio:.2f}x their covalent "
+            f"radii ({bond:.2f} Å): is the file in another length unit (--length-unit)?")
 
 
 def n2p2_config_values(directory: str | Path, length_unit: str | float = "angstrom",
