@@ -51,8 +51,8 @@ def is_n2p2_folder(path: str | Path) -> bool:
 
 
 #: The shortest distance of a structure over the sum of its two atoms' covalent radii, outside
-#: which the length unit is likely wrong (bonded neighbours sit near 1; Cu2S's Å read as Bohr
-#: gives 0.49, water's Bohr read as Å 1.9).
+#: which the length unit is likely wrong (bonded neighbours sit near 1; n2p2's Cu2S example, Å,
+#: read as Bohr gives 0.48, its H2O example, Bohr, read as Å 1.96).
 PLAUSIBLE_SHORTEST = (0.6, 1.6)
 
 
