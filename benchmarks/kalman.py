@@ -15,7 +15,7 @@ evaluate``, n2p2's last epoch). Skipped, with the reason, where ``nnp-train`` is
 (CompPhysVienna/n2p2; Debian's libeigen3-dev, libgsl-dev, libopenmpi-dev; ``cd src && make
 libnnptrain && make nnp-train``).
 
-    python -m benchmarks.kalman [--seeds 0 1 2] [--kalman-epochs 40]
+    python -m benchmarks.kalman [--seeds 0 1 2] [--kalman-epochs 40] [--kalman KEY=VALUE ...]
     python -m benchmarks.kalman --n2p2 DIR --length-unit bohr --energy-unit hartree [--epochs N]
 """
 
@@ -79,6 +79,14 @@ def for_seconds(values: dict, optimizer: str, seconds: float, directory: Path,
                          directory / optimizer.lower())
 
 
+def kalman_settings(pairs: list[str]) -> dict:
+    """``training.kalman`` values from ``KEY=VALUE`` pairs (YAML values)."""
+    try:
+        return {k: yaml.safe_load(v) for k, v in (pair.split("=", 1) for pair in pairs)}
+    except ValueError:
+        raise SystemExit(f"--kalman: expected KEY=VALUE pairs, got {pairs}") from None
+
+
 def mean_std(values: list[float], digits: int) -> str:
     v = np.asarray(values, float)
     spread = f" ± {v.std(ddof=1):.{digits}f}" if v.size > 1 else ""
@@ -89,7 +97,7 @@ def mlearn(args: argparse.Namespace, work: Path) -> None:
     values = {"data": {"train": ["dataset:mlearn-si/train"], "test": ["dataset:mlearn-si/test"],
                        "valid_rate": 0.1, "use_stress": False},
               "gdf": {"enabled": False}, "model": {"hidden": [30, 30], "activation": "tanh"},
-              "training": {"force_coeff": 0.1}}
+              "training": {"force_coeff": 0.1, "kalman": kalman_settings(args.kalman)}}
     runs: dict[str, list[dict]] = {"kalman": [], "adam": []}
     for seed in args.seeds:
         seeded = with_training(values, seed=seed)
@@ -170,6 +178,7 @@ def n2p2(args: argparse.Namespace, work: Path) -> None:
     n2p2_seconds = run_n2p2(binary, folder, args.ranks, args.mpirun)
     split = {"train": folder / "train.data", "test": folder / "test.data"}
     values = n2p2_config_values(folder, args.length_unit, args.energy_unit)
+    values["training"].setdefault("kalman", {}).update(kalman_settings(args.kalman))
     values["data"].update(train=[str(split["train"])], test=[str(split["test"])], test_rate=0.0,
                           valid_rate=0.0)
     units = ["--length-unit", args.length_unit, "--energy-unit", args.energy_unit,
@@ -222,6 +231,8 @@ def main() -> None:
                         "built for (e.g. mpirun.openmpi)")
     parser.add_argument("--epochs", type=int, default=None, help="n2p2 epochs (default: the "
                         "folder's), the Kalman filter's too")
+    parser.add_argument("--kalman", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="training.kalman settings of gdfnn's filter (e.g. observations=2)")
     parser.add_argument("--work", default=None, help="folder for the runs (default: a "
                         "temporary one, removed at the end)")
     args = parser.parse_args()
