@@ -75,7 +75,8 @@ class KalmanFilter:
             raise ValueError("the Kalman filter's blocks must hold every parameter once")
         self.settings = s = settings
         sizes = [sum(self.params[i].numel() for i in b) for b in self.blocks]
-        self.P = [torch.eye(n, dtype=torch.float64) / s.epsilon for n in sizes]
+        device = self.params[0].device if self.params else None  # P lives beside the weights
+        self.P = [torch.eye(n, dtype=torch.float64, device=device) / s.epsilon for n in sizes]
         self.q, self.eta, self.lambda_ = s.q0, s.eta, s.lambda0
         self.updates = 0
         per_epoch = max(updates_per_epoch, 1)
@@ -106,7 +107,7 @@ class KalmanFilter:
         X = [P @ h for P, h in zip(self.P, H, strict=True)]  # (n_b, m)
         A = sum(h.T @ x for h, x in zip(H, X, strict=True))
         noise = 1.0 / self.eta if s.type == "standard" else self.lambda_
-        A = A + noise * torch.eye(m, dtype=torch.float64)
+        A = A + noise * torch.eye(m, dtype=torch.float64, device=xi.device)
         for P, x, block in zip(self.P, X, self.blocks, strict=True):
             gain = torch.linalg.solve(A, x.T).T  # K_b = X_b A^-1 (A symmetric)
             P.addmm_(gain, x.T, alpha=-1.0)  # in place: no n_b x n_b temporary
@@ -131,7 +132,8 @@ class KalmanFilter:
     def load_state_dict(self, state: dict) -> None:
         if [P.shape for P in state["P"]] != [P.shape for P in self.P]:
             raise ValueError("the checkpoint's Kalman filter has other blocks than this run's")
-        self.P = [P.clone().to(torch.float64) for P in state["P"]]
+        self.P = [P.to(device=mine.device, dtype=torch.float64, copy=True)
+                  for P, mine in zip(state["P"], self.P, strict=True)]
         self.q, self.eta, self.lambda_ = state["q"], state["eta"], state["lambda"]
         self.updates = state["updates"]
 

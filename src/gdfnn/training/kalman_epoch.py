@@ -60,7 +60,7 @@ class KalmanEpochs:
     def updates_per_epoch(self) -> int:
         """Filter updates an epoch: the candidates, ``observations`` to an update."""
         m = self.settings.observations
-        return -(-self.n_energy // m) + -(-self.n_force // m)
+        return math.ceil(self.n_energy / m) + math.ceil(self.n_force / m)
 
     def run(self, model: torch.nn.Module, kalman: KalmanFilter, generator: torch.Generator,
             force_coeff: float, weighted: bool) -> float:
@@ -69,7 +69,7 @@ class KalmanEpochs:
         used, before their update). ``weighted``: the GDF weights apply (else all are 1)."""
         m = self.settings.observations
         counts = {"energy": self.n_energy, "force": self.n_force}
-        kinds = torch.cat([torch.full((-(-counts[kind] // m),), k, dtype=torch.long)
+        kinds = torch.cat([torch.full((math.ceil(counts[kind] / m),), k, dtype=torch.long)
                            for k, kind in enumerate(counts)])
         kinds = kinds[torch.randperm(kinds.numel(), generator=generator)].tolist()
         order = {kind: _Cycle(self.train.n_structures, generator) for kind in counts}
@@ -99,6 +99,9 @@ class KalmanEpochs:
         mean = {kind: total / count if count else 0.0 for kind, (total, count) in loss.items()}
         return mean["energy"] + force_coeff * mean["force"]
 
+    def _structure(self, index: int) -> Batch:
+        return self.train.batch(torch.tensor([index], device=self.train.x.device))
+
     def _candidate(self, kind: str, model, order: _Cycle, seen: list, generator):
         """The observation of the update: (prediction (scalar, with its graph), error,
         weight, atoms the error is shared by), or None where the structure has no force
@@ -109,12 +112,12 @@ class KalmanEpochs:
         batch = pred = None  # a force update's structure, kept over its trials
         for trial in range(max(s.threshold_trials, 1)):
             if kind == "energy":
-                batch = self.train.batch(torch.tensor([order.next()]))
+                batch = self._structure(order.next())
                 found = _energy(batch, model(batch.inputs(batch.x, batch.species),
                                              batch.species).sum())
             else:
                 if trial == 0:
-                    batch = self.train.batch(torch.tensor([order.next()]))
+                    batch = self._structure(order.next())
                     pred = predict(model, batch, create_graph=True)
                 found = _force(batch, pred, generator)
             if found is None:

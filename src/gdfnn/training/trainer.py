@@ -200,10 +200,11 @@ class Trainer:
                                           forces=self.options.force_coeff > 0)
         params, blocks = parameter_blocks(self.model, settings.blocks)
         kalman = KalmanFilter(params, blocks, settings, self.kalman_epochs.updates_per_epoch)
-        log.info("Kalman filter (%s, %s blocks): %d energy and %d force updates an epoch, P "
-                 "%.1f MB in %d blocks", settings.type, settings.blocks,
+        log.info("Kalman filter (%s, %s blocks): %d energy and %d force candidates an "
+                 "epoch in %d updates, P %.1f MB in %d blocks", settings.type, settings.blocks,
                  self.kalman_epochs.n_energy, self.kalman_epochs.n_force,
-                 kalman.covariance_bytes / 1e6, len(blocks))
+                 self.kalman_epochs.updates_per_epoch, kalman.covariance_bytes / 1e6,
+                 len(blocks))
         return kalman
 
     # ----- checkpoints ------------------------------------------------------------------
