@@ -270,10 +270,11 @@ class KalmanConfig(StrictModel):
                                          "null = force_energy_ratio decides")
     force_weight: float = Field(1.0, gt=0, description="force updates' error and Jacobian are "
                                 "multiplied by this (force_weight)")
-    normalize: bool = Field(True, description="errors and Jacobians in units of the training "
-                            "set's spread: energies per atom and force components divided by "
-                            "their standard deviations (n2p2's normalize_data_set); false: eV "
-                            "and eV/Å")
+    normalize: bool = Field(False, description="errors and Jacobians in units of the "
+                            "training set's spread: energies per atom and force components "
+                            "divided by their standard deviations (n2p2's normalize_data_set; "
+                            "measured worse on mlearn Si and Cu2S, docs/train.md); false: eV and "
+                            "eV/Å")
     observations: int = Field(1, ge=1, description="candidates of one kind observed together "
                               "in one update (one pass over P for all of them; n2p2 on N MPI "
                               "ranks combines N)")

@@ -184,9 +184,9 @@ def test_normalised_units_are_the_spreads_of_the_training_labels(toy_set):
     from gdfnn.training.kalman_epoch import KalmanEpochs
 
     data, _ = toy_set
-    plan = KalmanEpochs(data, KalmanSettings(), forces=True)
+    plan = KalmanEpochs(data, KalmanSettings(normalize=True), forces=True)
     per_atom = (data.energy / data.atom_offset.diff()).numpy()
     assert plan.units["energy"] == pytest.approx(np.std(per_atom, ddof=1), rel=1e-12)
     assert plan.units["force"] == pytest.approx(np.std(data.forces.numpy(), ddof=1), rel=1e-12)
-    assert KalmanEpochs(data, KalmanSettings(normalize=False), forces=True).units == {
+    assert KalmanEpochs(data, KalmanSettings(), forces=True).units == {  # the default: eV, eV/Å
         "energy": 1.0, "force": 1.0}

@@ -52,7 +52,7 @@ class KalmanSettings:
     force_energy_ratio: float = 3.0
     force_fraction: float | None = None
     force_weight: float = 1.0
-    normalize: bool = True
+    normalize: bool = False
     observations: int = 1
     energy_threshold: float = 0.0
     force_threshold: float = 1.0

@@ -12,7 +12,8 @@ observes one component ``F_ref - F`` (eV/Å) of an atom, error and Jacobian time
 ``force_weight``. With ``normalize`` (n2p2's ``normalize_data_set``) every error and Jacobian
 is in units of the training set's spread (energies divided by the standard deviation of the
 energies per atom, forces by that of the force components), so that the measurement noise
-``1/eta`` means the same on every data set and energies weigh against forces as in n2p2.
+``1/eta`` means the same on every data set and energies weigh against forces as in n2p2
+(off by default: measured worse on mlearn Si and Cu2S, even on H2O).
 ``observations`` candidates of one kind make one update (an ``(m,)`` error with its ``(m, n)``
 Jacobian: n2p2 on m MPI ranks combines one candidate of each rank so), which costs one pass
 over P instead of m. Candidates are tried in a shuffled order of the structures (force
