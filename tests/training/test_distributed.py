@@ -86,6 +86,7 @@ def test_two_processes_equal_one_with_batches_drawn_once(toy_config, tmp_path):
                                                          "final_learning_rate": 1e-3})
 
 
+@pytest.mark.slow
 def test_two_processes_streaming_equal_one(toy_config, tmp_path):
     """A streamed set: every rank reads each chunk whole and trains on a contiguous share of
     every batch (a batch of 5 splits 2 + 3); the result is one process's."""

@@ -12,11 +12,17 @@ import pytest
 import torch
 
 from gdfnn import train
+from gdfnn.config import KalmanConfig
 from gdfnn.errors import ConfigError
 from gdfnn.model.network import AtomicEnergies
 from gdfnn.training.kalman import KalmanFilter, KalmanSettings, parameter_blocks
 from gdfnn.training.trainer import Trainer
 from gdfnn.workflows import train as workflow
+
+
+def kalman_settings(**changes) -> KalmanSettings:
+    """The filter's settings: the config's defaults with ``changes``."""
+    return KalmanSettings(**KalmanConfig(**changes).model_dump())
 
 
 def _linear_run(kind: str, observations: int = 1, **settings):
@@ -28,7 +34,7 @@ def _linear_run(kind: str, observations: int = 1, **settings):
     inputs = torch.randn(40, 4, dtype=torch.float64)
     targets = inputs @ torch.tensor([0.5, -1.0, 2.0, 0.3], dtype=torch.float64) + 0.7 + \
         0.1 * torch.randn(40, dtype=torch.float64)
-    kalman = KalmanFilter(list(model.parameters()), [[0, 1]], KalmanSettings(
+    kalman = KalmanFilter(list(model.parameters()), [[0, 1]], kalman_settings(
         type=kind, q0=0.0, qmin=0.0, etatau=0.0, **settings), updates_per_epoch=40)
     for first in range(0, 40, observations):
         x, y = inputs[first:first + observations], targets[first:first + observations]
@@ -69,7 +75,7 @@ def test_the_fading_memory_filter_on_a_linear_model_is_least_squares_with_forget
 
 def test_schedules_anneal_per_update_a_decade_an_epoch_and_the_state_round_trips():
     model = torch.nn.Linear(2, 1).double()
-    kalman = KalmanFilter(list(model.parameters()), [[0], [1]], KalmanSettings(), 10)
+    kalman = KalmanFilter(list(model.parameters()), [[0], [1]], kalman_settings(), 10)
     x = torch.ones(1, 2, dtype=torch.float64)
     for _ in range(10):
         prediction = model(x)[0, 0]
@@ -78,12 +84,12 @@ def test_schedules_anneal_per_update_a_decade_an_epoch_and_the_state_round_trips
     assert kalman.q == pytest.approx(0.01 * np.exp(-2.302))  # one decade after an epoch
     assert kalman.eta == pytest.approx(0.01 * np.exp(2.302))
     assert kalman.param_groups[0]["lr"] == kalman.eta
-    again = KalmanFilter(list(model.parameters()), [[0], [1]], KalmanSettings(), 10)
+    again = KalmanFilter(list(model.parameters()), [[0], [1]], kalman_settings(), 10)
     again.load_state_dict(kalman.state_dict())
     assert again.q == kalman.q and all(torch.equal(a, b) for a, b in zip(again.P, kalman.P,
                                                                           strict=True))
     with pytest.raises(ValueError, match="other blocks"):
-        KalmanFilter(list(model.parameters()), [[0, 1]], KalmanSettings(), 10).load_state_dict(
+        KalmanFilter(list(model.parameters()), [[0, 1]], kalman_settings(), 10).load_state_dict(
             kalman.state_dict())
 
 
@@ -94,7 +100,7 @@ def test_schedules_anneal_per_update_a_decade_an_epoch_and_the_state_round_trips
 def test_blocks_of_p_are_as_configured(how, sizes):
     model = AtomicEnergies(["H", "O"], {"H": 3, "O": 3}, [5], "tanh").double()
     params, blocks = parameter_blocks(model, how)
-    kalman = KalmanFilter(params, blocks, KalmanSettings(), 1)
+    kalman = KalmanFilter(params, blocks, kalman_settings(), 1)
     assert [P.shape[0] for P in kalman.P] == sizes
     assert kalman.covariance_bytes == 8 * sum(n * n for n in sizes)
 
@@ -156,13 +162,13 @@ def test_updates_an_epoch_follow_the_fractions(toy_set):
 
     data, _ = toy_set
     components = 3 * int(data.atom_offset[-1])
-    plan = KalmanEpochs(data, KalmanSettings(energy_fraction=0.5), forces=True)
+    plan = KalmanEpochs(data, kalman_settings(energy_fraction=0.5), forces=True)
     assert (plan.n_energy, plan.n_force) == (8, 24)
-    plan = KalmanEpochs(data, KalmanSettings(force_fraction=0.25), forces=True)
+    plan = KalmanEpochs(data, kalman_settings(force_fraction=0.25), forces=True)
     assert (plan.n_energy, plan.n_force) == (16, round(0.25 * components))
-    plan = KalmanEpochs(data, KalmanSettings(observations=5), forces=True)
+    plan = KalmanEpochs(data, kalman_settings(observations=5), forces=True)
     assert plan.updates_per_epoch == 4 + 10  # 16 and 48 candidates, 5 an update
-    assert KalmanEpochs(data, KalmanSettings(), forces=False).n_force == 0
+    assert KalmanEpochs(data, kalman_settings(), forces=False).n_force == 0
 
 
 def test_gdf_weights_scale_the_errors_of_the_kalman_updates(toy_config, tmp_path):
@@ -184,9 +190,9 @@ def test_normalised_units_are_the_spreads_of_the_training_labels(toy_set):
     from gdfnn.training.kalman_epoch import KalmanEpochs
 
     data, _ = toy_set
-    plan = KalmanEpochs(data, KalmanSettings(normalize=True), forces=True)
+    plan = KalmanEpochs(data, kalman_settings(normalize=True), forces=True)
     per_atom = (data.energy / data.atom_offset.diff()).numpy()
     assert plan.units["energy"] == pytest.approx(np.std(per_atom, ddof=1), rel=1e-12)
     assert plan.units["force"] == pytest.approx(np.std(data.forces.numpy(), ddof=1), rel=1e-12)
-    assert KalmanEpochs(data, KalmanSettings(), forces=True).units == {  # the default: eV, eV/Å
+    assert KalmanEpochs(data, kalman_settings(), forces=True).units == {  # the default: eV, eV/Å
         "energy": 1.0, "force": 1.0}

@@ -37,26 +37,26 @@ class KalmanSettings:
     """The ``training.kalman`` section as plain values (``gdfnn.config.KalmanConfig`` holds the
     defaults and their meaning; n2p2's keyword in brackets there)."""
 
-    type: str = "standard"
-    blocks: str = "global"
-    epsilon: float = 0.01
-    q0: float = 0.01
-    qtau: float = 2.302
-    qmin: float = 1e-6
-    eta: float = 0.01
-    etatau: float = 2.302
-    etamax: float = 1.0
-    lambda0: float = 0.96
-    nu: float = 0.9987
-    energy_fraction: float = 1.0
-    force_energy_ratio: float = 3.0
-    force_fraction: float | None = None
-    force_weight: float = 1.0
-    normalize: bool = False
-    observations: int = 1
-    energy_threshold: float = 0.0
-    force_threshold: float = 1.0
-    threshold_trials: int = 3
+    type: str
+    blocks: str
+    epsilon: float
+    q0: float
+    qtau: float
+    qmin: float
+    eta: float
+    etatau: float
+    etamax: float
+    lambda0: float
+    nu: float
+    energy_fraction: float
+    force_energy_ratio: float
+    force_fraction: float | None
+    force_weight: float
+    normalize: bool
+    observations: int
+    energy_threshold: float
+    force_threshold: float
+    threshold_trials: int
 
 
 class KalmanFilter:

@@ -71,14 +71,13 @@ class TrainOptions:
     energy_stage_force_scale: float
     energy_stage_learning_rate: float
     energy_stage_ema: float
-    kalman: KalmanSettings = field(default_factory=KalmanSettings)
+    kalman: KalmanSettings
 
     @classmethod
     def from_mapping(cls, values: Mapping) -> TrainOptions:
         """The options among ``values`` (e.g. ``config.training.model_dump()``)."""
-        options = {f.name: values[f.name] for f in fields(cls) if f.name != "kalman"}
-        options["kalman"] = KalmanSettings(**values.get("kalman", {}))
-        return cls(**options)
+        options = {f.name: values[f.name] for f in fields(cls)}
+        return cls(**{**options, "kalman": KalmanSettings(**options["kalman"])})
 
     @property
     def uses_kalman(self) -> bool:
