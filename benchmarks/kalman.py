@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 import yaml
 
 from benchmarks.common import print_table
+from benchmarks.memory import run_child
 
 PROBE_EPOCHS = 20
 
@@ -43,11 +43,7 @@ PROBE_EPOCHS = 20
 def gdfnn(*args: str, log: Path) -> float:
     """Run ``python -m gdfnn ARGS`` (output into ``log``); its wall time (s)."""
     start = time.perf_counter()
-    with open(log, "w") as out:
-        done = subprocess.run([sys.executable, "-m", "gdfnn", *args], stdout=out,
-                              stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"gdfnn {' '.join(args)} failed:\n{log.read_text()[-2000:]}")
+    run_child(list(args), log)
     return time.perf_counter() - start
 
 

@@ -27,6 +27,8 @@ def test_read_with_units(tmp_path):
     np.testing.assert_allclose(frames[0].atoms.positions[1], np.array([4, 5, 6]) * units.Bohr)
     np.testing.assert_allclose(frames[0].atoms.cell.lengths(), 10 * units.Bohr)
     assert frames[1].energy == pytest.approx(-0.6 * units.Hartree)
+    (first,) = read_n2p2(path, length_unit="bohr", energy_unit="hartree", limit=1)
+    assert first.energy == pytest.approx(frames[0].energy)  # the first structure only
     np.testing.assert_allclose(frames[0].forces[0], np.array([0.1, 0.2, 0.3]) * units.Hartree
                                / units.Bohr)
 

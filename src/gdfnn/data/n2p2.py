@@ -61,9 +61,11 @@ def _parse_block(lines: list[tuple[int, str]], path: Path, index: int) -> Struct
 
 
 def read_n2p2(
-    path: str | os.PathLike, *, length_unit: float | str = 1.0, energy_unit: float | str = 1.0
+    path: str | os.PathLike, *, length_unit: float | str = 1.0, energy_unit: float | str = 1.0,
+    limit: int | None = None,
 ) -> list[Structure]:
-    """Read every structure of an n2p2 ``input.data`` file, converted to Å and eV."""
+    """Read every structure (the first ``limit`` where given) of an n2p2 ``input.data`` file,
+    converted to Å and eV."""
     path = Path(path)
     blocks: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] | None = None
@@ -82,6 +84,8 @@ def read_n2p2(
                     raise InputError(f"{path}: line {lineno}: 'end' without 'begin'")
                 blocks.append(current)
                 current = None
+                if limit is not None and len(blocks) >= limit:
+                    break
             elif current is None:
                 raise InputError(f"{path}: line {lineno}: {key!r} outside begin/end")
             else:

@@ -62,7 +62,7 @@ def length_unit_warning(data: Path, length_unit: str | float, structures: int = 
     ``length_unit``, have a shortest interatomic distance implausible for their elements
     (:data:`PLAUSIBLE_SHORTEST`), naming the distance; else None."""
     worst = None
-    for frame in read_n2p2(data, length_unit=length_unit)[:structures]:
+    for frame in read_n2p2(data, length_unit=length_unit, limit=structures):
         atoms = frame.atoms
         if len(atoms) < 2:
             continue
