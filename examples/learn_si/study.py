@@ -37,6 +37,12 @@ CONFIG = HERE.parent / "learn_si.yaml"
 RARE, BULK, ALL = "force_rmse_defect", "force_rmse[bulk]", "force_rmse"
 
 
+def scored(rounds: list[dict]) -> list[dict]:
+    """The rounds that were trained and scored (a round that stopped the loop before
+    training has no scores)."""
+    return [row for row in rounds if RARE in row]
+
+
 def run(strategy: str, seed: int, output: Path) -> tuple[list[dict], float]:
     """One ``gdfnn learn`` run (``strategy``, with ``-gdf``: NNP-GDF): its scored rows (a
     round that stopped the loop before training has none) and seconds."""
@@ -46,7 +52,7 @@ def run(strategy: str, seed: int, output: Path) -> tuple[list[dict], float]:
     config.training.seed = seed
     config.output.directory = str(output / f"{strategy}_s{seed}")
     started = time.perf_counter()
-    rows = [row for row in learn(config)["rounds"] if RARE in row]  # not a round that stopped
+    rows = scored(learn(config)["rounds"])
     return rows, time.perf_counter() - started
 
 
@@ -154,7 +160,7 @@ def collect(output: Path, seeds: list[int]) -> dict:
         strategy, seed = path.parent.name.rsplit("_s", 1)
         if int(seed) in seeds and (path.parent / "seconds.json").is_file():
             results.setdefault(strategy, {})[int(seed)] = {
-                "rows": [row for row in json.loads(path.read_text())["rounds"] if RARE in row],
+                "rows": scored(json.loads(path.read_text())["rounds"]),
                 "seconds": json.loads((path.parent / "seconds.json").read_text())}
     order = ["coverage", "ensemble", "random"]
     return dict(sorted(results.items(), key=lambda kv: (kv[0].removesuffix("-gdf") not in order,
